@@ -1,0 +1,137 @@
+//! Core endpoints, one feature per file (mirroring Better Auth's `api/routes`), and
+//! [`CORE_ROUTES`], the table the router is built from. Handlers read top to bottom:
+//! validate → check CSRF rules → resolve the session → act → respond.
+
+mod ok;
+mod password;
+mod session;
+mod sign_in;
+mod sign_out;
+mod sign_up;
+mod user;
+
+use crate::app::Ctx;
+use crate::auth::models::Session;
+use crate::auth::session::new_session;
+use crate::error::{codes, ApiError};
+use crate::http::router::Route;
+use crate::http::Request;
+
+/// Every core route, in the order Better Auth's docs list them. Keys are `auth.api` keys.
+pub const CORE_ROUTES: &[Route] = &[
+    Route::post(
+        "/sign-up/email",
+        "signUpEmail",
+        sign_up::sign_up_email,
+        "Sign up with email and password",
+    )
+    .accepting_forms(),
+    Route::post(
+        "/sign-in/email",
+        "signInEmail",
+        sign_in::sign_in_email,
+        "Sign in with email and password",
+    )
+    .accepting_forms(),
+    Route::get(
+        "/get-session",
+        "getSession",
+        session::get_session,
+        "The current session and user, or null",
+    ),
+    Route::post(
+        "/get-session",
+        "getSessionPost",
+        session::get_session_post,
+        "Refused: deferred session refresh is not enabled",
+    ),
+    Route::post(
+        "/sign-out",
+        "signOut",
+        sign_out::sign_out,
+        "Sign out and clear the session cookies",
+    ),
+    Route::get(
+        "/list-sessions",
+        "listSessions",
+        session::list_sessions,
+        "The user's active sessions (fresh session)",
+    ),
+    Route::post(
+        "/revoke-session",
+        "revokeSession",
+        session::revoke_session,
+        "Revoke one of the user's sessions",
+    ),
+    Route::post(
+        "/revoke-sessions",
+        "revokeSessions",
+        session::revoke_sessions,
+        "Revoke every session of the user",
+    ),
+    Route::post(
+        "/revoke-other-sessions",
+        "revokeOtherSessions",
+        session::revoke_other_sessions,
+        "Revoke every other session of the user",
+    ),
+    Route::post(
+        "/update-user",
+        "updateUser",
+        user::update_user,
+        "Update the user's name or image",
+    ),
+    Route::post(
+        "/change-password",
+        "changePassword",
+        password::change_password,
+        "Change the password",
+    ),
+    Route::post(
+        "/verify-password",
+        "verifyPassword",
+        password::verify_password,
+        "Check the current user's password",
+    ),
+    Route::get("/ok", "ok", ok::ok, "Health check"),
+    Route::get("/error", "error", ok::error_page, "HTML error page"),
+];
+
+/// The routes every app mounts.
+pub fn routes() -> Vec<Route> {
+    CORE_ROUTES.to_vec()
+}
+
+/// Creates and stores a session for the user, recording the client address and user agent.
+pub(crate) fn create_session(ctx: &Ctx<'_>, req: &Request, user_id: &str, remember: bool) -> Result<Session, ApiError> {
+    let user_agent = req.header("user-agent").unwrap_or_default().to_string();
+    let session = new_session(user_id, ctx.now, ctx.config(), remember, ctx.client_ip(req), user_agent);
+    ctx.storage().create_session(&session)?;
+    Ok(session)
+}
+
+/// The configured password length policy (UTF-16 units, as Better Auth counts).
+pub(crate) fn check_password_length(ctx: &Ctx<'_>, password: &str) -> Result<(), ApiError> {
+    let len = crate::auth::password::length(password);
+    if len < ctx.config().min_password_length {
+        return Err(ApiError::bad_request(codes::PASSWORD_TOO_SHORT));
+    }
+    if len > ctx.config().max_password_length {
+        return Err(ApiError::bad_request(codes::PASSWORD_TOO_LONG));
+    }
+    Ok(())
+}
+
+/// Hashes a new password with the configured scheme.
+pub(crate) fn hash_password(ctx: &Ctx<'_>, password: &str) -> Result<String, ApiError> {
+    Ok(crate::auth::password::hash(
+        password,
+        ctx.config().password_hash,
+        ctx.config().bcrypt_cost,
+    )?)
+}
+
+/// Better Auth's query booleans use JavaScript truthiness: any non-empty value is true.
+pub(crate) fn query_flag(req: &Request, key: &str) -> bool {
+    req.query_value(key).is_some_and(|v| !v.is_empty())
+}

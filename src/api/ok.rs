@@ -1,0 +1,59 @@
+//! `GET /ok` and `GET /error` (spec §3.19).
+
+use serde_json::json;
+
+use crate::app::Ctx;
+use crate::error::ApiError;
+use crate::http::{Request, Response};
+
+pub fn ok(_ctx: &Ctx<'_>, _req: &Request) -> Result<Response, ApiError> {
+    Ok(Response::json(&json!({ "ok": true })))
+}
+
+/// A self-contained HTML page naming the error. The code must match `^['A-Za-z0-9_-]+$`
+/// (else `UNKNOWN`); everything shown is HTML-escaped.
+pub fn error_page(_ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let code = req
+        .query_value("error")
+        .filter(|c| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_alphanumeric() || "'_-".contains(ch)))
+        .unwrap_or("UNKNOWN");
+    let description = req
+        .query_value("error_description")
+        .map(escape_html)
+        .unwrap_or_default();
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Error</title>\
+<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}}\
+code{{background:#f2f2f2;padding:.1rem .3rem;border-radius:3px}}</style></head>\
+<body><h1>Something went wrong</h1><p>Error code: <code>{}</code></p><p>{}</p></body></html>",
+        escape_html(code),
+        description
+    );
+    Ok(Response::html(200, html).with_header("cache-control", "no-store"))
+}
+
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes() {
+        assert_eq!(
+            super::escape_html("<script>'x'&\"</script>"),
+            "&lt;script&gt;&#39;x&#39;&amp;&quot;&lt;/script&gt;"
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! `POST /sign-up/email` (spec §3.1).
+
+use serde_json::json;
+
+use super::{check_password_length, create_session, hash_password};
+use crate::app::{Ctx, Transport};
+use crate::auth::email;
+use crate::auth::models::{Account, User};
+use crate::clock::iso;
+use crate::crypto;
+use crate::error::{codes, ApiError};
+use crate::http::{origin, validate::Fields, Request, Response};
+use crate::storage::StorageError;
+
+pub fn sign_up_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let mut f = Fields::body(ctx.body.as_ref());
+    let name = f.string("name");
+    let address = f.email("email");
+    let password = f.string("password");
+    let image = f.opt_string("image");
+    let _callback_url = f.opt_string("callbackURL");
+    let remember = f.opt_bool("rememberMe");
+    f.finish()?;
+    if ctx.transport == Transport::Http {
+        origin::check_login_csrf(&ctx.app.trusted, req)?;
+    }
+    let config = ctx.config();
+    if config.disable_sign_up {
+        return Err(ApiError::bad_request(codes::EMAIL_PASSWORD_SIGN_UP_DISABLED));
+    }
+    if !email::is_valid(&address) {
+        return Err(ApiError::bad_request(codes::INVALID_EMAIL));
+    }
+    check_password_length(ctx, &password)?;
+    let address = email::normalize(&address);
+    // With verification required or auto sign-in off, a taken email gets the same answer as a
+    // free one, so sign-up cannot be used to find out who has an account.
+    let generic_duplicates = config.require_email_verification || !config.auto_sign_in;
+
+    if ctx.storage().find_user_by_email(&address)?.is_some() {
+        return duplicate(ctx, generic_duplicates, &name, &address, &password);
+    }
+    let hash = hash_password(ctx, &password)?;
+    let user = User {
+        id: crypto::new_id(),
+        name: name.clone(),
+        email: address.clone(),
+        email_verified: false,
+        image,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    let account = Account::credential(&user.id, hash, ctx.now);
+    match ctx.storage().create_user_with_account(&user, &account) {
+        Ok(()) => {}
+        // A concurrent sign-up won the race for this email.
+        Err(StorageError::Conflict(_)) => return duplicate(ctx, generic_duplicates, &name, &address, &password),
+        Err(e) => return Err(e.into()),
+    }
+    if generic_duplicates {
+        return Ok(Response::json(&json!({ "token": null, "user": user.to_json() })));
+    }
+    let session = create_session(ctx, req, &user.id, remember != Some(false))?;
+    ctx.set_session_cookie(&session.token, remember == Some(false));
+    Ok(Response::json(
+        &json!({ "token": session.token, "user": user.to_json() }),
+    ))
+}
+
+/// The answer for an email that is already taken.
+fn duplicate(ctx: &Ctx<'_>, generic: bool, name: &str, address: &str, password: &str) -> Result<Response, ApiError> {
+    if !generic {
+        return Err(ApiError::new(422, codes::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL));
+    }
+    // Hash anyway so the duplicate answer takes as long as a real sign-up.
+    hash_password(ctx, password)?;
+    let now = iso(ctx.now);
+    let synthetic = json!({
+        "name": name,
+        "email": address,
+        "emailVerified": false,
+        "image": null,
+        "createdAt": now,
+        "updatedAt": now,
+        "id": crypto::new_id(),
+    });
+    Ok(Response::json(&json!({ "token": null, "user": synthetic })))
+}

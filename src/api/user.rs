@@ -1,0 +1,44 @@
+//! `POST /update-user` (spec §3.11): name and image only; answers `{"status":true}`.
+
+use serde_json::Value;
+
+use super::session::status_true;
+use crate::app::Ctx;
+use crate::auth::current;
+use crate::auth::models::UserUpdate;
+use crate::error::{codes, ApiError};
+use crate::http::{validate::Fields, Request, Response};
+
+pub fn update_user(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let Some(Value::Object(body)) = ctx.body.as_ref() else {
+        return Err(ApiError::bad_request(codes::BODY_MUST_BE_AN_OBJECT));
+    };
+    let mut f = Fields::body(ctx.body.as_ref());
+    let name = f.opt_string("name");
+    let image = match body.get("image") {
+        Some(Value::Null) => Some(None),
+        _ => f.opt_string("image").map(Some),
+    };
+    f.finish()?;
+    let signed_in = current::require(ctx, req)?;
+    if body.contains_key("email") {
+        return Err(ApiError::bad_request(codes::EMAIL_CAN_NOT_BE_UPDATED));
+    }
+    let update = UserUpdate {
+        name,
+        image,
+        ..UserUpdate::default()
+    };
+    if update.is_empty() {
+        return Err(ApiError::bad_request(codes::NO_FIELDS_TO_UPDATE));
+    }
+    if ctx
+        .storage()
+        .update_user(&signed_in.user.id, &update, ctx.now)?
+        .is_none()
+    {
+        return Err(ApiError::bad_request(codes::USER_NOT_FOUND));
+    }
+    ctx.set_session_cookie(&signed_in.session.token, signed_in.dont_remember);
+    Ok(status_true())
+}

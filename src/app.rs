@@ -1,0 +1,227 @@
+//! The transport-free core: [`App`] holds configuration, storage, clock and the route table;
+//! [`App::handle_http`] turns a [`Request`] into a [`Response`], and the in-process API
+//! (`inprocess.rs`) walks the same pipeline by endpoint key.
+//!
+//! Pipeline (spec §1.3, the order decides which error wins): base path and route (404/405)
+//! → body parse (415/400) → for HTTP, non-GET requests: the Origin check when cookies are
+//! sent and the redirect-URL fields (403) → the handler, which validates (400), resolves the
+//! session (401/403) and acts. Cookies set on the way (a refreshed session, cleared cookies)
+//! are added to whatever the handler answers. A panic becomes a logged 500.
+
+use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::auth::password;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, StorageUrl};
+use crate::error::{codes, ApiError};
+use crate::http::cookies::CookieJar;
+use crate::http::origin::{self, TrustedOrigins};
+use crate::http::router::{Match, Router};
+use crate::http::{body, request_id, Method, Request, Response};
+use crate::storage::memory::MemoryStorage;
+use crate::storage::Storage;
+
+/// Whether a request came over HTTP (CSRF checks apply) or from Rust code in-process
+/// (Better Auth's `auth.api.*`: no router-level origin check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Http,
+    InProcess,
+}
+
+pub struct App {
+    pub config: Config,
+    pub storage: Arc<dyn Storage>,
+    pub clock: Arc<dyn Clock>,
+    pub router: Router,
+    pub cookies: CookieJar,
+    pub trusted: TrustedOrigins,
+    /// Verified against when a sign-in names an unknown user, to equalise timing.
+    pub dummy_hash: String,
+}
+
+impl App {
+    /// Builds the app with the storage `DATABASE_URL` names.
+    pub fn from_config(config: Config) -> anyhow::Result<App> {
+        let storage: Arc<dyn Storage> = match &config.storage {
+            StorageUrl::Memory => Arc::new(MemoryStorage::new()),
+            StorageUrl::Postgres(_) => anyhow::bail!("PostgreSQL storage is not built into this version"),
+        };
+        App::new(config, storage, Arc::new(SystemClock))
+    }
+
+    pub fn new(config: Config, storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        let router = Router::new(crate::api::routes())?;
+        let dummy_hash = password::dummy_hash(config.password_hash, config.bcrypt_cost)?;
+        Ok(App {
+            cookies: CookieJar::new(&config),
+            trusted: TrustedOrigins::new(&config.base_origin, &config.trusted_origins),
+            config,
+            storage,
+            clock,
+            router,
+            dummy_hash,
+        })
+    }
+
+    /// Answers one HTTP request. Never panics: a panicking handler gives a logged 500.
+    pub fn handle_http(&self, req: Request) -> Response {
+        match self.run(req, Transport::Http) {
+            Ok(r) => r,
+            Err(e) => Response::from_error(&e),
+        }
+    }
+
+    /// Runs the pipeline inside `catch_unwind`; errors keep the cookies set on the way.
+    pub(crate) fn run(&self, mut req: Request, transport: Transport) -> Result<Response, ApiError> {
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let ctx_cookies = RefCell::new(Vec::new());
+            let result = self.dispatch(&mut req, transport, &ctx_cookies);
+            (result, ctx_cookies.into_inner())
+        }));
+        match outcome {
+            Ok((Ok(mut resp), cookies)) => {
+                for c in cookies {
+                    resp.add_set_cookie(c);
+                }
+                Ok(resp)
+            }
+            Ok((Err(mut err), cookies)) => {
+                err.headers
+                    .extend(cookies.into_iter().map(|c| ("set-cookie".to_string(), c)));
+                Err(err)
+            }
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                eprintln!("ERROR request_id={} handler panicked: {what}", request_id::current());
+                Err(ApiError::internal())
+            }
+        }
+    }
+
+    fn dispatch(
+        &self,
+        req: &mut Request,
+        transport: Transport,
+        cookies: &RefCell<Vec<String>>,
+    ) -> Result<Response, ApiError> {
+        let not_found = || ApiError::new(404, codes::NOT_FOUND);
+        let Some(rest) = req.path.strip_prefix(self.config.base_path.as_str()) else {
+            return Err(not_found());
+        };
+        if !rest.starts_with('/') || rest.contains("//") {
+            return Err(not_found());
+        }
+        let rest = rest.to_string();
+        let (route, params) = match self.router.find(&req.method, &rest) {
+            Match::Found(route, params) => (*route, params),
+            Match::WrongMethod(allow) => {
+                return Err(ApiError::new(405, codes::METHOD_NOT_ALLOWED).with_header("allow", allow.join(", ")))
+            }
+            Match::NotFound => return Err(not_found()),
+        };
+        req.params = params;
+        let parsed = body::parse(req, route.body)?;
+        if transport == Transport::Http && !matches!(req.method, Method::Get | Method::Head | Method::Options) {
+            if req.header("cookie").is_some() {
+                origin::check_request_origin(&self.trusted, req)?;
+            }
+            origin::check_url_fields(&self.trusted, parsed.as_ref(), req)?;
+        }
+        let ctx = Ctx {
+            app: self,
+            now: crate::clock::millis(self.clock.now()),
+            body: parsed,
+            transport,
+            cookies,
+        };
+        (route.handler)(&ctx, req)
+    }
+}
+
+/// Per-request context handed to handlers.
+pub struct Ctx<'a> {
+    pub app: &'a App,
+    /// The request's one reading of the clock, in milliseconds precision.
+    pub now: OffsetDateTime,
+    /// The parsed body, if any.
+    pub body: Option<Value>,
+    pub transport: Transport,
+    cookies: &'a RefCell<Vec<String>>,
+}
+
+impl Ctx<'_> {
+    pub fn storage(&self) -> &dyn Storage {
+        self.app.storage.as_ref()
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.app.config
+    }
+
+    pub fn secret(&self) -> &str {
+        self.app.config.secret.expose()
+    }
+
+    /// Queues a rendered `Set-Cookie` for the response, success or error.
+    pub fn add_cookie(&self, rendered: String) {
+        let mut c = self.cookies.borrow_mut();
+        let name = rendered.split('=').next().unwrap_or_default().to_string();
+        if rendered.contains("; Max-Age=0;") {
+            c.retain(|v| v.split('=').next() != Some(name.as_str()));
+        }
+        c.push(rendered);
+    }
+
+    /// Sets the signed session cookie; a rememberMe=false session gets browser-session
+    /// cookies and the signed `dont_remember` marker (spec §4.6).
+    pub fn set_session_cookie(&self, token: &str, dont_remember: bool) {
+        let jar = &self.app.cookies;
+        let max_age = if dont_remember {
+            None
+        } else {
+            Some(self.config().session_expires_in)
+        };
+        self.add_cookie(jar.render_signed(self.secret(), "session_token", token, max_age));
+        if dont_remember {
+            self.add_cookie(jar.render_signed(self.secret(), "dont_remember", "true", None));
+        }
+    }
+
+    /// Expires every session cookie.
+    pub fn expire_session_cookies(&self) {
+        for name in ["session_token", "session_data", "dont_remember"] {
+            self.add_cookie(self.app.cookies.expire(name));
+        }
+    }
+
+    /// The client address recorded on sessions: the socket peer, `""` when unknown.
+    pub fn client_ip(&self, req: &Request) -> String {
+        match req.remote_addr {
+            Some(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => v6.to_string(),
+            },
+            Some(ip) => ip.to_string(),
+            None => String::new(),
+        }
+    }
+
+    /// A redirect target made absolute against the base URL (`new URL(cb, baseURL)`).
+    pub fn absolute_url(&self, target: &str) -> String {
+        let base = self.config().base_url();
+        match url::Url::parse(&base).and_then(|b| b.join(target)) {
+            Ok(u) => u.to_string(),
+            Err(_) => target.to_string(),
+        }
+    }
+}

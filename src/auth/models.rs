@@ -1,0 +1,177 @@
+//! Rows of Better Auth's core tables (spec §10) and their JSON output. Output follows Better
+//! Auth's key order and omits `returned:false` columns (account tokens and password).
+
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::clock::iso;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    /// Always stored lower-cased; unique.
+    pub email: String,
+    pub email_verified: bool,
+    pub image: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl User {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "email": self.email,
+            "emailVerified": self.email_verified,
+            "image": self.image,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+            "id": self.id,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    /// 32 alphanumeric characters; unique.
+    pub token: String,
+    pub user_id: String,
+    pub expires_at: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    /// Better Auth writes `""` when unknown.
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Session {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "expiresAt": iso(self.expires_at),
+            "token": self.token,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+            "ipAddress": self.ip_address,
+            "userAgent": self.user_agent,
+            "userId": self.user_id,
+            "id": self.id,
+        })
+    }
+}
+
+/// `providerId` of the email/password account.
+pub const CREDENTIAL_PROVIDER: &str = "credential";
+/// `issuer` of the email/password account (new in Better Auth 1.7).
+pub const CREDENTIAL_ISSUER: &str = "local:credential";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    pub issuer: String,
+    /// The provider's subject; the user's id for the credential account.
+    pub account_id: String,
+    pub provider_id: String,
+    pub user_id: String,
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub id_token: Option<String>,
+    pub access_token_expires_at: Option<OffsetDateTime>,
+    pub refresh_token_expires_at: Option<OffsetDateTime>,
+    /// Comma-separated granted scopes.
+    pub scope: Option<String>,
+    /// The password hash (credential accounts only).
+    pub password: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl Account {
+    /// The credential account row for a new email/password user.
+    pub fn credential(user_id: &str, password_hash: String, now: OffsetDateTime) -> Account {
+        Account {
+            id: crate::crypto::new_id(),
+            issuer: CREDENTIAL_ISSUER.to_string(),
+            account_id: user_id.to_string(),
+            provider_id: CREDENTIAL_PROVIDER.to_string(),
+            user_id: user_id.to_string(),
+            access_token: None,
+            refresh_token: None,
+            id_token: None,
+            access_token_expires_at: None,
+            refresh_token_expires_at: None,
+            scope: None,
+            password: Some(password_hash),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    pub fn is_credential(&self) -> bool {
+        self.provider_id == CREDENTIAL_PROVIDER && self.issuer == CREDENTIAL_ISSUER && self.account_id == self.user_id
+    }
+
+    /// The `/list-accounts` shape: no tokens, no password, scopes as an array.
+    pub fn to_public_json(&self) -> Value {
+        let scopes: Vec<&str> = self
+            .scope
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .collect();
+        json!({
+            "issuer": self.issuer,
+            "accountId": self.account_id,
+            "providerId": self.provider_id,
+            "userId": self.user_id,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+            "id": self.id,
+            "scopes": scopes,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub id: String,
+    /// Not unique: the newest row wins.
+    pub identifier: String,
+    pub value: String,
+    pub expires_at: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A partial update of a user's own fields; `None` leaves a field alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserUpdate {
+    pub name: Option<String>,
+    pub image: Option<Option<String>>,
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+}
+
+impl UserUpdate {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.image.is_none() && self.email.is_none() && self.email_verified.is_none()
+    }
+
+    pub fn apply(&self, user: &mut User, now: OffsetDateTime) {
+        if let Some(n) = &self.name {
+            user.name = n.clone();
+        }
+        if let Some(i) = &self.image {
+            user.image = i.clone();
+        }
+        if let Some(e) = &self.email {
+            user.email = e.clone();
+        }
+        if let Some(v) = self.email_verified {
+            user.email_verified = v;
+        }
+        user.updated_at = now;
+    }
+}

@@ -1,0 +1,373 @@
+//! Configuration: the environment, parsed once into a validated, typed [`Config`].
+//!
+//! [`VARIABLES`] is the single list of every variable Sesame reads; `sesame --help` prints it
+//! and a test checks that README.md documents each one. Secrets live in [`Secret`], whose
+//! `Debug` prints `****`, so a logged `Config` never leaks them.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use anyhow::{bail, Context};
+
+/// A value that must never be printed: `Debug` shows `****`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+/// One documented environment variable: name, default, meaning.
+pub struct Variable {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+const fn var(name: &'static str, default: &'static str, help: &'static str) -> Variable {
+    Variable { name, default, help }
+}
+
+/// Every variable Sesame reads, in the order `--help` and the README list them.
+pub const VARIABLES: &[Variable] = &[
+    var(
+        "BETTER_AUTH_SECRET",
+        "random per process",
+        "HMAC key for cookies and tokens (32+ chars). Unset: a random one, so sessions die with the process",
+    ),
+    var(
+        "BETTER_AUTH_URL",
+        "http://localhost:$PORT",
+        "Public base URL; https:// turns on Secure / __Secure- cookies. A path replaces SESAME_BASE_PATH",
+    ),
+    var(
+        "BETTER_AUTH_TRUSTED_ORIGINS",
+        "",
+        "Extra trusted origins, comma separated; `*` and `?` wildcards (spec 9.1)",
+    ),
+    var("HOST", "127.0.0.1", "Address to listen on"),
+    var("PORT", "3000", "Port to listen on"),
+    var(
+        "DATABASE_URL",
+        "memory",
+        "Storage: `memory` or `postgres://user:pass@host:port/db`",
+    ),
+    var("SESAME_WORKERS", "2 x cores", "Worker threads answering requests"),
+    var("SESAME_BASE_PATH", "/api/auth", "Path prefix of every endpoint"),
+    var(
+        "SESAME_MAX_BODY_BYTES",
+        "1048576",
+        "Largest accepted request body; larger gets 413",
+    ),
+    var("SESAME_BCRYPT_COST", "10", "bcrypt cost for new password hashes (4-31)"),
+    var(
+        "SESAME_PASSWORD_HASH",
+        "bcrypt",
+        "Scheme for new password hashes: `bcrypt` or `scrypt` (Better Auth's)",
+    ),
+    var(
+        "SESAME_MIN_PASSWORD_LENGTH",
+        "8",
+        "Shortest accepted password (UTF-16 units, as Better Auth)",
+    ),
+    var("SESAME_MAX_PASSWORD_LENGTH", "128", "Longest accepted password"),
+    var("SESAME_SESSION_EXPIRES_IN", "604800", "Session lifetime in seconds"),
+    var(
+        "SESAME_SESSION_UPDATE_AGE",
+        "86400",
+        "Seconds after which get-session slides the expiry",
+    ),
+    var(
+        "SESAME_SESSION_FRESH_AGE",
+        "86400",
+        "Max session age in seconds for fresh-only endpoints; 0 disables the check",
+    ),
+    var("SESAME_DISABLE_SIGN_UP", "false", "Refuse POST /sign-up/email"),
+    var("SESAME_AUTO_SIGN_IN", "true", "Sign the user in after sign-up"),
+    var(
+        "SESAME_REQUIRE_EMAIL_VERIFICATION",
+        "false",
+        "Refuse sign-in until the email is verified",
+    ),
+    var("SESAME_COOKIE_PREFIX", "better-auth", "Cookie name prefix"),
+    var(
+        "SESAME_POSTGRES_POOL_SIZE",
+        "workers + 2",
+        "PostgreSQL connections in the pool",
+    ),
+    var(
+        "SESAME_AUTO_MIGRATE",
+        "true",
+        "Apply pending migrations when `sesame serve` starts",
+    ),
+];
+
+/// Which hash new passwords get. Both are always verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordHash {
+    Bcrypt,
+    Scrypt,
+}
+
+/// What storage to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageUrl {
+    Memory,
+    Postgres(Secret),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: IpAddr,
+    pub port: u16,
+    pub workers: usize,
+    /// Origin of the public URL, without a trailing slash (`http://localhost:3000`).
+    pub base_origin: String,
+    /// Path prefix of every endpoint (`/api/auth`).
+    pub base_path: String,
+    pub secret: Secret,
+    /// True when the secret was generated for this process.
+    pub secret_is_ephemeral: bool,
+    pub trusted_origins: Vec<String>,
+    pub storage: StorageUrl,
+    pub max_body_bytes: usize,
+    pub bcrypt_cost: u32,
+    pub password_hash: PasswordHash,
+    pub min_password_length: usize,
+    pub max_password_length: usize,
+    pub session_expires_in: i64,
+    pub session_update_age: i64,
+    pub session_fresh_age: i64,
+    pub disable_sign_up: bool,
+    pub auto_sign_in: bool,
+    pub require_email_verification: bool,
+    pub cookie_prefix: String,
+    pub pool_size: Option<u32>,
+    pub auto_migrate: bool,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> anyhow::Result<Config> {
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        Config::from_vars(&vars)
+    }
+
+    /// Parses a set of variables; unknown names are ignored, bad values are errors naming the
+    /// variable.
+    pub fn from_vars(vars: &HashMap<String, String>) -> anyhow::Result<Config> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let port: u16 = parse(get("PORT"), "PORT", 3000)?;
+        let host: IpAddr = parse(get("HOST"), "HOST", IpAddr::from([127, 0, 0, 1]))?;
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let workers: usize = parse(get("SESAME_WORKERS"), "SESAME_WORKERS", cores * 2)?;
+        if workers == 0 {
+            bail!("SESAME_WORKERS must be at least 1");
+        }
+        let (secret, secret_is_ephemeral) = match get("BETTER_AUTH_SECRET") {
+            Some(s) => (Secret::new(s), false),
+            None => (Secret::new(crate::crypto::random_string(64)), true),
+        };
+        let base_url = get("BETTER_AUTH_URL")
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("http://localhost:{port}"));
+        let parsed = url::Url::parse(&base_url).with_context(|| format!("BETTER_AUTH_URL is not a URL: {base_url}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            bail!("BETTER_AUTH_URL must be http:// or https://");
+        }
+        let base_origin = parsed.origin().ascii_serialization();
+        // Better Auth: a base URL with a path uses that path as the base path.
+        let url_path = parsed.path().trim_end_matches('/').to_string();
+        let base_path = if !url_path.is_empty() {
+            url_path
+        } else {
+            let p = get("SESAME_BASE_PATH")
+                .unwrap_or("/api/auth")
+                .trim_end_matches('/')
+                .to_string();
+            if !p.is_empty() && !p.starts_with('/') {
+                bail!("SESAME_BASE_PATH must start with /");
+            }
+            p
+        };
+        let trusted_origins = get("BETTER_AUTH_TRUSTED_ORIGINS")
+            .map(|s| {
+                s.split(',')
+                    .map(|o| o.trim().to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let storage = match get("DATABASE_URL") {
+            None | Some("memory") => StorageUrl::Memory,
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                StorageUrl::Postgres(Secret::new(u))
+            }
+            Some(_) => bail!("DATABASE_URL must be `memory` or a postgres:// URL"),
+        };
+        let bcrypt_cost: u32 = parse(get("SESAME_BCRYPT_COST"), "SESAME_BCRYPT_COST", 10)?;
+        if !(4..=31).contains(&bcrypt_cost) {
+            bail!("SESAME_BCRYPT_COST must be between 4 and 31");
+        }
+        let password_hash = match get("SESAME_PASSWORD_HASH").unwrap_or("bcrypt") {
+            "bcrypt" => PasswordHash::Bcrypt,
+            "scrypt" => PasswordHash::Scrypt,
+            other => bail!("SESAME_PASSWORD_HASH must be bcrypt or scrypt, not {other}"),
+        };
+        let config = Config {
+            host,
+            port,
+            workers,
+            base_origin,
+            base_path,
+            secret,
+            secret_is_ephemeral,
+            trusted_origins,
+            storage,
+            max_body_bytes: parse(get("SESAME_MAX_BODY_BYTES"), "SESAME_MAX_BODY_BYTES", 1 << 20)?,
+            bcrypt_cost,
+            password_hash,
+            min_password_length: parse(get("SESAME_MIN_PASSWORD_LENGTH"), "SESAME_MIN_PASSWORD_LENGTH", 8)?,
+            max_password_length: parse(get("SESAME_MAX_PASSWORD_LENGTH"), "SESAME_MAX_PASSWORD_LENGTH", 128)?,
+            session_expires_in: parse(get("SESAME_SESSION_EXPIRES_IN"), "SESAME_SESSION_EXPIRES_IN", 604_800)?,
+            session_update_age: parse(get("SESAME_SESSION_UPDATE_AGE"), "SESAME_SESSION_UPDATE_AGE", 86_400)?,
+            session_fresh_age: parse(get("SESAME_SESSION_FRESH_AGE"), "SESAME_SESSION_FRESH_AGE", 86_400)?,
+            disable_sign_up: parse_bool(get("SESAME_DISABLE_SIGN_UP"), "SESAME_DISABLE_SIGN_UP", false)?,
+            auto_sign_in: parse_bool(get("SESAME_AUTO_SIGN_IN"), "SESAME_AUTO_SIGN_IN", true)?,
+            require_email_verification: parse_bool(
+                get("SESAME_REQUIRE_EMAIL_VERIFICATION"),
+                "SESAME_REQUIRE_EMAIL_VERIFICATION",
+                false,
+            )?,
+            cookie_prefix: get("SESAME_COOKIE_PREFIX").unwrap_or("better-auth").to_string(),
+            pool_size: match get("SESAME_POSTGRES_POOL_SIZE") {
+                Some(v) => Some(v.parse().context("SESAME_POSTGRES_POOL_SIZE must be a number")?),
+                None => None,
+            },
+            auto_migrate: parse_bool(get("SESAME_AUTO_MIGRATE"), "SESAME_AUTO_MIGRATE", true)?,
+        };
+        if config.min_password_length > config.max_password_length {
+            bail!("SESAME_MIN_PASSWORD_LENGTH is larger than SESAME_MAX_PASSWORD_LENGTH");
+        }
+        if config.session_expires_in <= 0 || config.session_update_age < 0 || config.session_fresh_age < 0 {
+            bail!("session lifetimes must not be negative");
+        }
+        Ok(config)
+    }
+
+    /// A configuration for tests: fixed secret, bcrypt cost 4, memory storage.
+    pub fn for_tests() -> Config {
+        let mut vars = HashMap::new();
+        vars.insert(
+            "BETTER_AUTH_SECRET".to_string(),
+            "sesame-test-secret-0123456789abcdef0123456789".to_string(),
+        );
+        vars.insert("SESAME_BCRYPT_COST".to_string(), "4".to_string());
+        vars.insert("SESAME_WORKERS".to_string(), "4".to_string());
+        match Config::from_vars(&vars) {
+            Ok(c) => c,
+            // The fixed variables above always parse; reaching this is a bug in this function.
+            Err(e) => unreachable!("test config must parse: {e:#}"),
+        }
+    }
+
+    /// Warnings worth printing at start-up (never the secret itself).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.secret_is_ephemeral {
+            w.push("BETTER_AUTH_SECRET is not set: using a random secret, sessions will not survive a restart (`sesame secret` prints one)".to_string());
+        } else if self.secret.expose().chars().count() < 32 {
+            w.push("BETTER_AUTH_SECRET is shorter than 32 characters".to_string());
+        }
+        w
+    }
+
+    /// The full endpoint base (`http://localhost:3000/api/auth`), Better Auth's `ctx.baseURL`.
+    pub fn base_url(&self) -> String {
+        format!("{}{}", self.base_origin, self.base_path)
+    }
+
+    /// Cookies are `Secure` and `__Secure-`-prefixed when the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.base_origin.starts_with("https://")
+    }
+}
+
+fn parse<T: std::str::FromStr>(value: Option<&str>, name: &str, default: T) -> anyhow::Result<T> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name} has an invalid value: {v:?}")),
+    }
+}
+
+fn parse_bool(value: Option<&str>, name: &str, default: bool) -> anyhow::Result<bool> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(v) => bail!("{name} must be true or false, not {v:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(c.port, 3000);
+        assert_eq!(c.base_origin, "http://localhost:3000");
+        assert_eq!(c.base_path, "/api/auth");
+        assert!(c.secret_is_ephemeral);
+        assert_eq!(c.storage, StorageUrl::Memory);
+        assert!(!c.secure_cookies());
+    }
+
+    #[test]
+    fn base_url_path_replaces_base_path() {
+        let c = Config::from_vars(&vars(&[("BETTER_AUTH_URL", "https://auth.example.com/auth/")])).unwrap();
+        assert_eq!(c.base_path, "/auth");
+        assert!(c.secure_cookies());
+    }
+
+    #[test]
+    fn secret_is_redacted_in_debug() {
+        let c = Config::from_vars(&vars(&[("BETTER_AUTH_SECRET", "super-secret-value-1234567890abcdef")])).unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("super-secret-value"));
+        let c = Config::from_vars(&vars(&[("DATABASE_URL", "postgres://u:hunter2@h/db")])).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = Config::from_vars(&vars(&[("PORT", "abc")])).unwrap_err();
+        assert!(format!("{err}").contains("PORT"));
+        let err = Config::from_vars(&vars(&[("SESAME_BCRYPT_COST", "99")])).unwrap_err();
+        assert!(format!("{err}").contains("SESAME_BCRYPT_COST"));
+    }
+
+    #[test]
+    fn short_secret_warns() {
+        let c = Config::from_vars(&vars(&[("BETTER_AUTH_SECRET", "short")])).unwrap();
+        assert_eq!(c.warnings().len(), 1);
+    }
+}

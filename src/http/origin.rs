@@ -1,0 +1,283 @@
+//! Trusted origins, the CSRF (Origin/Referer) check and callback-URL validation
+//! (spec §9.1–9.2). Pure functions over the configuration and request headers, so each rule
+//! is unit-tested here and the pipeline only decides when to call them.
+
+use serde_json::Value;
+
+use super::Request;
+use crate::error::{codes, ApiError, ErrorCode};
+
+/// The origins requests and redirect targets may come from: the base URL's origin plus
+/// `BETTER_AUTH_TRUSTED_ORIGINS` patterns.
+#[derive(Debug, Clone)]
+pub struct TrustedOrigins {
+    patterns: Vec<String>,
+}
+
+impl TrustedOrigins {
+    pub fn new(base_origin: &str, extra: &[String]) -> TrustedOrigins {
+        let mut patterns = vec![base_origin.to_string()];
+        patterns.extend(extra.iter().map(|p| p.trim_end_matches('/').to_string()));
+        TrustedOrigins { patterns }
+    }
+
+    /// Whether an absolute URL (or a bare origin) is trusted.
+    pub fn is_trusted(&self, url: &str) -> bool {
+        self.patterns.iter().any(|p| matches_pattern(url, p))
+    }
+
+    /// Checks a redirect target: empty and safe relative paths pass, absolute URLs must be
+    /// trusted.
+    pub fn is_allowed_redirect(&self, url: &str) -> bool {
+        if url.is_empty() {
+            return true;
+        }
+        if url.starts_with('/') {
+            return is_safe_relative(url);
+        }
+        self.is_trusted(url)
+    }
+}
+
+fn origin_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    match parsed.scheme() {
+        "http" | "https" => Some(parsed.origin().ascii_serialization()),
+        _ => None,
+    }
+}
+
+fn matches_pattern(url: &str, pattern: &str) -> bool {
+    if pattern.contains('*') || pattern.contains('?') {
+        let Ok(parsed) = url::Url::parse(url) else { return false };
+        if pattern.contains("://") {
+            let origin = match parsed.scheme() {
+                "http" | "https" => parsed.origin().ascii_serialization(),
+                scheme => format!("{scheme}://{}", parsed.host_str().unwrap_or_default()),
+            };
+            return glob(pattern.as_bytes(), origin.as_bytes());
+        }
+        return parsed
+            .host_str()
+            .is_some_and(|h| glob(pattern.as_bytes(), h.as_bytes()));
+    }
+    match origin_of(url) {
+        Some(origin) => origin == pattern,
+        // Custom schemes (`myapp://`): the URL must start with the pattern.
+        None => !pattern.is_empty() && url::Url::parse(url).is_ok() && url.starts_with(pattern),
+    }
+}
+
+/// `*` matches any run of characters except `/`; `?` one character except `/`.
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((b'*', rest)) => {
+            let mut i = 0;
+            loop {
+                if glob(rest, &text[i..]) {
+                    return true;
+                }
+                match text.get(i) {
+                    Some(b'/') | None => return false,
+                    Some(_) => i += 1,
+                }
+            }
+        }
+        Some((b'?', rest)) => matches!(text.first(), Some(c) if *c != b'/') && glob(rest, &text[1..]),
+        Some((c, rest)) => text.first() == Some(c) && glob(rest, &text[1..]),
+    }
+}
+
+/// Better Auth's relative-URL rule:
+/// `^\/(?!\/|\\|%2f|%5c)[\w\-.\+/@]*(?:\?[\w\-.\+/=&%@]*)?$`.
+pub fn is_safe_relative(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix('/') else {
+        return false;
+    };
+    let lower = rest.to_ascii_lowercase();
+    if rest.starts_with('/') || rest.starts_with('\\') || lower.starts_with("%2f") || lower.starts_with("%5c") {
+        return false;
+    }
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    path.chars().all(|c| word(c) || "-.+/@".contains(c))
+        && query.is_none_or(|q| q.chars().all(|c| word(c) || "-.+/=&%@".contains(c)))
+}
+
+/// The router-level Origin check for a state-changing request that carries cookies.
+pub fn check_request_origin(trusted: &TrustedOrigins, req: &Request) -> Result<(), ApiError> {
+    let source = req.header("origin").or_else(|| req.header("referer"));
+    match source {
+        None | Some("null") | Some("") => Err(ApiError::new(403, codes::MISSING_OR_NULL_ORIGIN)),
+        Some(o) if trusted.is_trusted(o) => Ok(()),
+        Some(_) => Err(ApiError::new(403, codes::INVALID_ORIGIN)),
+    }
+}
+
+/// The URL fields checked before validation, with the code each failure gets.
+const URL_FIELDS: &[(&str, &str, ErrorCode)] = &[
+    ("callbackURL", "callbackURL", codes::INVALID_CALLBACK_URL),
+    ("redirectTo", "redirectURL", codes::INVALID_REDIRECT_URL),
+    (
+        "errorCallbackURL",
+        "errorCallbackURL",
+        codes::INVALID_ERROR_CALLBACK_URL,
+    ),
+    (
+        "newUserCallbackURL",
+        "newUserCallbackURL",
+        codes::INVALID_NEW_USER_CALLBACK_URL,
+    ),
+];
+
+/// Checks the redirect-URL fields of a raw body (and `query.callbackURL`).
+pub fn check_url_fields(trusted: &TrustedOrigins, body: Option<&Value>, req: &Request) -> Result<(), ApiError> {
+    for (field, label, code) in URL_FIELDS {
+        let mut value = body.and_then(|b| b.get(*field)).cloned();
+        if value.is_none() && *field == "callbackURL" {
+            value = req.query_value("callbackURL").map(|s| Value::String(s.to_string()));
+        }
+        match value {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => {
+                if !trusted.is_allowed_redirect(&s) {
+                    return Err(ApiError::new(403, *code));
+                }
+            }
+            Some(_) => {
+                return Err(ApiError::with_message(
+                    400,
+                    codes::INVALID_URL_FIELD,
+                    format!("Invalid {label}: expected a string"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The extra Fetch-Metadata CSRF rules of sign-in and sign-up (spec §9.1, form-CSRF).
+pub fn check_login_csrf(trusted: &TrustedOrigins, req: &Request) -> Result<(), ApiError> {
+    if req.header("cookie").is_some() {
+        return check_request_origin(trusted, req);
+    }
+    let site = req.header("sec-fetch-site");
+    let mode = req.header("sec-fetch-mode");
+    let has_metadata = site.is_some() || mode.is_some() || req.header("sec-fetch-dest").is_some();
+    if has_metadata {
+        if site == Some("cross-site") && mode == Some("navigate") {
+            return Err(ApiError::new(403, codes::CROSS_SITE_NAVIGATION_LOGIN_BLOCKED));
+        }
+        return check_request_origin(trusted, req);
+    }
+    if req.header("origin").is_some() || req.header("referer").is_some() {
+        return check_request_origin(trusted, req);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trusted() -> TrustedOrigins {
+        TrustedOrigins::new(
+            "http://localhost:3000",
+            &[
+                "https://*.example.com".into(),
+                "app.test".into(),
+                "myapp://".into(),
+                "*.wild.io".into(),
+            ],
+        )
+    }
+
+    #[test]
+    fn exact_and_wildcard_origins() {
+        let t = trusted();
+        assert!(t.is_trusted("http://localhost:3000/x"));
+        assert!(!t.is_trusted("http://localhost:3001"));
+        assert!(!t.is_trusted("https://localhost:3000"));
+        assert!(t.is_trusted("https://a.example.com/cb"));
+        assert!(t.is_trusted("https://a.b.example.com"));
+        assert!(!t.is_trusted("http://a.example.com"));
+        assert!(!t.is_trusted("https://example.com.evil.io"));
+        assert!(t.is_trusted("https://x.wild.io"));
+        assert!(t.is_trusted("myapp://callback"));
+        assert!(!t.is_trusted("evil://x"));
+    }
+
+    #[test]
+    fn relative_rule() {
+        for ok in ["/", "/dashboard", "/a/b?x=1&y=%20", "/@me", "/a.b-c+d"] {
+            assert!(is_safe_relative(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.com",
+            "/\\evil.com",
+            "/%2fevil.com",
+            "/%5Cevil",
+            "/a b",
+            "/a#frag",
+            "/a%20b",
+            "dash",
+        ] {
+            assert!(!is_safe_relative(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn url_fields() {
+        let t = trusted();
+        let req = Request::post("/x");
+        let body = serde_json::json!({"callbackURL": "https://evil.com"});
+        assert_eq!(
+            check_url_fields(&t, Some(&body), &req).unwrap_err().code,
+            "INVALID_CALLBACK_URL"
+        );
+        let body = serde_json::json!({"redirectTo": "//evil.com"});
+        assert_eq!(
+            check_url_fields(&t, Some(&body), &req).unwrap_err().code,
+            "INVALID_REDIRECT_URL"
+        );
+        let body = serde_json::json!({"callbackURL": 5});
+        let e = check_url_fields(&t, Some(&body), &req).unwrap_err();
+        assert_eq!(
+            (e.status, e.message.as_ref()),
+            (400, "Invalid callbackURL: expected a string")
+        );
+        let body = serde_json::json!({"callbackURL": "", "errorCallbackURL": "/err"});
+        assert!(check_url_fields(&t, Some(&body), &req).is_ok());
+    }
+
+    #[test]
+    fn origin_and_login_csrf() {
+        let t = trusted();
+        let req = Request::post("/x").with_header("cookie", "a=b");
+        assert_eq!(
+            check_request_origin(&t, &req).unwrap_err().code,
+            "MISSING_OR_NULL_ORIGIN"
+        );
+        let req = req.with_header("origin", "http://evil.com");
+        assert_eq!(check_request_origin(&t, &req).unwrap_err().code, "INVALID_ORIGIN");
+        let req = Request::post("/x").with_header("referer", "http://localhost:3000/page");
+        assert!(check_request_origin(&t, &req).is_ok());
+
+        assert!(check_login_csrf(&t, &Request::post("/x")).is_ok());
+        let req = Request::post("/x")
+            .with_header("sec-fetch-site", "cross-site")
+            .with_header("sec-fetch-mode", "navigate");
+        assert_eq!(
+            check_login_csrf(&t, &req).unwrap_err().code,
+            "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED"
+        );
+        let req = Request::post("/x").with_header("sec-fetch-site", "same-origin");
+        assert_eq!(check_login_csrf(&t, &req).unwrap_err().code, "MISSING_OR_NULL_ORIGIN");
+        let req = Request::post("/x").with_header("origin", "http://evil.com");
+        assert_eq!(check_login_csrf(&t, &req).unwrap_err().code, "INVALID_ORIGIN");
+    }
+}

@@ -1,0 +1,215 @@
+//! The route table: static `(method, path, endpoint key, handler)` rows, matched with `:param`
+//! segments. The same table serves HTTP (by method + path) and the in-process API (by key).
+//! Two routes claiming one method + path shape, or one key, fail [`Router::new`] — at start-up
+//! and in a unit test.
+
+use anyhow::bail;
+
+use super::{Method, Request, Response};
+use crate::app::Ctx;
+use crate::error::ApiError;
+
+pub type Handler = fn(&Ctx<'_>, &Request) -> Result<Response, ApiError>;
+
+/// Which request bodies a route accepts (spec §1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// `application/json` only.
+    Json,
+    /// JSON or `application/x-www-form-urlencoded` (sign-up, sign-in, OAuth callback).
+    JsonOrForm,
+}
+
+#[derive(Clone, Copy)]
+pub struct Route {
+    pub method: Method2,
+    pub path: &'static str,
+    /// Better Auth's `auth.api` key, e.g. `signUpEmail`.
+    pub key: &'static str,
+    pub handler: Handler,
+    pub body: BodyKind,
+    /// A one-line description, used by `--help`-style listings and the OpenAPI document.
+    pub summary: &'static str,
+}
+
+/// `Method` without the `Other` variant, so routes can be `const`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method2 {
+    Get,
+    Post,
+}
+
+impl Method2 {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method2::Get => "GET",
+            Method2::Post => "POST",
+        }
+    }
+    fn matches(self, m: &Method) -> bool {
+        matches!((self, m), (Method2::Get, Method::Get) | (Method2::Post, Method::Post))
+    }
+}
+
+impl Route {
+    pub const fn get(path: &'static str, key: &'static str, handler: Handler, summary: &'static str) -> Route {
+        Route {
+            method: Method2::Get,
+            path,
+            key,
+            handler,
+            body: BodyKind::Json,
+            summary,
+        }
+    }
+    pub const fn post(path: &'static str, key: &'static str, handler: Handler, summary: &'static str) -> Route {
+        Route {
+            method: Method2::Post,
+            path,
+            key,
+            handler,
+            body: BodyKind::Json,
+            summary,
+        }
+    }
+    pub const fn accepting_forms(mut self) -> Route {
+        self.body = BodyKind::JsonOrForm;
+        self
+    }
+}
+
+/// The outcome of matching a request path.
+pub enum Match<'r> {
+    Found(&'r Route, Vec<(&'static str, String)>),
+    /// The path exists with other methods: the `Allow` list.
+    WrongMethod(Vec<&'static str>),
+    NotFound,
+}
+
+pub struct Router {
+    routes: Vec<Route>,
+}
+
+impl Router {
+    /// Builds the table, refusing conflicting routes or keys.
+    pub fn new(routes: Vec<Route>) -> anyhow::Result<Router> {
+        for (i, a) in routes.iter().enumerate() {
+            for b in routes.iter().skip(i + 1) {
+                if a.method == b.method && shape(a.path) == shape(b.path) {
+                    bail!(
+                        "route conflict: {} {} ({}) and {} {} ({})",
+                        a.method.as_str(),
+                        a.path,
+                        a.key,
+                        b.method.as_str(),
+                        b.path,
+                        b.key
+                    );
+                }
+                if a.key == b.key {
+                    bail!("endpoint key {} is claimed by {} and {}", a.key, a.path, b.path);
+                }
+            }
+        }
+        Ok(Router { routes })
+    }
+
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    pub fn by_key(&self, key: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| r.key == key)
+    }
+
+    /// Matches a path already stripped of the base path.
+    pub fn find(&self, method: &Method, path: &str) -> Match<'_> {
+        let mut allow = Vec::new();
+        for route in &self.routes {
+            if let Some(params) = match_path(route.path, path) {
+                if route.method.matches(method) {
+                    return Match::Found(route, params);
+                }
+                allow.push(route.method.as_str());
+            }
+        }
+        if allow.is_empty() {
+            Match::NotFound
+        } else {
+            Match::WrongMethod(allow)
+        }
+    }
+}
+
+/// The path with every `:param` replaced by `:`, for conflict detection.
+fn shape(path: &str) -> String {
+    path.split('/')
+        .map(|s| if s.starts_with(':') { ":" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn match_path(pattern: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+    let mut params = Vec::new();
+    let mut pat = pattern.split('/');
+    let mut got = path.split('/');
+    loop {
+        match (pat.next(), got.next()) {
+            (None, None) => return Some(params),
+            (Some(p), Some(g)) => {
+                if let Some(name) = p.strip_prefix(':') {
+                    if g.is_empty() {
+                        return None;
+                    }
+                    let decoded = percent_encoding::percent_decode_str(g).decode_utf8().ok()?;
+                    params.push((name, decoded.into_owned()));
+                } else if p != g {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(_: &Ctx<'_>, _: &Request) -> Result<Response, ApiError> {
+        Err(ApiError::internal())
+    }
+
+    #[test]
+    fn matches_params_and_reports_allow() {
+        let r = Router::new(vec![
+            Route::get("/callback/:id", "callbackOAuth", h, ""),
+            Route::post("/callback/:id", "callbackOAuthPost", h, ""),
+            Route::get("/ok", "ok", h, ""),
+        ])
+        .unwrap();
+        match r.find(&Method::Get, "/callback/git%2Dhub") {
+            Match::Found(route, params) => {
+                assert_eq!(route.key, "callbackOAuth");
+                assert_eq!(params, vec![("id", "git-hub".to_string())]);
+            }
+            _ => panic!("expected a match"),
+        }
+        assert!(matches!(r.find(&Method::Post, "/ok"), Match::WrongMethod(a) if a == vec!["GET"]));
+        assert!(matches!(r.find(&Method::Get, "/ok/"), Match::NotFound));
+        assert!(matches!(r.find(&Method::Get, "/callback/"), Match::NotFound));
+        assert!(matches!(r.find(&Method::Get, "/nope"), Match::NotFound));
+    }
+
+    #[test]
+    fn conflicting_routes_fail() {
+        let err = Router::new(vec![Route::get("/a/:x", "a", h, ""), Route::get("/a/:y", "b", h, "")])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("route conflict"));
+        let err = Router::new(vec![Route::get("/a", "k", h, ""), Route::post("/b", "k", h, "")])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("endpoint key"));
+    }
+}

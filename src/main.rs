@@ -1,0 +1,79 @@
+//! The `sesame` binary: parse the command line and environment, build the app, serve.
+//! The only place that decides the exit code.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use sesame::config::VARIABLES;
+use sesame::{server, App, Config};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("ERROR {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None | Some("serve") => serve(),
+        Some("secret") => {
+            println!("{}", sesame::crypto::random_string(48));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("-h" | "--help" | "help") => {
+            print!("{}", help());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("-V" | "--version") => {
+            println!("sesame {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(other) => {
+            eprintln!("unknown command {other:?}\n\n{}", help());
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn serve() -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    for warning in config.warnings() {
+        eprintln!("WARN {warning}");
+    }
+    let addr = SocketAddr::new(config.host, config.port);
+    let app = Arc::new(App::from_config(config)?);
+    let running = server::start(app.clone(), addr)?;
+    eprintln!(
+        "INFO sesame listening on http://{} (endpoints under {}, storage {}, {} workers)",
+        running.addr,
+        app.config.base_url(),
+        app.storage.kind(),
+        app.config.workers
+    );
+    running.wait_for_signal()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn help() -> String {
+    let mut s = String::from(
+        "sesame: a Better Auth-compatible authentication server\n\n\
+Usage:\n  sesame [serve]     run the server (the default)\n  sesame secret      print a fresh random secret for BETTER_AUTH_SECRET\n  sesame --help      this text\n  sesame --version   the version\n\n\
+Environment:\n",
+    );
+    for v in VARIABLES {
+        s.push_str(&format!(
+            "  {:<36} {} (default: {})\n",
+            v.name,
+            v.help,
+            if v.default.is_empty() { "none" } else { v.default }
+        ));
+    }
+    s
+}

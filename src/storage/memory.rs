@@ -1,0 +1,355 @@
+//! In-memory storage: one `Mutex` over all tables, so every method is trivially atomic, with
+//! the same uniqueness rules the SQL schema enforces. Used by tests and `DATABASE_URL=memory`.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use time::OffsetDateTime;
+
+use super::{
+    AccountStore, ResetOutcome, SessionChange, SessionStore, Storage, StorageResult, UserStore, VerificationStore,
+};
+use crate::auth::models::{Account, Session, User, UserUpdate, Verification};
+use crate::storage::StorageError;
+
+#[derive(Default)]
+struct Tables {
+    users: HashMap<String, User>,
+    /// email → user id
+    emails: HashMap<String, String>,
+    /// token → session
+    sessions: HashMap<String, Session>,
+    accounts: HashMap<String, Account>,
+    verifications: Vec<Verification>,
+}
+
+impl Tables {
+    fn account_key_taken(&self, account: &Account) -> bool {
+        self.accounts
+            .values()
+            .any(|a| a.id != account.id && a.issuer == account.issuer && a.account_id == account.account_id)
+    }
+
+    fn set_password(&mut self, user_id: &str, hash: &str, now: OffsetDateTime) {
+        match self
+            .accounts
+            .values_mut()
+            .find(|a| a.user_id == user_id && a.is_credential())
+        {
+            Some(a) => {
+                a.password = Some(hash.to_string());
+                a.updated_at = now;
+            }
+            None => {
+                let a = Account::credential(user_id, hash.to_string(), now);
+                self.accounts.insert(a.id.clone(), a);
+            }
+        }
+    }
+
+    /// Removes every row of the identifier, returning the newest.
+    fn take_verification(&mut self, identifier: &str) -> Option<Verification> {
+        let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.verifications)
+            .into_iter()
+            .partition(|v| v.identifier == identifier);
+        self.verifications = kept;
+        taken.into_iter().max_by_key(|v| v.created_at)
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryStorage {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStorage {
+    pub fn new() -> MemoryStorage {
+        MemoryStorage::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        // A panic while holding the lock cannot leave a table half-written: every method
+        // checks before it mutates. So a poisoned lock is safe to keep using.
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl UserStore for MemoryStorage {
+    fn create_user_with_account(&self, user: &User, account: &Account) -> StorageResult<()> {
+        let mut t = self.lock();
+        if t.emails.contains_key(&user.email) || t.users.contains_key(&user.id) {
+            return Err(StorageError::Conflict("user.email"));
+        }
+        if t.account_key_taken(account) {
+            return Err(StorageError::Conflict("account"));
+        }
+        t.emails.insert(user.email.clone(), user.id.clone());
+        t.users.insert(user.id.clone(), user.clone());
+        t.accounts.insert(account.id.clone(), account.clone());
+        Ok(())
+    }
+
+    fn find_user_by_id(&self, id: &str) -> StorageResult<Option<User>> {
+        Ok(self.lock().users.get(id).cloned())
+    }
+
+    fn find_user_by_email(&self, email: &str) -> StorageResult<Option<User>> {
+        let t = self.lock();
+        Ok(t.emails.get(email).and_then(|id| t.users.get(id)).cloned())
+    }
+
+    fn find_user_with_credential(&self, email: &str) -> StorageResult<Option<(User, Option<Account>)>> {
+        let t = self.lock();
+        let Some(user) = t.emails.get(email).and_then(|id| t.users.get(id)) else {
+            return Ok(None);
+        };
+        let account = t
+            .accounts
+            .values()
+            .find(|a| a.user_id == user.id && a.is_credential())
+            .cloned();
+        Ok(Some((user.clone(), account)))
+    }
+
+    fn update_user(&self, id: &str, update: &UserUpdate, now: OffsetDateTime) -> StorageResult<Option<User>> {
+        let mut t = self.lock();
+        let Some(old_email) = t.users.get(id).map(|u| u.email.clone()) else {
+            return Ok(None);
+        };
+        if let Some(new_email) = &update.email {
+            if *new_email != old_email && t.emails.contains_key(new_email) {
+                return Err(StorageError::Conflict("user.email"));
+            }
+            t.emails.remove(&old_email);
+            t.emails.insert(new_email.clone(), id.to_string());
+        }
+        let Some(user) = t.users.get_mut(id) else {
+            return Ok(None);
+        };
+        update.apply(user, now);
+        Ok(Some(user.clone()))
+    }
+
+    fn delete_user(&self, id: &str) -> StorageResult<bool> {
+        let mut t = self.lock();
+        let Some(user) = t.users.remove(id) else {
+            return Ok(false);
+        };
+        t.emails.remove(&user.email);
+        t.sessions.retain(|_, s| s.user_id != id);
+        t.accounts.retain(|_, a| a.user_id != id);
+        t.verifications.retain(|v| v.value != id);
+        Ok(true)
+    }
+}
+
+impl SessionStore for MemoryStorage {
+    fn create_session(&self, session: &Session) -> StorageResult<()> {
+        let mut t = self.lock();
+        if t.sessions.contains_key(&session.token) {
+            return Err(StorageError::Conflict("session.token"));
+        }
+        if !t.users.contains_key(&session.user_id) {
+            return Err(StorageError::Other(anyhow::anyhow!("session for a missing user")));
+        }
+        t.sessions.insert(session.token.clone(), session.clone());
+        Ok(())
+    }
+
+    fn find_session_with_user(&self, token: &str) -> StorageResult<Option<(Session, User)>> {
+        let t = self.lock();
+        let Some(session) = t.sessions.get(token) else {
+            return Ok(None);
+        };
+        Ok(t.users.get(&session.user_id).map(|u| (session.clone(), u.clone())))
+    }
+
+    fn refresh_session(
+        &self,
+        token: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> StorageResult<Option<Session>> {
+        let mut t = self.lock();
+        Ok(t.sessions.get_mut(token).map(|s| {
+            s.expires_at = expires_at;
+            s.updated_at = now;
+            s.clone()
+        }))
+    }
+
+    fn list_user_sessions(&self, user_id: &str) -> StorageResult<Vec<Session>> {
+        let t = self.lock();
+        let mut v: Vec<Session> = t.sessions.values().filter(|s| s.user_id == user_id).cloned().collect();
+        v.sort_by_key(|s| s.created_at);
+        Ok(v)
+    }
+
+    fn delete_session(&self, token: &str) -> StorageResult<()> {
+        self.lock().sessions.remove(token);
+        Ok(())
+    }
+
+    fn delete_user_session(&self, user_id: &str, token: &str) -> StorageResult<bool> {
+        let mut t = self.lock();
+        if t.sessions.get(token).is_some_and(|s| s.user_id == user_id) {
+            t.sessions.remove(token);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn delete_user_sessions(&self, user_id: &str) -> StorageResult<()> {
+        self.lock().sessions.retain(|_, s| s.user_id != user_id);
+        Ok(())
+    }
+
+    fn delete_other_sessions(&self, user_id: &str, keep_token: &str) -> StorageResult<()> {
+        self.lock()
+            .sessions
+            .retain(|tok, s| s.user_id != user_id || tok == keep_token);
+        Ok(())
+    }
+}
+
+impl AccountStore for MemoryStorage {
+    fn find_credential_account(&self, user_id: &str) -> StorageResult<Option<Account>> {
+        Ok(self
+            .lock()
+            .accounts
+            .values()
+            .find(|a| a.user_id == user_id && a.is_credential())
+            .cloned())
+    }
+
+    fn list_user_accounts(&self, user_id: &str) -> StorageResult<Vec<Account>> {
+        let t = self.lock();
+        let mut v: Vec<Account> = t.accounts.values().filter(|a| a.user_id == user_id).cloned().collect();
+        v.sort_by_key(|a| a.created_at);
+        Ok(v)
+    }
+
+    fn find_account_by_issuer(&self, issuer: &str, account_id: &str) -> StorageResult<Option<Account>> {
+        Ok(self
+            .lock()
+            .accounts
+            .values()
+            .find(|a| a.issuer == issuer && a.account_id == account_id)
+            .cloned())
+    }
+
+    fn create_account(&self, account: &Account) -> StorageResult<()> {
+        let mut t = self.lock();
+        if t.account_key_taken(account) || t.accounts.contains_key(&account.id) {
+            return Err(StorageError::Conflict("account"));
+        }
+        if !t.users.contains_key(&account.user_id) {
+            return Err(StorageError::Other(anyhow::anyhow!("account for a missing user")));
+        }
+        t.accounts.insert(account.id.clone(), account.clone());
+        Ok(())
+    }
+
+    fn update_account(&self, account: &Account) -> StorageResult<bool> {
+        let mut t = self.lock();
+        let Some(a) = t.accounts.get_mut(&account.id) else {
+            return Ok(false);
+        };
+        a.access_token.clone_from(&account.access_token);
+        a.refresh_token.clone_from(&account.refresh_token);
+        a.id_token.clone_from(&account.id_token);
+        a.access_token_expires_at = account.access_token_expires_at;
+        a.refresh_token_expires_at = account.refresh_token_expires_at;
+        a.scope.clone_from(&account.scope);
+        a.updated_at = account.updated_at;
+        Ok(true)
+    }
+
+    fn delete_account(&self, user_id: &str, id: &str) -> StorageResult<bool> {
+        let mut t = self.lock();
+        if t.accounts.get(id).is_some_and(|a| a.user_id == user_id) {
+            t.accounts.remove(id);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn set_password(
+        &self,
+        user_id: &str,
+        hash: &str,
+        now: OffsetDateTime,
+        sessions: &SessionChange,
+    ) -> StorageResult<()> {
+        let mut t = self.lock();
+        if !t.users.contains_key(user_id) {
+            return Err(StorageError::Other(anyhow::anyhow!("password for a missing user")));
+        }
+        if let SessionChange::RevokeAllAndCreate(s) = sessions {
+            if t.sessions.contains_key(&s.token) {
+                return Err(StorageError::Conflict("session.token"));
+            }
+        }
+        t.set_password(user_id, hash, now);
+        match sessions {
+            SessionChange::Keep => {}
+            SessionChange::RevokeAll => t.sessions.retain(|_, s| s.user_id != user_id),
+            SessionChange::RevokeAllAndCreate(new) => {
+                t.sessions.retain(|_, s| s.user_id != user_id);
+                t.sessions.insert(new.token.clone(), new.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl VerificationStore for MemoryStorage {
+    fn create_verification(&self, verification: &Verification) -> StorageResult<()> {
+        self.lock().verifications.push(verification.clone());
+        Ok(())
+    }
+
+    fn find_verification(&self, identifier: &str) -> StorageResult<Option<Verification>> {
+        let t = self.lock();
+        Ok(t.verifications
+            .iter()
+            .filter(|v| v.identifier == identifier)
+            .max_by_key(|v| v.created_at)
+            .cloned())
+    }
+
+    fn consume_verification(&self, identifier: &str) -> StorageResult<Option<Verification>> {
+        Ok(self.lock().take_verification(identifier))
+    }
+
+    fn reset_password(
+        &self,
+        identifier: &str,
+        now: OffsetDateTime,
+        hash: &str,
+        revoke_sessions: bool,
+    ) -> StorageResult<ResetOutcome> {
+        let mut t = self.lock();
+        let Some(row) = t.take_verification(identifier) else {
+            return Ok(ResetOutcome::InvalidToken);
+        };
+        if row.expires_at <= now {
+            return Ok(ResetOutcome::InvalidToken);
+        }
+        let user_id = row.value;
+        if !t.users.contains_key(&user_id) {
+            return Ok(ResetOutcome::UserNotFound);
+        }
+        t.set_password(&user_id, hash, now);
+        if revoke_sessions {
+            t.sessions.retain(|_, s| s.user_id != user_id);
+        }
+        Ok(ResetOutcome::Done(user_id))
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+}

@@ -1,0 +1,145 @@
+//! Storage: small intention-named traits, one per area, summed into [`Storage`].
+//!
+//! Semantics every backend keeps (and `tests/storage_contract.rs` checks on each):
+//! - lookups return `Option`; "not found" is never an error;
+//! - emails are stored lower-cased (callers normalise) and are unique: a clash is
+//!   `StorageError::Conflict("user.email")`; `(issuer, accountId)` is unique
+//!   (`Conflict("account")`); session tokens are unique;
+//! - every method is atomic: a failure half-way leaves nothing behind;
+//! - `Unavailable` means the backend could not be reached (503), `Other` anything else (500).
+//!
+//! Method names follow Better Auth's internal adapter (`createSession`, `findSession`,
+//! `deleteUserSessions`, `consumeVerificationValue`, …) in snake case.
+
+pub mod memory;
+
+use time::OffsetDateTime;
+
+use crate::auth::models::{Account, Session, User, UserUpdate, Verification};
+
+#[derive(Debug)]
+pub enum StorageError {
+    /// A uniqueness rule refused the write; names the rule (`user.email`, `account`, …).
+    Conflict(&'static str),
+    /// The backend is unreachable or exhausted; worth retrying later.
+    Unavailable(anyhow::Error),
+    Other(anyhow::Error),
+}
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageError::Conflict(what) => write!(f, "uniqueness conflict on {what}"),
+            StorageError::Unavailable(e) => write!(f, "storage unavailable: {e:#}"),
+            StorageError::Other(e) => write!(f, "storage error: {e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// What a password change does to the user's sessions, in the same transaction.
+#[derive(Debug, Clone)]
+pub enum SessionChange {
+    Keep,
+    RevokeAll,
+    /// Delete every session of the user, then insert this one.
+    RevokeAllAndCreate(Session),
+}
+
+/// The outcome of consuming a password-reset token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResetOutcome {
+    /// No row, or it expired (the rows are deleted either way).
+    InvalidToken,
+    UserNotFound,
+    /// The password was set; the user's id.
+    Done(String),
+}
+
+pub trait UserStore {
+    /// Inserts a user and its first account together. `Conflict("user.email")` if the email
+    /// is taken, `Conflict("account")` if the account's `(issuer, accountId)` is.
+    fn create_user_with_account(&self, user: &User, account: &Account) -> StorageResult<()>;
+    fn find_user_by_id(&self, id: &str) -> StorageResult<Option<User>>;
+    /// `email` must already be lower-cased.
+    fn find_user_by_email(&self, email: &str) -> StorageResult<Option<User>>;
+    /// The user and their credential account in one lookup (sign-in's hot path).
+    fn find_user_with_credential(&self, email: &str) -> StorageResult<Option<(User, Option<Account>)>>;
+    /// Applies the update and bumps `updatedAt`; `None` if there is no such user.
+    fn update_user(&self, id: &str, update: &UserUpdate, now: OffsetDateTime) -> StorageResult<Option<User>>;
+    /// Deletes the user with their sessions, accounts and the verification rows whose value is
+    /// the user's id. Returns whether the user existed.
+    fn delete_user(&self, id: &str) -> StorageResult<bool>;
+}
+
+pub trait SessionStore {
+    fn create_session(&self, session: &Session) -> StorageResult<()>;
+    /// The session with its user, in one lookup (get-session's hot path). Expired sessions
+    /// are returned too; the caller decides.
+    fn find_session_with_user(&self, token: &str) -> StorageResult<Option<(Session, User)>>;
+    /// Slides a session's expiry; `None` if the row is gone.
+    fn refresh_session(
+        &self,
+        token: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> StorageResult<Option<Session>>;
+    fn list_user_sessions(&self, user_id: &str) -> StorageResult<Vec<Session>>;
+    fn delete_session(&self, token: &str) -> StorageResult<()>;
+    /// Deletes the session only if it belongs to the user. Returns whether one was deleted.
+    fn delete_user_session(&self, user_id: &str, token: &str) -> StorageResult<bool>;
+    fn delete_user_sessions(&self, user_id: &str) -> StorageResult<()>;
+    /// Deletes every session of the user except `keep_token`.
+    fn delete_other_sessions(&self, user_id: &str, keep_token: &str) -> StorageResult<()>;
+}
+
+pub trait AccountStore {
+    /// The account with `providerId = credential`, `issuer = local:credential`,
+    /// `accountId = userId`.
+    fn find_credential_account(&self, user_id: &str) -> StorageResult<Option<Account>>;
+    fn list_user_accounts(&self, user_id: &str) -> StorageResult<Vec<Account>>;
+    fn find_account_by_issuer(&self, issuer: &str, account_id: &str) -> StorageResult<Option<Account>>;
+    /// `Conflict("account")` if `(issuer, accountId)` is taken.
+    fn create_account(&self, account: &Account) -> StorageResult<()>;
+    /// Replaces the token, scope and expiry columns of the row with this id.
+    fn update_account(&self, account: &Account) -> StorageResult<bool>;
+    /// Deletes the account with this local id if it belongs to the user.
+    fn delete_account(&self, user_id: &str, id: &str) -> StorageResult<bool>;
+    /// Sets the credential password (creating the credential account if missing) and applies
+    /// the session change, atomically.
+    fn set_password(
+        &self,
+        user_id: &str,
+        hash: &str,
+        now: OffsetDateTime,
+        sessions: &SessionChange,
+    ) -> StorageResult<()>;
+}
+
+pub trait VerificationStore {
+    fn create_verification(&self, verification: &Verification) -> StorageResult<()>;
+    /// The newest row for the identifier (expired or not); expired rows of that identifier
+    /// other than the newest are cleaned up.
+    fn find_verification(&self, identifier: &str) -> StorageResult<Option<Verification>>;
+    /// Atomically deletes every row of the identifier and returns the newest: of concurrent
+    /// callers, only one gets it.
+    fn consume_verification(&self, identifier: &str) -> StorageResult<Option<Verification>>;
+    /// Consumes a `reset-password:<token>` row and, if it is valid and its user exists, sets
+    /// the password (and revokes sessions) in one transaction.
+    fn reset_password(
+        &self,
+        identifier: &str,
+        now: OffsetDateTime,
+        hash: &str,
+        revoke_sessions: bool,
+    ) -> StorageResult<ResetOutcome>;
+}
+
+/// Everything a backend provides.
+pub trait Storage: UserStore + SessionStore + AccountStore + VerificationStore + Send + Sync {
+    /// A short name for logs (`memory`, `postgres`).
+    fn kind(&self) -> &'static str;
+}
