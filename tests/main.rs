@@ -1,1 +1,7 @@
+//! The single integration-test binary. One `mod` per behaviour area; add to an existing file
+//! before adding a new one. Helpers live in `support/`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
+mod api_basics; // routing, 404/405, body parsing, in-process API

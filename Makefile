@@ -1,0 +1,19 @@
+# Sesame's everyday commands. `make check` is what CI runs besides the test suite.
+.PHONY: run test lint fmt fmt-check check
+
+run:
+	cargo run --release
+
+test:
+	cargo test --all-targets
+
+lint:
+	cargo clippy --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+fmt-check:
+	cargo fmt --all -- --check
+
+check: fmt-check lint test

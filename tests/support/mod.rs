@@ -1,0 +1,146 @@
+//! Test helpers: a [`TestApp`] (memory storage, fixed clock, bcrypt cost 4) answered
+//! in-process through `App::handle_http`, cookie helpers, and a real server on an ephemeral
+//! port for over-the-socket checks.
+#![allow(dead_code)]
+
+pub mod http_client;
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use sesame::clock::FixedClock;
+use sesame::http::{Request, Response};
+use sesame::storage::memory::MemoryStorage;
+use sesame::storage::Storage;
+use sesame::{App, Config};
+use time::macros::datetime;
+
+pub const BASE: &str = "/api/auth";
+pub const ORIGIN: &str = "http://localhost:3000";
+pub const PASSWORD: &str = "correct-horse-battery";
+
+/// Which storage a test runs on. Suites run every test on each backend (see [`suite!`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+}
+
+pub struct TestApp {
+    pub app: Arc<App>,
+    pub clock: Arc<FixedClock>,
+    pub backend: Backend,
+}
+
+impl TestApp {
+    pub fn new(backend: Backend) -> TestApp {
+        TestApp::with_config(backend, |_| {})
+    }
+
+    /// A test app whose config the caller adjusts first.
+    pub fn with_config(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = Config::for_tests();
+        adjust(&mut config);
+        let storage: Arc<dyn Storage> = match backend {
+            Backend::Memory => Arc::new(MemoryStorage::new()),
+        };
+        let clock = Arc::new(FixedClock::new(datetime!(2026-11-26 12:00 UTC)));
+        let app = App::new(config, storage, clock.clone()).expect("app builds");
+        TestApp { app: Arc::new(app), clock, backend }
+    }
+
+    pub fn storage(&self) -> &dyn Storage {
+        self.app.storage.as_ref()
+    }
+
+    /// Sends a request through the HTTP pipeline (origin checks included), no socket.
+    pub fn send(&self, req: Request) -> Response {
+        self.app.handle_http(req)
+    }
+
+    pub fn get(&self, path: &str, cookies: Option<&str>) -> Response {
+        let mut req = Request::get(&format!("{BASE}{path}"));
+        if let Some(c) = cookies {
+            req = req.with_header("cookie", c);
+        }
+        self.send(req)
+    }
+
+    /// A JSON POST without cookies (like curl).
+    pub fn post(&self, path: &str, body: Value) -> Response {
+        self.send(Request::post(&format!("{BASE}{path}")).with_json(&body))
+    }
+
+    /// A JSON POST with cookies and a trusted Origin (like a browser on the app's origin).
+    pub fn post_with_cookies(&self, path: &str, body: Value, cookies: &str) -> Response {
+        self.send(
+            Request::post(&format!("{BASE}{path}"))
+                .with_json(&body)
+                .with_header("cookie", cookies)
+                .with_header("origin", ORIGIN),
+        )
+    }
+
+    /// Signs up a user and returns the response and the cookies to send back.
+    pub fn sign_up(&self, email: &str) -> (Response, String) {
+        let resp = self.post("/sign-up/email", json!({"name": "Test User", "email": email, "password": PASSWORD}));
+        assert_eq!(resp.status, 200, "sign-up failed: {}", body_text(&resp));
+        let cookies = cookie_header(&resp);
+        (resp, cookies)
+    }
+
+    /// Signs in and returns the cookies.
+    pub fn sign_in(&self, email: &str, password: &str) -> Response {
+        self.post("/sign-in/email", json!({"email": email, "password": password}))
+    }
+}
+
+/// Parses a response body as JSON (panics with the body if it is not JSON).
+pub fn json_body(resp: &Response) -> Value {
+    serde_json::from_slice(&resp.body).unwrap_or_else(|_| panic!("not JSON: {}", body_text(resp)))
+}
+
+pub fn body_text(resp: &Response) -> String {
+    String::from_utf8_lossy(&resp.body).into_owned()
+}
+
+/// The `Cookie` header a browser would send after this response: every non-expired
+/// `Set-Cookie` name=value.
+pub fn cookie_header(resp: &Response) -> String {
+    resp.set_cookies()
+        .iter()
+        .filter(|c| !c.contains("Max-Age=0"))
+        .filter_map(|c| c.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The `Set-Cookie` line for a cookie name, if any.
+pub fn set_cookie<'a>(resp: &'a Response, name: &str) -> Option<&'a str> {
+    resp.set_cookies().into_iter().find(|c| c.starts_with(&format!("{name}=")))
+}
+
+/// Asserts an error answer: status, code, and the `{message, code, status}` shape.
+pub fn assert_error(resp: &Response, status: u16, code: &str) {
+    assert_eq!(resp.status, status, "unexpected status, body: {}", body_text(resp));
+    let body = json_body(resp);
+    assert_eq!(body["code"], code, "body: {body}");
+    assert_eq!(body["status"], status);
+    assert!(body["message"].is_string(), "body: {body}");
+    assert_eq!(body.as_object().map(|o| o.len()), Some(3), "error body has exactly message, code, status: {body}");
+}
+
+/// Generates one `#[test]` per backend for each listed test function `fn(&TestApp)`:
+/// `suite!(sign_up_works, …)` → `mod memory { #[test] fn sign_up_works() … }`.
+#[macro_export]
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(&$crate::support::TestApp::new($crate::support::Backend::Memory));
+                }
+            )*
+        }
+    };
+}
