@@ -43,6 +43,8 @@ pub struct App {
     pub trusted: TrustedOrigins,
     /// Verified against when a sign-in names an unknown user, to equalise timing.
     pub dummy_hash: String,
+    /// Limits HTTP requests per client and path (`ratelimit/`).
+    pub rate_limiter: crate::ratelimit::RateLimiter,
 }
 
 impl App {
@@ -59,6 +61,7 @@ impl App {
         let router = Router::new(crate::api::routes())?;
         let dummy_hash = password::dummy_hash(config.password_hash, config.bcrypt_cost)?;
         Ok(App {
+            rate_limiter: crate::ratelimit::RateLimiter::from_config(&config),
             cookies: CookieJar::new(&config),
             trusted: TrustedOrigins::new(&config.base_origin, &config.trusted_origins),
             config,
@@ -71,10 +74,12 @@ impl App {
 
     /// Answers one HTTP request. Never panics: a panicking handler gives a logged 500.
     pub fn handle_http(&self, req: Request) -> Response {
-        match self.run(req, Transport::Http) {
+        let mut resp = match self.run(req, Transport::Http) {
             Ok(r) => r,
             Err(e) => Response::from_error(&e),
-        }
+        };
+        crate::http::security_headers::apply(&mut resp);
+        resp
     }
 
     /// Runs the pipeline inside `catch_unwind`; errors keep the cookies set on the way.
@@ -102,7 +107,10 @@ impl App {
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                eprintln!("ERROR request_id={} handler panicked: {what}", request_id::current());
+                crate::log::error(&format!(
+                    "request_id={} handler panicked: {what}",
+                    request_id::current()
+                ));
                 Err(ApiError::internal())
             }
         }
@@ -114,6 +122,9 @@ impl App {
         transport: Transport,
         cookies: &RefCell<Vec<String>>,
     ) -> Result<Response, ApiError> {
+        if transport == Transport::Http {
+            self.rate_limit(req)?;
+        }
         let not_found = || ApiError::new(404, codes::NOT_FOUND);
         let Some(rest) = req.path.strip_prefix(self.config.base_path.as_str()) else {
             return Err(not_found());
@@ -204,16 +215,10 @@ impl Ctx<'_> {
         }
     }
 
-    /// The client address recorded on sessions: the socket peer, `""` when unknown.
+    /// The client address recorded on sessions, resolved as for rate limiting
+    /// (`http::client_ip`: trusted proxies, IPv6 /64); `""` when unknown.
     pub fn client_ip(&self, req: &Request) -> String {
-        match req.remote_addr {
-            Some(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-                Some(v4) => v4.to_string(),
-                None => v6.to_string(),
-            },
-            Some(ip) => ip.to_string(),
-            None => String::new(),
-        }
+        crate::http::client_ip::client_key(req, &self.app.config.trusted_proxies).unwrap_or_default()
     }
 
     /// A redirect target made absolute against the base URL (`new URL(cb, baseURL)`).

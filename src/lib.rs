@@ -24,6 +24,8 @@ pub mod crypto;
 pub mod error;
 pub mod http;
 pub mod inprocess;
+pub mod log;
+pub mod ratelimit;
 pub mod server;
 pub mod storage;
 

@@ -2,12 +2,14 @@
 //! request into [`Request`], and the in-process API builds one directly.
 
 pub mod body;
+pub mod client_ip;
 pub mod cookies;
 pub mod origin;
 pub mod request;
 pub mod request_id;
 pub mod response;
 pub mod router;
+pub mod security_headers;
 pub mod validate;
 
 pub use request::Request;

@@ -8,9 +8,11 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 
 use crate::common::{HTTPVersion, Method};
+use crate::limits::{self, ConnectionLimits, Deadline};
 use crate::util::RefinedTcpStream;
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::Request;
+use std::sync::Arc;
 
 /// A ClientConnection is an object that will store a socket to a client
 /// and return Request objects.
@@ -34,6 +36,12 @@ pub struct ClientConnection {
 
     // true if the connection goes through SSL
     secure: bool,
+
+    // Sesame patch: the server's limits
+    limits: Arc<ConnectionLimits>,
+
+    // Sesame patch: bytes of a refused body to drain before closing
+    drain_before_close: usize,
 }
 
 /// Error that can happen when reading a request.
@@ -44,6 +52,10 @@ enum ReadError {
     /// the client sent an unrecognized `Expect` header
     ExpectationFailed(HTTPVersion),
     ReadIoError(IoError),
+    /// Sesame patch: request line plus headers over `max_header_bytes`
+    HeaderTooLarge(HTTPVersion),
+    /// Sesame patch: bad `Content-Length` / `Transfer-Encoding` framing, or a non-ASCII head
+    BadFraming(HTTPVersion),
 }
 
 impl ClientConnection {
@@ -51,6 +63,7 @@ impl ClientConnection {
     pub fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
+        limits: Arc<ConnectionLimits>,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
@@ -65,6 +78,8 @@ impl ClientConnection {
             next_header_source: first_header,
             no_more_requests: false,
             secure,
+            limits,
+            drain_before_close: 0,
         }
     }
 
@@ -77,7 +92,14 @@ impl ClientConnection {
     ///
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
+    ///
+    /// Sesame patch: every byte counts against `budget` (`Ok(None)` once it is spent) and the
+    /// `deadline`.
+    fn read_next_line(
+        &mut self,
+        budget: &mut usize,
+        deadline: &mut Deadline,
+    ) -> IoResult<Option<AsciiString>> {
         let mut buf = Vec::new();
         let mut prev_byte_was_cr = false;
 
@@ -88,11 +110,17 @@ impl ClientConnection {
                 Some(b) => b?,
                 None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
             };
+            deadline.tick()?;
+            if *budget == 0 {
+                return Ok(None);
+            }
+            *budget -= 1;
 
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
                 return AsciiString::from_ascii(buf)
-                    .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
+                    .map(Some)
+                    .map_err(|_| IoError::new(ErrorKind::InvalidData, "Header is not in ASCII"));
             }
 
             prev_byte_was_cr = byte == b'\r';
@@ -104,21 +132,43 @@ impl ClientConnection {
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
+        let mut budget = self.limits.max_header_bytes;
+        let mut deadline = Deadline::new(self.limits.request_timeout);
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
-                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                let line = match self.read_next_line(&mut budget, &mut deadline) {
+                    Ok(Some(line)) => line,
+                    Ok(None) => return Err(ReadError::HeaderTooLarge(HTTPVersion(1, 1))),
+                    Err(e) if e.kind() == ErrorKind::InvalidData => {
+                        return Err(ReadError::WrongRequestLine)
+                    }
+                    Err(e) => return Err(ReadError::ReadIoError(e)),
+                };
 
-                parse_request_line(
+                let (method, path, version) = parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
-                )?
+                )?;
+                // Sesame patch: an HTTP/2 or /3 request line over HTTP/1 framing is a malformed
+                // request (400, then close), not a server failure (upstream answered 505).
+                if version > (1, 1) {
+                    return Err(ReadError::WrongRequestLine);
+                }
+                (method, path, version)
             };
 
             // getting all headers
             let headers = {
                 let mut headers = Vec::new();
                 loop {
-                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                    let line = match self.read_next_line(&mut budget, &mut deadline) {
+                        Ok(Some(line)) => line,
+                        Ok(None) => return Err(ReadError::HeaderTooLarge(version)),
+                        Err(e) if e.kind() == ErrorKind::InvalidData => {
+                            return Err(ReadError::BadFraming(version))
+                        }
+                        Err(e) => return Err(ReadError::ReadIoError(e)),
+                    };
 
                     if line.is_empty() {
                         break;
@@ -143,6 +193,20 @@ impl ClientConnection {
         let mut data_source = self.source.next().unwrap();
         std::mem::swap(&mut self.next_header_source, &mut data_source);
 
+        let remote_addr = self.remote_addr.as_ref().ok().copied().flatten();
+        if let Some(max_body) = self.limits.max_body_bytes {
+            return self.read_buffered(
+                method,
+                path,
+                version,
+                headers,
+                remote_addr,
+                data_source,
+                writer,
+                max_body,
+            );
+        }
+
         // building the next reader
         let request = crate::request::new_request(
             self.secure,
@@ -150,7 +214,7 @@ impl ClientConnection {
             path,
             version.clone(),
             headers,
-            *self.remote_addr.as_ref().unwrap(),
+            remote_addr,
             data_source,
             writer,
         )
@@ -169,99 +233,242 @@ impl ClientConnection {
     }
 }
 
+impl ClientConnection {
+    /// Sesame patch: reads the body on this connection's thread (capped, within the deadline)
+    /// and hands over a request whose body is in memory. Framing a proxy and Sesame could read
+    /// differently (request smuggling) is refused: a `Transfer-Encoding` other than exactly
+    /// `chunked`, an unparsable `Content-Length`, or several different ones.
+    #[allow(clippy::too_many_arguments)]
+    fn read_buffered(
+        &mut self,
+        method: Method,
+        path: String,
+        version: HTTPVersion,
+        headers: Vec<crate::Header>,
+        remote_addr: Option<SocketAddr>,
+        mut data_source: SequentialReader<BufReader<RefinedTcpStream>>,
+        mut writer: crate::util::SequentialWriter<BufWriter<RefinedTcpStream>>,
+        max_body: usize,
+    ) -> Result<Request, ReadError> {
+        use std::io::Write;
+
+        let transfer_encoding: Vec<&str> = headers
+            .iter()
+            .filter(|h| h.field.equiv("Transfer-Encoding"))
+            .map(|h| h.value.as_str())
+            .collect();
+        let lengths: Vec<&str> = headers
+            .iter()
+            .filter(|h| h.field.equiv("Content-Length"))
+            .map(|h| h.value.as_str().trim())
+            .collect();
+        let chunked = match transfer_encoding.as_slice() {
+            [] => false,
+            [te] if te.trim().eq_ignore_ascii_case("chunked") => true,
+            _ => return Err(ReadError::BadFraming(version)),
+        };
+        let content_length = if chunked {
+            // Both headers: the message is read as chunked and the connection closes after it.
+            if !lengths.is_empty() {
+                self.no_more_requests = true;
+            }
+            None
+        } else {
+            let mut parsed = None;
+            for l in &lengths {
+                if l.is_empty() || !l.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(ReadError::BadFraming(version));
+                }
+                let n: usize = l
+                    .parse()
+                    .map_err(|_| ReadError::BadFraming(version.clone()))?;
+                if parsed.is_some_and(|p| p != n) {
+                    return Err(ReadError::BadFraming(version));
+                }
+                parsed = Some(n);
+            }
+            Some(parsed.unwrap_or(0))
+        };
+        let expects_continue = match headers
+            .iter()
+            .find(|h| h.field.equiv("Expect"))
+            .map(|h| h.value.as_str())
+        {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("100-continue") => true,
+            _ => return Err(ReadError::ExpectationFailed(version)),
+        };
+
+        let too_large = content_length.is_some_and(|n| n > max_body);
+        let body = if too_large {
+            None
+        } else if content_length == Some(0) {
+            Some(Vec::new())
+        } else {
+            if expects_continue {
+                let sent = writer
+                    .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    .and_then(|_| writer.flush());
+                if let Err(e) = sent {
+                    return Err(ReadError::ReadIoError(e));
+                }
+            }
+            let timeout = self.limits.request_timeout;
+            let read = match content_length {
+                Some(n) => {
+                    limits::read_capped(data_source.by_ref().take(n as u64), max_body, timeout)
+                        .and_then(|b| match b {
+                            limits::Body::Complete(v) if v.len() < n => Err(IoError::new(
+                                ErrorKind::ConnectionAborted,
+                                "connection closed before the whole body arrived",
+                            )),
+                            other => Ok(other),
+                        })
+                }
+                None => limits::read_capped(
+                    chunked_transfer::Decoder::new(data_source.by_ref()),
+                    max_body,
+                    timeout,
+                ),
+            };
+            match read {
+                Ok(limits::Body::Complete(v)) => Some(v),
+                Ok(limits::Body::TooLarge) => None,
+                // A malformed chunked body is the client's fault: 400, then close.
+                Err(e) if e.kind() == ErrorKind::InvalidInput => {
+                    return Err(ReadError::BadFraming(version))
+                }
+                Err(e) => return Err(ReadError::ReadIoError(e)),
+            }
+        };
+        let body_too_large = body.is_none();
+        if body_too_large {
+            // The rest of the body is never parsed as a request: drain a little so the client
+            // sees the answer, then close (after an `Expect: 100-continue` nothing was sent).
+            self.no_more_requests = true;
+            self.drain_before_close = match content_length {
+                Some(n) if !expects_continue => n.min(self.limits.max_drain_bytes),
+                // After `Expect: 100-continue` nothing was asked for; a chunked body stopped
+                // mid-chunk cannot be drained by length.
+                _ => 0,
+            };
+        }
+        // Hands the socket on to the next request's reader, just past this body (or at the
+        // start of a refused one, which `next()` drains).
+        drop(data_source);
+
+        Ok(crate::request::new_buffered_request(
+            self.secure,
+            method,
+            path,
+            version,
+            headers,
+            remote_addr,
+            body.unwrap_or_default(),
+            body_too_large,
+            content_length,
+            writer,
+        ))
+    }
+
+    /// Sesame patch: a response written by tiny_http itself, with the configured body.
+    fn write_error(&mut self, status: u16, version: HTTPVersion) {
+        use crate::{Response, StatusCode};
+        let writer = self.sink.next().unwrap();
+        let mut response = Response::from_data(Vec::new()).with_status_code(StatusCode(status));
+        if let Some(render) = self.limits.error_body {
+            let (content_type, body) = render(status);
+            response = Response::from_data(body).with_status_code(StatusCode(status));
+            if let Ok(h) = crate::Header::from_bytes(&b"Content-Type"[..], content_type.as_bytes())
+            {
+                response.add_header(h);
+            }
+        }
+        if let Ok(h) = crate::Header::from_bytes(&b"Connection"[..], &b"close"[..]) {
+            response.add_header(h);
+        }
+        response.raw_print(writer, version, &[], false, None).ok();
+    }
+}
+
 impl Iterator for ClientConnection {
     type Item = Request;
 
     /// Blocks until the next Request is available.
     /// Returns None when no new Requests will come from the client.
     fn next(&mut self) -> Option<Request> {
-        use crate::{Response, StatusCode};
-
         // the client sent a "connection: close" header in this previous request
         //  or is using HTTP 1.0, meaning that no new request will come
         if self.no_more_requests {
+            if self.drain_before_close > 0 {
+                // Sesame patch: once the previous request is done with the socket, read (a
+                // bounded amount of) the refused body so the close does not reset the
+                // connection before the client has read the answer.
+                let n = std::mem::take(&mut self.drain_before_close);
+                limits::drain(
+                    self.next_header_source.by_ref(),
+                    n,
+                    self.limits.request_timeout,
+                );
+            }
             return None;
         }
 
-        loop {
-            let rq = match self.read() {
-                Err(ReadError::WrongRequestLine) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::WrongHeader(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response.raw_print(writer, ver, &[], false, None).ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
-                    // request timeout
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(408));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // closing the connection
-                }
-
-                Err(ReadError::ExpectationFailed(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(417));
-                    response.raw_print(writer, ver, &[], true, None).ok();
-                    return None; // TODO: should be recoverable, but needs handling in case of body
-                }
-
-                Err(ReadError::ReadIoError(_)) => return None,
-
-                Ok(rq) => rq,
-            };
-
-            // checking HTTP version
-            if *rq.http_version() > (1, 1) {
-                let writer = self.sink.next().unwrap();
-                let response = Response::from_string(
-                    "This server only supports HTTP versions 1.0 and 1.1".to_owned(),
-                )
-                .with_status_code(StatusCode(505));
-                response
-                    .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                    .ok();
-                continue;
+        // Sesame patch: every error tiny_http answers by itself closes the connection (we do
+        // not know where the next request would start), and uses the configured body.
+        let rq = match self.read() {
+            Err(ReadError::WrongRequestLine) => {
+                self.write_error(400, HTTPVersion(1, 1));
+                return None;
             }
+            Err(ReadError::WrongHeader(ver)) | Err(ReadError::BadFraming(ver)) => {
+                self.write_error(400, ver);
+                return None;
+            }
+            Err(ReadError::HeaderTooLarge(ver)) => {
+                self.write_error(431, ver);
+                return None;
+            }
+            Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
+                self.write_error(408, HTTPVersion(1, 1));
+                return None;
+            }
+            Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::WouldBlock => {
+                // SO_RCVTIMEO expiring reads as EAGAIN on Unix: the same request timeout.
+                self.write_error(408, HTTPVersion(1, 1));
+                return None;
+            }
+            Err(ReadError::ExpectationFailed(ver)) => {
+                self.write_error(417, ver);
+                return None;
+            }
+            Err(ReadError::ReadIoError(_)) => return None,
+            Ok(rq) => rq,
+        };
 
-            // updating the status of the connection
-            let connection_header = rq
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Connection"))
-                .map(|h| h.value.as_str());
+        // updating the status of the connection
+        let connection_header = rq
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("Connection"))
+            .map(|h| h.value.as_str());
 
-            let lowercase = connection_header.map(|h| h.to_ascii_lowercase());
+        let lowercase = connection_header.map(|h| h.to_ascii_lowercase());
 
-            match lowercase {
-                Some(ref val) if val.contains("close") => self.no_more_requests = true,
-                Some(ref val) if val.contains("upgrade") => self.no_more_requests = true,
-                Some(ref val)
-                    if !val.contains("keep-alive") && *rq.http_version() == HTTPVersion(1, 0) =>
-                {
-                    self.no_more_requests = true
-                }
-                None if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
-                _ => (),
-            };
+        match lowercase {
+            Some(ref val) if val.contains("close") => self.no_more_requests = true,
+            Some(ref val) if val.contains("upgrade") => self.no_more_requests = true,
+            Some(ref val)
+                if !val.contains("keep-alive") && *rq.http_version() == HTTPVersion(1, 0) =>
+            {
+                self.no_more_requests = true
+            }
+            None if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
+            _ => (),
+        };
 
-            // returning the request
-            return Some(rq);
-        }
+        // returning the request
+        Some(rq)
     }
 }
 

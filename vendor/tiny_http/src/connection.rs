@@ -95,6 +95,40 @@ impl Connection {
         }
     }
 
+    /// Sesame patch: socket timeouts for an accepted connection (TCP only).
+    pub(crate) fn set_timeouts(
+        &self,
+        read: Option<std::time::Duration>,
+        write: Option<std::time::Duration>,
+    ) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(s) => {
+                s.set_read_timeout(read)?;
+                s.set_write_timeout(write)
+            }
+            #[cfg(unix)]
+            Self::Unix(s) => {
+                s.set_read_timeout(read)?;
+                s.set_write_timeout(write)
+            }
+        }
+    }
+
+    /// Sesame patch: writes `bytes` without blocking (best effort) and closes the connection.
+    pub(crate) fn refuse(self, bytes: &[u8]) {
+        use std::io::Write;
+        let mut this = self;
+        let nonblocking = match &this {
+            Self::Tcp(s) => s.set_nonblocking(true),
+            #[cfg(unix)]
+            Self::Unix(s) => s.set_nonblocking(true),
+        };
+        if nonblocking.is_ok() && !bytes.is_empty() {
+            let _ = this.write(bytes);
+        }
+        let _ = this.shutdown(Shutdown::Both);
+    }
+
     pub(crate) fn try_clone(&self) -> std::io::Result<Self> {
         match self {
             Self::Tcp(s) => s.try_clone().map(Self::from),

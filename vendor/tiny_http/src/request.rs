@@ -72,6 +72,9 @@ pub struct Request {
     // true if a `100 Continue` response must be sent when `as_reader()` is called
     must_send_continue: bool,
 
+    // Sesame patch: the body was over `ConnectionLimits::max_body_bytes` and was not read
+    body_too_large: bool,
+
     // If Some, a message must be sent after responding
     notify_when_responded: Option<Sender<()>>,
 }
@@ -238,7 +241,42 @@ where
         body_length: content_length,
         must_send_continue: expects_continue,
         notify_when_responded: None,
+        body_too_large: false,
     })
+}
+
+/// Sesame patch: a request whose body was already read (or refused) by the connection's
+/// thread; `body_length` is the declared `Content-Length`, if any.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn new_buffered_request<W>(
+    secure: bool,
+    method: Method,
+    path: String,
+    version: HTTPVersion,
+    headers: Vec<Header>,
+    remote_addr: Option<SocketAddr>,
+    body: Vec<u8>,
+    body_too_large: bool,
+    body_length: Option<usize>,
+    writer: W,
+) -> Request
+where
+    W: Write + Send + 'static,
+{
+    Request {
+        data_reader: Some(Box::new(Cursor::new(body)) as Box<dyn Read + Send + 'static>),
+        response_writer: Some(Box::new(writer) as Box<dyn Write + Send + 'static>),
+        remote_addr,
+        secure,
+        method,
+        path,
+        http_version: version,
+        headers,
+        body_length,
+        must_send_continue: false,
+        notify_when_responded: None,
+        body_too_large,
+    }
 }
 
 impl Request {
@@ -278,6 +316,13 @@ impl Request {
     #[inline]
     pub fn body_length(&self) -> Option<usize> {
         self.body_length
+    }
+
+    /// Sesame patch: the body was larger than `ConnectionLimits::max_body_bytes`, so it was not
+    /// read; the reader is empty and the connection closes after the response.
+    #[inline]
+    pub fn body_too_large(&self) -> bool {
+        self.body_too_large
     }
 
     /// Returns the address of the client that sent this request.

@@ -65,11 +65,13 @@ where
 {
     fn drop(&mut self) {
         let mut remaining_to_read = self.size;
+        // Sesame patch: upstream allocated the whole remaining `Content-Length` at once here
+        // (`vec![0; remaining]`), so a forged length of terabytes aborted the process.
+        let mut buf = [0u8; 8192];
 
         while remaining_to_read > 0 {
-            let mut buf = vec![0; remaining_to_read];
-
-            match self.reader.read(&mut buf) {
+            let want = remaining_to_read.min(buf.len());
+            match self.reader.read(&mut buf[..want]) {
                 Err(e) => {
                     self.last_read_signal.send(Err(e)).ok();
                     break;
