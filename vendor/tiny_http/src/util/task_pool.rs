@@ -69,7 +69,10 @@ impl TaskPool {
     pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
+        // Sesame patch: upstream checked `waiting == 0`, so two tasks pushed while one thread
+        // waited left the second queued behind a live connection (a connection accepted but
+        // never read until another one closed). Each queued task needs its own idle thread.
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
             self.add_thread(Some(code));
         } else {
             queue.push_back(code);
@@ -133,5 +136,43 @@ impl Drop for TaskPool {
             .active_tasks
             .store(999_999_999, Ordering::Release);
         self.sharing.condvar.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TaskPool;
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Barrier};
+    use std::time::{Duration, Instant};
+
+    /// Sesame patch regression: tasks spawned in a burst each get a thread of their own.
+    #[test]
+    fn a_burst_of_blocking_tasks_runs_at_once() {
+        let pool = TaskPool::new();
+        let started = Instant::now();
+        while pool.sharing.waiting_tasks.load(Ordering::Acquire) < 4 {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "pool threads never idled"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let n = 12;
+        let barrier = Arc::new(Barrier::new(n + 1));
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..n {
+            let (barrier, tx) = (barrier.clone(), tx.clone());
+            pool.spawn(Box::new(move || {
+                barrier.wait();
+                let _ = tx.send(());
+            }));
+        }
+        let waiter = std::thread::spawn(move || barrier.wait());
+        for _ in 0..n {
+            rx.recv_timeout(Duration::from_secs(5))
+                .expect("a task was left queued behind blocked ones");
+        }
+        waiter.join().unwrap();
     }
 }
