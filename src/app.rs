@@ -2,11 +2,13 @@
 //! [`App::handle_http`] turns a [`Request`] into a [`Response`], and the in-process API
 //! (`inprocess.rs`) walks the same pipeline by endpoint key.
 //!
-//! Pipeline (spec §1.3, the order decides which error wins): base path and route (404/405)
+//! Pipeline (spec §1.3, the order decides which error wins): for HTTP, the rate limit (429,
+//! `ratelimit/`) → base path and route (404/405)
 //! → body parse (415/400) → for HTTP, non-GET requests: the Origin check when cookies are
 //! sent and the redirect-URL fields (403) → the handler, which validates (400), resolves the
 //! session (401/403) and acts. Cookies set on the way (a refreshed session, cleared cookies)
-//! are added to whatever the handler answers. A panic becomes a logged 500.
+//! are added to whatever the handler answers. A panic becomes a logged 500. Every HTTP answer
+//! then gets the security headers (`http/security_headers.rs`).
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -163,10 +163,8 @@ fn serve(app: &App, mut rq: tiny_http::Request) {
     }
     let status = response.status;
     let mut out = tiny_http::Response::from_data(response.body).with_status_code(status);
-    for (k, v) in &response.headers {
-        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-            out.add_header(h);
-        }
+    for h in wire_headers(&response.headers, &id) {
+        out.add_header(h);
     }
     if let Err(e) = rq.respond(out) {
         // Almost always the client went away; nothing to do but note it.
@@ -176,6 +174,25 @@ fn serve(app: &App, mut rq: tiny_http::Request) {
         "{method} {path} {status} {:.1}ms request_id={id}",
         started.elapsed().as_secs_f64() * 1000.0
     ));
+}
+
+/// Response headers as tiny_http writes them. A value holding CR, LF or NUL is dropped (and
+/// logged by name): it would end the header early and split the response, whatever produced it.
+fn wire_headers(headers: &[(String, String)], id: &str) -> Vec<tiny_http::Header> {
+    headers
+        .iter()
+        .filter(|(k, v)| {
+            let unsafe_value = v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
+            if unsafe_value {
+                crate::log::warn(&format!(
+                    "request_id={id} dropped a {} header holding CR/LF/NUL",
+                    crate::log::sanitize(k, 40)
+                ));
+            }
+            !unsafe_value
+        })
+        .filter_map(|(k, v)| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).ok())
+        .collect()
 }
 
 /// The path as logged: a route's pattern (`/api/auth/reset-password/:token`), so tokens in
@@ -220,4 +237,22 @@ fn convert(app: &App, rq: &mut tiny_http::Request) -> Result<Request, ApiError> 
     req.body = body;
     req.remote_addr = rq.remote_addr().map(|a| a.ip());
     Ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_that_would_split_the_response_are_dropped() {
+        let headers = vec![
+            ("location".to_string(), "/ok\r\nSet-Cookie: pwned=1".to_string()),
+            ("x-a".to_string(), "nul\0".to_string()),
+            ("x-b".to_string(), "lf\n".to_string()),
+            ("content-type".to_string(), "application/json".to_string()),
+        ];
+        let out = wire_headers(&headers, "test");
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].value.as_str(), "application/json");
+    }
 }

@@ -286,3 +286,37 @@ fn logs_hold_no_secrets() {
         "{ours:?}"
     );
 }
+
+/// Regression (found reviewing the response path): a trusted-origin callbackURL with CR/LF
+/// passed the validator (the URL parser drops them) and reached the `Location` header raw,
+/// letting a request split the response. Control characters are refused, and the server never
+/// writes a header value containing CR, LF or NUL.
+#[test]
+fn callback_urls_with_control_characters_cannot_split_the_response() {
+    let t = TestApp::new(Backend::Memory);
+    t.sign_up("crlf@example.com");
+    for evil in [
+        "http://localhost:3000/x\r\nSet-Cookie: pwned=1",
+        "/x\r\nSet-Cookie: pwned=1",
+        "http://localhost:3000/\u{0}x",
+        "http://localhost:3000/\tx",
+    ] {
+        let resp = t.post(
+            "/sign-in/email",
+            json!({"email": "crlf@example.com", "password": PASSWORD, "callbackURL": evil}),
+        );
+        assert_error(&resp, 403, "INVALID_CALLBACK_URL");
+    }
+    let server = http_client::spawn(t.app.clone());
+    let body = json!({"email": "crlf@example.com", "password": PASSWORD, "callbackURL": "http://localhost:3000/x\r\nSet-Cookie: pwned=1"});
+    let resp = http_client::send(
+        server.addr,
+        "POST",
+        "/api/auth/sign-in/email",
+        &[("content-type", "application/json")],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(resp.status, 403);
+    assert!(resp.set_cookies().iter().all(|c| !c.contains("pwned")));
+    server.stop();
+}
