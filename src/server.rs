@@ -100,7 +100,7 @@ fn limits(config: &crate::config::Config) -> tiny_http::ConnectionLimits {
 }
 
 /// The answers tiny_http writes by itself, in Sesame's error shape.
-fn error_body(status: u16) -> (&'static str, Vec<u8>) {
+fn error_body(status: u16) -> (Vec<(&'static str, &'static str)>, Vec<u8>) {
     let code = match status {
         408 => codes::REQUEST_TIMEOUT,
         413 => codes::PAYLOAD_TOO_LARGE,
@@ -108,8 +108,12 @@ fn error_body(status: u16) -> (&'static str, Vec<u8>) {
         431 => codes::REQUEST_HEADER_FIELDS_TOO_LARGE,
         _ => codes::MALFORMED_REQUEST,
     };
+    let headers = vec![
+        ("content-type", "application/json"),
+        ("x-content-type-options", "nosniff"),
+    ];
     (
-        "application/json",
+        headers,
         ApiError::new(status, code).body_json().to_string().into_bytes(),
     )
 }

@@ -314,6 +314,12 @@ fn malformed_http_gets_json_errors_and_never_kills_the_server() {
         assert_eq!(resp.status, *status, "{}", String::from_utf8_lossy(&out));
         assert_eq!(resp.json()["code"], *code, "{}", String::from_utf8_lossy(&out));
         assert_eq!(resp.json()["status"], *status);
+        assert_eq!(
+            resp.header("x-content-type-options"),
+            Some("nosniff"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
     }
     // a chunked body is read like any other
     let chunk = br#"{"name":"C","email":"chunked@example.com","password":"chunked-password"}"#;

@@ -377,11 +377,12 @@ impl ClientConnection {
         let writer = self.sink.next().unwrap();
         let mut response = Response::from_data(Vec::new()).with_status_code(StatusCode(status));
         if let Some(render) = self.limits.error_body {
-            let (content_type, body) = render(status);
+            let (headers, body) = render(status);
             response = Response::from_data(body).with_status_code(StatusCode(status));
-            if let Ok(h) = crate::Header::from_bytes(&b"Content-Type"[..], content_type.as_bytes())
-            {
-                response.add_header(h);
+            for (name, value) in headers {
+                if let Ok(h) = crate::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+                    response.add_header(h);
+                }
             }
         }
         if let Ok(h) = crate::Header::from_bytes(&b"Connection"[..], &b"close"[..]) {

@@ -11,9 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Renders the body of a response tiny_http writes by itself (400, 408, 413, 431…):
-/// `(content type, body)`.
-pub type ErrorBody = fn(u16) -> (&'static str, Vec<u8>);
+/// Renders a response tiny_http writes by itself (400, 408, 417, 431): `(headers, body)`.
+pub type ErrorBody = fn(u16) -> (Vec<(&'static str, &'static str)>, Vec<u8>);
 
 /// Limits applied to every connection of a server.
 #[derive(Clone)]
