@@ -23,6 +23,7 @@ use crate::http::cookies::CookieJar;
 use crate::http::origin::{self, TrustedOrigins};
 use crate::http::router::{Match, Router};
 use crate::http::{body, request_id, Method, Request, Response};
+use crate::plugins::Plugin;
 use crate::storage::memory::MemoryStorage;
 use crate::storage::Storage;
 
@@ -43,6 +44,8 @@ pub struct App {
     pub trusted: TrustedOrigins,
     /// Verified against when a sign-in names an unknown user, to equalise timing.
     pub dummy_hash: String,
+    /// Enabled plugins, in hook order.
+    pub plugins: Vec<&'static Plugin>,
 }
 
 impl App {
@@ -56,7 +59,8 @@ impl App {
     }
 
     pub fn new(config: Config, storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-        let router = Router::new(crate::api::routes())?;
+        let plugins = crate::plugins::enabled(&config.plugins)?;
+        let router = Router::new(crate::plugins::routes(&plugins))?;
         let dummy_hash = password::dummy_hash(config.password_hash, config.bcrypt_cost)?;
         Ok(App {
             cookies: CookieJar::new(&config),
@@ -66,6 +70,7 @@ impl App {
             clock,
             router,
             dummy_hash,
+            plugins,
         })
     }
 
@@ -144,7 +149,19 @@ impl App {
             transport,
             cookies,
         };
-        (route.handler)(&ctx, req)
+        for plugin in &self.plugins {
+            if let Some(early) = plugin.hooks.before(&ctx, req)? {
+                return Ok(early);
+            }
+        }
+        let mut resp = (route.handler)(&ctx, req)?;
+        for c in cookies.borrow_mut().drain(..) {
+            resp.add_set_cookie(c);
+        }
+        for plugin in &self.plugins {
+            plugin.hooks.after(&ctx, req, &mut resp);
+        }
+        Ok(resp)
     }
 }
 

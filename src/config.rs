@@ -155,6 +155,8 @@ pub struct Config {
     pub cookie_prefix: String,
     pub pool_size: Option<u32>,
     pub auto_migrate: bool,
+    /// Enabled plugin ids (`SESAME_PLUGINS`), checked against the compiled-in list at start-up.
+    pub plugins: Vec<String>,
 }
 
 impl Config {
@@ -256,6 +258,7 @@ impl Config {
                 None => None,
             },
             auto_migrate: parse_bool(get("SESAME_AUTO_MIGRATE"), "SESAME_AUTO_MIGRATE", true)?,
+            plugins: list(get("SESAME_PLUGINS")),
         };
         if config.min_password_length > config.max_password_length {
             bail!("SESAME_MIN_PASSWORD_LENGTH is larger than SESAME_MAX_PASSWORD_LENGTH");
@@ -311,6 +314,18 @@ fn parse<T: std::str::FromStr>(value: Option<&str>, name: &str, default: T) -> a
             .parse()
             .map_err(|_| anyhow::anyhow!("{name} has an invalid value: {v:?}")),
     }
+}
+
+/// A comma-separated list, blanks dropped.
+fn list(value: Option<&str>) -> Vec<String> {
+    value
+        .map(|s| {
+            s.split(',')
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn parse_bool(value: Option<&str>, name: &str, default: bool) -> anyhow::Result<bool> {

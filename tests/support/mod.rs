@@ -157,3 +157,19 @@ macro_rules! suite {
         }
     };
 }
+
+/// Like [`suite!`] for tests that build their own app: each listed `fn(Backend)` runs once
+/// per backend.
+#[macro_export]
+macro_rules! backend_suite {
+    ($($name:ident),* $(,)?) => {
+        mod backends {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name($crate::support::Backend::Memory);
+                }
+            )*
+        }
+    };
+}
