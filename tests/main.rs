@@ -8,3 +8,4 @@ mod api_basics; // routing, 404/405, body parsing, in-process API
 mod cli; // the binary: --help, secret, SIGTERM
 mod plugin_bearer; // Authorization: Bearer, set-auth-token
 mod plugin_open_api; // the OpenAPI document and reference page
+mod plugin_username; // username sign-up, sign-in and availability

@@ -4,6 +4,7 @@ use serde_json::{json, Map, Value};
 
 use super::create_session;
 use crate::app::{Ctx, Transport};
+use crate::auth::models::{Account, User};
 use crate::auth::{email, password};
 use crate::error::{codes, ApiError};
 use crate::http::{origin, validate::Fields, Request, Response};
@@ -21,8 +22,23 @@ pub fn sign_in_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
     if !email::is_valid(&address) {
         return Err(ApiError::bad_request(codes::INVALID_EMAIL));
     }
-    let invalid = || ApiError::new(401, codes::INVALID_EMAIL_OR_PASSWORD);
     let found = ctx.storage().find_user_with_credential(&email::normalize(&address))?;
+    let invalid = ApiError::new(401, codes::INVALID_EMAIL_OR_PASSWORD);
+    password_sign_in(ctx, req, found, &pass, callback_url, remember, invalid)
+}
+
+/// The part of a password sign-in shared by email and username: check the password (with
+/// the same hashing cost when the user is unknown), the verification rule, then create the
+/// session and answer `{redirect, token, url?, user}` (+ `Location` for a callbackURL).
+pub(crate) fn password_sign_in(
+    ctx: &Ctx<'_>,
+    req: &Request,
+    found: Option<(User, Option<Account>)>,
+    pass: &str,
+    callback_url: Option<String>,
+    remember: Option<bool>,
+    invalid: ApiError,
+) -> Result<Response, ApiError> {
     let stored_hash = found
         .as_ref()
         .and_then(|(_, account)| account.as_ref())
@@ -30,11 +46,11 @@ pub fn sign_in_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
     let Some(((user, _), hash)) = found.zip(stored_hash) else {
         // Unknown user, or no password: spend the same hashing time as a wrong password so
         // the answer does not reveal which addresses have accounts.
-        password::verify(&pass, &ctx.app.dummy_hash);
-        return Err(invalid());
+        password::verify(pass, &ctx.app.dummy_hash);
+        return Err(invalid);
     };
-    if !password::verify(&pass, &hash) {
-        return Err(invalid());
+    if !password::verify(pass, &hash) {
+        return Err(invalid);
     }
     if ctx.config().require_email_verification && !user.email_verified {
         return Err(ApiError::new(403, codes::EMAIL_NOT_VERIFIED));

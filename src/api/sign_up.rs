@@ -41,18 +41,18 @@ pub fn sign_up_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
         return duplicate(ctx, generic_duplicates, &name, &address, &password);
     }
     let hash = hash_password(ctx, &password)?;
-    let user = User {
-        id: crypto::new_id(),
-        name: name.clone(),
-        email: address.clone(),
-        email_verified: false,
-        image,
-        created_at: ctx.now,
-        updated_at: ctx.now,
-    };
+    let mut user = User::new(&name, &address, image, ctx.now);
+    for plugin in &ctx.app.plugins {
+        plugin.hooks.before_user_create(ctx, &mut user)?;
+    }
     let account = Account::credential(&user.id, hash, ctx.now);
     match ctx.storage().create_user_with_account(&user, &account) {
         Ok(()) => {}
+        Err(StorageError::Conflict("user.username")) => {
+            return Err(ApiError::bad_request(
+                crate::plugins::username::USERNAME_IS_ALREADY_TAKEN,
+            ))
+        }
         // A concurrent sign-up won the race for this email.
         Err(StorageError::Conflict(_)) => return duplicate(ctx, generic_duplicates, &name, &address, &password),
         Err(e) => return Err(e.into()),

@@ -8,6 +8,7 @@ use crate::auth::current;
 use crate::auth::models::UserUpdate;
 use crate::error::{codes, ApiError};
 use crate::http::{validate::Fields, Request, Response};
+use crate::storage::StorageError;
 
 pub fn update_user(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let Some(Value::Object(body)) = ctx.body.as_ref() else {
@@ -24,20 +25,26 @@ pub fn update_user(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     if body.contains_key("email") {
         return Err(ApiError::bad_request(codes::EMAIL_CAN_NOT_BE_UPDATED));
     }
-    let update = UserUpdate {
+    let mut update = UserUpdate {
         name,
         image,
         ..UserUpdate::default()
     };
+    for plugin in &ctx.app.plugins {
+        plugin.hooks.before_user_update(ctx, &signed_in, &mut update)?;
+    }
     if update.is_empty() {
         return Err(ApiError::bad_request(codes::NO_FIELDS_TO_UPDATE));
     }
-    if ctx
-        .storage()
-        .update_user(&signed_in.user.id, &update, ctx.now)?
-        .is_none()
-    {
-        return Err(ApiError::bad_request(codes::USER_NOT_FOUND));
+    match ctx.storage().update_user(&signed_in.user.id, &update, ctx.now) {
+        Ok(Some(_)) => {}
+        Ok(None) => return Err(ApiError::bad_request(codes::USER_NOT_FOUND)),
+        Err(StorageError::Conflict("user.username")) => {
+            return Err(ApiError::bad_request(
+                crate::plugins::username::USERNAME_IS_ALREADY_TAKEN,
+            ))
+        }
+        Err(e) => return Err(e.into()),
     }
     ctx.set_session_cookie(&signed_in.session.token, signed_in.dont_remember);
     Ok(status_true())

@@ -165,6 +165,29 @@ const CORE: &[EndpointDoc] = &[
         errors: &[],
         session: false,
     },
+    doc(
+        "signInUsername",
+        &[
+            req("username", String),
+            req("password", String),
+            opt("callbackURL", String),
+            opt("rememberMe", Boolean),
+        ],
+        &[
+            "INVALID_USERNAME_OR_PASSWORD",
+            "USERNAME_TOO_SHORT",
+            "USERNAME_TOO_LONG",
+            "INVALID_USERNAME",
+            "EMAIL_NOT_VERIFIED",
+        ],
+        false,
+    ),
+    doc(
+        "isUsernameAvailable",
+        &[req("username", String)],
+        &["INVALID_USERNAME", "USERNAME_TOO_SHORT", "USERNAME_TOO_LONG"],
+        false,
+    ),
     doc("generateOpenAPISchema", &[], &[], false),
     doc("openAPIReference", &[], &[], false),
 ];
