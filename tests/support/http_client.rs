@@ -83,7 +83,10 @@ impl Conn {
     pub fn open(addr: SocketAddr) -> Conn {
         let stream = TcpStream::connect(addr).expect("connect");
         stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        Conn { reader: std::io::BufReader::new(stream), addr }
+        Conn {
+            reader: std::io::BufReader::new(stream),
+            addr,
+        }
     }
 
     /// Sends a request without `Connection: close` and reads exactly one response.
