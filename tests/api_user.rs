@@ -63,6 +63,13 @@ fn update_user_errors(t: &TestApp) {
         (user.email.as_str(), user.name.as_str()),
         ("err@example.com", "Test User")
     );
+    // A falsy email is ignored, as Better Auth's `if (body.email)` does.
+    no_fields(json!({"email": ""}));
+    no_fields(json!({"email": false}));
+    let resp = t.post_with_cookies("/update-user", json!({"email": null, "name": "Z"}), &s.cookie);
+    assert_eq!((resp.status, json_body(&resp)), (200, json!({"status": true})));
+    let user = t.storage().find_user_by_id(&s.user_id).unwrap().unwrap();
+    assert_eq!((user.email.as_str(), user.name.as_str()), ("err@example.com", "Z"));
 
     // The schema is a record: a non-object body is a validation error (observed on the
     // reference server; its BODY_MUST_BE_AN_OBJECT check is never reached).

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::validate::truthy;
 use super::Request;
 use crate::error::{codes, ApiError, ErrorCode};
 
@@ -129,18 +130,6 @@ fn addressed_origin(trusted: &TrustedOrigins, req: &Request) -> Option<String> {
     let host = req.header("host").filter(|h| !h.is_empty())?;
     let scheme = trusted.patterns.first()?.split_once("://")?.0;
     Some(format!("{scheme}://{host}"))
-}
-
-/// JavaScript truthiness of a JSON value: Better Auth skips falsy URL fields (`""`, `0`,
-/// `false`, `null`) and leaves them to schema validation.
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(_) | Value::Object(_) => true,
-    }
 }
 
 /// The URL fields checked before validation, with the code each failure gets.

@@ -171,6 +171,18 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// JavaScript truthiness of a JSON value: where Better Auth tests a field with `if (x)`,
+/// `""`, `0`, `false` and `null` count as absent.
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
 /// A body that must be a record (`z.record(z.string(), z.any())`): any JSON object.
 pub fn record(body: Option<&Value>) -> Result<&Map<String, Value>, ApiError> {
     match body {
