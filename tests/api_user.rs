@@ -139,7 +139,34 @@ fn update_user_is_json_only_over_http(t: &TestApp) {
     assert_eq!(t.session_of(&s.cookie)["user"]["name"], "Charset");
 }
 
+/// Every authenticated endpoint resolves the session like get-session, so it slides a due
+/// session too (observed on the reference: update-user then sends the cookie twice).
+fn authenticated_endpoints_slide_a_due_session(t: &TestApp) {
+    let s = t.signed_up("slide@example.com");
+    t.clock.advance(Duration::days(2));
+    let now = t.clock_now();
+    let resp = t.post_with_cookies("/verify-password", json!({"password": PASSWORD}), &s.cookie);
+    assert_eq!(resp.status, 200);
+    let c = the_cookie(&resp, "better-auth.session_token").expect("refresh cookie");
+    assert_eq!(
+        (format!("{}={}", c.name, c.value), c.max_age),
+        (s.cookie.clone(), Some(604_800))
+    );
+    let (row, _) = t.storage().find_session_with_user(&s.token).unwrap().unwrap();
+    assert_eq!(row.expires_at, now + Duration::days(7));
+
+    t.clock.advance(Duration::days(2));
+    let resp = t.post_with_cookies("/update-user", json!({"name": "Slid"}), &s.cookie);
+    assert_eq!(resp.status, 200);
+    let lines = resp.set_cookies();
+    assert!(!lines.is_empty() && lines.iter().all(|l| *l == lines[0]), "{lines:?}");
+    assert!(lines[0].starts_with(&format!("{}; Max-Age=604800;", s.cookie)));
+    let (row, _) = t.storage().find_session_with_user(&s.token).unwrap().unwrap();
+    assert_eq!(row.expires_at, t.clock_now() + Duration::days(7));
+}
+
 crate::suite!(
+    authenticated_endpoints_slide_a_due_session,
     update_user_changes_name_and_image,
     update_user_errors,
     update_user_processing_order,
