@@ -5,7 +5,16 @@
 mod support;
 
 mod api_basics; // routing, 404/405, body parsing, in-process API
+mod api_inprocess; // app.call / call_with_headers / call_as_response, typed wrappers and errors
+mod api_password; // change/verify-password, NFKC, no 72-byte truncation, scrypt hashes
+mod api_session; // get-session (expiry, sliding refresh, flags), list/revoke sessions, sign-out
+mod api_sign_in; // POST /sign-in/email: callbackURL, rememberMe, anti-enumeration, forms
+mod api_sign_up; // POST /sign-up/email: answer, cookie, validation, password policy, duplicates
+mod api_user; // POST /update-user: fields, errors, order, cookie re-issue
 mod cli; // the binary: --help, secret, SIGTERM
+mod cookies; // signed-cookie format vs a Better Auth fixture, attributes, __Secure- prefix
+mod csrf; // Origin/Referer check, Fetch-Metadata, trusted origins, callbackURL rules
+mod http_e2e;
 mod plugin_bearer; // Authorization: Bearer, set-auth-token
 mod plugin_open_api; // the OpenAPI document and reference page
-mod plugin_username; // username sign-up, sign-in and availability
+mod plugin_username; // username sign-up, sign-in and availability // over a real socket: Set-Cookie on the wire, keep-alive, 404/405/413/415

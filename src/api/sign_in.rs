@@ -22,6 +22,11 @@ pub fn sign_in_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
     if !email::is_valid(&address) {
         return Err(ApiError::bad_request(codes::INVALID_EMAIL));
     }
+    // Better Auth 1.7.25 refuses over-long passwords before the lookup (the reference server
+    // answers 400 PASSWORD_TOO_LONG even for an unknown email).
+    if password::length(&pass) > ctx.config().max_password_length {
+        return Err(ApiError::bad_request(codes::PASSWORD_TOO_LONG));
+    }
     let found = ctx.storage().find_user_with_credential(&email::normalize(&address))?;
     let invalid = ApiError::new(401, codes::INVALID_EMAIL_OR_PASSWORD);
     password_sign_in(ctx, req, found, &pass, callback_url, remember, invalid)
@@ -59,15 +64,18 @@ pub(crate) fn password_sign_in(
     let session = create_session(ctx, req, &user.id, !dont_remember)?;
     ctx.set_session_cookie(&session.token, dont_remember);
 
+    // An empty callbackURL is falsy in Better Auth: no redirect and no Location, but the
+    // (empty) `url` is still echoed.
+    let redirect_to = callback_url.as_deref().filter(|u| !u.is_empty()).map(str::to_string);
     let mut body = Map::new();
-    body.insert("redirect".into(), Value::Bool(callback_url.is_some()));
+    body.insert("redirect".into(), Value::Bool(redirect_to.is_some()));
     body.insert("token".into(), Value::String(session.token));
     if let Some(url) = &callback_url {
         body.insert("url".into(), json!(url));
     }
     body.insert("user".into(), user.to_json());
     let mut resp = Response::json(&Value::Object(body));
-    if let Some(url) = callback_url {
+    if let Some(url) = redirect_to {
         // Better Auth answers 200 with a Location header, not a 302.
         resp = resp.with_header("location", url);
     }
