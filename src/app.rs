@@ -24,6 +24,7 @@ use crate::http::origin::{self, TrustedOrigins};
 use crate::http::router::{Match, Router};
 use crate::http::{body, request_id, Method, Request, Response};
 use crate::storage::memory::MemoryStorage;
+use crate::storage::postgres::PgStorage;
 use crate::storage::Storage;
 
 /// Whether a request came over HTTP (CSRF checks apply) or from Rust code in-process
@@ -50,7 +51,7 @@ impl App {
     pub fn from_config(config: Config) -> anyhow::Result<App> {
         let storage: Arc<dyn Storage> = match &config.storage {
             StorageUrl::Memory => Arc::new(MemoryStorage::new()),
-            StorageUrl::Postgres(_) => anyhow::bail!("PostgreSQL storage is not built into this version"),
+            StorageUrl::Postgres(url) => Arc::new(PgStorage::connect(url.expose(), &config)?),
         };
         App::new(config, storage, Arc::new(SystemClock))
     }

@@ -12,6 +12,7 @@
 //! `deleteUserSessions`, `consumeVerificationValue`, …) in snake case.
 
 pub mod memory;
+pub mod postgres;
 
 use time::OffsetDateTime;
 
