@@ -5,3 +5,4 @@
 mod support;
 
 mod api_basics; // routing, 404/405, body parsing, in-process API
+mod storage_contract; // the Storage trait's contract, on memory and PostgreSQL
