@@ -5,4 +5,6 @@
 mod support;
 
 mod api_basics; // routing, 404/405, body parsing, in-process API
-mod storage_contract; // the Storage trait's contract, on memory and PostgreSQL
+mod pg_faults;
+mod pg_takeover; // migrations, taking over a Better Auth database (fixture), rehash on sign-in
+mod storage_contract; // the Storage trait's contract, on memory and PostgreSQL // concurrent sign-ups and a database outage on PostgreSQL

@@ -98,3 +98,27 @@ pub fn url_with_search_path(url: &str, schema: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}options=-csearch_path%3D{schema}")
 }
+
+/// The TCP address of the test server (for pointing a proxy at it).
+pub fn server_addr() -> std::net::SocketAddr {
+    use std::net::ToSocketAddrs;
+    let config: postgres::Config = base_url().parse().expect("TEST_DATABASE_URL parses");
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "127.0.0.1".to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    (host.as_str(), port).to_socket_addrs().unwrap().next().unwrap()
+}
+
+/// A URL for the test database and `schema`, reached through `addr` (a proxy).
+pub fn url_via(addr: std::net::SocketAddr, schema: &str) -> String {
+    let config: postgres::Config = base_url().parse().expect("TEST_DATABASE_URL parses");
+    let user = config.get_user().unwrap_or("postgres");
+    let password = config
+        .get_password()
+        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
+        .unwrap_or_default();
+    let db = config.get_dbname().unwrap_or(user);
+    url_with_search_path(&format!("postgres://{user}{password}@{addr}/{db}"), schema)
+}
