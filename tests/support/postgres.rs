@@ -29,10 +29,16 @@ pub fn available() -> bool {
     *AVAILABLE.get_or_init(|| match connect(&base_url()) {
         Ok(_) => true,
         Err(e) if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but PostgreSQL at TEST_DATABASE_URL is unreachable: {e:#}")
+            panic!(
+                "CI is set but PostgreSQL at TEST_DATABASE_URL is unreachable: {:#}",
+                anyhow::Error::from(e)
+            )
         }
         Err(e) => {
-            eprintln!("SKIPPING PostgreSQL tests: TEST_DATABASE_URL is unreachable ({e}); set CI=1 to make this fail");
+            let e = anyhow::Error::from(e);
+            eprintln!(
+                "SKIPPING PostgreSQL tests: TEST_DATABASE_URL is unreachable ({e:#}); set CI=1 to make this fail"
+            );
             false
         }
     })
