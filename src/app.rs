@@ -25,6 +25,7 @@ use crate::http::router::{Match, Router};
 use crate::http::{body, request_id, Method, Request, Response};
 use crate::plugins::Plugin;
 use crate::storage::memory::MemoryStorage;
+use crate::storage::postgres::PgStorage;
 use crate::storage::Storage;
 
 /// Whether a request came over HTTP (CSRF checks apply) or from Rust code in-process
@@ -53,7 +54,7 @@ impl App {
     pub fn from_config(config: Config) -> anyhow::Result<App> {
         let storage: Arc<dyn Storage> = match &config.storage {
             StorageUrl::Memory => Arc::new(MemoryStorage::new()),
-            StorageUrl::Postgres(_) => anyhow::bail!("PostgreSQL storage is not built into this version"),
+            StorageUrl::Postgres(url) => Arc::new(PgStorage::connect(url.expose(), &config)?),
         };
         App::new(config, storage, Arc::new(SystemClock))
     }

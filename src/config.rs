@@ -111,6 +111,16 @@ pub const VARIABLES: &[Variable] = &[
         "true",
         "Apply pending migrations when `sesame serve` starts",
     ),
+    var(
+        "SESAME_POSTGRES_STARTUP_TIMEOUT",
+        "30",
+        "Seconds to keep retrying an unreachable PostgreSQL at start-up before giving up",
+    ),
+    var(
+        "SESAME_REHASH_ON_SIGN_IN",
+        "false",
+        "On a successful sign-in, re-hash a password stored in another scheme (or bcrypt cost) with SESAME_PASSWORD_HASH",
+    ),
 ];
 
 /// Which hash new passwords get. Both are always verified.
@@ -157,6 +167,8 @@ pub struct Config {
     pub auto_migrate: bool,
     /// Enabled plugin ids (`SESAME_PLUGINS`), checked against the compiled-in list at start-up.
     pub plugins: Vec<String>,
+    pub postgres_startup_timeout: u64,
+    pub rehash_on_sign_in: bool,
 }
 
 impl Config {
@@ -259,6 +271,12 @@ impl Config {
             },
             auto_migrate: parse_bool(get("SESAME_AUTO_MIGRATE"), "SESAME_AUTO_MIGRATE", true)?,
             plugins: list(get("SESAME_PLUGINS")),
+            postgres_startup_timeout: parse(
+                get("SESAME_POSTGRES_STARTUP_TIMEOUT"),
+                "SESAME_POSTGRES_STARTUP_TIMEOUT",
+                30,
+            )?,
+            rehash_on_sign_in: parse_bool(get("SESAME_REHASH_ON_SIGN_IN"), "SESAME_REHASH_ON_SIGN_IN", false)?,
         };
         if config.min_password_length > config.max_password_length {
             bail!("SESAME_MIN_PASSWORD_LENGTH is larger than SESAME_MAX_PASSWORD_LENGTH");

@@ -14,7 +14,11 @@ mod api_user; // POST /update-user: fields, errors, order, cookie re-issue
 mod cli; // the binary: --help, secret, SIGTERM
 mod cookies; // signed-cookie format vs a Better Auth fixture, attributes, __Secure- prefix
 mod csrf; // Origin/Referer check, Fetch-Metadata, trusted origins, callbackURL rules
-mod http_e2e;
+mod http_e2e; // over a real socket: Set-Cookie on the wire, keep-alive, 404/405/413/415
+mod password_rehash; // SESAME_REHASH_ON_SIGN_IN
+mod pg_faults; // concurrent sign-ups and a database outage on PostgreSQL
+mod pg_takeover; // migrations, taking over a Better Auth database (fixture), rehash on sign-in
 mod plugin_bearer; // Authorization: Bearer, set-auth-token
 mod plugin_open_api; // the OpenAPI document and reference page
-mod plugin_username; // username sign-up, sign-in and availability // over a real socket: Set-Cookie on the wire, keep-alive, 404/405/413/415
+mod plugin_username; // username sign-up, sign-in and availability
+mod storage_contract; // the Storage trait's contract, on memory and PostgreSQL

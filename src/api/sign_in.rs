@@ -8,6 +8,7 @@ use crate::auth::models::{Account, User};
 use crate::auth::{email, password};
 use crate::error::{codes, ApiError};
 use crate::http::{origin, validate::Fields, Request, Response};
+use crate::storage::SessionChange;
 
 pub fn sign_in_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let mut f = Fields::body(ctx.body.as_ref());
@@ -57,6 +58,7 @@ pub(crate) fn password_sign_in(
     if !password::verify(pass, &hash) {
         return Err(invalid);
     }
+    rehash_if_configured(ctx, &user.id, pass, &hash);
     if ctx.config().require_email_verification && !user.email_verified {
         return Err(ApiError::new(403, codes::EMAIL_NOT_VERIFIED));
     }
@@ -80,4 +82,25 @@ pub(crate) fn password_sign_in(
         resp = resp.with_header("location", url);
     }
     Ok(resp)
+}
+
+/// `SESAME_REHASH_ON_SIGN_IN`: moves a verified password to the configured scheme (e.g. Better
+/// Auth's scrypt hashes to bcrypt after a take-over). Best effort: a failure is logged and the
+/// sign-in goes on with the old hash still valid.
+fn rehash_if_configured(ctx: &Ctx<'_>, user_id: &str, pass: &str, stored: &str) {
+    let config = ctx.config();
+    if !config.rehash_on_sign_in || !password::needs_rehash(stored, config.password_hash, config.bcrypt_cost) {
+        return;
+    }
+    let result = password::hash(pass, config.password_hash, config.bcrypt_cost)
+        .map_err(|e| e.to_string())
+        .and_then(|new_hash| {
+            ctx.storage()
+                .set_password(user_id, &new_hash, ctx.now, &SessionChange::Keep)
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = result {
+        let id = crate::http::request_id::current();
+        eprintln!("WARN request_id={id} re-hashing the password on sign-in failed: {e}");
+    }
 }

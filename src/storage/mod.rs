@@ -16,6 +16,7 @@ pub mod memory;
 mod username;
 
 pub use username::UsernameStore;
+pub mod postgres;
 
 use time::OffsetDateTime;
 
