@@ -6,6 +6,7 @@ run:
 
 test:
 	cargo test --all-targets
+	tests/js/run.sh
 
 lint:
 	cargo clippy --all-targets -- -D warnings

@@ -25,7 +25,9 @@ use crate::http::cookies::CookieJar;
 use crate::http::origin::{self, TrustedOrigins};
 use crate::http::router::{Match, Router};
 use crate::http::{body, request_id, Method, Request, Response};
+use crate::plugins::Plugin;
 use crate::storage::memory::MemoryStorage;
+use crate::storage::postgres::PgStorage;
 use crate::storage::Storage;
 
 /// Whether a request came over HTTP (CSRF checks apply) or from Rust code in-process
@@ -45,6 +47,8 @@ pub struct App {
     pub trusted: TrustedOrigins,
     /// Verified against when a sign-in names an unknown user, to equalise timing.
     pub dummy_hash: String,
+    /// Enabled plugins, in hook order.
+    pub plugins: Vec<&'static Plugin>,
     /// Limits HTTP requests per client and path (`ratelimit/`).
     pub rate_limiter: crate::ratelimit::RateLimiter,
 }
@@ -54,13 +58,14 @@ impl App {
     pub fn from_config(config: Config) -> anyhow::Result<App> {
         let storage: Arc<dyn Storage> = match &config.storage {
             StorageUrl::Memory => Arc::new(MemoryStorage::new()),
-            StorageUrl::Postgres(_) => anyhow::bail!("PostgreSQL storage is not built into this version"),
+            StorageUrl::Postgres(url) => Arc::new(PgStorage::connect(url.expose(), &config)?),
         };
         App::new(config, storage, Arc::new(SystemClock))
     }
 
     pub fn new(config: Config, storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-        let router = Router::new(crate::api::routes())?;
+        let plugins = crate::plugins::enabled(&config.plugins)?;
+        let router = Router::new(crate::plugins::routes(&plugins))?;
         let dummy_hash = password::dummy_hash(config.password_hash, config.bcrypt_cost)?;
         Ok(App {
             rate_limiter: crate::ratelimit::RateLimiter::from_config(&config),
@@ -71,6 +76,7 @@ impl App {
             clock,
             router,
             dummy_hash,
+            plugins,
         })
     }
 
@@ -144,6 +150,7 @@ impl App {
         };
         req.params = params;
         let parsed = body::parse(req, route.body)?;
+        crate::http::input_guard::check(req, parsed.as_ref())?;
         if transport == Transport::Http && !matches!(req.method, Method::Get | Method::Head | Method::Options) {
             if req.header("cookie").is_some() {
                 origin::check_request_origin(&self.trusted, req)?;
@@ -157,7 +164,19 @@ impl App {
             transport,
             cookies,
         };
-        (route.handler)(&ctx, req)
+        for plugin in &self.plugins {
+            if let Some(early) = plugin.hooks.before(&ctx, req)? {
+                return Ok(early);
+            }
+        }
+        let mut resp = (route.handler)(&ctx, req)?;
+        for c in cookies.borrow_mut().drain(..) {
+            resp.add_set_cookie(c);
+        }
+        for plugin in &self.plugins {
+            plugin.hooks.after(&ctx, req, &mut resp);
+        }
+        Ok(resp)
     }
 }
 

@@ -112,6 +112,16 @@ pub const VARIABLES: &[Variable] = &[
         "Apply pending migrations when `sesame serve` starts",
     ),
     var(
+        "SESAME_POSTGRES_STARTUP_TIMEOUT",
+        "30",
+        "Seconds to keep retrying an unreachable PostgreSQL at start-up before giving up",
+    ),
+    var(
+        "SESAME_REHASH_ON_SIGN_IN",
+        "false",
+        "On a successful sign-in, re-hash a password stored in another scheme (or bcrypt cost) with SESAME_PASSWORD_HASH",
+    ),
+    var(
         "SESAME_RATE_LIMIT",
         "true",
         "Rate-limit HTTP requests per client IP and path (spec 9.3); false turns it off",
@@ -188,6 +198,10 @@ pub struct Config {
     pub cookie_prefix: String,
     pub pool_size: Option<u32>,
     pub auto_migrate: bool,
+    /// Enabled plugin ids (`SESAME_PLUGINS`), checked against the compiled-in list at start-up.
+    pub plugins: Vec<String>,
+    pub postgres_startup_timeout: u64,
+    pub rehash_on_sign_in: bool,
     pub rate_limit: bool,
     pub rate_limit_rules: Vec<crate::ratelimit::CustomRule>,
     pub trusted_proxies: Vec<crate::http::client_ip::IpNet>,
@@ -295,6 +309,13 @@ impl Config {
                 None => None,
             },
             auto_migrate: parse_bool(get("SESAME_AUTO_MIGRATE"), "SESAME_AUTO_MIGRATE", true)?,
+            plugins: list(get("SESAME_PLUGINS")),
+            postgres_startup_timeout: parse(
+                get("SESAME_POSTGRES_STARTUP_TIMEOUT"),
+                "SESAME_POSTGRES_STARTUP_TIMEOUT",
+                30,
+            )?,
+            rehash_on_sign_in: parse_bool(get("SESAME_REHASH_ON_SIGN_IN"), "SESAME_REHASH_ON_SIGN_IN", false)?,
             rate_limit: parse_bool(get("SESAME_RATE_LIMIT"), "SESAME_RATE_LIMIT", true)?,
             rate_limit_rules: crate::ratelimit::rules::parse(get("SESAME_RATE_LIMIT_RULES").unwrap_or_default())
                 .context("SESAME_RATE_LIMIT_RULES")?,
@@ -371,6 +392,18 @@ fn parse<T: std::str::FromStr>(value: Option<&str>, name: &str, default: T) -> a
             .parse()
             .map_err(|_| anyhow::anyhow!("{name} has an invalid value: {v:?}")),
     }
+}
+
+/// A comma-separated list, blanks dropped.
+fn list(value: Option<&str>) -> Vec<String> {
+    value
+        .map(|s| {
+            s.split(',')
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn parse_bool(value: Option<&str>, name: &str, default: bool) -> anyhow::Result<bool> {

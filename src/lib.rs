@@ -25,6 +25,7 @@ pub mod error;
 pub mod http;
 pub mod inprocess;
 pub mod log;
+pub mod plugins;
 pub mod ratelimit;
 pub mod server;
 pub mod storage;

@@ -5,7 +5,24 @@
 mod support;
 
 mod api_basics; // routing, 404/405, body parsing, in-process API
+mod api_inprocess; // app.call / call_with_headers / call_as_response, typed wrappers and errors
+mod api_password; // change/verify-password, NFKC, no 72-byte truncation, scrypt hashes
+mod api_session; // get-session (expiry, sliding refresh, flags), list/revoke sessions, sign-out
+mod api_sign_in; // POST /sign-in/email: callbackURL, rememberMe, anti-enumeration, forms
+mod api_sign_up; // POST /sign-up/email: answer, cookie, validation, password policy, duplicates
+mod api_user; // POST /update-user: fields, errors, order, cookie re-issue
 mod bad_input; // property-based bad-input battery over every route (proptest)
+mod cli; // the binary: --help, secret, SIGTERM
+mod cookies; // signed-cookie format vs a Better Auth fixture, attributes, __Secure- prefix
+mod csrf; // Origin/Referer check, Fetch-Metadata, trusted origins, callbackURL rules
 mod flood; // connection floods, slow clients, malformed HTTP over real sockets
+mod http_e2e; // over a real socket: Set-Cookie on the wire, keep-alive, 404/405/413/415
+mod password_rehash; // SESAME_REHASH_ON_SIGN_IN
+mod pg_faults; // concurrent sign-ups and a database outage on PostgreSQL
+mod pg_takeover; // migrations, taking over a Better Auth database (fixture), rehash on sign-in
+mod plugin_bearer; // Authorization: Bearer, set-auth-token
+mod plugin_open_api; // the OpenAPI document and reference page
+mod plugin_username; // username sign-up, sign-in and availability
 mod rate_limit; // rate limiting and client-IP resolution
 mod security; // security headers, error page, open redirects, secrets, logs
+mod storage_contract; // the Storage trait's contract, on memory and PostgreSQL

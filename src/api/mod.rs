@@ -5,7 +5,7 @@
 mod ok;
 mod password;
 mod session;
-mod sign_in;
+pub(crate) mod sign_in;
 mod sign_out;
 mod sign_up;
 mod user;

@@ -4,6 +4,7 @@
 pub mod body;
 pub mod client_ip;
 pub mod cookies;
+pub mod input_guard;
 pub mod origin;
 pub mod request;
 pub mod request_id;

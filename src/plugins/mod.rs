@@ -1,0 +1,128 @@
+//! Plugins: static descriptors that add routes (to the same table, so they are reachable over
+//! HTTP and through the in-process API), error codes, SQL for their tables, and hooks.
+//!
+//! `SESAME_PLUGINS=bearer,jwt,...` enables plugins by id; an unknown id fails start-up, and so
+//! does a route that conflicts with core or another plugin (the router refuses it).
+//!
+//! Hook order, for every request that reaches a handler: each enabled plugin's
+//! [`Hooks::before`] in [`ALL_PLUGINS`] order (after the body parse and the Origin check, as
+//! Better Auth runs `hooks.before`), then the handler, then each plugin's [`Hooks::after`] in
+//! the same order on the handler's answer (success or error). A `before` hook may rewrite the
+//! request (the bearer plugin turns a token into the session cookie) or answer early.
+
+pub mod bearer;
+pub mod open_api;
+pub mod username;
+
+use crate::app::Ctx;
+use crate::auth::current::SignedIn;
+use crate::auth::models::{User, UserUpdate};
+use crate::error::{ApiError, ErrorCode};
+use crate::http::router::Route;
+use crate::http::{Request, Response};
+
+/// SQL a plugin needs, applied by every SQL backend's migrator after the core migrations.
+#[derive(Debug, Clone, Copy)]
+pub struct PluginMigration {
+    /// Unique, stable name recorded once applied (e.g. `plugin_username_0001`).
+    pub name: &'static str,
+    pub postgres: &'static str,
+}
+
+/// Hook points core calls; every method has a no-op default.
+pub trait Hooks: Sync {
+    /// Before the handler. `Ok(Some(resp))` answers without calling the handler.
+    fn before(&self, _ctx: &Ctx<'_>, _req: &mut Request) -> Result<Option<Response>, ApiError> {
+        Ok(None)
+    }
+
+    /// After the handler, on its successful answer (with the cookies it set).
+    fn after(&self, _ctx: &Ctx<'_>, _req: &Request, _resp: &mut Response) {}
+
+    /// Before sign-up stores a new user: may fill plugin fields from `ctx.body` or refuse.
+    fn before_user_create(&self, _ctx: &Ctx<'_>, _user: &mut User) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// Before update-user applies an update: may add plugin fields from `ctx.body` or refuse.
+    fn before_user_update(
+        &self,
+        _ctx: &Ctx<'_>,
+        _current: &SignedIn,
+        _update: &mut UserUpdate,
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+/// A compiled-in plugin.
+pub struct Plugin {
+    pub id: &'static str,
+    pub routes: &'static [Route],
+    pub error_codes: &'static [ErrorCode],
+    pub migrations: &'static [PluginMigration],
+    pub hooks: &'static dyn Hooks,
+}
+
+/// Every compiled-in plugin, in hook order. Bearer comes first so that later plugins' hooks
+/// already see the session its token stands for.
+pub const ALL_PLUGINS: &[&Plugin] = &[&bearer::PLUGIN, &username::PLUGIN, &open_api::PLUGIN];
+
+/// The enabled plugins for a list of ids, in [`ALL_PLUGINS`] order.
+pub fn enabled(ids: &[String]) -> anyhow::Result<Vec<&'static Plugin>> {
+    for id in ids {
+        if !ALL_PLUGINS.iter().any(|p| p.id == id) {
+            let known: Vec<&str> = ALL_PLUGINS.iter().map(|p| p.id).collect();
+            anyhow::bail!(
+                "SESAME_PLUGINS names an unknown plugin {id:?} (known: {})",
+                known.join(", ")
+            );
+        }
+    }
+    Ok(ALL_PLUGINS
+        .iter()
+        .copied()
+        .filter(|p| ids.iter().any(|id| id == p.id))
+        .collect())
+}
+
+/// Core routes plus the enabled plugins' routes.
+pub fn routes(plugins: &[&Plugin]) -> Vec<Route> {
+    let mut routes = crate::api::routes();
+    for p in plugins {
+        routes.extend_from_slice(p.routes);
+    }
+    routes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::router::Router;
+
+    #[test]
+    fn all_plugins_together_build_a_conflict_free_router() {
+        let ids: Vec<String> = ALL_PLUGINS.iter().map(|p| p.id.to_string()).collect();
+        let plugins = enabled(&ids).unwrap();
+        assert_eq!(plugins.len(), ALL_PLUGINS.len());
+        Router::new(routes(&plugins)).unwrap();
+    }
+
+    #[test]
+    fn unknown_plugin_id_fails() {
+        let err = enabled(&["nope".to_string()]).err().unwrap();
+        assert!(err.to_string().contains("nope"));
+    }
+
+    #[test]
+    fn plugin_ids_and_migration_names_are_unique() {
+        let mut ids = std::collections::HashSet::new();
+        let mut names = std::collections::HashSet::new();
+        for p in ALL_PLUGINS {
+            assert!(ids.insert(p.id));
+            for m in p.migrations {
+                assert!(names.insert(m.name));
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! What the OpenAPI document says about each endpoint beyond the route table: body fields,
+//! query fields and the error codes it can answer. Keyed by endpoint key; a test checks every
+//! route of every plugin has an entry, so a new route cannot go undocumented.
+
+/// JSON types of documented fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    String,
+    Email,
+    Boolean,
+    Number,
+    /// A string or `null`.
+    NullableString,
+    StringArray,
+    Object,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub ty: FieldType,
+    pub required: bool,
+}
+
+const fn req(name: &'static str, ty: FieldType) -> Field {
+    Field {
+        name,
+        ty,
+        required: true,
+    }
+}
+const fn opt(name: &'static str, ty: FieldType) -> Field {
+    Field {
+        name,
+        ty,
+        required: false,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct EndpointDoc {
+    pub key: &'static str,
+    pub body: &'static [Field],
+    pub query: &'static [Field],
+    /// Codes this endpoint answers with on failure (besides the pipeline's own).
+    pub errors: &'static [&'static str],
+    /// Needs a signed-in session.
+    pub session: bool,
+}
+
+const fn doc(key: &'static str, body: &'static [Field], errors: &'static [&'static str], session: bool) -> EndpointDoc {
+    EndpointDoc {
+        key,
+        body,
+        query: &[],
+        errors,
+        session,
+    }
+}
+
+use FieldType::*;
+
+const CORE: &[EndpointDoc] = &[
+    doc(
+        "signUpEmail",
+        &[
+            req("name", String),
+            req("email", Email),
+            req("password", String),
+            opt("image", String),
+            opt("callbackURL", String),
+            opt("rememberMe", Boolean),
+        ],
+        &[
+            "EMAIL_PASSWORD_SIGN_UP_DISABLED",
+            "INVALID_EMAIL",
+            "PASSWORD_TOO_SHORT",
+            "PASSWORD_TOO_LONG",
+            "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
+            "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED",
+        ],
+        false,
+    ),
+    doc(
+        "signInEmail",
+        &[
+            req("email", String),
+            req("password", String),
+            opt("callbackURL", String),
+            opt("rememberMe", Boolean),
+        ],
+        &[
+            "INVALID_EMAIL",
+            "INVALID_EMAIL_OR_PASSWORD",
+            "EMAIL_NOT_VERIFIED",
+            "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED",
+        ],
+        false,
+    ),
+    EndpointDoc {
+        key: "getSession",
+        body: &[],
+        query: &[opt("disableCookieCache", String), opt("disableRefresh", String)],
+        errors: &["FAILED_TO_GET_SESSION"],
+        session: false,
+    },
+    doc(
+        "getSessionPost",
+        &[],
+        &["METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED"],
+        false,
+    ),
+    doc(
+        "signOut",
+        &[
+            opt("callbackURL", String),
+            opt("disableRedirect", Boolean),
+            opt("state", String),
+        ],
+        &[],
+        false,
+    ),
+    doc("listSessions", &[], &["UNAUTHORIZED", "SESSION_NOT_FRESH"], true),
+    doc("revokeSession", &[req("token", String)], &["UNAUTHORIZED"], true),
+    doc("revokeSessions", &[], &["UNAUTHORIZED"], true),
+    doc("revokeOtherSessions", &[], &["UNAUTHORIZED"], true),
+    doc(
+        "updateUser",
+        &[opt("name", String), opt("image", NullableString)],
+        &[
+            "UNAUTHORIZED",
+            "BODY_MUST_BE_AN_OBJECT",
+            "EMAIL_CAN_NOT_BE_UPDATED",
+            "NO_FIELDS_TO_UPDATE",
+        ],
+        true,
+    ),
+    doc(
+        "changePassword",
+        &[
+            req("newPassword", String),
+            req("currentPassword", String),
+            opt("revokeOtherSessions", Boolean),
+        ],
+        &[
+            "UNAUTHORIZED",
+            "PASSWORD_TOO_SHORT",
+            "PASSWORD_TOO_LONG",
+            "CREDENTIAL_ACCOUNT_NOT_FOUND",
+            "INVALID_PASSWORD",
+        ],
+        true,
+    ),
+    doc(
+        "verifyPassword",
+        &[req("password", String)],
+        &["UNAUTHORIZED", "INVALID_PASSWORD"],
+        true,
+    ),
+    doc("ok", &[], &[], false),
+    EndpointDoc {
+        key: "error",
+        body: &[],
+        query: &[opt("error", String), opt("error_description", String)],
+        errors: &[],
+        session: false,
+    },
+    doc(
+        "signInUsername",
+        &[
+            req("username", String),
+            req("password", String),
+            opt("callbackURL", String),
+            opt("rememberMe", Boolean),
+        ],
+        &[
+            "INVALID_USERNAME_OR_PASSWORD",
+            "USERNAME_TOO_SHORT",
+            "USERNAME_TOO_LONG",
+            "INVALID_USERNAME",
+            "EMAIL_NOT_VERIFIED",
+        ],
+        false,
+    ),
+    doc(
+        "isUsernameAvailable",
+        &[req("username", String)],
+        &["INVALID_USERNAME", "USERNAME_TOO_SHORT", "USERNAME_TOO_LONG"],
+        false,
+    ),
+    doc("generateOpenAPISchema", &[], &[], false),
+    doc("openAPIReference", &[], &[], false),
+];
+
+/// The documentation entry for an endpoint key.
+pub fn doc_for(key: &str) -> Option<&'static EndpointDoc> {
+    CORE.iter().find(|d| d.key == key)
+}

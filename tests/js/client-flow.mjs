@@ -1,0 +1,138 @@
+// Better Auth's official JavaScript client (`better-auth/client`, unchanged) against a live
+// Sesame server: sign up, sign in, get the session, list and revoke sessions, update the user,
+// change the password and sign out. Exits non-zero on the first mismatch.
+//
+// Usage: node client-flow.mjs http://127.0.0.1:PORT
+import { createAuthClient } from "better-auth/client";
+import assert from "node:assert/strict";
+
+const baseURL = process.argv[2];
+if (!baseURL) {
+  console.error("usage: node client-flow.mjs BASE_URL");
+  process.exit(2);
+}
+
+// A browser keeps cookies per origin; Node's fetch does not, so each "browser" is a fetch with
+// its own cookie jar that also sends the Origin a browser would.
+function browser() {
+  const jar = new Map();
+  const fetchImpl = async (input, init = {}) => {
+    const headers = new Headers(init.headers || {});
+    if (jar.size) headers.set("cookie", [...jar].map(([k, v]) => `${k}=${v}`).join("; "));
+    headers.set("origin", baseURL);
+    const res = await fetch(input, { ...init, headers, redirect: "manual" });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = line.split(";");
+      const eq = pair.indexOf("=");
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      const expired = attrs.some((a) => a.trim().toLowerCase() === "max-age=0");
+      if (expired || value === "") jar.delete(name);
+      else jar.set(name, value);
+    }
+    return res;
+  };
+  const client = createAuthClient({ baseURL, fetchOptions: { customFetchImpl: fetchImpl } });
+  return { client, jar };
+}
+
+const email = `js-${Date.now()}@example.com`;
+const password = "correct-horse-battery";
+let step = "";
+const check = (name) => {
+  step = name;
+  console.log(`ok - ${name}`);
+};
+
+try {
+  const a = browser();
+  const up = await a.client.signUp.email({ name: "JS Client", email, password });
+  assert.equal(up.error, null, JSON.stringify(up.error));
+  assert.equal(up.data.user.email, email);
+  assert.ok(up.data.token);
+  assert.ok(a.jar.has("better-auth.session_token"));
+  check("signUp.email");
+
+  const dup = await browser().client.signUp.email({ name: "Again", email, password });
+  assert.equal(dup.error.status, 422);
+  assert.equal(dup.error.code, "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL");
+  check("signUp.email duplicate → 422");
+
+  const s1 = await a.client.getSession();
+  assert.equal(s1.error, null);
+  assert.equal(s1.data.user.email, email);
+  assert.equal(s1.data.session.token, up.data.token);
+  check("getSession");
+
+  const b = browser();
+  const wrong = await b.client.signIn.email({ email, password: "wrong-password" });
+  assert.equal(wrong.error.status, 401);
+  assert.equal(wrong.error.code, "INVALID_EMAIL_OR_PASSWORD");
+  check("signIn.email wrong password → 401");
+
+  const inB = await b.client.signIn.email({ email, password, rememberMe: false });
+  assert.equal(inB.error, null, JSON.stringify(inB.error));
+  assert.equal(inB.data.user.email, email);
+  assert.ok(b.jar.has("better-auth.dont_remember"));
+  check("signIn.email rememberMe:false");
+
+  const list = await a.client.listSessions();
+  assert.equal(list.error, null, JSON.stringify(list.error));
+  assert.equal(list.data.length, 2);
+  check("listSessions");
+
+  const upd = await a.client.updateUser({ name: "Renamed", image: "https://example.com/a.png" });
+  assert.equal(upd.error, null, JSON.stringify(upd.error));
+  const s2 = await a.client.getSession();
+  assert.equal(s2.data.user.name, "Renamed");
+  assert.equal(s2.data.user.image, "https://example.com/a.png");
+  check("updateUser");
+
+  const revOne = await a.client.revokeSession({ token: inB.data.token });
+  assert.equal(revOne.error, null);
+  assert.equal((await b.client.getSession()).data, null);
+  check("revokeSession");
+
+  const c = browser();
+  await c.client.signIn.email({ email, password });
+  const revOthers = await a.client.revokeOtherSessions();
+  assert.equal(revOthers.error, null);
+  assert.equal((await c.client.getSession()).data, null);
+  assert.equal((await a.client.getSession()).data.user.email, email);
+  check("revokeOtherSessions");
+
+  const badChange = await a.client.changePassword({ currentPassword: "nope-nope-nope", newPassword: "another-password-1" });
+  assert.equal(badChange.error.code, "INVALID_PASSWORD");
+  const changed = await a.client.changePassword({
+    currentPassword: password,
+    newPassword: "another-password-1",
+    revokeOtherSessions: true,
+  });
+  assert.equal(changed.error, null, JSON.stringify(changed.error));
+  assert.ok(changed.data.token);
+  assert.equal((await a.client.getSession()).data.session.token, changed.data.token);
+  const newIn = await browser().client.signIn.email({ email, password: "another-password-1" });
+  assert.equal(newIn.error, null);
+  check("changePassword (revokeOtherSessions)");
+
+  const d = browser();
+  await d.client.signIn.email({ email, password: "another-password-1" });
+  const revAll = await d.client.revokeSessions();
+  assert.equal(revAll.error, null);
+  assert.equal((await a.client.getSession()).data, null);
+  check("revokeSessions");
+
+  const e = browser();
+  await e.client.signIn.email({ email, password: "another-password-1" });
+  const out = await e.client.signOut();
+  assert.equal(out.error, null, JSON.stringify(out.error));
+  assert.equal(out.data.success, true);
+  assert.ok(!e.jar.has("better-auth.session_token"));
+  assert.equal((await e.client.getSession()).data, null);
+  check("signOut");
+
+  console.log("js client: all steps passed");
+} catch (err) {
+  console.error(`not ok - after step "${step}":`, err);
+  process.exit(1);
+}
