@@ -68,7 +68,7 @@ impl App {
         let router = Router::new(crate::plugins::routes(&plugins))?;
         let dummy_hash = password::dummy_hash(config.password_hash, config.bcrypt_cost)?;
         Ok(App {
-            rate_limiter: crate::ratelimit::RateLimiter::from_config(&config),
+            rate_limiter: crate::ratelimit::RateLimiter::from_config(&config, &storage),
             cookies: CookieJar::new(&config),
             trusted: TrustedOrigins::new(&config.base_origin, &config.trusted_origins),
             config,

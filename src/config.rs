@@ -132,6 +132,11 @@ pub const VARIABLES: &[Variable] = &[
         "Per-path overrides: `/sign-in/email=5/10,/get-session=off,/sign-in*=4/20,default=200/10` (MAX/SECONDS)",
     ),
     var(
+        "SESAME_RATE_LIMIT_STORAGE",
+        "memory",
+        "Where rate-limit buckets live: `memory` (this process) or `database` (the PostgreSQL table, shared by every process)",
+    ),
+    var(
         "SESAME_TRUSTED_PROXIES",
         "",
         "Proxy IPs/CIDRs whose X-Forwarded-For is believed, comma separated. Unset: the socket peer is the client",
@@ -204,6 +209,7 @@ pub struct Config {
     pub rehash_on_sign_in: bool,
     pub rate_limit: bool,
     pub rate_limit_rules: Vec<crate::ratelimit::CustomRule>,
+    pub rate_limit_storage: crate::ratelimit::StoreKind,
     pub trusted_proxies: Vec<crate::http::client_ip::IpNet>,
     pub read_timeout_secs: u64,
     pub max_connections: usize,
@@ -319,6 +325,11 @@ impl Config {
             rate_limit: parse_bool(get("SESAME_RATE_LIMIT"), "SESAME_RATE_LIMIT", true)?,
             rate_limit_rules: crate::ratelimit::rules::parse(get("SESAME_RATE_LIMIT_RULES").unwrap_or_default())
                 .context("SESAME_RATE_LIMIT_RULES")?,
+            rate_limit_storage: match get("SESAME_RATE_LIMIT_STORAGE").unwrap_or("memory") {
+                "memory" => crate::ratelimit::StoreKind::Memory,
+                "database" => crate::ratelimit::StoreKind::Database,
+                other => bail!("SESAME_RATE_LIMIT_STORAGE must be memory or database, not {other:?}"),
+            },
             trusted_proxies: crate::http::client_ip::parse_proxies(get("SESAME_TRUSTED_PROXIES").unwrap_or_default())
                 .context("SESAME_TRUSTED_PROXIES")?,
             read_timeout_secs: parse(get("SESAME_READ_TIMEOUT_SECS"), "SESAME_READ_TIMEOUT_SECS", 10)?,

@@ -202,3 +202,105 @@ fn rate_limiting_is_on_by_default() {
         .collect();
     assert!(!sesame::Config::from_vars(&vars).unwrap().rate_limit);
 }
+
+/// The same sequence of checks gives the same decisions from every store.
+fn store_contract(store: &dyn sesame::ratelimit::RateLimitStore) {
+    use sesame::ratelimit::{Decision, Rule};
+    let rule = Rule {
+        window_secs: 10,
+        max: 3,
+    };
+    let t0 = 1_800_000_000_000i64;
+    let key = format!("contract|{}", sesame::crypto::new_id());
+    let d = |at: i64| store.consume(&key, rule, t0 + at).unwrap();
+    assert_eq!(d(0), Decision::Allowed);
+    assert_eq!(d(1_000), Decision::Allowed);
+    assert_eq!(d(2_000), Decision::Allowed);
+    assert_eq!(d(2_500), Decision::Blocked { retry_after: 10 });
+    assert_eq!(d(11_001), Decision::Blocked { retry_after: 1 });
+    // the window slides from the last allowed request (2 000), not from the refusals
+    assert_eq!(d(12_000), Decision::Allowed);
+    assert_eq!(d(12_001), Decision::Allowed);
+    assert_eq!(d(12_002), Decision::Allowed);
+    assert_eq!(d(12_003), Decision::Blocked { retry_after: 10 });
+    // other keys and rules are independent
+    let other = format!("contract|{}", sesame::crypto::new_id());
+    let mail = Rule {
+        window_secs: 60,
+        max: 1,
+    };
+    assert_eq!(store.consume(&other, mail, t0).unwrap(), Decision::Allowed);
+    assert_eq!(
+        store.consume(&other, mail, t0 + 1).unwrap(),
+        Decision::Blocked { retry_after: 60 }
+    );
+}
+
+#[test]
+fn memory_store_contract() {
+    store_contract(&sesame::ratelimit::memory::MemoryRateLimitStore::default());
+}
+
+/// With `SESAME_RATE_LIMIT_STORAGE=database` on PostgreSQL, buckets live in the shared table:
+/// the same contract, two processes counting into one bucket, and exact counting under
+/// concurrency. Skipped (with a message) only when PostgreSQL is unreachable outside CI.
+#[test]
+fn postgres_store_is_shared_and_exact() {
+    let Some(t) = TestApp::try_with_config(Backend::Postgres, |c| {
+        c.rate_limit = true;
+        c.rate_limit_storage = sesame::ratelimit::StoreKind::Database;
+    }) else {
+        return;
+    };
+    assert_eq!(t.app.rate_limiter.store_kind(), "postgres");
+    let store = t
+        .app
+        .storage
+        .clone()
+        .rate_limit_store()
+        .expect("PostgreSQL has a rate-limit table");
+    store_contract(store.as_ref());
+
+    // a second process on the same database shares the sign-in bucket
+    let other = sesame::App::new(t.app.config.clone(), t.app.storage.clone(), t.clock.clone()).unwrap();
+    assert_eq!(sign_in_from(&t, "203.0.113.77", None).status, 401);
+    assert_eq!(sign_in_from(&t, "203.0.113.77", None).status, 401);
+    let req = || {
+        Request::post(&format!("{BASE}/sign-in/email"))
+            .with_json(&json!({"email": "nobody@example.com", "password": "wrong-password"}))
+            .with_remote_addr(ip("203.0.113.77"))
+    };
+    assert_eq!(other.handle_http(req()).status, 401);
+    assert_limited(&other.handle_http(req()), "10");
+    assert_limited(&sign_in_from(&t, "203.0.113.77", None), "10");
+
+    // 24 concurrent checks of one fresh bucket with max 5: exactly 5 pass
+    let rule = sesame::ratelimit::Rule {
+        window_secs: 60,
+        max: 5,
+    };
+    let key = format!("race|{}", sesame::crypto::new_id());
+    let allowed = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..24 {
+            s.spawn(|| {
+                if store.consume(&key, rule, 1_800_000_000_000).unwrap() == sesame::ratelimit::Decision::Allowed {
+                    allowed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    assert_eq!(allowed.into_inner(), 5);
+}
+
+#[test]
+fn database_storage_falls_back_to_memory_without_a_table() {
+    let t = limited(Backend::Memory, |c| {
+        c.rate_limit_storage = sesame::ratelimit::StoreKind::Database
+    });
+    assert_eq!(t.app.rate_limiter.store_kind(), "memory");
+    for _ in 0..3 {
+        assert_eq!(sign_in_from(&t, "203.0.113.78", None).status, 401);
+    }
+    assert_limited(&sign_in_from(&t, "203.0.113.78", None), "10");
+}

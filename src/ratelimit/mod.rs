@@ -21,6 +21,15 @@ use crate::storage::StorageResult;
 
 pub use rules::{CustomRule, Rule, Rules};
 
+/// Where buckets live (`SESAME_RATE_LIMIT_STORAGE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// This process's memory (Better Auth's default).
+    Memory,
+    /// The storage backend's table, shared by every process (PostgreSQL).
+    Database,
+}
+
 /// What one request does to its bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -35,26 +44,12 @@ pub enum Decision {
 /// Better Auth's algorithm atomically:
 ///
 /// - if `now - lastRequest >= window`: `count = 1, lastRequest = now` → allowed;
-/// - else if `count >= max`: unchanged → blocked, `retry_after =
-///   ceil((lastRequest + window - now) / 1000)`;
+/// - else if `count >= max`: blocked, `retry_after = ceil((lastRequest + window - now) / 1000)`;
 /// - else `count += 1, lastRequest = now` → allowed.
 ///
-/// A database store does this in one statement, e.g. on a `"rateLimit"(key PRIMARY KEY, count,
-/// "lastRequest")` table:
-///
-/// ```sql
-/// INSERT INTO "rateLimit" (key, count, "lastRequest") VALUES ($1, 1, $2)
-/// ON CONFLICT (key) DO UPDATE SET
-///   count = CASE WHEN $2 - "rateLimit"."lastRequest" >= $3 THEN 1
-///                WHEN "rateLimit".count >= $4 THEN "rateLimit".count
-///                ELSE "rateLimit".count + 1 END,
-///   "lastRequest" = CASE WHEN $2 - "rateLimit"."lastRequest" < $3
-///                         AND "rateLimit".count >= $4 THEN "rateLimit"."lastRequest"
-///                        ELSE $2 END
-/// RETURNING count, "lastRequest"
-/// ```
-///
-/// where the request was blocked exactly when the returned `lastRequest` is not `$2`.
+/// [`memory::MemoryRateLimitStore`] keeps buckets in this process; `PgStorage`
+/// (`storage/postgres/rate_limit.rs`) does the same in one upsert on the `"rateLimit"` table,
+/// shared by every process. `tests/rate_limit.rs` checks both give the same decisions.
 pub trait RateLimitStore: Send + Sync {
     fn consume(&self, key: &str, rule: Rule, now_ms: i64) -> StorageResult<Decision>;
     /// A short name for logs (`memory`, `postgres`).
@@ -104,13 +99,25 @@ impl RateLimiter {
         }
     }
 
-    /// On/off, rules and proxies from the configuration, buckets in memory.
-    pub fn from_config(config: &crate::config::Config) -> RateLimiter {
+    /// On/off, rules and proxies from the configuration; buckets in memory, or in the storage
+    /// backend with `SESAME_RATE_LIMIT_STORAGE=database` (memory when the backend has no table).
+    pub fn from_config(config: &crate::config::Config, storage: &Arc<dyn crate::storage::Storage>) -> RateLimiter {
+        let memory = || -> Arc<dyn RateLimitStore> { Arc::new(memory::MemoryRateLimitStore::default()) };
+        let store = match config.rate_limit_storage {
+            StoreKind::Memory => memory(),
+            StoreKind::Database => storage.clone().rate_limit_store().unwrap_or_else(|| {
+                crate::log::warn(&format!(
+                    "SESAME_RATE_LIMIT_STORAGE=database but {} storage has no table for it: buckets stay in memory",
+                    storage.kind()
+                ));
+                memory()
+            }),
+        };
         RateLimiter::new(
             config.rate_limit,
             Rules::new(config.rate_limit_rules.clone()),
             config.trusted_proxies.clone(),
-            Arc::new(memory::MemoryRateLimitStore::default()),
+            store,
         )
     }
 

@@ -11,6 +11,7 @@
 mod accounts;
 mod migrate;
 mod pool;
+mod rate_limit;
 mod sessions;
 mod username;
 mod users;
@@ -209,5 +210,9 @@ fn map_error(err: postgres::Error) -> StorageError {
 impl Storage for PgStorage {
     fn kind(&self) -> &'static str {
         "postgres"
+    }
+
+    fn rate_limit_store(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn crate::ratelimit::RateLimitStore>> {
+        Some(self)
     }
 }
