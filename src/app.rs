@@ -23,6 +23,7 @@ use crate::http::cookies::CookieJar;
 use crate::http::origin::{self, TrustedOrigins};
 use crate::http::router::{Match, Router};
 use crate::http::{body, request_id, Method, Request, Response};
+use crate::mail::{Mail, Mailer, Outbox, RetryPolicy};
 use crate::storage::memory::MemoryStorage;
 use crate::storage::Storage;
 
@@ -43,6 +44,10 @@ pub struct App {
     pub trusted: TrustedOrigins,
     /// Verified against when a sign-in names an unknown user, to equalise timing.
     pub dummy_hash: String,
+    /// The transport email goes through (`SESAME_SMTP_URL`, `SESAME_EMAIL_WEBHOOK_URL`, or stderr).
+    pub mailer: Arc<dyn Mailer>,
+    /// Delivers through `mailer` from a background thread; handlers only queue.
+    pub outbox: Outbox,
 }
 
 impl App {
@@ -58,6 +63,8 @@ impl App {
     pub fn new(config: Config, storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         let router = Router::new(crate::api::routes())?;
         let dummy_hash = password::dummy_hash(config.password_hash, config.bcrypt_cost)?;
+        let mailer = crate::mail::from_config(&config)?;
+        let outbox = Outbox::start(mailer.clone(), RetryPolicy::default())?;
         Ok(App {
             cookies: CookieJar::new(&config),
             trusted: TrustedOrigins::new(&config.base_origin, &config.trusted_origins),
@@ -66,7 +73,27 @@ impl App {
             clock,
             router,
             dummy_hash,
+            mailer,
+            outbox,
         })
+    }
+
+    /// The same app sending email through `mailer` (tests inject a `RecordingMailer`).
+    pub fn with_mailer(self, mailer: Arc<dyn Mailer>) -> anyhow::Result<App> {
+        self.with_mailer_policy(mailer, RetryPolicy::default())
+    }
+
+    /// The same app sending email through `mailer` with a retry policy of its own.
+    pub fn with_mailer_policy(mut self, mailer: Arc<dyn Mailer>, policy: RetryPolicy) -> anyhow::Result<App> {
+        // Dropping the old outbox ends its thread once its queue is empty.
+        self.outbox = Outbox::start(mailer.clone(), policy)?;
+        self.mailer = mailer;
+        Ok(self)
+    }
+
+    /// Queues an email for background delivery; never blocks, never fails the request.
+    pub fn send_mail(&self, mail: Mail) {
+        self.outbox.send(mail);
     }
 
     /// Answers one HTTP request. Never panics: a panicking handler gives a logged 500.

@@ -37,6 +37,9 @@ pub fn sign_in_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
         return Err(invalid());
     }
     if ctx.config().require_email_verification && !user.email_verified {
+        if ctx.config().email.send_on_sign_in {
+            super::mail::send_verification(ctx, &user, callback_url.as_deref());
+        }
         return Err(ApiError::new(403, codes::EMAIL_NOT_VERIFIED));
     }
     let dont_remember = remember == Some(false);
