@@ -184,7 +184,11 @@ fn attempt(
             "WARN mail delivery failed kind={kind} domain={domain} via={via} attempt={attempt}/{}: {err}",
             policy.attempts
         );
-        give_up(&mail, "no attempts left", pending);
+        give_up(
+            &mail,
+            if err.retryable { "no attempts left" } else { "refused" },
+            pending,
+        );
         return;
     }
     let backoff = policy.first_backoff.saturating_mul(1u32 << (attempt - 1).min(16));

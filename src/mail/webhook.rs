@@ -119,6 +119,11 @@ mod tests {
         let sig = signature(&key, b"{}");
         assert!(sig.starts_with("sha256=") && sig.len() == 7 + 64);
         assert_ne!(sig, signature(&signing_key("other"), b"{}"));
+        // Known answer, computed independently with Python's hmac module and Node's crypto.
+        assert_eq!(
+            signature(&signing_key("s"), b"{}"),
+            "sha256=86d3465b2afa8f2dcb75e11244553f8b70b33928518b13f6822518a2af9849cb"
+        );
     }
 
     #[test]

@@ -4,12 +4,14 @@
 #![allow(dead_code)]
 
 pub mod http_client;
+pub mod mail;
 
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 use sesame::clock::FixedClock;
 use sesame::http::{Request, Response};
+use sesame::mail::RecordingMailer;
 use sesame::storage::memory::MemoryStorage;
 use sesame::storage::Storage;
 use sesame::{App, Config};
@@ -29,6 +31,8 @@ pub struct TestApp {
     pub app: Arc<App>,
     pub clock: Arc<FixedClock>,
     pub backend: Backend,
+    /// Every email the app sends (helpers in `support/mail.rs`).
+    pub mail: Arc<RecordingMailer>,
 }
 
 impl TestApp {
@@ -44,11 +48,15 @@ impl TestApp {
             Backend::Memory => Arc::new(MemoryStorage::new()),
         };
         let clock = Arc::new(FixedClock::new(datetime!(2026-11-26 12:00 UTC)));
-        let app = App::new(config, storage, clock.clone()).expect("app builds");
+        let mail = Arc::new(RecordingMailer::new());
+        let app = App::new(config, storage, clock.clone())
+            .and_then(|a| a.with_mailer(mail.clone()))
+            .expect("app builds");
         TestApp {
             app: Arc::new(app),
             clock,
             backend,
+            mail,
         }
     }
 
