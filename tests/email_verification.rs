@@ -158,6 +158,12 @@ fn bad_expired_and_foreign_tokens(t: &TestApp) {
         (302, Some("/done?x=1&error=INVALID_TOKEN"))
     );
     assert_error(&t.get("/verify-email", None), 400, "VALIDATION_ERROR");
+    // Validation comes first, as in Better Auth.
+    assert_error(
+        &t.get("/verify-email?callbackURL=https%3A%2F%2Fevil.com", None),
+        400,
+        "VALIDATION_ERROR",
+    );
     assert_error(
         &t.get("/verify-email?token=x&callbackURL=https%3A%2F%2Fevil.com", None),
         403,

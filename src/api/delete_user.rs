@@ -120,14 +120,15 @@ fn delete(ctx: &Ctx<'_>, user: &User) -> Result<(), ApiError> {
 
 /// The emailed link. It works only in a browser signed in as the same user.
 pub fn delete_user_callback(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    if ctx.transport == Transport::Http {
-        check_query_callback(&ctx.app.trusted, req)?;
-    }
     let query = query_fields(req);
     let mut f = Fields::query(&query);
     let token = f.string("token");
     let callback_url = f.opt_string("callbackURL").filter(|c| !c.is_empty());
     f.finish()?;
+    // After validation, as Better Auth's originCheck middleware runs.
+    if ctx.transport == Transport::Http {
+        check_query_callback(&ctx.app.trusted, req)?;
+    }
     if !ctx.config().email.delete_user {
         return Err(ApiError::new(404, codes::NOT_FOUND));
     }

@@ -56,14 +56,15 @@ fn status_true() -> Response {
 }
 
 pub fn verify_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    if ctx.transport == Transport::Http {
-        check_query_callback(&ctx.app.trusted, req)?;
-    }
     let query = query_fields(req);
     let mut f = Fields::query(&query);
     let token = f.string("token");
     let callback_url = f.opt_string("callbackURL").filter(|c| !c.is_empty());
     f.finish()?;
+    // After validation, as Better Auth's originCheck middleware runs.
+    if ctx.transport == Transport::Http {
+        check_query_callback(&ctx.app.trusted, req)?;
+    }
     let link = Link {
         ctx,
         callback: callback_url.as_deref(),

@@ -68,13 +68,14 @@ fn sent() -> Response {
 /// The emailed link: `302 <callbackURL>?token=…` while the token is valid (it is not
 /// consumed), else `302 <callbackURL or <baseURL>/error>?error=INVALID_TOKEN`.
 pub fn reset_password_callback(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    if ctx.transport == Transport::Http {
-        check_query_callback(&ctx.app.trusted, req)?;
-    }
     let query = query_fields(req);
     let mut f = Fields::query(&query);
     let callback_url = f.string("callbackURL");
     f.finish()?;
+    // After validation, as Better Auth's originCheck middleware runs.
+    if ctx.transport == Transport::Http {
+        check_query_callback(&ctx.app.trusted, req)?;
+    }
     let token = req.param("token").unwrap_or_default();
     let base = ctx.config().base_url();
     let invalid = || {

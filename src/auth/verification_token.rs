@@ -182,6 +182,26 @@ mod tests {
         ));
     }
 
+    /// Minted by the reference Better Auth 1.7.25 server (sign-up verification email).
+    const BETTER_AUTH_TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJlbWFpbCI6ImFAZXhhbXBsZS5jb20iLCJ1c2VySWQiOiIwQldaRmo2bTM2dnkwWGhGTG1WaHJIVXZ3ekV6dUJHUiIsImlhdCI6MTc5NTcyNjk3OSwiZXhwIjoxNzk1NzMwNTc5fQ.883IJmcaRXqpfQIC6hIav4paOfoOIX0MrDg3tZx2t1A";
+    const REFERENCE_SECRET: &str = "harness-development-secret-change-me-0123456789";
+
+    #[test]
+    fn interoperates_with_better_auth_tokens() {
+        let at = OffsetDateTime::from_unix_timestamp(1_795_726_979).unwrap();
+        let claims = verify(REFERENCE_SECRET, BETTER_AUTH_TOKEN, at).unwrap();
+        assert_eq!(claims.email, "a@example.com");
+        assert_eq!(claims.user_id.as_deref(), Some("0BWZFj6m36vy0XhFLmVhrHUvwzEzuBGR"));
+        assert_eq!((claims.iat, claims.exp), (1_795_726_979, 1_795_730_579));
+        // Signing the same claims gives Better Auth's token byte for byte.
+        assert_eq!(sign(REFERENCE_SECRET, &claims), BETTER_AUTH_TOKEN);
+        let after = OffsetDateTime::from_unix_timestamp(1_795_730_579).unwrap();
+        assert_eq!(
+            verify(REFERENCE_SECRET, BETTER_AUTH_TOKEN, after),
+            Err(TokenError::Expired)
+        );
+    }
+
     #[test]
     fn verifies_round_trip_expiry_and_tampering() {
         let claims = Claims::new("bob@example.com", "u1", NOW, 3600);
