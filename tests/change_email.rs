@@ -176,6 +176,35 @@ fn a_link_opened_by_another_signed_in_user_is_refused(t: &TestApp) {
     assert_eq!(resp.header("location"), Some("/?error=USER_ALREADY_EXISTS"));
 }
 
+/// Better Auth's older one-step tokens (`updateTo` without `requestType`) still work.
+fn legacy_tokens_switch_unverified_and_send_a_link(t: &TestApp) {
+    use sesame::auth::verification_token::{sign, Claims};
+    let t = enabled(t);
+    let (_, cookies) = t.sign_up("legacy@example.com");
+    t.mark_verified("legacy@example.com");
+    let user = t.storage().find_user_by_email("legacy@example.com").unwrap().unwrap();
+    let mut claims = Claims::new(&user.email, &user.id, t.clock_now(), 3600);
+    claims.update_to = Some("legacy-new@example.com".to_string());
+    let token = sign(t.app.config.secret.expose(), &claims);
+    let resp = t.get(&format!("/verify-email?token={token}"), Some(&cookies));
+    assert_eq!(resp.status, 200);
+    assert_eq!(json_body(&resp)["user"]["email"], "legacy-new@example.com");
+    assert_eq!(json_body(&resp)["user"]["emailVerified"], false);
+    let mail = t.mail_to(MailKind::Verification, "legacy-new@example.com");
+    assert_eq!(t.open_link(&mail.url, None).status, 302);
+    assert_eq!(session_email(&t, &cookies)["emailVerified"], true);
+    // A request type Sesame does not know is refused.
+    let mut claims = Claims::new("legacy-new@example.com", &user.id, t.clock_now(), 3600);
+    claims.update_to = Some("other@example.com".to_string());
+    claims.request_type = Some("something-else".to_string());
+    let token = sign(t.app.config.secret.expose(), &claims);
+    assert_error(
+        &t.get(&format!("/verify-email?token={token}"), None),
+        401,
+        "INVALID_TOKEN",
+    );
+}
+
 crate::suite!(
     disabled_by_default_and_needs_a_session,
     unverified_user_verifies_the_new_address,
@@ -184,4 +213,5 @@ crate::suite!(
     taken_address_answers_alike_and_sends_nothing,
     errors,
     a_link_opened_by_another_signed_in_user_is_refused,
+    legacy_tokens_switch_unverified_and_send_a_link,
 );

@@ -8,9 +8,10 @@ use serde_json::{json, Value};
 use super::mail::{self, Outgoing};
 use super::{create_session, query_fields};
 use crate::app::{Ctx, Transport};
+use crate::auth::current::{self, SignedIn};
+use crate::auth::email;
 use crate::auth::models::{User, UserUpdate};
 use crate::auth::verification_token::{self, Claims, TokenError, CHANGE_EMAIL_CONFIRMATION, CHANGE_EMAIL_VERIFICATION};
-use crate::auth::{current, email};
 use crate::crypto::constant_time_eq;
 use crate::error::{codes, ApiError, ErrorCode};
 use crate::http::redirect::{append_query, check_query_callback};
@@ -147,48 +148,45 @@ fn change_email_step(link: &Link<'_, '_>, req: &Request, claims: &Claims) -> Res
             );
             link.done(json!({ "status": true }))
         }
-        Some(CHANGE_EMAIL_VERIFICATION) => {
-            // Better Auth keeps the user's verified flag: a verified user stays verified, an
-            // unverified one stays unverified.
-            let update = UserUpdate {
-                email: Some(new_email.to_string()),
-                email_verified: Some(user.email_verified),
-                ..UserUpdate::default()
-            };
-            let updated = match ctx.storage().update_user(&user.id, &update, ctx.now) {
-                Ok(Some(u)) => u,
-                Ok(None) => return link.fail(codes::USER_NOT_FOUND),
-                // Taken since the request: only the holder of both addresses learns this.
-                Err(StorageError::Conflict(_)) => return link.fail(codes::USER_ALREADY_EXISTS),
-                Err(e) => return Err(e.into()),
-            };
-            if let Some(s) = &session {
-                ctx.set_session_cookie(&s.session.token, s.dont_remember);
-            }
-            link.done(json!({ "status": true, "user": updated.to_json() }))
-        }
+        // Better Auth keeps the user's verified flag: a verified user stays verified, an
+        // unverified one stays unverified.
+        Some(CHANGE_EMAIL_VERIFICATION) => switch_address(link, session.as_ref(), &user, new_email, false),
         Some(_) => link.fail(codes::INVALID_TOKEN),
         // Better Auth's legacy one-step change (tokens from older versions; Sesame issues none):
-        // switch to the new address unverified and mail it a verification link.
-        None => {
-            let update = UserUpdate {
-                email: Some(new_email.to_string()),
-                email_verified: Some(false),
-                ..UserUpdate::default()
-            };
-            let updated = match ctx.storage().update_user(&user.id, &update, ctx.now) {
-                Ok(Some(u)) => u,
-                Ok(None) => return link.fail(codes::USER_NOT_FOUND),
-                Err(StorageError::Conflict(_)) => return link.fail(codes::USER_ALREADY_EXISTS),
-                Err(e) => return Err(e.into()),
-            };
-            mail::send_verification(ctx, &updated, link.callback);
-            if let Some(s) = &session {
-                ctx.set_session_cookie(&s.session.token, s.dont_remember);
-            }
-            link.done(json!({ "status": true, "user": updated.to_json() }))
-        }
+        // the new address, unverified, then gets a verification link.
+        None => switch_address(link, session.as_ref(), &user, new_email, true),
     }
+}
+
+/// Moves the user to `new_email` and re-issues the browser's session cookie. A legacy token
+/// leaves the new address unverified and mails it a verification link.
+fn switch_address(
+    link: &Link<'_, '_>,
+    session: Option<&SignedIn>,
+    user: &User,
+    new_email: &str,
+    legacy: bool,
+) -> Result<Response, ApiError> {
+    let ctx = link.ctx;
+    let update = UserUpdate {
+        email: Some(new_email.to_string()),
+        email_verified: Some(user.email_verified && !legacy),
+        ..UserUpdate::default()
+    };
+    let updated = match ctx.storage().update_user(&user.id, &update, ctx.now) {
+        Ok(Some(u)) => u,
+        Ok(None) => return link.fail(codes::USER_NOT_FOUND),
+        // Taken since the request: only the holder of both addresses learns this.
+        Err(StorageError::Conflict(_)) => return link.fail(codes::USER_ALREADY_EXISTS),
+        Err(e) => return Err(e.into()),
+    };
+    if legacy {
+        mail::send_verification(ctx, &updated, link.callback);
+    }
+    if let Some(s) = session {
+        ctx.set_session_cookie(&s.session.token, s.dont_remember);
+    }
+    link.done(json!({ "status": true, "user": updated.to_json() }))
 }
 
 /// How `/verify-email` answers: a 302 to the callback when there is one, JSON otherwise.
