@@ -43,6 +43,8 @@ pub struct App {
     pub trusted: TrustedOrigins,
     /// Verified against when a sign-in names an unknown user, to equalise timing.
     pub dummy_hash: String,
+    /// Social sign-in providers (built from `config.oauth`).
+    pub oauth: crate::oauth::OAuth,
 }
 
 impl App {
@@ -52,13 +54,16 @@ impl App {
             StorageUrl::Memory => Arc::new(MemoryStorage::new()),
             StorageUrl::Postgres(_) => anyhow::bail!("PostgreSQL storage is not built into this version"),
         };
-        App::new(config, storage, Arc::new(SystemClock))
+        let app = App::new(config, storage, Arc::new(SystemClock))?;
+        app.oauth.warm_up();
+        Ok(app)
     }
 
     pub fn new(config: Config, storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         let router = Router::new(crate::api::routes())?;
         let dummy_hash = password::dummy_hash(config.password_hash, config.bcrypt_cost)?;
         Ok(App {
+            oauth: crate::oauth::OAuth::new(&config.oauth),
             cookies: CookieJar::new(&config),
             trusted: TrustedOrigins::new(&config.base_origin, &config.trusted_origins),
             config,
