@@ -113,7 +113,7 @@ pub const VARIABLES: &[Variable] = &[
     ),
     // Social sign-in (src/oauth/config.rs). `<P>` is a built-in provider: GITHUB, GOOGLE,
     // DISCORD, GITLAB, MICROSOFT, APPLE, FACEBOOK, TWITTER, LINKEDIN, SLACK.
-    var("<P>_CLIENT_ID", "", "Enables built-in provider <P> (e.g. `GITHUB_CLIENT_ID`)"),
+    var("<P>_CLIENT_ID", "", "Enables built-in provider `<P>` (e.g. `GITHUB_CLIENT_ID`)"),
     var("<P>_CLIENT_SECRET", "", "Its client secret (Apple: the signed client-secret JWT)"),
     var("SESAME_<P>_SCOPES", "", "Scopes added to the provider's defaults, comma or space separated"),
     var(

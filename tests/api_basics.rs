@@ -45,7 +45,10 @@ fn in_process_call_returns_data_headers_and_typed_errors(t: &TestApp) {
         )
         .unwrap();
     assert_eq!(out.status, 200);
-    assert!(out.set_cookies().iter().any(|c| c.starts_with("better-auth.session_token=")));
+    assert!(out
+        .set_cookies()
+        .iter()
+        .any(|c| c.starts_with("better-auth.session_token=")));
     let cookie = out.set_cookies()[0].split(';').next().unwrap().to_string();
     let session = api.get_session(ApiInput::new().header("cookie", &cookie)).unwrap();
     assert_eq!(session["user"]["email"], "inproc@example.com");
@@ -53,7 +56,10 @@ fn in_process_call_returns_data_headers_and_typed_errors(t: &TestApp) {
     let err = api
         .sign_in_email(ApiInput::new().body(json!({"email": "inproc@example.com", "password": "wrong-password"})))
         .unwrap_err();
-    assert_eq!((err.status, err.status_name(), err.code.as_ref()), (401, "UNAUTHORIZED", "INVALID_EMAIL_OR_PASSWORD"));
+    assert_eq!(
+        (err.status, err.status_name(), err.code.as_ref()),
+        (401, "UNAUTHORIZED", "INVALID_EMAIL_OR_PASSWORD")
+    );
     assert_eq!(t.app.call("noSuchKey", ApiInput::new()).unwrap_err().status, 404);
     let resp = t.app.call_as_response("ok", ApiInput::new());
     assert_eq!(resp.status, 200);
@@ -84,7 +90,13 @@ fn over_the_socket_errors_are_json() {
     assert_eq!(resp.header("content-type"), Some("application/json"));
     assert_eq!(resp.json()["code"], "NOT_FOUND");
     let big = vec![b'a'; 2 << 20];
-    let resp = http_client::send(server.addr, "POST", "/api/auth/sign-in/email", &[("content-type", "application/json")], &big);
+    let resp = http_client::send(
+        server.addr,
+        "POST",
+        "/api/auth/sign-in/email",
+        &[("content-type", "application/json")],
+        &big,
+    );
     assert_eq!(resp.status, 413);
     assert_eq!(resp.json()["code"], "PAYLOAD_TOO_LARGE");
     server.stop();
@@ -94,6 +106,10 @@ fn over_the_socket_errors_are_json() {
 fn readme_documents_every_variable() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     for v in sesame::config::VARIABLES {
-        assert!(readme.contains(&format!("`{}`", v.name)), "README.md does not document {}", v.name);
+        assert!(
+            readme.contains(&format!("`{}`", v.name)),
+            "README.md does not document {}",
+            v.name
+        );
     }
 }

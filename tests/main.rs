@@ -5,3 +5,5 @@
 mod support;
 
 mod api_basics; // routing, 404/405, body parsing, in-process API
+mod oauth_accounts; // id-token sign-in, link-social, list/unlink accounts, access and refresh tokens
+mod oauth_flow; // social sign-in redirect flow against the fake provider: state, callback, linking, errors

@@ -10,10 +10,19 @@ use crate::error::ApiError;
 use crate::http::validate::query_object;
 use crate::http::{Request, Response};
 use crate::oauth::link::{self, AccountKey};
+use crate::oauth::provider::CodeExchange;
 use crate::oauth::state;
 
 /// The callback's fields, in Better Auth's schema order.
-const FIELDS: &[&str] = &["code", "error", "device_id", "error_description", "state", "user", "iss"];
+const FIELDS: &[&str] = &[
+    "code",
+    "error",
+    "device_id",
+    "error_description",
+    "state",
+    "user",
+    "iss",
+];
 
 /// `url` plus `?`/`&` plus form-encoded params (`appendQueryParams`).
 fn append_query(url: &str, params: &[(&str, &str)]) -> String {
@@ -55,11 +64,21 @@ pub fn callback_post(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
     let body = match &ctx.body {
         None => serde_json::Map::new(),
         Some(Value::Object(m)) => m.clone(),
-        Some(_) => return Ok(redirect_error(&default_error_url(ctx), "invalid_callback_request", None)),
+        Some(_) => {
+            return Ok(redirect_error(
+                &default_error_url(ctx),
+                "invalid_callback_request",
+                None,
+            ))
+        }
     };
     let query = query_object(&req.query);
     let (Some(from_body), Some(from_query)) = (fields(&body), fields(&query)) else {
-        return Ok(redirect_error(&default_error_url(ctx), "invalid_callback_request", None));
+        return Ok(redirect_error(
+            &default_error_url(ctx),
+            "invalid_callback_request",
+            None,
+        ));
     };
     let mut merged: Vec<(&str, String)> = Vec::new();
     for key in FIELDS {
@@ -88,7 +107,13 @@ pub fn callback_get(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> 
     };
     let data = match state::consume(ctx, req, state_value)? {
         Ok(d) => d,
-        Err(f) => return Ok(redirect_error(f.error_url.as_deref().unwrap_or(&default_error), f.code, None)),
+        Err(f) => {
+            return Ok(redirect_error(
+                f.error_url.as_deref().unwrap_or(&default_error),
+                f.code,
+                None,
+            ))
+        }
     };
     let error_url = data.error_url.clone().unwrap_or(default_error);
     let fail = |code: &str| Ok(redirect_error(&error_url, code, None));
@@ -122,7 +147,13 @@ pub fn callback_get(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> 
         return fail("nonce_binding_missing");
     }
     let redirect_uri = format!("{}/callback/{}", ctx.config().base_url(), provider.id());
-    let tokens = match provider.exchange_code(&oauth.http, &eps, code, &data.code_verifier, &redirect_uri, get("device_id"), ctx.now) {
+    let exchange = CodeExchange {
+        code,
+        verifier: &data.code_verifier,
+        redirect_uri: &redirect_uri,
+        device_id: get("device_id"),
+    };
+    let tokens = match provider.exchange_code(&oauth.http, &eps, &exchange, ctx.now) {
         Ok(t) => t,
         Err(e) => {
             log("code exchange failed", &e);
@@ -131,7 +162,15 @@ pub fn callback_get(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> 
     };
     let apple_user: Option<Value> = get("user").and_then(|u| serde_json::from_str(u).ok());
     let nonce = data.id_token_nonce.as_deref();
-    let info = match provider.user_info(&oauth.http, &oauth.jwks, &eps, &tokens, nonce, apple_user.as_ref(), ctx.now) {
+    let info = match provider.user_info(
+        &oauth.http,
+        &oauth.jwks,
+        &eps,
+        &tokens,
+        nonce,
+        apple_user.as_ref(),
+        ctx.now,
+    ) {
         Ok(i) if !i.subject.trim().is_empty() => i,
         Ok(_) => return fail("unable_to_get_user_info"),
         Err(e) => {

@@ -95,7 +95,10 @@ fn parse_body(ctx: &Ctx<'_>) -> Result<SocialBody, ApiError> {
                 }
             }
         }
-        Some(other) => f.custom("scopes", &format!("Invalid input: expected array, received {}", kind(other))),
+        Some(other) => f.custom(
+            "scopes",
+            &format!("Invalid input: expected array, received {}", kind(other)),
+        ),
     }
     let mut additional_params = Vec::new();
     match field("additionalParams") {
@@ -113,7 +116,10 @@ fn parse_body(ctx: &Ctx<'_>) -> Result<SocialBody, ApiError> {
             if m.keys().any(|k| RESERVED.contains(&k.as_str())) {
                 f.custom(
                     "additionalParams",
-                    &format!("additionalParams cannot include reserved OAuth parameters: {}", RESERVED.join(", ")),
+                    &format!(
+                        "additionalParams cannot include reserved OAuth parameters: {}",
+                        RESERVED.join(", ")
+                    ),
                 );
             }
         }
@@ -126,7 +132,10 @@ fn parse_body(ctx: &Ctx<'_>) -> Result<SocialBody, ApiError> {
         None => None,
         Some(Value::Object(m)) => Some(m.clone()),
         Some(other) => {
-            f.custom("additionalData", &format!("Invalid input: expected record, received {}", kind(other)));
+            f.custom(
+                "additionalData",
+                &format!("Invalid input: expected record, received {}", kind(other)),
+            );
             None
         }
     };
@@ -138,13 +147,19 @@ fn parse_body(ctx: &Ctx<'_>) -> Result<SocialBody, ApiError> {
                 Some(Value::String(s)) => s.clone(),
                 other => {
                     let got = other.map_or("undefined", kind);
-                    f.custom("idToken.token", &format!("Invalid input: expected string, received {got}"));
+                    f.custom(
+                        "idToken.token",
+                        &format!("Invalid input: expected string, received {got}"),
+                    );
                     String::new()
                 }
             };
             for k in ["nonce", "accessToken", "refreshToken"] {
                 if let Some(v) = m.get(k).filter(|v| !v.is_string()) {
-                    f.custom(&format!("idToken.{k}"), &format!("Invalid input: expected string, received {}", kind(v)));
+                    f.custom(
+                        &format!("idToken.{k}"),
+                        &format!("Invalid input: expected string, received {}", kind(v)),
+                    );
                 }
             }
             Some(IdTokenInput {
@@ -156,7 +171,10 @@ fn parse_body(ctx: &Ctx<'_>) -> Result<SocialBody, ApiError> {
             })
         }
         Some(other) => {
-            f.custom("idToken", &format!("Invalid input: expected object, received {}", kind(other)));
+            f.custom(
+                "idToken",
+                &format!("Invalid input: expected object, received {}", kind(other)),
+            );
             None
         }
     };
@@ -192,7 +210,12 @@ fn endpoints(ctx: &Ctx<'_>, provider: &Provider) -> Result<Endpoints, ApiError> 
 }
 
 /// The redirect flow of both endpoints.
-fn start_redirect(ctx: &Ctx<'_>, provider: &Provider, body: SocialBody, link: Option<LinkTarget>) -> Result<Response, ApiError> {
+fn start_redirect(
+    ctx: &Ctx<'_>,
+    provider: &Provider,
+    body: SocialBody,
+    link: Option<LinkTarget>,
+) -> Result<Response, ApiError> {
     let callback_url = body
         .callback_url
         .filter(|u| !u.is_empty())
@@ -226,7 +249,10 @@ fn start_redirect(ctx: &Ctx<'_>, provider: &Provider, body: SocialBody, link: Op
             },
         )
         .map_err(|e| {
-            eprintln!("ERROR oauth provider {}: bad authorization endpoint: {e}", provider.id());
+            eprintln!(
+                "ERROR oauth provider {}: bad authorization endpoint: {e}",
+                provider.id()
+            );
             ApiError::new(502, codes::PROVIDER_UNAVAILABLE)
         })?;
     let mut resp = Response::json(&json!({ "url": url, "redirect": !body.disable_redirect }));
@@ -246,7 +272,10 @@ fn verified_identity(ctx: &Ctx<'_>, provider: &Provider, input: &IdTokenInput) -
     let audiences = provider.audiences();
     let invalid = |reason: String| {
         let id = crate::http::request_id::current();
-        eprintln!("INFO request_id={id} oauth provider {}: id token refused: {reason}", provider.id());
+        eprintln!(
+            "INFO request_id={id} oauth provider {}: id token refused: {reason}",
+            provider.id()
+        );
         ApiError::new(401, codes::INVALID_TOKEN)
     };
     let Some((jwks, rules)) = provider.id_token_rules(&eps, &audiences, input.nonce.as_deref()) else {

@@ -61,7 +61,12 @@ pub struct BuiltinDef {
     pub prompt: Option<&'static str>,
 }
 
-const fn def(id: &'static str, authorization: &'static str, token: &'static str, scopes: &'static [&'static str]) -> BuiltinDef {
+const fn def(
+    id: &'static str,
+    authorization: &'static str,
+    token: &'static str,
+    scopes: &'static [&'static str],
+) -> BuiltinDef {
     BuiltinDef {
         id,
         authorization,
@@ -289,9 +294,17 @@ pub fn user_info(
     apple_user: Option<&Value>,
 ) -> anyhow::Result<UserInfo> {
     let need_userinfo = || urls.userinfo.ok_or_else(|| anyhow::anyhow!("no user-info endpoint"));
-    let access = || tokens.access_token.as_deref().ok_or_else(|| anyhow::anyhow!("no access token"));
+    let access = || {
+        tokens
+            .access_token
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("no access token"))
+    };
     let from_id_token = || -> anyhow::Result<Value> {
-        let id_token = tokens.id_token.as_deref().ok_or_else(|| anyhow::anyhow!("no id_token in the token response"))?;
+        let id_token = tokens
+            .id_token
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("no id_token in the token response"))?;
         decode_jwt_claims(id_token)
     };
     let info = match builtin {
@@ -426,7 +439,10 @@ pub fn user_info(
                     name: s(&p, "name").unwrap_or_default(),
                     email: s(&p, "email"),
                     email_verified: truthy(p.get("email_verified")),
-                    image: p.pointer("/picture/data/url").and_then(Value::as_str).map(str::to_string),
+                    image: p
+                        .pointer("/picture/data/url")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
                     data: p,
                 }
             }
@@ -434,21 +450,41 @@ pub fn user_info(
         Builtin::Twitter => {
             let base = need_userinfo()?;
             let sep = if base.contains('?') { '&' } else { '?' };
-            let mut p = http.get_json(&format!("{base}{sep}user.fields=profile_image_url"), Some(access()?), &[])?;
+            let mut p = http.get_json(
+                &format!("{base}{sep}user.fields=profile_image_url"),
+                Some(access()?),
+                &[],
+            )?;
             let confirmed = http
                 .get_json(&format!("{base}{sep}user.fields=confirmed_email"), Some(access()?), &[])
                 .ok()
-                .and_then(|v| v.pointer("/data/confirmed_email").and_then(Value::as_str).map(str::to_string));
-            let id = p.pointer("/data/id").and_then(Value::as_str).unwrap_or_default().to_string();
+                .and_then(|v| {
+                    v.pointer("/data/confirmed_email")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                });
+            let id = p
+                .pointer("/data/id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             if let (Some(e), Some(obj)) = (&confirmed, p.get_mut("data").and_then(Value::as_object_mut)) {
                 obj.insert("email".into(), Value::String(e.clone()));
             }
-            let field = |k: &str| p.pointer(&format!("/data/{k}")).and_then(Value::as_str).map(str::to_string);
+            let field = |k: &str| {
+                p.pointer(&format!("/data/{k}"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
             UserInfo {
                 subject: id.clone(),
                 name: field("name").unwrap_or_default(),
                 // Better Auth's placeholder when X shares no address.
-                email: Some(confirmed.clone().unwrap_or_else(|| format!("{id}@twitter.placeholder.invalid"))),
+                email: Some(
+                    confirmed
+                        .clone()
+                        .unwrap_or_else(|| format!("{id}@twitter.placeholder.invalid")),
+                ),
                 email_verified: confirmed.is_some(),
                 image: field("profile_image_url"),
                 data: p,

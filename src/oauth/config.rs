@@ -38,9 +38,13 @@ pub struct FieldMap {
 pub enum ProviderKind {
     Builtin(Builtin),
     /// OpenID Connect, endpoints from the discovery document.
-    Oidc { discovery_url: String },
+    Oidc {
+        discovery_url: String,
+    },
     /// Plain OAuth 2 with explicit endpoints and a user-info field mapping.
-    OAuth2 { fields: FieldMap },
+    OAuth2 {
+        fields: FieldMap,
+    },
 }
 
 /// Endpoint URLs that replace a provider's defaults (self-hosted instances, tests).
@@ -151,7 +155,13 @@ impl OAuthConfig {
             let Some(client_id) = get(&format!("{prefix}_CLIENT_ID")) else {
                 continue;
             };
-            let mut p = common(&get, builtin.id(), client_id, &format!("SESAME_{prefix}"), &format!("{prefix}_CLIENT_SECRET"))?;
+            let mut p = common(
+                &get,
+                builtin.id(),
+                client_id,
+                &format!("SESAME_{prefix}"),
+                &format!("{prefix}_CLIENT_SECRET"),
+            )?;
             p.kind = ProviderKind::Builtin(*builtin);
             p.pkce = builtin.def().pkce;
             p.client_auth = builtin.def().client_auth;
@@ -172,9 +182,13 @@ impl OAuthConfig {
         for id in list(get("SESAME_OIDC_PROVIDERS")) {
             let prefix = format!("SESAME_OIDC_{}", env_id(&id));
             check_generic_id(&id, &providers)?;
-            let client_id = get(&format!("{prefix}_CLIENT_ID")).with_context(|| format!("{prefix}_CLIENT_ID is required"))?;
+            let client_id =
+                get(&format!("{prefix}_CLIENT_ID")).with_context(|| format!("{prefix}_CLIENT_ID is required"))?;
             let mut p = common(&get, &id, client_id, &prefix, &format!("{prefix}_CLIENT_SECRET"))?;
-            let discovery_url = match (get(&format!("{prefix}_DISCOVERY_URL")), get(&format!("{prefix}_ISSUER"))) {
+            let discovery_url = match (
+                get(&format!("{prefix}_DISCOVERY_URL")),
+                get(&format!("{prefix}_ISSUER")),
+            ) {
                 (Some(u), _) => u.to_string(),
                 (None, Some(iss)) => format!("{}/.well-known/openid-configuration", iss.trim_end_matches('/')),
                 (None, None) => bail!("{prefix}_DISCOVERY_URL or {prefix}_ISSUER is required"),
@@ -189,7 +203,8 @@ impl OAuthConfig {
         for id in list(get("SESAME_OAUTH2_PROVIDERS")) {
             let prefix = format!("SESAME_OAUTH2_{}", env_id(&id));
             check_generic_id(&id, &providers)?;
-            let client_id = get(&format!("{prefix}_CLIENT_ID")).with_context(|| format!("{prefix}_CLIENT_ID is required"))?;
+            let client_id =
+                get(&format!("{prefix}_CLIENT_ID")).with_context(|| format!("{prefix}_CLIENT_ID is required"))?;
             let mut p = common(&get, &id, client_id, &prefix, &format!("{prefix}_CLIENT_SECRET"))?;
             for (what, value) in [
                 ("AUTHORIZATION_URL", &p.endpoints.authorization),
@@ -222,7 +237,10 @@ impl OAuthConfig {
 }
 
 fn check_generic_id(id: &str, taken: &[ProviderConfig]) -> anyhow::Result<()> {
-    if !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_') {
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    {
         bail!("provider id {id:?} must use only a-z, 0-9, - and _");
     }
     if Builtin::from_id(id).is_some() || taken.iter().any(|p| p.id == id) {
@@ -330,8 +348,11 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        let e = OAuthConfig::from_vars(&vars(&[("SESAME_OIDC_PROVIDERS", "x"), ("SESAME_OIDC_X_CLIENT_ID", "c")]))
-            .unwrap_err();
+        let e = OAuthConfig::from_vars(&vars(&[
+            ("SESAME_OIDC_PROVIDERS", "x"),
+            ("SESAME_OIDC_X_CLIENT_ID", "c"),
+        ]))
+        .unwrap_err();
         assert!(e.to_string().contains("SESAME_OIDC_X_DISCOVERY_URL"));
         let e = OAuthConfig::from_vars(&vars(&[("SESAME_OIDC_PROVIDERS", "github")])).unwrap_err();
         assert!(e.to_string().contains("already taken"));

@@ -24,7 +24,12 @@ pub struct Discovered {
 /// Fetches and checks a discovery document.
 pub fn discover(http: &Client, url: &str) -> anyhow::Result<Discovered> {
     let doc = http.get_json(url, None, &[])?;
-    let field = |k: &str| doc.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+    let field = |k: &str| {
+        doc.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
     let absolute = |k: &str| -> anyhow::Result<Option<String>> {
         match field(k) {
             None => Ok(None),
@@ -35,7 +40,8 @@ pub fn discover(http: &Client, url: &str) -> anyhow::Result<Discovered> {
     Ok(Discovered {
         authorization: absolute("authorization_endpoint")?
             .ok_or_else(|| anyhow::anyhow!("discovery document has no authorization_endpoint"))?,
-        token: absolute("token_endpoint")?.ok_or_else(|| anyhow::anyhow!("discovery document has no token_endpoint"))?,
+        token: absolute("token_endpoint")?
+            .ok_or_else(|| anyhow::anyhow!("discovery document has no token_endpoint"))?,
         userinfo: absolute("userinfo_endpoint")?,
         jwks: absolute("jwks_uri")?,
         algorithms: doc
@@ -73,10 +79,16 @@ pub fn oidc_user_info(
         Some(c) => c.clone(),
         None => {
             let url = userinfo.ok_or_else(|| anyhow::anyhow!("no email in the id_token and no userinfo endpoint"))?;
-            let access = tokens.access_token.as_deref().ok_or_else(|| anyhow::anyhow!("no access token"))?;
+            let access = tokens
+                .access_token
+                .as_deref()
+                .ok_or_else(|| anyhow::anyhow!("no access token"))?;
             let p = http.get_json(url, Some(access), &[])?;
             if let Some(sub) = claims.and_then(|c| text(c.get("sub"))) {
-                anyhow::ensure!(text(p.get("sub")).as_deref() == Some(sub.as_str()), "userinfo sub does not match the id_token");
+                anyhow::ensure!(
+                    text(p.get("sub")).as_deref() == Some(sub.as_str()),
+                    "userinfo sub does not match the id_token"
+                );
             }
             p
         }
@@ -93,7 +105,10 @@ pub fn oidc_user_info(
 
 /// The profile of a plain OAuth 2 provider, read through its field mapping.
 pub fn oauth2_user_info(http: &Client, userinfo: &str, tokens: &Tokens, fields: &FieldMap) -> anyhow::Result<UserInfo> {
-    let access = tokens.access_token.as_deref().ok_or_else(|| anyhow::anyhow!("no access token"))?;
+    let access = tokens
+        .access_token
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("no access token"))?;
     let data = http.get_json(userinfo, Some(access), &[])?;
     Ok(UserInfo {
         subject: text(path(&data, &fields.id)).unwrap_or_default(),

@@ -71,7 +71,12 @@ impl Client {
 
     /// POSTs a form (token endpoints) and parses the JSON answer. `basic` sends HTTP Basic
     /// client credentials.
-    pub fn post_form(&self, url: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Result<Value, FetchError> {
+    pub fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Result<Value, FetchError> {
         let mut req = self
             .agent
             .post(url)

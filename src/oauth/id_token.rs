@@ -40,7 +40,10 @@ pub enum IssuerCheck {
     OneOf(Vec<String>),
     /// Entra ID: `iss` must be `<authority>/<tid>/v2.0` for the token's own `tid`, and the
     /// tenant setting narrows which `tid`s are accepted.
-    Microsoft { authority: String, tenant: String },
+    Microsoft {
+        authority: String,
+        tenant: String,
+    },
 }
 
 pub struct Expected<'a> {
@@ -69,7 +72,13 @@ impl JwksCache {
         }
     }
 
-    fn key(&self, http: &Client, url: &str, kid: Option<&str>, now: OffsetDateTime) -> anyhow::Result<jsonwebtoken::jwk::Jwk> {
+    fn key(
+        &self,
+        http: &Client,
+        url: &str,
+        kid: Option<&str>,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<jsonwebtoken::jwk::Jwk> {
         let (found, may_fetch) = self.lookup(url, kid, now);
         if let Some(k) = found {
             return Ok(k);
@@ -144,7 +153,10 @@ pub fn verify(
         IssuerCheck::OneOf(list) => anyhow::ensure!(list.iter().any(|i| i == iss), "issuer mismatch"),
         IssuerCheck::Microsoft { authority, tenant } => {
             let tid = claims.get("tid").and_then(Value::as_str).unwrap_or_default();
-            anyhow::ensure!(!tid.is_empty() && iss == format!("{authority}/{tid}/v2.0"), "issuer mismatch");
+            anyhow::ensure!(
+                !tid.is_empty() && iss == format!("{authority}/{tid}/v2.0"),
+                "issuer mismatch"
+            );
             let ok = match tenant.as_str() {
                 "common" => true,
                 "organizations" => tid != MS_CONSUMER_TENANT,

@@ -37,7 +37,13 @@ fn sealer<'a>(ctx: &'a Ctx<'_>) -> Sealer<'a> {
 }
 
 /// A new account row for the identity.
-pub fn new_account(ctx: &Ctx<'_>, key: &AccountKey<'_>, user_id: &str, tokens: &Tokens, scope: Option<String>) -> Result<Account, ApiError> {
+pub fn new_account(
+    ctx: &Ctx<'_>,
+    key: &AccountKey<'_>,
+    user_id: &str,
+    tokens: &Tokens,
+    scope: Option<String>,
+) -> Result<Account, ApiError> {
     let seal = sealer(ctx);
     Ok(Account {
         id: crypto::new_id(),
@@ -58,7 +64,12 @@ pub fn new_account(ctx: &Ctx<'_>, key: &AccountKey<'_>, user_id: &str, tokens: &
 }
 
 /// Writes fresh tokens over an account; absent values keep what is stored.
-pub fn refresh_account_tokens(ctx: &Ctx<'_>, account: &Account, tokens: &Tokens, scope: Option<String>) -> Result<Account, ApiError> {
+pub fn refresh_account_tokens(
+    ctx: &Ctx<'_>,
+    account: &Account,
+    tokens: &Tokens,
+    scope: Option<String>,
+) -> Result<Account, ApiError> {
     let seal = sealer(ctx);
     let mut a = account.clone();
     if let Some(t) = seal.seal(tokens.access_token.as_deref())? {
@@ -111,7 +122,10 @@ pub fn resolve_user(
         // The stored scope is left alone on sign-in; only the tokens are refreshed.
         refresh_account_tokens(ctx, &account, tokens, None)?;
         let user = promote_verified(ctx, user, info, &address)?;
-        return Ok(Ok(Resolved { user, is_register: false }));
+        return Ok(Ok(Resolved {
+            user,
+            is_register: false,
+        }));
     }
     if let Some(user) = ctx.storage().find_user_by_email(&address)? {
         let trusted = ctx.app.oauth.is_trusted(key.provider_id);
@@ -125,7 +139,10 @@ pub fn resolve_user(
             Err(e) => return Err(e.into()),
         }
         let user = promote_verified(ctx, user, info, &address)?;
-        return Ok(Ok(Resolved { user, is_register: false }));
+        return Ok(Ok(Resolved {
+            user,
+            is_register: false,
+        }));
     }
     if disable_sign_up {
         return Ok(Err("signup disabled"));
@@ -141,7 +158,10 @@ pub fn resolve_user(
     };
     let account = new_account(ctx, key, &user.id, tokens, tokens.scope_column())?;
     match ctx.storage().create_user_with_account(&user, &account) {
-        Ok(()) => Ok(Ok(Resolved { user, is_register: true })),
+        Ok(()) => Ok(Ok(Resolved {
+            user,
+            is_register: true,
+        })),
         // A concurrent sign-in created the user or account first.
         Err(StorageError::Conflict(_)) => Ok(Err("unable to create user")),
         Err(e) => Err(e.into()),

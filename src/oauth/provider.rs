@@ -41,6 +41,14 @@ pub struct AuthRequest<'a> {
     pub additional: &'a [(String, String)],
 }
 
+/// The callback's side of a code exchange.
+pub struct CodeExchange<'a> {
+    pub code: &'a str,
+    pub verifier: &'a str,
+    pub redirect_uri: &'a str,
+    pub device_id: Option<&'a str>,
+}
+
 pub struct Provider {
     pub config: ProviderConfig,
     discovered: Mutex<Option<Discovered>>,
@@ -94,12 +102,16 @@ impl Provider {
             ProviderKind::Builtin(b) => {
                 let d = b.def();
                 Ok(Endpoints {
-                    authorization: o.authorization.clone().unwrap_or_else(|| self.tenant_url(d.authorization)),
+                    authorization: o
+                        .authorization
+                        .clone()
+                        .unwrap_or_else(|| self.tenant_url(d.authorization)),
                     token: o.token.clone().unwrap_or_else(|| self.tenant_url(d.token)),
                     userinfo: o.userinfo.clone().or(d.userinfo.map(str::to_string)),
-                    emails: o.emails.clone().or_else(|| {
-                        (*b == Builtin::Github).then(|| builtin::GITHUB_EMAILS.to_string())
-                    }),
+                    emails: o
+                        .emails
+                        .clone()
+                        .or_else(|| (*b == Builtin::Github).then(|| builtin::GITHUB_EMAILS.to_string())),
                     jwks: o.jwks.clone().or(d.jwks.map(|j| self.tenant_url(j))),
                     issuer: None,
                     algorithms: vec![Algorithm::RS256],
@@ -229,12 +241,21 @@ impl Provider {
         }
     }
 
-    fn token_call<'a>(&'a self, http: &Client, url: &str, mut form: Vec<(&'a str, String)>, now: OffsetDateTime) -> anyhow::Result<Tokens> {
+    fn token_call<'a>(
+        &'a self,
+        http: &Client,
+        url: &str,
+        mut form: Vec<(&'a str, String)>,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Tokens> {
         let basic = self.credentials(&mut form);
         let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let answer = http.post_form(url, &pairs, basic)?;
         Tokens::from_response(&answer, now).ok_or_else(|| {
-            let error = answer.get("error").and_then(Value::as_str).unwrap_or("no token in the answer");
+            let error = answer
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("no token in the answer");
             anyhow::Error::new(FetchError::Status(200, serde_json::json!({ "error": error })))
         })
     }
@@ -244,24 +265,30 @@ impl Provider {
         &self,
         http: &Client,
         eps: &Endpoints,
-        code: &str,
-        verifier: &str,
-        redirect_uri: &str,
-        device_id: Option<&str>,
+        x: &CodeExchange<'_>,
         now: OffsetDateTime,
     ) -> anyhow::Result<Tokens> {
-        let mut form = vec![("grant_type", "authorization_code".to_string()), ("code", code.to_string())];
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_string()),
+            ("code", x.code.to_string()),
+        ];
         if self.config.pkce {
-            form.push(("code_verifier", verifier.to_string()));
+            form.push(("code_verifier", x.verifier.to_string()));
         }
-        if let Some(d) = device_id {
+        if let Some(d) = x.device_id {
             form.push(("device_id", d.to_string()));
         }
-        form.push(("redirect_uri", redirect_uri.to_string()));
+        form.push(("redirect_uri", x.redirect_uri.to_string()));
         self.token_call(http, &eps.token, form, now)
     }
 
-    pub fn refresh(&self, http: &Client, eps: &Endpoints, refresh_token: &str, now: OffsetDateTime) -> anyhow::Result<Tokens> {
+    pub fn refresh(
+        &self,
+        http: &Client,
+        eps: &Endpoints,
+        refresh_token: &str,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Tokens> {
         let mut form = vec![
             ("grant_type", "refresh_token".to_string()),
             ("refresh_token", refresh_token.to_string()),
@@ -275,7 +302,12 @@ impl Provider {
     }
 
     /// The ID-token rules, or `None` when the provider has no key set to check against.
-    pub fn id_token_rules<'a>(&self, eps: &'a Endpoints, audiences: &'a [String], nonce: Option<&'a str>) -> Option<(&'a str, Expected<'a>)> {
+    pub fn id_token_rules<'a>(
+        &self,
+        eps: &'a Endpoints,
+        audiences: &'a [String],
+        nonce: Option<&'a str>,
+    ) -> Option<(&'a str, Expected<'a>)> {
         let jwks = eps.jwks.as_deref()?;
         let (issuer, max_age, sha) = match (self.builtin(), self.def().and_then(|d| d.id_token)) {
             (Some(Builtin::Microsoft), Some(r)) => (
@@ -336,12 +368,18 @@ impl Provider {
                 builtin::user_info(*b, http, &urls, tokens, apple_user)
             }
             ProviderKind::OAuth2 { fields } => {
-                let url = eps.userinfo.as_deref().ok_or_else(|| anyhow::anyhow!("no userinfo URL"))?;
+                let url = eps
+                    .userinfo
+                    .as_deref()
+                    .ok_or_else(|| anyhow::anyhow!("no userinfo URL"))?;
                 generic::oauth2_user_info(http, url, tokens, fields)
             }
             ProviderKind::Oidc { .. } => {
                 let audiences = self.audiences();
-                let claims = match (tokens.id_token.as_deref(), self.id_token_rules(eps, &audiences, expected_nonce)) {
+                let claims = match (
+                    tokens.id_token.as_deref(),
+                    self.id_token_rules(eps, &audiences, expected_nonce),
+                ) {
                     (Some(t), Some((url, rules))) => Some(id_token::verify(http, jwks, url, t, &rules, now)?),
                     (Some(t), None) => decode_jwt_claims(t).ok(),
                     (None, _) => None,
@@ -352,7 +390,12 @@ impl Provider {
     }
 
     /// The profile behind a verified ID token (the `idToken` sign-in).
-    pub fn user_info_from_claims(&self, http: &Client, claims: Value, apple_user: Option<&Value>) -> anyhow::Result<UserInfo> {
+    pub fn user_info_from_claims(
+        &self,
+        http: &Client,
+        claims: Value,
+        apple_user: Option<&Value>,
+    ) -> anyhow::Result<UserInfo> {
         let token_only = Tokens::default();
         match &self.config.kind {
             ProviderKind::Oidc { .. } => generic::oidc_user_info(http, None, &token_only, Some(&claims)),
@@ -376,9 +419,12 @@ impl Provider {
         let local = || format!("local:oauth:{}", encode_uri_component(self.id()));
         match (&self.config.kind, self.def().map(|d| d.issuer)) {
             (ProviderKind::Builtin(_), Some(IssuerRule::Fixed(i))) => Some(i.to_string()),
-            (ProviderKind::Builtin(_), Some(IssuerRule::TokenIss)) => {
-                info.data.get("iss").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
-            }
+            (ProviderKind::Builtin(_), Some(IssuerRule::TokenIss)) => info
+                .data
+                .get("iss")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
             (ProviderKind::Oidc { .. }, _) => Some(eps.issuer.clone().unwrap_or_else(local)),
             _ => Some(local()),
         }

@@ -23,7 +23,10 @@ pub struct Tokens {
 }
 
 fn str_field(v: &Value, k: &str) -> Option<String> {
-    v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
+    v.get(k)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 fn seconds(v: &Value, k: &str) -> Option<i64> {
@@ -112,7 +115,7 @@ pub fn encrypt(secret: &str, plain: &str) -> anyhow::Result<String> {
 /// Decrypts a stored token. As Better Auth, a value that does not look like hex is returned
 /// as is (rows written before encryption was turned on).
 pub fn decrypt(secret: &str, stored: &str) -> anyhow::Result<String> {
-    if stored.len() % 2 != 0 || !stored.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !stored.len().is_multiple_of(2) || !stored.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(stored.to_string());
     }
     let bytes: Vec<u8> = (0..stored.len())
@@ -179,6 +182,9 @@ mod tests {
         assert_eq!(t.scope_column().as_deref(), Some("read:user,user:email"));
         assert_eq!(t.access_token_expires_at, Some(now + Duration::hours(1)));
         assert!(Tokens::from_response(&serde_json::json!({"error":"bad_verification_code"}), now).is_none());
-        assert_eq!(merge_scopes(Some("a,b"), &["b".into(), "c".into()]).as_deref(), Some("a,b,c"));
+        assert_eq!(
+            merge_scopes(Some("a,b"), &["b".into(), "c".into()]).as_deref(),
+            Some("a,b,c")
+        );
     }
 }

@@ -3,7 +3,9 @@
 //! port for over-the-socket checks.
 #![allow(dead_code)]
 
+pub mod fake_provider;
 pub mod http_client;
+pub mod oauth;
 
 use std::sync::Arc;
 
@@ -45,7 +47,11 @@ impl TestApp {
         };
         let clock = Arc::new(FixedClock::new(datetime!(2026-11-26 12:00 UTC)));
         let app = App::new(config, storage, clock.clone()).expect("app builds");
-        TestApp { app: Arc::new(app), clock, backend }
+        TestApp {
+            app: Arc::new(app),
+            clock,
+            backend,
+        }
     }
 
     pub fn storage(&self) -> &dyn Storage {
@@ -82,7 +88,10 @@ impl TestApp {
 
     /// Signs up a user and returns the response and the cookies to send back.
     pub fn sign_up(&self, email: &str) -> (Response, String) {
-        let resp = self.post("/sign-up/email", json!({"name": "Test User", "email": email, "password": PASSWORD}));
+        let resp = self.post(
+            "/sign-up/email",
+            json!({"name": "Test User", "email": email, "password": PASSWORD}),
+        );
         assert_eq!(resp.status, 200, "sign-up failed: {}", body_text(&resp));
         let cookies = cookie_header(&resp);
         (resp, cookies)
@@ -116,7 +125,9 @@ pub fn cookie_header(resp: &Response) -> String {
 
 /// The `Set-Cookie` line for a cookie name, if any.
 pub fn set_cookie<'a>(resp: &'a Response, name: &str) -> Option<&'a str> {
-    resp.set_cookies().into_iter().find(|c| c.starts_with(&format!("{name}=")))
+    resp.set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
 }
 
 /// Asserts an error answer: status, code, and the `{message, code, status}` shape.
@@ -126,7 +137,11 @@ pub fn assert_error(resp: &Response, status: u16, code: &str) {
     assert_eq!(body["code"], code, "body: {body}");
     assert_eq!(body["status"], status);
     assert!(body["message"].is_string(), "body: {body}");
-    assert_eq!(body.as_object().map(|o| o.len()), Some(3), "error body has exactly message, code, status: {body}");
+    assert_eq!(
+        body.as_object().map(|o| o.len()),
+        Some(3),
+        "error body has exactly message, code, status: {body}"
+    );
 }
 
 /// Generates one `#[test]` per backend for each listed test function `fn(&TestApp)`:
