@@ -47,10 +47,10 @@ pub struct Client {
     agent: ureq::Agent,
 }
 
-/// Where a URL points, for logs: scheme, host and path, never the query.
+/// Where a URL points, for logs: origin and path, never the query or credentials.
 pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(u) => format!("{}://{}{}", u.scheme(), u.host_str().unwrap_or_default(), u.path()),
+        Ok(u) => format!("{}{}", u.origin().ascii_serialization(), u.path()),
         Err(_) => "<invalid url>".to_string(),
     }
 }
@@ -135,4 +135,16 @@ fn finish(url: &str, result: Result<ureq::Response, ureq::Error>) -> Result<Valu
     };
     eprintln!("WARN request_id={id} oauth call to {} failed: {err}", redact(url));
     Err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redact_keeps_origin_and_path_only() {
+        assert_eq!(
+            super::redact("https://u:p@graph.example.com:8443/me?access_token=secret"),
+            "https://graph.example.com:8443/me"
+        );
+        assert_eq!(super::redact("nonsense"), "<invalid url>");
+    }
 }
