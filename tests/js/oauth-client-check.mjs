@@ -1,4 +1,10 @@
-// Verifies Sesame with Better Auth's official JS client against oauth2-mock-server.
+// Manual check (not part of `cargo test`): Better Auth's official JS client against
+// `sesame serve` with a generic OIDC provider served by npm `oauth2-mock-server`.
+// Run from a folder whose node_modules has better-auth and oauth2-mock-server (the
+// reference's, after `npm ci`), with Sesame started as:
+//   PORT=3301 BETTER_AUTH_URL=http://127.0.0.1:3301 SESAME_OIDC_PROVIDERS=mock \
+//   SESAME_OIDC_MOCK_ISSUER=http://127.0.0.1:3998 SESAME_OIDC_MOCK_CLIENT_ID=harness-client \
+//   SESAME_OIDC_MOCK_CLIENT_SECRET=harness-secret sesame serve
 import { OAuth2Server } from "oauth2-mock-server";
 import { createAuthClient } from "better-auth/client";
 
