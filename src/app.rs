@@ -52,6 +52,8 @@ pub struct App {
     pub mailer: Arc<dyn Mailer>,
     /// Delivers through `mailer` from a background thread; handlers only queue.
     pub outbox: Outbox,
+    /// Social sign-in providers (built from `config.oauth`).
+    pub oauth: crate::oauth::OAuth,
 }
 
 impl App {
@@ -61,7 +63,9 @@ impl App {
             StorageUrl::Memory => Arc::new(MemoryStorage::new()),
             StorageUrl::Postgres(url) => Arc::new(PgStorage::connect(url.expose(), &config)?),
         };
-        App::new(config, storage, Arc::new(SystemClock))
+        let app = App::new(config, storage, Arc::new(SystemClock))?;
+        app.oauth.warm_up();
+        Ok(app)
     }
 
     pub fn new(config: Config, storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
@@ -71,6 +75,7 @@ impl App {
         let mailer = crate::mail::from_config(&config)?;
         let outbox = Outbox::start(mailer.clone(), RetryPolicy::default())?;
         Ok(App {
+            oauth: crate::oauth::OAuth::new(&config.oauth),
             cookies: CookieJar::new(&config),
             trusted: TrustedOrigins::new(&config.base_origin, &config.trusted_origins),
             config,
