@@ -121,6 +121,119 @@ pub const VARIABLES: &[Variable] = &[
         "false",
         "On a successful sign-in, re-hash a password stored in another scheme (or bcrypt cost) with SESAME_PASSWORD_HASH",
     ),
+    var("SESAME_APP_NAME", "Sesame", "Application name shown in emails"),
+    var(
+        "SESAME_SMTP_URL",
+        "",
+        "Send email over SMTP: `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://…:465` (implicit TLS)",
+    ),
+    var(
+        "SESAME_EMAIL_FROM",
+        "",
+        "Sender of SMTP email, e.g. `Sesame <no-reply@example.com>` (required with SESAME_SMTP_URL)",
+    ),
+    var(
+        "SESAME_EMAIL_WEBHOOK_URL",
+        "",
+        "POST every email as signed JSON to this URL instead (header X-Sesame-Signature)",
+    ),
+    var(
+        "SESAME_EMAIL_VERIFICATION_EXPIRES_IN",
+        "3600",
+        "Lifetime in seconds of email verification and change-email links",
+    ),
+    var(
+        "SESAME_SEND_VERIFICATION_ON_SIGN_UP",
+        "= SESAME_REQUIRE_EMAIL_VERIFICATION",
+        "Email a verification link after sign-up",
+    ),
+    var(
+        "SESAME_SEND_VERIFICATION_ON_SIGN_IN",
+        "false",
+        "Email a new verification link when sign-in is refused for an unverified email",
+    ),
+    var(
+        "SESAME_AUTO_SIGN_IN_AFTER_VERIFICATION",
+        "false",
+        "Sign the user in when they open the verification link",
+    ),
+    var(
+        "SESAME_RESET_PASSWORD_EXPIRES_IN",
+        "3600",
+        "Lifetime in seconds of password reset links",
+    ),
+    var(
+        "SESAME_REVOKE_SESSIONS_ON_PASSWORD_RESET",
+        "false",
+        "Sign the user out everywhere when the password is reset",
+    ),
+    var("SESAME_CHANGE_EMAIL", "false", "Enable POST /change-email"),
+    var(
+        "SESAME_CHANGE_EMAIL_CONFIRMATION",
+        "true",
+        "A verified user first confirms an email change from the old address",
+    ),
+    var("SESAME_DELETE_USER", "false", "Enable POST /delete-user (else 404)"),
+    var(
+        "SESAME_DELETE_USER_VERIFICATION",
+        "true",
+        "Deleting an account always goes through an emailed link",
+    ),
+    var(
+        "SESAME_DELETE_USER_EXPIRES_IN",
+        "86400",
+        "Lifetime in seconds of account deletion links",
+    ),
+    // Social sign-in (src/oauth/config.rs). `<P>` is a built-in provider: GITHUB, GOOGLE,
+    // DISCORD, GITLAB, MICROSOFT, APPLE, FACEBOOK, TWITTER, LINKEDIN, SLACK.
+    var("<P>_CLIENT_ID", "", "Enables built-in provider `<P>` (e.g. `GITHUB_CLIENT_ID`)"),
+    var("<P>_CLIENT_SECRET", "", "Its client secret (Apple: the signed client-secret JWT)"),
+    var("SESAME_<P>_SCOPES", "", "Scopes added to the provider's defaults, comma or space separated"),
+    var(
+        "SESAME_<P>_AUTHORIZATION_URL",
+        "provider's",
+        "Endpoint override (self-hosted instances, tests); also `_TOKEN_URL`, `_USERINFO_URL`, `_JWKS_URL`, and `SESAME_GITHUB_EMAILS_URL`",
+    ),
+    var(
+        "SESAME_<P>_ID_TOKEN_AUDIENCES",
+        "",
+        "Extra accepted ID-token audiences (mobile client ids, Apple bundle id)",
+    ),
+    var(
+        "SESAME_<P>_DISABLE_SIGN_UP",
+        "false",
+        "Never create users through this provider; `_DISABLE_IMPLICIT_SIGN_UP` only without `requestSignUp`",
+    ),
+    var("MICROSOFT_TENANT_ID", "common", "Entra ID tenant: common, organizations, consumers or a tenant id"),
+    var("SESAME_GITLAB_BASE_URL", "https://gitlab.com", "Self-hosted GitLab: derives all three endpoints"),
+    var("SESAME_OIDC_PROVIDERS", "", "Generic OpenID Connect provider ids, comma separated"),
+    var(
+        "SESAME_OIDC_<ID>_DISCOVERY_URL",
+        "",
+        "Its discovery document (or `_ISSUER`); also `_CLIENT_ID`, `_CLIENT_SECRET`, `_SCOPES` (openid email profile), `_PKCE` (true), `_AUTH_METHOD` (post|basic)",
+    ),
+    var("SESAME_OAUTH2_PROVIDERS", "", "Generic OAuth 2 provider ids, comma separated"),
+    var(
+        "SESAME_OAUTH2_<ID>_AUTHORIZATION_URL",
+        "",
+        "Required with `_TOKEN_URL`, `_USERINFO_URL`, `_CLIENT_ID`; optional `_CLIENT_SECRET`, `_SCOPES`, `_PKCE`, `_AUTH_METHOD`",
+    ),
+    var(
+        "SESAME_OAUTH2_<ID>_ID_FIELD",
+        "id",
+        "User-info field paths (dotted): `_ID_FIELD`, `_EMAIL_FIELD` (email), `_EMAIL_VERIFIED_FIELD` (email_verified), `_NAME_FIELD` (name), `_IMAGE_FIELD` (picture)",
+    ),
+    var(
+        "SESAME_TRUSTED_PROVIDERS",
+        "",
+        "Provider ids whose emails count as verified for account linking, comma separated",
+    ),
+    var(
+        "SESAME_ENCRYPT_OAUTH_TOKENS",
+        "false",
+        "Encrypt stored provider tokens (XChaCha20-Poly1305, key from the secret, as Better Auth)",
+    ),
+    var("SESAME_OAUTH_TIMEOUT_MS", "10000", "Connect/read timeout of every call to a provider"),
     var(
         "SESAME_RATE_LIMIT",
         "true",
@@ -207,6 +320,10 @@ pub struct Config {
     pub plugins: Vec<String>,
     pub postgres_startup_timeout: u64,
     pub rehash_on_sign_in: bool,
+    /// Email delivery and the email flows.
+    pub email: EmailConfig,
+    /// Social sign-in providers and settings.
+    pub oauth: crate::oauth::config::OAuthConfig,
     pub rate_limit: bool,
     pub rate_limit_rules: Vec<crate::ratelimit::CustomRule>,
     pub rate_limit_storage: crate::ratelimit::StoreKind,
@@ -214,6 +331,38 @@ pub struct Config {
     pub read_timeout_secs: u64,
     pub max_connections: usize,
     pub max_header_bytes: usize,
+}
+
+/// Where email goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailTransport {
+    /// Printed to stderr (development).
+    Log,
+    Smtp {
+        url: Secret,
+        from: String,
+    },
+    Webhook {
+        url: Secret,
+    },
+}
+
+/// Email delivery and the flows that send email (spec §3.7-3.10, §3.15-3.16, §6, §7).
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub app_name: String,
+    pub transport: MailTransport,
+    pub verification_expires_in: i64,
+    pub send_on_sign_up: bool,
+    pub send_on_sign_in: bool,
+    pub auto_sign_in_after_verification: bool,
+    pub reset_password_expires_in: i64,
+    pub revoke_sessions_on_password_reset: bool,
+    pub change_email: bool,
+    pub change_email_confirmation: bool,
+    pub delete_user: bool,
+    pub delete_user_verification: bool,
+    pub delete_user_expires_in: i64,
 }
 
 impl Config {
@@ -322,6 +471,8 @@ impl Config {
                 30,
             )?,
             rehash_on_sign_in: parse_bool(get("SESAME_REHASH_ON_SIGN_IN"), "SESAME_REHASH_ON_SIGN_IN", false)?,
+            email: email_config(&get)?,
+            oauth: crate::oauth::config::OAuthConfig::from_vars(vars)?,
             rate_limit: parse_bool(get("SESAME_RATE_LIMIT"), "SESAME_RATE_LIMIT", true)?,
             rate_limit_rules: crate::ratelimit::rules::parse(get("SESAME_RATE_LIMIT_RULES").unwrap_or_default())
                 .context("SESAME_RATE_LIMIT_RULES")?,
@@ -382,6 +533,9 @@ impl Config {
         } else if self.secret.expose().chars().count() < 32 {
             w.push("BETTER_AUTH_SECRET is shorter than 32 characters".to_string());
         }
+        if self.email.transport == MailTransport::Log {
+            w.push("no mail transport configured: emails (with their links) are printed to stderr; set SESAME_SMTP_URL or SESAME_EMAIL_WEBHOOK_URL in production".to_string());
+        }
         w
     }
 
@@ -394,6 +548,57 @@ impl Config {
     pub fn secure_cookies(&self) -> bool {
         self.base_origin.starts_with("https://")
     }
+}
+
+/// The email part of the configuration.
+fn email_config<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> anyhow::Result<EmailConfig> {
+    let transport = match (get("SESAME_SMTP_URL"), get("SESAME_EMAIL_WEBHOOK_URL")) {
+        (Some(_), Some(_)) => bail!("set only one of SESAME_SMTP_URL and SESAME_EMAIL_WEBHOOK_URL"),
+        (Some(url), None) => {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                bail!("SESAME_SMTP_URL must start with smtp:// or smtps://");
+            }
+            let Some(from) = get("SESAME_EMAIL_FROM") else {
+                bail!("SESAME_EMAIL_FROM is required with SESAME_SMTP_URL");
+            };
+            MailTransport::Smtp {
+                url: Secret::new(url),
+                from: from.to_string(),
+            }
+        }
+        (None, Some(url)) => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("SESAME_EMAIL_WEBHOOK_URL must be an http:// or https:// URL");
+            }
+            MailTransport::Webhook { url: Secret::new(url) }
+        }
+        (None, None) => MailTransport::Log,
+    };
+    let lifetime = |name: &str, default: i64| -> anyhow::Result<i64> {
+        let v: i64 = parse(get(name), name, default)?;
+        if v <= 0 {
+            bail!("{name} must be a positive number of seconds");
+        }
+        Ok(v)
+    };
+    let flag = |name: &str, default: bool| parse_bool(get(name), name, default);
+    let require_verification = flag("SESAME_REQUIRE_EMAIL_VERIFICATION", false)?;
+    Ok(EmailConfig {
+        app_name: get("SESAME_APP_NAME").unwrap_or("Sesame").to_string(),
+        transport,
+        verification_expires_in: lifetime("SESAME_EMAIL_VERIFICATION_EXPIRES_IN", 3600)?,
+        // Better Auth: `sendOnSignUp` defaults to `requireEmailVerification`.
+        send_on_sign_up: flag("SESAME_SEND_VERIFICATION_ON_SIGN_UP", require_verification)?,
+        send_on_sign_in: flag("SESAME_SEND_VERIFICATION_ON_SIGN_IN", false)?,
+        auto_sign_in_after_verification: flag("SESAME_AUTO_SIGN_IN_AFTER_VERIFICATION", false)?,
+        reset_password_expires_in: lifetime("SESAME_RESET_PASSWORD_EXPIRES_IN", 3600)?,
+        revoke_sessions_on_password_reset: flag("SESAME_REVOKE_SESSIONS_ON_PASSWORD_RESET", false)?,
+        change_email: flag("SESAME_CHANGE_EMAIL", false)?,
+        change_email_confirmation: flag("SESAME_CHANGE_EMAIL_CONFIRMATION", true)?,
+        delete_user: flag("SESAME_DELETE_USER", false)?,
+        delete_user_verification: flag("SESAME_DELETE_USER_VERIFICATION", true)?,
+        delete_user_expires_in: lifetime("SESAME_DELETE_USER_EXPIRES_IN", 86_400)?,
+    })
 }
 
 fn parse<T: std::str::FromStr>(value: Option<&str>, name: &str, default: T) -> anyhow::Result<T> {
@@ -515,7 +720,46 @@ mod tests {
 
     #[test]
     fn short_secret_warns() {
-        let c = Config::from_vars(&vars(&[("BETTER_AUTH_SECRET", "short")])).unwrap();
+        let c = Config::from_vars(&vars(&[
+            ("BETTER_AUTH_SECRET", "short"),
+            ("SESAME_EMAIL_WEBHOOK_URL", "http://127.0.0.1:9/"),
+        ]))
+        .unwrap();
         assert_eq!(c.warnings().len(), 1);
+    }
+
+    #[test]
+    fn email_settings() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(c.email.transport, MailTransport::Log);
+        assert!(!c.email.send_on_sign_up);
+        assert!(c.warnings().iter().any(|w| w.contains("stderr")));
+        let c = Config::from_vars(&vars(&[("SESAME_REQUIRE_EMAIL_VERIFICATION", "true")])).unwrap();
+        assert!(
+            c.email.send_on_sign_up,
+            "sendOnSignUp defaults to requireEmailVerification"
+        );
+        let c = Config::from_vars(&vars(&[
+            ("SESAME_REQUIRE_EMAIL_VERIFICATION", "true"),
+            ("SESAME_SEND_VERIFICATION_ON_SIGN_UP", "false"),
+        ]))
+        .unwrap();
+        assert!(!c.email.send_on_sign_up);
+        let err = Config::from_vars(&vars(&[("SESAME_SMTP_URL", "smtp://localhost:25")])).unwrap_err();
+        assert!(format!("{err}").contains("SESAME_EMAIL_FROM"));
+        let err = Config::from_vars(&vars(&[
+            ("SESAME_SMTP_URL", "smtp://localhost:25"),
+            ("SESAME_EMAIL_WEBHOOK_URL", "http://localhost/"),
+        ]))
+        .unwrap_err();
+        assert!(format!("{err}").contains("only one"));
+        let c = Config::from_vars(&vars(&[
+            ("SESAME_SMTP_URL", "smtps://u:hunter2@mail.example.com"),
+            ("SESAME_EMAIL_FROM", "a@example.com"),
+        ]))
+        .unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let err = Config::from_vars(&vars(&[("SESAME_RESET_PASSWORD_EXPIRES_IN", "0")])).unwrap_err();
+        assert!(format!("{err}").contains("SESAME_RESET_PASSWORD_EXPIRES_IN"));
     }
 }

@@ -25,6 +25,8 @@ pub mod error;
 pub mod http;
 pub mod inprocess;
 pub mod log;
+pub mod mail;
+pub mod oauth;
 pub mod plugins;
 pub mod ratelimit;
 pub mod server;

@@ -55,13 +55,17 @@ fn serve() -> anyhow::Result<ExitCode> {
     let app = Arc::new(App::from_config(config)?);
     let running = server::start(app.clone(), addr)?;
     eprintln!(
-        "INFO sesame listening on http://{} (endpoints under {}, storage {}, {} workers)",
+        "INFO sesame listening on http://{} (endpoints under {}, storage {}, mail {}, {} workers)",
         running.addr,
         app.config.base_url(),
         app.storage.kind(),
+        app.mailer.name(),
         app.config.workers
     );
     running.wait_for_signal()?;
+    if !app.outbox.flush(std::time::Duration::from_secs(10)) {
+        eprintln!("WARN {} email(s) still undelivered at exit", app.outbox.pending());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

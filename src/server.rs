@@ -152,7 +152,7 @@ fn serve(app: &App, mut rq: tiny_http::Request) {
     let started = Instant::now();
     let id = request_id::generate();
     let method = crate::log::sanitize(rq.method().as_str(), 16);
-    let path = log_path(app, rq.method().as_str(), rq.url());
+    let path = log_path(app, rq.url());
     let closing = rq.body_too_large();
     let mut response = request_id::scope(&id, || match convert(app, &mut rq) {
         Ok(req) => app.handle_http(req),
@@ -199,17 +199,15 @@ fn wire_headers(headers: &[(String, String)], id: &str) -> Vec<tiny_http::Header
         .collect()
 }
 
-/// The path as logged: a route's pattern (`/api/auth/reset-password/:token`), so tokens in
-/// paths are never written; an unknown path sanitised and cut short. Never the query string.
-fn log_path(app: &App, method: &str, target: &str) -> String {
-    let path = target.split('?').next().unwrap_or_default();
+/// The path as logged: never the query string; a route's `:param` segments (such as the
+/// password reset token) shown by name; an unknown path made printable and cut short.
+fn log_path(app: &App, url: &str) -> String {
+    let path = url.split('?').next().unwrap_or_default();
     let base = app.config.base_path.as_str();
-    if let Some(rest) = path.strip_prefix(base) {
-        if let crate::http::router::Match::Found(route, _) = app.router.find(&Method::parse(method), rest) {
-            return format!("{base}{}", route.path);
-        }
+    match path.strip_prefix(base).and_then(|rest| app.router.pattern(rest)) {
+        Some(pattern) => format!("{base}{pattern}"),
+        None => crate::log::sanitize(path, 80),
     }
-    crate::log::sanitize(path, 80)
 }
 
 /// Reads a tiny_http request into Sesame's own type, enforcing the body limit.

@@ -12,12 +12,19 @@ mod api_sign_in; // POST /sign-in/email: callbackURL, rememberMe, anti-enumerati
 mod api_sign_up; // POST /sign-up/email: answer, cookie, validation, password policy, duplicates
 mod api_user; // POST /update-user: fields, errors, order, cookie re-issue
 mod bad_input; // property-based bad-input battery over every route (proptest)
+mod change_email; // change-email and its confirmation / verification links
 mod cli; // the binary: --help, secret, SIGTERM
 mod cookies; // signed-cookie format vs a Better Auth fixture, attributes, __Secure- prefix
 mod csrf; // Origin/Referer check, Fetch-Metadata, trusted origins, callbackURL rules
+mod delete_user; // delete-user and its emailed link
+mod email_verification; // send-verification-email, verify-email, sending on sign-up / sign-in
 mod flood; // connection floods, slow clients, malformed HTTP over real sockets
 mod http_e2e; // over a real socket: Set-Cookie on the wire, keep-alive, 404/405/413/415
+mod mail_transports; // webhook (signed) and SMTP (aiosmtpd) delivery over real sockets
+mod oauth_accounts; // id-token sign-in, link-social, list/unlink accounts, access and refresh tokens
+mod oauth_flow; // social sign-in redirect flow against the fake provider: state, callback, linking, errors
 mod password_rehash; // SESAME_REHASH_ON_SIGN_IN
+mod password_reset; // request-password-reset, forget-password, reset-password link and token
 mod pg_faults; // concurrent sign-ups and a database outage on PostgreSQL
 mod pg_takeover; // migrations, taking over a Better Auth database (fixture), rehash on sign-in
 mod plugin_bearer; // Authorization: Bearer, set-auth-token

@@ -183,7 +183,25 @@ fn session_ip_is_the_peer_without_proxies(b: &TestApp) {
     );
 }
 
+fn mail_sending_paths_allow_three_a_minute(b: &TestApp) {
+    let t = limited(b.backend, |_| {});
+    for path in ["/request-password-reset", "/send-verification-email"] {
+        let send = || {
+            t.send(
+                Request::post(&format!("{BASE}{path}"))
+                    .with_json(&json!({"email": "someone@example.com", "redirectTo": "/reset"}))
+                    .with_remote_addr(ip("203.0.113.60")),
+            )
+        };
+        for _ in 0..3 {
+            assert!(send().status < 429, "{path}");
+        }
+        assert_limited(&send(), "60");
+    }
+}
+
 crate::suite!(
+    mail_sending_paths_allow_three_a_minute,
     fourth_sign_in_is_limited_per_client,
     unknown_paths_and_bad_bodies_are_counted,
     in_process_calls_are_never_limited,

@@ -2,12 +2,20 @@
 //! [`CORE_ROUTES`], the table the router is built from. Handlers read top to bottom:
 //! validate → check CSRF rules → resolve the session → act → respond.
 
+mod account;
+mod callback;
+mod change_email;
+mod delete_user;
+mod email_verification;
+mod mail;
 mod ok;
 mod password;
+mod password_reset;
 mod session;
 pub(crate) mod sign_in;
 mod sign_out;
 mod sign_up;
+mod social;
 mod user;
 
 use crate::app::Ctx;
@@ -31,6 +39,25 @@ pub const CORE_ROUTES: &[Route] = &[
         "signInEmail",
         sign_in::sign_in_email,
         "Sign in with email and password",
+    )
+    .accepting_forms(),
+    Route::post(
+        "/sign-in/social",
+        "signInSocial",
+        social::sign_in_social,
+        "Sign in with a social provider (redirect URL or idToken)",
+    ),
+    Route::get(
+        "/callback/:provider",
+        "callbackOAuth",
+        callback::callback_get,
+        "OAuth redirect target: state, code exchange, session, 302",
+    ),
+    Route::post(
+        "/callback/:provider",
+        "callbackOAuthPost",
+        callback::callback_post,
+        "form_post OAuth callback: 302 to the GET form",
     )
     .accepting_forms(),
     Route::get(
@@ -93,6 +120,96 @@ pub const CORE_ROUTES: &[Route] = &[
         password::verify_password,
         "Check the current user's password",
     ),
+    Route::post(
+        "/send-verification-email",
+        "sendVerificationEmail",
+        email_verification::send_verification_email,
+        "Email a verification link",
+    ),
+    Route::get(
+        "/verify-email",
+        "verifyEmail",
+        email_verification::verify_email,
+        "Open a verification link (also the steps of an email change)",
+    ),
+    Route::post(
+        "/request-password-reset",
+        "requestPasswordReset",
+        password_reset::request_password_reset,
+        "Email a password reset link",
+    ),
+    Route::post(
+        "/forget-password",
+        "forgetPassword",
+        password_reset::request_password_reset,
+        "Alias of /request-password-reset, kept by Sesame",
+    ),
+    Route::get(
+        "/reset-password/:token",
+        "requestPasswordResetCallback",
+        password_reset::reset_password_callback,
+        "Open a password reset link: redirect to the app with the token",
+    ),
+    Route::post(
+        "/reset-password",
+        "resetPassword",
+        password_reset::reset_password,
+        "Set a new password with a reset token",
+    ),
+    Route::post(
+        "/change-email",
+        "changeEmail",
+        change_email::change_email,
+        "Start changing the email address (SESAME_CHANGE_EMAIL)",
+    ),
+    Route::post(
+        "/delete-user",
+        "deleteUser",
+        delete_user::delete_user,
+        "Delete the account, or email a link that does (SESAME_DELETE_USER)",
+    ),
+    Route::get(
+        "/delete-user/callback",
+        "deleteUserCallback",
+        delete_user::delete_user_callback,
+        "Open an account deletion link",
+    ),
+    Route::post(
+        "/link-social",
+        "linkSocialAccount",
+        social::link_social,
+        "Link a social account to the current user",
+    ),
+    Route::get(
+        "/list-accounts",
+        "listUserAccounts",
+        account::list_accounts,
+        "The user's accounts, without tokens",
+    ),
+    Route::post(
+        "/unlink-account",
+        "unlinkAccount",
+        account::unlink_account,
+        "Unlink an account (fresh session; never the last one)",
+    ),
+    Route::post(
+        "/refresh-token",
+        "refreshToken",
+        account::refresh_token,
+        "Refresh an account's provider tokens",
+    ),
+    Route::post(
+        "/get-access-token",
+        "getAccessToken",
+        account::get_access_token,
+        "A valid provider access token, refreshed when expired",
+    ),
+    Route::get(
+        "/account-info",
+        "accountInfo",
+        account::account_info,
+        "The provider's profile for an account",
+    ),
     Route::get("/ok", "ok", ok::ok, "Health check"),
     Route::get("/error", "error", ok::error_page, "HTML error page"),
 ];
@@ -134,4 +251,9 @@ pub(crate) fn hash_password(ctx: &Ctx<'_>, password: &str) -> Result<String, Api
 /// Better Auth's query booleans use JavaScript truthiness: any non-empty value is true.
 pub(crate) fn query_flag(req: &Request, key: &str) -> bool {
     req.query_value(key).is_some_and(|v| !v.is_empty())
+}
+
+/// The query as a JSON object of strings, for `validate::Fields::query`.
+pub(crate) fn query_fields(req: &Request) -> serde_json::Map<String, serde_json::Value> {
+    crate::http::validate::query_object(&req.query)
 }

@@ -60,6 +60,9 @@ pub(crate) fn password_sign_in(
     }
     rehash_if_configured(ctx, &user.id, pass, &hash);
     if ctx.config().require_email_verification && !user.email_verified {
+        if ctx.config().email.send_on_sign_in {
+            super::mail::send_verification(ctx, &user, callback_url.as_deref());
+        }
         return Err(ApiError::new(403, codes::EMAIL_NOT_VERIFIED));
     }
     let dont_remember = remember == Some(false);

@@ -18,7 +18,7 @@ pub fn sign_up_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
     let address = f.email("email");
     let password = f.nonempty_string("password");
     let image = f.opt_string("image");
-    let _callback_url = f.opt_string("callbackURL");
+    let callback_url = f.opt_string("callbackURL");
     let remember = f.opt_bool("rememberMe");
     f.finish()?;
     if ctx.transport == Transport::Http {
@@ -58,6 +58,9 @@ pub fn sign_up_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
             return duplicate(ctx, generic_duplicates, &name, &address, image.as_deref(), &password)
         }
         Err(e) => return Err(e.into()),
+    }
+    if config.email.send_on_sign_up {
+        super::mail::send_verification(ctx, &user, callback_url.as_deref());
     }
     if generic_duplicates {
         return Ok(Response::json(&json!({ "token": null, "user": user.to_json() })));

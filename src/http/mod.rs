@@ -6,6 +6,7 @@ pub mod client_ip;
 pub mod cookies;
 pub mod input_guard;
 pub mod origin;
+pub mod redirect;
 pub mod request;
 pub mod request_id;
 pub mod response;

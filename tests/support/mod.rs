@@ -3,7 +3,10 @@
 //! port for over-the-socket checks.
 #![allow(dead_code)]
 
+pub mod fake_provider;
 pub mod http_client;
+pub mod mail;
+pub mod oauth;
 pub mod postgres;
 pub mod tcp_proxy;
 pub mod wire;
@@ -13,6 +16,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use sesame::clock::FixedClock;
 use sesame::http::{Request, Response};
+use sesame::mail::RecordingMailer;
 use sesame::storage::memory::MemoryStorage;
 use sesame::storage::Storage;
 use sesame::{App, Config};
@@ -36,6 +40,8 @@ pub struct TestApp {
     pub backend: Backend,
     /// The PostgreSQL schema, dropped after the app (fields drop in order).
     pub pg: Option<postgres::PgSchema>,
+    /// Every email the app sends (helpers in `support/mail.rs`).
+    pub mail: Arc<RecordingMailer>,
 }
 
 impl TestApp {
@@ -84,12 +90,16 @@ impl TestApp {
             Backend::Memory
         };
         let clock = Arc::new(FixedClock::new(datetime!(2026-11-26 12:00 UTC)));
-        let app = App::new(config, storage, clock.clone()).expect("app builds");
+        let mail = Arc::new(RecordingMailer::new());
+        let app = App::new(config, storage, clock.clone())
+            .and_then(|a| a.with_mailer(mail.clone()))
+            .expect("app builds");
         TestApp {
             app: Arc::new(app),
             clock,
             backend,
             pg,
+            mail,
         }
     }
 
