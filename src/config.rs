@@ -111,6 +111,22 @@ pub const VARIABLES: &[Variable] = &[
         "true",
         "Apply pending migrations when `sesame serve` starts",
     ),
+    var(
+        "SESAME_JWT_ALG",
+        "EdDSA",
+        "jwt plugin: algorithm of new signing keys, `EdDSA` (Ed25519), `ES256` or `RS256`",
+    ),
+    var("SESAME_JWT_ISSUER", "base URL origin", "jwt plugin: the `iss` claim"),
+    var(
+        "SESAME_JWT_AUDIENCE",
+        "base URL origin",
+        "jwt plugin: the `aud` claim; several comma separated become an array",
+    ),
+    var(
+        "SESAME_JWT_EXPIRES_IN",
+        "15m",
+        "jwt plugin: token lifetime, seconds or a duration like `15m`, `1h`, `7d`",
+    ),
 ];
 
 /// Which hash new passwords get. Both are always verified.
@@ -157,6 +173,8 @@ pub struct Config {
     pub auto_migrate: bool,
     /// Enabled plugin ids (`SESAME_PLUGINS`), checked against the compiled-in list at start-up.
     pub plugins: Vec<String>,
+    /// The jwt plugin's settings (`SESAME_JWT_*`).
+    pub jwt: crate::plugins::jwt::config::JwtConfig,
 }
 
 impl Config {
@@ -259,6 +277,7 @@ impl Config {
             },
             auto_migrate: parse_bool(get("SESAME_AUTO_MIGRATE"), "SESAME_AUTO_MIGRATE", true)?,
             plugins: list(get("SESAME_PLUGINS")),
+            jwt: crate::plugins::jwt::config::JwtConfig::from_vars(get)?,
         };
         if config.min_password_length > config.max_password_length {
             bail!("SESAME_MIN_PASSWORD_LENGTH is larger than SESAME_MAX_PASSWORD_LENGTH");

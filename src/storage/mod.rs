@@ -11,11 +11,13 @@
 //! Method names follow Better Auth's internal adapter (`createSession`, `findSession`,
 //! `deleteUserSessions`, `consumeVerificationValue`, …) in snake case.
 
+pub mod jwks;
 pub mod memory;
 
 use time::OffsetDateTime;
 
 use crate::auth::models::{Account, Session, User, UserUpdate, Verification};
+pub use jwks::{Jwk, JwksStore};
 
 #[derive(Debug)]
 pub enum StorageError {
@@ -139,7 +141,7 @@ pub trait VerificationStore {
 }
 
 /// Everything a backend provides.
-pub trait Storage: UserStore + SessionStore + AccountStore + VerificationStore + Send + Sync {
+pub trait Storage: UserStore + SessionStore + AccountStore + VerificationStore + JwksStore + Send + Sync {
     /// A short name for logs (`memory`, `postgres`).
     fn kind(&self) -> &'static str;
 }
