@@ -335,6 +335,20 @@ fn better_auth_rows_are_used_as_they_are(backend: Backend) {
     }
 }
 
+/// `sign_jwt` (Better Auth's server-only `signJWT`) keeps the caller's claims and adds the
+/// missing exp, iss and aud.
+fn sign_jwt_signs_a_custom_payload(backend: Backend) {
+    let t = jwt_app(backend, JwtAlg::EdDSA);
+    let payload = json!({"sub": "service-a", "scope": "read", "exp": 2_000_000_000_i64});
+    let token = sesame::plugins::jwt::sign_jwt(&t.app, payload.as_object().unwrap().clone()).unwrap();
+    let claims = verify(&token, &jwks(&t), "http://localhost:3000", "http://localhost:3000");
+    assert_eq!(
+        claims,
+        json!({"sub": "service-a", "scope": "read", "exp": 2_000_000_000_i64,
+               "iss": "http://localhost:3000", "aud": "http://localhost:3000"})
+    );
+}
+
 /// PyJWT (with `cryptography`, i.e. OpenSSL) verifies tokens fetched over a real socket
 /// against the JWKS served next to them, for each algorithm; a tampered token must fail.
 fn pyjwt_verifies_tokens_against_the_served_jwks(backend: Backend) {
@@ -435,5 +449,6 @@ crate::backend_suite!(
     other_algorithms_can_be_selected,
     private_keys_are_stored_encrypted,
     better_auth_rows_are_used_as_they_are,
+    sign_jwt_signs_a_custom_payload,
     pyjwt_verifies_tokens_against_the_served_jwks,
 );
