@@ -1,17 +1,17 @@
 //! Key pairs as JWKs: generation for each algorithm, and turning a stored private JWK (ours or
 //! one Better Auth generated) into a signing key.
 //!
-//! Generation uses RustCrypto (`ed25519-dalek`, `p256`, `rsa`); signing goes through
-//! `jsonwebtoken`, whose backend is `ring`, so RSA private-key operations never run on the
-//! `rsa` crate (RUSTSEC-2023-0071 is about its non-constant-time private operations; here it
-//! only generates keys and encodes them). JWK members are emitted in the order Node's
+//! Generation uses RustCrypto (`ed25519-dalek`, `p256`, `rsa`); parsing and signing use `ring`,
+//! so RSA private-key operations never run on the `rsa` crate (RUSTSEC-2023-0071 is about its
+//! non-constant-time private operations; here it only generates keys). JWK members are emitted in the order Node's
 //! WebCrypto exports them, as Better Auth stores them.
 
 use anyhow::{anyhow, bail, Context};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, EncodingKey};
 use rand::rngs::OsRng;
+use ring::rand::SystemRandom;
+use ring::signature;
 use serde_json::{Map, Value};
 
 use super::config::JwtAlg;
@@ -100,11 +100,32 @@ pub fn generate(alg: JwtAlg) -> anyhow::Result<KeyPair> {
     }
 }
 
-pub fn algorithm(alg: JwtAlg) -> Algorithm {
-    match alg {
-        JwtAlg::EdDSA => Algorithm::EdDSA,
-        JwtAlg::ES256 => Algorithm::ES256,
-        JwtAlg::RS256 => Algorithm::RS256,
+/// A parsed private key, ready to sign many times (built once per key and cached by the
+/// caller: parsing validates the key, which costs more than a signature).
+pub enum Signer {
+    Ed25519(signature::Ed25519KeyPair),
+    P256(signature::EcdsaKeyPair),
+    Rsa(signature::RsaKeyPair),
+}
+
+impl Signer {
+    /// The JWS signature of `message` (for ES256 the fixed-size `r ‖ s` JWS wants).
+    pub fn sign(&self, message: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let rng = SystemRandom::new();
+        match self {
+            Signer::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+            Signer::P256(pair) => Ok(pair
+                .sign(&rng, message)
+                .map_err(|_| anyhow!("ES256 signing failed"))?
+                .as_ref()
+                .to_vec()),
+            Signer::Rsa(pair) => {
+                let mut sig = vec![0; pair.public().modulus_len()];
+                pair.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut sig)
+                    .map_err(|_| anyhow!("RS256 signing failed"))?;
+                Ok(sig)
+            }
+        }
     }
 }
 
@@ -126,41 +147,52 @@ fn expect(jwk: &Value, name: &str, want: &str) -> anyhow::Result<()> {
     }
 }
 
-/// The signing key for a stored private JWK, checked against the algorithm.
-pub fn encoding_key(alg: JwtAlg, private_jwk: &Value) -> anyhow::Result<EncodingKey> {
-    use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+/// The signer for a stored private JWK (ours or Better Auth's), checked against the
+/// algorithm; `ring` rejects a key whose public and private parts disagree.
+pub fn signer(alg: JwtAlg, private_jwk: &Value) -> anyhow::Result<Signer> {
+    fn rejected(what: &'static str) -> impl Fn(ring::error::KeyRejected) -> anyhow::Error {
+        move |e| anyhow!("{what} JWK rejected: {e}")
+    }
     match alg {
         JwtAlg::EdDSA => {
             expect(private_jwk, "kty", "OKP")?;
             expect(private_jwk, "crv", "Ed25519")?;
-            let d: [u8; 32] = member(private_jwk, "d")?
-                .try_into()
-                .map_err(|_| anyhow!("Ed25519 private key is not 32 bytes"))?;
-            let key = ed25519_dalek::SigningKey::from_bytes(&d);
-            if member(private_jwk, "x")? != key.verifying_key().as_bytes() {
-                bail!("Ed25519 JWK: x does not match d");
-            }
-            let der = key.to_pkcs8_der().map_err(|e| anyhow!("Ed25519 PKCS#8: {e}"))?;
-            Ok(EncodingKey::from_ed_der(der.as_bytes()))
+            let pair = signature::Ed25519KeyPair::from_seed_and_public_key(
+                &member(private_jwk, "d")?,
+                &member(private_jwk, "x")?,
+            )
+            .map_err(rejected("Ed25519"))?;
+            Ok(Signer::Ed25519(pair))
         }
         JwtAlg::ES256 => {
-            use p256::pkcs8::EncodePrivateKey as _;
             expect(private_jwk, "kty", "EC")?;
             expect(private_jwk, "crv", "P-256")?;
-            let key =
-                p256::SecretKey::from_slice(&member(private_jwk, "d")?).map_err(|_| anyhow!("P-256 JWK: invalid d"))?;
-            let der = key.to_pkcs8_der().map_err(|e| anyhow!("P-256 PKCS#8: {e}"))?;
-            Ok(EncodingKey::from_ec_der(der.as_bytes()))
+            let mut point = vec![0x04];
+            point.extend(member(private_jwk, "x")?);
+            point.extend(member(private_jwk, "y")?);
+            let pair = signature::EcdsaKeyPair::from_private_key_and_public_key(
+                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &member(private_jwk, "d")?,
+                &point,
+                &SystemRandom::new(),
+            )
+            .map_err(rejected("P-256"))?;
+            Ok(Signer::P256(pair))
         }
         JwtAlg::RS256 => {
-            use rsa::pkcs1::EncodeRsaPrivateKey as _;
-            use rsa::BigUint;
             expect(private_jwk, "kty", "RSA")?;
-            let int = |name: &str| member(private_jwk, name).map(|b| BigUint::from_bytes_be(&b));
-            let key = rsa::RsaPrivateKey::from_components(int("n")?, int("e")?, int("d")?, vec![int("p")?, int("q")?])
-                .context("RSA JWK")?;
-            let der = key.to_pkcs1_der().map_err(|e| anyhow!("RSA PKCS#1: {e}"))?;
-            Ok(EncodingKey::from_rsa_der(der.as_bytes()))
+            let m = |name: &str| member(private_jwk, name);
+            let components = ring::rsa::KeyPairComponents {
+                public_key: ring::rsa::PublicKeyComponents { n: m("n")?, e: m("e")? },
+                d: m("d")?,
+                p: m("p")?,
+                q: m("q")?,
+                dP: m("dp")?,
+                dQ: m("dq")?,
+                qInv: m("qi")?,
+            };
+            let pair = signature::RsaKeyPair::from_components(&components).map_err(rejected("RSA"))?;
+            Ok(Signer::Rsa(pair))
         }
     }
 }
@@ -180,20 +212,21 @@ mod tests {
             let names = |m: &Map<String, Value>| m.keys().cloned().collect::<Vec<_>>().join(",");
             assert_eq!(names(&pair.public_jwk), public);
             assert_eq!(names(&pair.private_jwk), private);
-            encoding_key(alg, &Value::Object(pair.private_jwk)).unwrap();
+            let s = signer(alg, &Value::Object(pair.private_jwk)).unwrap();
+            assert!(!s.sign(b"message").unwrap().is_empty());
         }
     }
 
     #[test]
     fn mismatched_or_broken_jwks_are_refused() {
         let ed = Value::Object(generate(JwtAlg::EdDSA).unwrap().private_jwk);
-        assert!(encoding_key(JwtAlg::ES256, &ed).is_err());
+        assert!(signer(JwtAlg::ES256, &ed).is_err());
         let mut wrong_x = ed.clone();
         wrong_x["x"] = b64(&[7; 32]);
-        assert!(encoding_key(JwtAlg::EdDSA, &wrong_x).is_err());
+        assert!(signer(JwtAlg::EdDSA, &wrong_x).is_err());
         let mut short = ed;
         short["d"] = b64(&[1; 5]);
-        assert!(encoding_key(JwtAlg::EdDSA, &short).is_err());
-        assert!(encoding_key(JwtAlg::RS256, &serde_json::json!({"kty": "RSA"})).is_err());
+        assert!(signer(JwtAlg::EdDSA, &short).is_err());
+        assert!(signer(JwtAlg::RS256, &serde_json::json!({"kty": "RSA"})).is_err());
     }
 }

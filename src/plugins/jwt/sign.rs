@@ -5,10 +5,14 @@
 //! concurrent first requests agree on one key. Two processes sharing a database may each
 //! create one; both are published and the newest signs from then on.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, Context};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::config::JwtAlg;
@@ -21,6 +25,41 @@ use crate::storage::Jwk;
 const GRACE_PERIOD: time::Duration = time::Duration::days(30);
 
 static KEY_CREATION: Mutex<()> = Mutex::new(());
+
+/// Parsed signers by (secret, stored private key): decrypting and parsing a key on every
+/// request would cost more than signing. The secret is part of the cache key so a key that
+/// does not decrypt under the current secret is never used. Bounded: cleared when full.
+static SIGNERS: Mutex<Option<HashMap<[u8; 32], Arc<keys::Signer>>>> = Mutex::new(None);
+const SIGNER_CACHE_MAX: usize = 64;
+
+/// The signer of a stored key, from the cache or decrypted and parsed.
+fn signer_for(app: &App, key: &Jwk, alg: JwtAlg) -> anyhow::Result<Arc<keys::Signer>> {
+    let secret = app.config.secret.expose();
+    let mut hasher = Sha256::new();
+    for part in [secret, key.id.as_str(), alg.name(), key.private_key.as_str()] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let cache_key: [u8; 32] = hasher.finalize().into();
+    if let Some(found) = SIGNERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .and_then(|m| m.get(&cache_key))
+    {
+        return Ok(found.clone());
+    }
+    let private: Value = serde_json::from_str(&seal::open(secret, &key.private_key)?)
+        .context("the decrypted private key is not JSON")?;
+    let signer = Arc::new(keys::signer(alg, &private).with_context(|| format!("jwks key {}", key.id))?);
+    let mut cache = SIGNERS.lock().unwrap_or_else(|p| p.into_inner());
+    let map = cache.get_or_insert_with(HashMap::new);
+    if map.len() >= SIGNER_CACHE_MAX {
+        map.clear();
+    }
+    map.insert(cache_key, signer.clone());
+    Ok(signer)
+}
 
 /// The algorithm a stored key signs with: its `alg` column, else the configured one.
 fn key_alg(app: &App, jwk: &Jwk) -> anyhow::Result<JwtAlg> {
@@ -67,9 +106,7 @@ fn create_key(app: &App, alg: JwtAlg, now: OffsetDateTime) -> Result<Jwk, ApiErr
 pub fn sign(app: &App, now: OffsetDateTime, mut payload: Map<String, Value>) -> Result<String, ApiError> {
     let key = current_key(app, now)?;
     let alg = key_alg(app, &key)?;
-    let private: Value = serde_json::from_str(&seal::open(app.config.secret.expose(), &key.private_key)?)
-        .context("the decrypted private key is not JSON")?;
-    let encoding = keys::encoding_key(alg, &private).with_context(|| format!("jwks key {}", key.id))?;
+    let signer = signer_for(app, &key, alg)?;
     let cfg = &app.config.jwt;
     let iat = payload
         .get("iat")
@@ -90,10 +127,16 @@ pub fn sign(app: &App, now: OffsetDateTime, mut payload: Map<String, Value>) -> 
         };
         payload.insert("aud".into(), aud);
     }
-    let mut header = jsonwebtoken::Header::new(keys::algorithm(alg));
-    header.typ = None;
-    header.kid = Some(key.id);
-    jsonwebtoken::encode(&header, &payload, &encoding).map_err(|e| ApiError::from(anyhow!("JWT signing failed: {e}")))
+    // JWS compact serialisation (RFC 7515 §7.1); the protected header is exactly Better
+    // Auth's `{"alg", "kid"}`.
+    let header = serde_json::json!({ "alg": alg.name(), "kid": key.id });
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(Value::Object(payload).to_string())
+    );
+    let signature = signer.sign(signing_input.as_bytes())?;
+    Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)))
 }
 
 /// The token for a signed-in user (Better Auth's `getJwtToken`): `iat`, the user object as
