@@ -23,8 +23,10 @@ use crate::http::cookies::CookieJar;
 use crate::http::origin::{self, TrustedOrigins};
 use crate::http::router::{Match, Router};
 use crate::http::{body, request_id, Method, Request, Response};
+use crate::mail::{Mail, Mailer, Outbox, RetryPolicy};
 use crate::plugins::Plugin;
 use crate::storage::memory::MemoryStorage;
+use crate::storage::postgres::PgStorage;
 use crate::storage::Storage;
 
 /// Whether a request came over HTTP (CSRF checks apply) or from Rust code in-process
@@ -46,6 +48,10 @@ pub struct App {
     pub dummy_hash: String,
     /// Enabled plugins, in hook order.
     pub plugins: Vec<&'static Plugin>,
+    /// The transport email goes through (`SESAME_SMTP_URL`, `SESAME_EMAIL_WEBHOOK_URL`, or stderr).
+    pub mailer: Arc<dyn Mailer>,
+    /// Delivers through `mailer` from a background thread; handlers only queue.
+    pub outbox: Outbox,
 }
 
 impl App {
@@ -53,7 +59,7 @@ impl App {
     pub fn from_config(config: Config) -> anyhow::Result<App> {
         let storage: Arc<dyn Storage> = match &config.storage {
             StorageUrl::Memory => Arc::new(MemoryStorage::new()),
-            StorageUrl::Postgres(_) => anyhow::bail!("PostgreSQL storage is not built into this version"),
+            StorageUrl::Postgres(url) => Arc::new(PgStorage::connect(url.expose(), &config)?),
         };
         App::new(config, storage, Arc::new(SystemClock))
     }
@@ -62,6 +68,8 @@ impl App {
         let plugins = crate::plugins::enabled(&config.plugins)?;
         let router = Router::new(crate::plugins::routes(&plugins))?;
         let dummy_hash = password::dummy_hash(config.password_hash, config.bcrypt_cost)?;
+        let mailer = crate::mail::from_config(&config)?;
+        let outbox = Outbox::start(mailer.clone(), RetryPolicy::default())?;
         Ok(App {
             cookies: CookieJar::new(&config),
             trusted: TrustedOrigins::new(&config.base_origin, &config.trusted_origins),
@@ -71,7 +79,27 @@ impl App {
             router,
             dummy_hash,
             plugins,
+            mailer,
+            outbox,
         })
+    }
+
+    /// The same app sending email through `mailer` (tests inject a `RecordingMailer`).
+    pub fn with_mailer(self, mailer: Arc<dyn Mailer>) -> anyhow::Result<App> {
+        self.with_mailer_policy(mailer, RetryPolicy::default())
+    }
+
+    /// The same app sending email through `mailer` with a retry policy of its own.
+    pub fn with_mailer_policy(mut self, mailer: Arc<dyn Mailer>, policy: RetryPolicy) -> anyhow::Result<App> {
+        // Dropping the old outbox ends its thread once its queue is empty.
+        self.outbox = Outbox::start(mailer.clone(), policy)?;
+        self.mailer = mailer;
+        Ok(self)
+    }
+
+    /// Queues an email for background delivery; never blocks, never fails the request.
+    pub fn send_mail(&self, mail: Mail) {
+        self.outbox.send(mail);
     }
 
     /// Answers one HTTP request. Never panics: a panicking handler gives a logged 500.

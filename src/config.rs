@@ -112,6 +112,79 @@ pub const VARIABLES: &[Variable] = &[
         "Apply pending migrations when `sesame serve` starts",
     ),
     var(
+        "SESAME_POSTGRES_STARTUP_TIMEOUT",
+        "30",
+        "Seconds to keep retrying an unreachable PostgreSQL at start-up before giving up",
+    ),
+    var(
+        "SESAME_REHASH_ON_SIGN_IN",
+        "false",
+        "On a successful sign-in, re-hash a password stored in another scheme (or bcrypt cost) with SESAME_PASSWORD_HASH",
+    ),
+    var("SESAME_APP_NAME", "Sesame", "Application name shown in emails"),
+    var(
+        "SESAME_SMTP_URL",
+        "",
+        "Send email over SMTP: `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://…:465` (implicit TLS)",
+    ),
+    var(
+        "SESAME_EMAIL_FROM",
+        "",
+        "Sender of SMTP email, e.g. `Sesame <no-reply@example.com>` (required with SESAME_SMTP_URL)",
+    ),
+    var(
+        "SESAME_EMAIL_WEBHOOK_URL",
+        "",
+        "POST every email as signed JSON to this URL instead (header X-Sesame-Signature)",
+    ),
+    var(
+        "SESAME_EMAIL_VERIFICATION_EXPIRES_IN",
+        "3600",
+        "Lifetime in seconds of email verification and change-email links",
+    ),
+    var(
+        "SESAME_SEND_VERIFICATION_ON_SIGN_UP",
+        "= SESAME_REQUIRE_EMAIL_VERIFICATION",
+        "Email a verification link after sign-up",
+    ),
+    var(
+        "SESAME_SEND_VERIFICATION_ON_SIGN_IN",
+        "false",
+        "Email a new verification link when sign-in is refused for an unverified email",
+    ),
+    var(
+        "SESAME_AUTO_SIGN_IN_AFTER_VERIFICATION",
+        "false",
+        "Sign the user in when they open the verification link",
+    ),
+    var(
+        "SESAME_RESET_PASSWORD_EXPIRES_IN",
+        "3600",
+        "Lifetime in seconds of password reset links",
+    ),
+    var(
+        "SESAME_REVOKE_SESSIONS_ON_PASSWORD_RESET",
+        "false",
+        "Sign the user out everywhere when the password is reset",
+    ),
+    var("SESAME_CHANGE_EMAIL", "false", "Enable POST /change-email"),
+    var(
+        "SESAME_CHANGE_EMAIL_CONFIRMATION",
+        "true",
+        "A verified user first confirms an email change from the old address",
+    ),
+    var("SESAME_DELETE_USER", "false", "Enable POST /delete-user (else 404)"),
+    var(
+        "SESAME_DELETE_USER_VERIFICATION",
+        "true",
+        "Deleting an account always goes through an emailed link",
+    ),
+    var(
+        "SESAME_DELETE_USER_EXPIRES_IN",
+        "86400",
+        "Lifetime in seconds of account deletion links",
+    ),
+    var(
         "SESAME_JWT_ALG",
         "EdDSA",
         "jwt plugin: algorithm of new signing keys, `EdDSA` (Ed25519), `ES256` or `RS256`",
@@ -175,6 +248,42 @@ pub struct Config {
     pub plugins: Vec<String>,
     /// The jwt plugin's settings (`SESAME_JWT_*`).
     pub jwt: crate::plugins::jwt::config::JwtConfig,
+    pub postgres_startup_timeout: u64,
+    pub rehash_on_sign_in: bool,
+    /// Email delivery and the email flows.
+    pub email: EmailConfig,
+}
+
+/// Where email goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailTransport {
+    /// Printed to stderr (development).
+    Log,
+    Smtp {
+        url: Secret,
+        from: String,
+    },
+    Webhook {
+        url: Secret,
+    },
+}
+
+/// Email delivery and the flows that send email (spec §3.7-3.10, §3.15-3.16, §6, §7).
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub app_name: String,
+    pub transport: MailTransport,
+    pub verification_expires_in: i64,
+    pub send_on_sign_up: bool,
+    pub send_on_sign_in: bool,
+    pub auto_sign_in_after_verification: bool,
+    pub reset_password_expires_in: i64,
+    pub revoke_sessions_on_password_reset: bool,
+    pub change_email: bool,
+    pub change_email_confirmation: bool,
+    pub delete_user: bool,
+    pub delete_user_verification: bool,
+    pub delete_user_expires_in: i64,
 }
 
 impl Config {
@@ -278,6 +387,13 @@ impl Config {
             auto_migrate: parse_bool(get("SESAME_AUTO_MIGRATE"), "SESAME_AUTO_MIGRATE", true)?,
             plugins: list(get("SESAME_PLUGINS")),
             jwt: crate::plugins::jwt::config::JwtConfig::from_vars(get)?,
+            postgres_startup_timeout: parse(
+                get("SESAME_POSTGRES_STARTUP_TIMEOUT"),
+                "SESAME_POSTGRES_STARTUP_TIMEOUT",
+                30,
+            )?,
+            rehash_on_sign_in: parse_bool(get("SESAME_REHASH_ON_SIGN_IN"), "SESAME_REHASH_ON_SIGN_IN", false)?,
+            email: email_config(&get)?,
         };
         if config.min_password_length > config.max_password_length {
             bail!("SESAME_MIN_PASSWORD_LENGTH is larger than SESAME_MAX_PASSWORD_LENGTH");
@@ -312,6 +428,9 @@ impl Config {
         } else if self.secret.expose().chars().count() < 32 {
             w.push("BETTER_AUTH_SECRET is shorter than 32 characters".to_string());
         }
+        if self.email.transport == MailTransport::Log {
+            w.push("no mail transport configured: emails (with their links) are printed to stderr; set SESAME_SMTP_URL or SESAME_EMAIL_WEBHOOK_URL in production".to_string());
+        }
         w
     }
 
@@ -324,6 +443,57 @@ impl Config {
     pub fn secure_cookies(&self) -> bool {
         self.base_origin.starts_with("https://")
     }
+}
+
+/// The email part of the configuration.
+fn email_config<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> anyhow::Result<EmailConfig> {
+    let transport = match (get("SESAME_SMTP_URL"), get("SESAME_EMAIL_WEBHOOK_URL")) {
+        (Some(_), Some(_)) => bail!("set only one of SESAME_SMTP_URL and SESAME_EMAIL_WEBHOOK_URL"),
+        (Some(url), None) => {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                bail!("SESAME_SMTP_URL must start with smtp:// or smtps://");
+            }
+            let Some(from) = get("SESAME_EMAIL_FROM") else {
+                bail!("SESAME_EMAIL_FROM is required with SESAME_SMTP_URL");
+            };
+            MailTransport::Smtp {
+                url: Secret::new(url),
+                from: from.to_string(),
+            }
+        }
+        (None, Some(url)) => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("SESAME_EMAIL_WEBHOOK_URL must be an http:// or https:// URL");
+            }
+            MailTransport::Webhook { url: Secret::new(url) }
+        }
+        (None, None) => MailTransport::Log,
+    };
+    let lifetime = |name: &str, default: i64| -> anyhow::Result<i64> {
+        let v: i64 = parse(get(name), name, default)?;
+        if v <= 0 {
+            bail!("{name} must be a positive number of seconds");
+        }
+        Ok(v)
+    };
+    let flag = |name: &str, default: bool| parse_bool(get(name), name, default);
+    let require_verification = flag("SESAME_REQUIRE_EMAIL_VERIFICATION", false)?;
+    Ok(EmailConfig {
+        app_name: get("SESAME_APP_NAME").unwrap_or("Sesame").to_string(),
+        transport,
+        verification_expires_in: lifetime("SESAME_EMAIL_VERIFICATION_EXPIRES_IN", 3600)?,
+        // Better Auth: `sendOnSignUp` defaults to `requireEmailVerification`.
+        send_on_sign_up: flag("SESAME_SEND_VERIFICATION_ON_SIGN_UP", require_verification)?,
+        send_on_sign_in: flag("SESAME_SEND_VERIFICATION_ON_SIGN_IN", false)?,
+        auto_sign_in_after_verification: flag("SESAME_AUTO_SIGN_IN_AFTER_VERIFICATION", false)?,
+        reset_password_expires_in: lifetime("SESAME_RESET_PASSWORD_EXPIRES_IN", 3600)?,
+        revoke_sessions_on_password_reset: flag("SESAME_REVOKE_SESSIONS_ON_PASSWORD_RESET", false)?,
+        change_email: flag("SESAME_CHANGE_EMAIL", false)?,
+        change_email_confirmation: flag("SESAME_CHANGE_EMAIL_CONFIRMATION", true)?,
+        delete_user: flag("SESAME_DELETE_USER", false)?,
+        delete_user_verification: flag("SESAME_DELETE_USER_VERIFICATION", true)?,
+        delete_user_expires_in: lifetime("SESAME_DELETE_USER_EXPIRES_IN", 86_400)?,
+    })
 }
 
 fn parse<T: std::str::FromStr>(value: Option<&str>, name: &str, default: T) -> anyhow::Result<T> {
@@ -401,7 +571,46 @@ mod tests {
 
     #[test]
     fn short_secret_warns() {
-        let c = Config::from_vars(&vars(&[("BETTER_AUTH_SECRET", "short")])).unwrap();
+        let c = Config::from_vars(&vars(&[
+            ("BETTER_AUTH_SECRET", "short"),
+            ("SESAME_EMAIL_WEBHOOK_URL", "http://127.0.0.1:9/"),
+        ]))
+        .unwrap();
         assert_eq!(c.warnings().len(), 1);
+    }
+
+    #[test]
+    fn email_settings() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(c.email.transport, MailTransport::Log);
+        assert!(!c.email.send_on_sign_up);
+        assert!(c.warnings().iter().any(|w| w.contains("stderr")));
+        let c = Config::from_vars(&vars(&[("SESAME_REQUIRE_EMAIL_VERIFICATION", "true")])).unwrap();
+        assert!(
+            c.email.send_on_sign_up,
+            "sendOnSignUp defaults to requireEmailVerification"
+        );
+        let c = Config::from_vars(&vars(&[
+            ("SESAME_REQUIRE_EMAIL_VERIFICATION", "true"),
+            ("SESAME_SEND_VERIFICATION_ON_SIGN_UP", "false"),
+        ]))
+        .unwrap();
+        assert!(!c.email.send_on_sign_up);
+        let err = Config::from_vars(&vars(&[("SESAME_SMTP_URL", "smtp://localhost:25")])).unwrap_err();
+        assert!(format!("{err}").contains("SESAME_EMAIL_FROM"));
+        let err = Config::from_vars(&vars(&[
+            ("SESAME_SMTP_URL", "smtp://localhost:25"),
+            ("SESAME_EMAIL_WEBHOOK_URL", "http://localhost/"),
+        ]))
+        .unwrap_err();
+        assert!(format!("{err}").contains("only one"));
+        let c = Config::from_vars(&vars(&[
+            ("SESAME_SMTP_URL", "smtps://u:hunter2@mail.example.com"),
+            ("SESAME_EMAIL_FROM", "a@example.com"),
+        ]))
+        .unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let err = Config::from_vars(&vars(&[("SESAME_RESET_PASSWORD_EXPIRES_IN", "0")])).unwrap_err();
+        assert!(format!("{err}").contains("SESAME_RESET_PASSWORD_EXPIRES_IN"));
     }
 }

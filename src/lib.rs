@@ -24,6 +24,7 @@ pub mod crypto;
 pub mod error;
 pub mod http;
 pub mod inprocess;
+pub mod mail;
 pub mod plugins;
 pub mod server;
 pub mod storage;

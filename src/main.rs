@@ -6,7 +6,10 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use sesame::config::VARIABLES;
+use std::time::Duration;
+
+use sesame::config::{StorageUrl, VARIABLES};
+use sesame::storage::postgres::{PgOptions, PgStorage};
 use sesame::{server, App, Config};
 
 fn main() -> ExitCode {
@@ -23,6 +26,7 @@ fn run() -> anyhow::Result<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         None | Some("serve") => serve(),
+        Some("migrate") => migrate(),
         Some("secret") => {
             println!("{}", sesame::crypto::random_string(48));
             Ok(ExitCode::SUCCESS)
@@ -51,20 +55,41 @@ fn serve() -> anyhow::Result<ExitCode> {
     let app = Arc::new(App::from_config(config)?);
     let running = server::start(app.clone(), addr)?;
     eprintln!(
-        "INFO sesame listening on http://{} (endpoints under {}, storage {}, {} workers)",
+        "INFO sesame listening on http://{} (endpoints under {}, storage {}, mail {}, {} workers)",
         running.addr,
         app.config.base_url(),
         app.storage.kind(),
+        app.mailer.name(),
         app.config.workers
     );
     running.wait_for_signal()?;
+    if !app.outbox.flush(std::time::Duration::from_secs(10)) {
+        eprintln!("WARN {} email(s) still undelivered at exit", app.outbox.pending());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sesame migrate`: applies pending migrations to `DATABASE_URL` and exits.
+fn migrate() -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    let StorageUrl::Postgres(url) = &config.storage else {
+        anyhow::bail!("`sesame migrate` needs DATABASE_URL=postgres://…; memory storage has no schema");
+    };
+    let storage = PgStorage::new(url.expose(), &PgOptions::from_config(&config))?;
+    storage.wait_until_reachable(Duration::from_secs(config.postgres_startup_timeout))?;
+    let applied = storage.migrate()?;
+    if applied.is_empty() {
+        println!("{}: up to date", storage.target());
+    } else {
+        println!("{}: applied {}", storage.target(), applied.join(", "));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 fn help() -> String {
     let mut s = String::from(
         "sesame: a Better Auth-compatible authentication server\n\n\
-Usage:\n  sesame [serve]     run the server (the default)\n  sesame secret      print a fresh random secret for BETTER_AUTH_SECRET\n  sesame --help      this text\n  sesame --version   the version\n\n\
+Usage:\n  sesame [serve]     run the server (the default)\n  sesame migrate     apply pending PostgreSQL migrations to DATABASE_URL and exit\n  sesame secret      print a fresh random secret for BETTER_AUTH_SECRET\n  sesame --help      this text\n  sesame --version   the version\n\n\
 Environment:\n",
     );
     for v in VARIABLES {

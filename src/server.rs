@@ -104,7 +104,7 @@ fn serve(app: &App, mut rq: tiny_http::Request) {
     let started = Instant::now();
     let id = request_id::generate();
     let method = rq.method().as_str().to_string();
-    let path = rq.url().split('?').next().unwrap_or_default().to_string();
+    let path = log_path(app, rq.url());
     let response = request_id::scope(&id, || match convert(app, &mut rq) {
         Ok(req) => app.handle_http(req),
         Err(err) => Response::from_error(&err),
@@ -124,6 +124,17 @@ fn serve(app: &App, mut rq: tiny_http::Request) {
         "INFO {method} {path} {status} {:.1}ms request_id={id}",
         started.elapsed().as_secs_f64() * 1000.0
     );
+}
+
+/// The path for the access log: no query string, and a route's `:param` segments (such as the
+/// password reset token) shown by name.
+fn log_path(app: &App, url: &str) -> String {
+    let path = url.split('?').next().unwrap_or_default();
+    let base = app.config.base_path.as_str();
+    match path.strip_prefix(base).and_then(|rest| app.router.pattern(rest)) {
+        Some(pattern) if pattern.contains(':') => format!("{base}{pattern}"),
+        _ => path.to_string(),
+    }
 }
 
 /// Reads a tiny_http request into Sesame's own type, enforcing the body limit.

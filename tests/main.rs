@@ -5,7 +5,26 @@
 mod support;
 
 mod api_basics; // routing, 404/405, body parsing, in-process API
+mod api_inprocess; // app.call / call_with_headers / call_as_response, typed wrappers and errors
+mod api_password; // change/verify-password, NFKC, no 72-byte truncation, scrypt hashes
+mod api_session; // get-session (expiry, sliding refresh, flags), list/revoke sessions, sign-out
+mod api_sign_in; // POST /sign-in/email: callbackURL, rememberMe, anti-enumeration, forms
+mod api_sign_up; // POST /sign-up/email: answer, cookie, validation, password policy, duplicates
+mod api_user; // POST /update-user: fields, errors, order, cookie re-issue
+mod change_email; // change-email and its confirmation / verification links
 mod cli; // the binary: --help, secret, SIGTERM
+mod cookies; // signed-cookie format vs a Better Auth fixture, attributes, __Secure- prefix
+mod csrf; // Origin/Referer check, Fetch-Metadata, trusted origins, callbackURL rules
+mod delete_user; // delete-user and its emailed link
+mod email_verification; // send-verification-email, verify-email, sending on sign-up / sign-in
+mod http_e2e; // over a real socket: Set-Cookie on the wire, keep-alive, 404/405/413/415
+mod mail_transports; // webhook (signed) and SMTP (aiosmtpd) delivery over real sockets
+mod password_rehash; // SESAME_REHASH_ON_SIGN_IN
+mod password_reset; // request-password-reset, forget-password, reset-password link and token
+mod pg_faults; // concurrent sign-ups and a database outage on PostgreSQL
+mod pg_takeover; // migrations, taking over a Better Auth database (fixture), rehash on sign-in
 mod plugin_bearer; // Authorization: Bearer, set-auth-token
 mod plugin_jwt; // /token, /jwks, set-auth-jwt, key storage, PyJWT cross-check
 mod plugin_open_api; // the OpenAPI document and reference page
+mod plugin_username; // username sign-up, sign-in and availability
+mod storage_contract; // the Storage trait's contract, on memory and PostgreSQL

@@ -3,7 +3,6 @@
 //! by an independent implementation (PyJWT) over a real socket.
 
 use std::process::Command;
-use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -275,12 +274,8 @@ fn private_keys_are_stored_encrypted(backend: Backend) {
     // answers (without the header).
     let mut config = t.app.config.clone();
     config.secret = sesame::config::Secret::new("another-secret-0123456789abcdef0123");
-    let other = Arc::new(App::new(config, t.app.storage.clone(), t.clock.clone()).unwrap());
-    let other = TestApp {
-        app: other,
-        clock: t.clock.clone(),
-        backend,
-    };
+    // Same storage (and PostgreSQL schema, kept alive by `t`), another secret.
+    let other = TestApp::with_storage(config, t.app.storage.clone(), None);
     let (_, cookies) = other.sign_up("jwt-secret@example.com");
     assert_error(&other.get("/token", Some(&cookies)), 500, "INTERNAL_SERVER_ERROR");
     let resp = other.get("/get-session", Some(&cookies));
@@ -333,6 +328,51 @@ fn better_auth_rows_are_used_as_they_are(backend: Backend) {
         verify(&ours, &set, "http://localhost:3000", "http://localhost:3000");
         assert_eq!(t.storage().list_jwks().unwrap().len(), 1);
     }
+}
+
+/// `JwksStore` semantics on each backend: newest live key of an algorithm (rows without an
+/// alg match any), ties by id, expiry, listing order, duplicate ids.
+fn jwks_store_contract(backend: Backend) {
+    let t = TestApp::new(backend);
+    let s = t.storage();
+    let now = t.clock.now();
+    let row = |id: &str, minutes: i64, alg: Option<&str>, expires: Option<i64>| Jwk {
+        id: id.into(),
+        public_key: format!(r#"{{"kid-hint":"{id}"}}"#),
+        private_key: "\"00\"".into(),
+        created_at: now + time::Duration::minutes(minutes),
+        expires_at: expires.map(|m| now + time::Duration::minutes(m)),
+        alg: alg.map(String::from),
+        crv: None,
+    };
+    assert_eq!(s.latest_jwk("EdDSA", now).unwrap(), None);
+    assert!(s.list_jwks().unwrap().is_empty());
+    s.create_jwk(&row("b-ed", 0, Some("EdDSA"), None)).unwrap();
+    s.create_jwk(&row("a-ed", 0, Some("EdDSA"), None)).unwrap();
+    s.create_jwk(&row("rs", 5, Some("RS256"), None)).unwrap();
+    assert!(matches!(
+        s.create_jwk(&row("rs", 9, Some("RS256"), None)),
+        Err(sesame::storage::StorageError::Conflict(_))
+    ));
+    // Same createdAt: the larger id wins, on every backend.
+    assert_eq!(s.latest_jwk("EdDSA", now).unwrap().unwrap().id, "b-ed");
+    assert_eq!(s.latest_jwk("RS256", now).unwrap().unwrap().id, "rs");
+    assert_eq!(s.latest_jwk("ES256", now).unwrap(), None);
+    // A legacy row without alg counts for any algorithm; an expired one for none.
+    s.create_jwk(&row("legacy", 1, None, None)).unwrap();
+    s.create_jwk(&row("expired", 2, Some("EdDSA"), Some(3))).unwrap();
+    assert_eq!(s.latest_jwk("ES256", now).unwrap().unwrap().id, "legacy");
+    assert_eq!(s.latest_jwk("EdDSA", now).unwrap().unwrap().id, "expired");
+    let later = now + time::Duration::minutes(3);
+    assert_eq!(s.latest_jwk("EdDSA", later).unwrap().unwrap().id, "legacy");
+    let listed: Vec<String> = s.list_jwks().unwrap().into_iter().map(|k| k.id).collect();
+    assert_eq!(listed, ["a-ed", "b-ed", "legacy", "expired", "rs"]);
+    let stored = s.list_jwks().unwrap().into_iter().find(|k| k.id == "expired").unwrap();
+    assert_eq!(
+        stored,
+        row("expired", 2, Some("EdDSA"), Some(3)),
+        "every column round-trips"
+    );
 }
 
 /// `sign_jwt` (Better Auth's server-only `signJWT`) keeps the caller's claims and adds the
@@ -450,5 +490,6 @@ crate::backend_suite!(
     private_keys_are_stored_encrypted,
     better_auth_rows_are_used_as_they_are,
     sign_jwt_signs_a_custom_payload,
+    jwks_store_contract,
     pyjwt_verifies_tokens_against_the_served_jwks,
 );

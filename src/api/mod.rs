@@ -2,10 +2,15 @@
 //! [`CORE_ROUTES`], the table the router is built from. Handlers read top to bottom:
 //! validate → check CSRF rules → resolve the session → act → respond.
 
+mod change_email;
+mod delete_user;
+mod email_verification;
+mod mail;
 mod ok;
 mod password;
+mod password_reset;
 mod session;
-mod sign_in;
+pub(crate) mod sign_in;
 mod sign_out;
 mod sign_up;
 mod user;
@@ -93,6 +98,60 @@ pub const CORE_ROUTES: &[Route] = &[
         password::verify_password,
         "Check the current user's password",
     ),
+    Route::post(
+        "/send-verification-email",
+        "sendVerificationEmail",
+        email_verification::send_verification_email,
+        "Email a verification link",
+    ),
+    Route::get(
+        "/verify-email",
+        "verifyEmail",
+        email_verification::verify_email,
+        "Open a verification link (also the steps of an email change)",
+    ),
+    Route::post(
+        "/request-password-reset",
+        "requestPasswordReset",
+        password_reset::request_password_reset,
+        "Email a password reset link",
+    ),
+    Route::post(
+        "/forget-password",
+        "forgetPassword",
+        password_reset::request_password_reset,
+        "Alias of /request-password-reset, kept by Sesame",
+    ),
+    Route::get(
+        "/reset-password/:token",
+        "requestPasswordResetCallback",
+        password_reset::reset_password_callback,
+        "Open a password reset link: redirect to the app with the token",
+    ),
+    Route::post(
+        "/reset-password",
+        "resetPassword",
+        password_reset::reset_password,
+        "Set a new password with a reset token",
+    ),
+    Route::post(
+        "/change-email",
+        "changeEmail",
+        change_email::change_email,
+        "Start changing the email address (SESAME_CHANGE_EMAIL)",
+    ),
+    Route::post(
+        "/delete-user",
+        "deleteUser",
+        delete_user::delete_user,
+        "Delete the account, or email a link that does (SESAME_DELETE_USER)",
+    ),
+    Route::get(
+        "/delete-user/callback",
+        "deleteUserCallback",
+        delete_user::delete_user_callback,
+        "Open an account deletion link",
+    ),
     Route::get("/ok", "ok", ok::ok, "Health check"),
     Route::get("/error", "error", ok::error_page, "HTML error page"),
 ];
@@ -134,4 +193,9 @@ pub(crate) fn hash_password(ctx: &Ctx<'_>, password: &str) -> Result<String, Api
 /// Better Auth's query booleans use JavaScript truthiness: any non-empty value is true.
 pub(crate) fn query_flag(req: &Request, key: &str) -> bool {
     req.query_value(key).is_some_and(|v| !v.is_empty())
+}
+
+/// The query as a JSON object of strings, for `validate::Fields::query`.
+pub(crate) fn query_fields(req: &Request) -> serde_json::Map<String, serde_json::Value> {
+    crate::http::validate::query_object(&req.query)
 }

@@ -20,6 +20,9 @@ pub fn change_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiErro
     f.finish()?;
     let signed_in = current::require(ctx, req)?;
     check_password_length(ctx, &new_password)?;
+    if password::length(&current_password) > ctx.config().max_password_length {
+        return Err(ApiError::bad_request(codes::PASSWORD_TOO_LONG));
+    }
     check_current_password(ctx, &signed_in, &current_password)?;
     let hash = hash_password(ctx, &new_password)?;
     if !revoke_others {
@@ -30,13 +33,14 @@ pub fn change_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiErro
         ));
     }
     // Every session goes, the current one included; a new one replaces it in the same
-    // transaction as the password change.
+    // transaction as the password change. Better Auth gives the new row the full lifetime even
+    // for a rememberMe=false session; only its cookie stays a browser-session cookie.
     let user_agent = req.header("user-agent").unwrap_or_default().to_string();
     let session = new_session(
         &signed_in.user.id,
         ctx.now,
         ctx.config(),
-        !signed_in.dont_remember,
+        true,
         ctx.client_ip(req),
         user_agent,
     );

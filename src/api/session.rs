@@ -46,12 +46,17 @@ pub fn revoke_session(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError
     let signed_in = current::require(ctx, req)?;
     // Always the same answer: an unknown or foreign token is not revealed.
     ctx.storage().delete_user_session(&signed_in.user.id, &token)?;
+    if token == signed_in.session.token {
+        ctx.expire_session_cookies();
+    }
     Ok(status_true())
 }
 
 pub fn revoke_sessions(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let signed_in = current::require(ctx, req)?;
     ctx.storage().delete_user_sessions(&signed_in.user.id)?;
+    // Better Auth 1.7.25 clears the cookies here (the spec, written for 1.7.1, says it does not).
+    ctx.expire_session_cookies();
     Ok(status_true())
 }
 

@@ -13,12 +13,12 @@ use crate::http::{origin, validate::Fields, Request, Response};
 use crate::storage::StorageError;
 
 pub fn sign_up_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    let mut f = Fields::body(ctx.body.as_ref());
+    let mut f = Fields::object_and_record(ctx.body.as_ref());
     let name = f.string("name");
     let address = f.email("email");
-    let password = f.string("password");
+    let password = f.nonempty_string("password");
     let image = f.opt_string("image");
-    let _callback_url = f.opt_string("callbackURL");
+    let callback_url = f.opt_string("callbackURL");
     let remember = f.opt_bool("rememberMe");
     f.finish()?;
     if ctx.transport == Transport::Http {
@@ -38,24 +38,29 @@ pub fn sign_up_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
     let generic_duplicates = config.require_email_verification || !config.auto_sign_in;
 
     if ctx.storage().find_user_by_email(&address)?.is_some() {
-        return duplicate(ctx, generic_duplicates, &name, &address, &password);
+        return duplicate(ctx, generic_duplicates, &name, &address, image.as_deref(), &password);
     }
     let hash = hash_password(ctx, &password)?;
-    let user = User {
-        id: crypto::new_id(),
-        name: name.clone(),
-        email: address.clone(),
-        email_verified: false,
-        image,
-        created_at: ctx.now,
-        updated_at: ctx.now,
-    };
+    let mut user = User::new(&name, &address, image.clone(), ctx.now);
+    for plugin in &ctx.app.plugins {
+        plugin.hooks.before_user_create(ctx, &mut user)?;
+    }
     let account = Account::credential(&user.id, hash, ctx.now);
     match ctx.storage().create_user_with_account(&user, &account) {
         Ok(()) => {}
+        Err(StorageError::Conflict("user.username")) => {
+            return Err(ApiError::bad_request(
+                crate::plugins::username::USERNAME_IS_ALREADY_TAKEN,
+            ))
+        }
         // A concurrent sign-up won the race for this email.
-        Err(StorageError::Conflict(_)) => return duplicate(ctx, generic_duplicates, &name, &address, &password),
+        Err(StorageError::Conflict(_)) => {
+            return duplicate(ctx, generic_duplicates, &name, &address, image.as_deref(), &password)
+        }
         Err(e) => return Err(e.into()),
+    }
+    if config.email.send_on_sign_up {
+        super::mail::send_verification(ctx, &user, callback_url.as_deref());
     }
     if generic_duplicates {
         return Ok(Response::json(&json!({ "token": null, "user": user.to_json() })));
@@ -68,7 +73,14 @@ pub fn sign_up_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
 }
 
 /// The answer for an email that is already taken.
-fn duplicate(ctx: &Ctx<'_>, generic: bool, name: &str, address: &str, password: &str) -> Result<Response, ApiError> {
+fn duplicate(
+    ctx: &Ctx<'_>,
+    generic: bool,
+    name: &str,
+    address: &str,
+    image: Option<&str>,
+    password: &str,
+) -> Result<Response, ApiError> {
     if !generic {
         return Err(ApiError::new(422, codes::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL));
     }
@@ -79,7 +91,7 @@ fn duplicate(ctx: &Ctx<'_>, generic: bool, name: &str, address: &str, password: 
         "name": name,
         "email": address,
         "emailVerified": false,
-        "image": null,
+        "image": image,
         "createdAt": now,
         "updatedAt": now,
         "id": crypto::new_id(),

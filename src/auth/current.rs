@@ -7,7 +7,7 @@ use super::models::{Session, User};
 use super::session;
 use crate::app::Ctx;
 use crate::error::{codes, ApiError};
-use crate::http::Request;
+use crate::http::{cookies, Request};
 
 /// A valid session and its user.
 #[derive(Debug, Clone)]
@@ -30,6 +30,7 @@ pub fn session_token(ctx: &Ctx<'_>, req: &Request) -> Option<String> {
 /// "no session" with no cookie changes; a missing or expired row clears the cookies (and an
 /// expired row is deleted).
 pub fn resolve(ctx: &Ctx<'_>, req: &Request, disable_refresh: bool) -> Result<Option<SignedIn>, ApiError> {
+    expire_cookie_cache(ctx, req);
     let Some(token) = session_token(ctx, req) else {
         return Ok(None);
     };
@@ -69,6 +70,28 @@ pub fn resolve(ctx: &Ctx<'_>, req: &Request, disable_refresh: bool) -> Result<Op
             ctx.expire_session_cookies();
             Err(ApiError::new(401, codes::FAILED_TO_GET_SESSION))
         }
+    }
+}
+
+/// Sesame keeps no cookie cache, so a `session_data` cookie (or its `.N` chunks) left behind by
+/// a Better Auth deployment that had the cache on is expired, as Better Auth does whenever its
+/// cache is off.
+fn expire_cookie_cache(ctx: &Ctx<'_>, req: &Request) {
+    let Some(header) = req.cookie_header() else {
+        return;
+    };
+    let base = ctx.app.cookies.name("session_data");
+    let stale: Vec<String> = cookies::names(&header)
+        .filter_map(|name| {
+            let suffix = name.strip_prefix(base.as_str())?;
+            let is_chunk = suffix.strip_prefix('.').is_some_and(|n| {
+                !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && (n == "0" || !n.starts_with('0'))
+            });
+            (suffix.is_empty() || is_chunk).then(|| format!("session_data{suffix}"))
+        })
+        .collect();
+    for short in stale {
+        ctx.add_cookie(ctx.app.cookies.expire(&short));
     }
 }
 

@@ -6,3 +6,4 @@ pub mod email;
 pub mod models;
 pub mod password;
 pub mod session;
+pub mod verification_token;

@@ -16,11 +16,29 @@ pub struct User {
     pub image: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// The username plugin's fields: stored lower-cased and unique when set.
+    pub username: Option<String>,
+    pub display_username: Option<String>,
 }
 
 impl User {
+    /// A new, unverified user with a fresh id.
+    pub fn new(name: &str, email: &str, image: Option<String>, now: OffsetDateTime) -> User {
+        User {
+            id: crate::crypto::new_id(),
+            name: name.to_string(),
+            email: email.to_string(),
+            email_verified: false,
+            image,
+            created_at: now,
+            updated_at: now,
+            username: None,
+            display_username: None,
+        }
+    }
+
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "name": self.name,
             "email": self.email,
             "emailVerified": self.email_verified,
@@ -28,7 +46,15 @@ impl User {
             "createdAt": iso(self.created_at),
             "updatedAt": iso(self.updated_at),
             "id": self.id,
-        })
+        });
+        // Plugin fields appear only when set, as Better Auth omits undefined fields.
+        if let Some(u) = &self.username {
+            v["username"] = json!(u);
+        }
+        if let Some(d) = &self.display_username {
+            v["displayUsername"] = json!(d);
+        }
+        v
     }
 }
 
@@ -152,11 +178,13 @@ pub struct UserUpdate {
     pub image: Option<Option<String>>,
     pub email: Option<String>,
     pub email_verified: Option<bool>,
+    pub username: Option<String>,
+    pub display_username: Option<String>,
 }
 
 impl UserUpdate {
     pub fn is_empty(&self) -> bool {
-        self.name.is_none() && self.image.is_none() && self.email.is_none() && self.email_verified.is_none()
+        *self == UserUpdate::default()
     }
 
     pub fn apply(&self, user: &mut User, now: OffsetDateTime) {
@@ -171,6 +199,12 @@ impl UserUpdate {
         }
         if let Some(v) = self.email_verified {
             user.email_verified = v;
+        }
+        if let Some(u) = &self.username {
+            user.username = Some(u.clone());
+        }
+        if let Some(d) = &self.display_username {
+            user.display_username = Some(d.clone());
         }
         user.updated_at = now;
     }

@@ -68,6 +68,19 @@ pub fn verify(password: &str, stored: &str) -> bool {
     false
 }
 
+/// Whether a stored hash is in another scheme than the configured one (or is bcrypt with
+/// another cost), so that `SESAME_REHASH_ON_SIGN_IN` should replace it.
+pub fn needs_rehash(stored: &str, scheme: PasswordHash, bcrypt_cost: u32) -> bool {
+    match scheme {
+        PasswordHash::Bcrypt => {
+            // `$2b$10$…`: the cost is the second field.
+            let cost = stored.strip_prefix("$2").and_then(|r| r.split('$').nth(1));
+            cost.and_then(|c| c.parse::<u32>().ok()) != Some(bcrypt_cost)
+        }
+        PasswordHash::Scrypt => stored.starts_with("$2"),
+    }
+}
+
 /// Better Auth's scrypt: N=16384, r=16, p=1, 64-byte key, the hex salt used as UTF-8 text.
 fn scrypt_key(normalized: &str, salt: &str) -> anyhow::Result<[u8; 64]> {
     let params = scrypt::Params::new(14, 16, 1, 64).map_err(|e| anyhow::anyhow!("scrypt params: {e}"))?;
@@ -123,6 +136,17 @@ mod tests {
         // The observed value's password is not recorded in the spec; it must at least not
         // verify a wrong one or panic.
         assert!(!verify("definitely-not-it", stored));
+    }
+
+    #[test]
+    fn rehash_when_scheme_or_cost_differs() {
+        let b4 = hash("pw-12345678", PasswordHash::Bcrypt, 4).unwrap();
+        let s = hash("pw-12345678", PasswordHash::Scrypt, 4).unwrap();
+        assert!(!needs_rehash(&b4, PasswordHash::Bcrypt, 4));
+        assert!(needs_rehash(&b4, PasswordHash::Bcrypt, 10));
+        assert!(needs_rehash(&b4, PasswordHash::Scrypt, 4));
+        assert!(!needs_rehash(&s, PasswordHash::Scrypt, 4));
+        assert!(needs_rehash(&s, PasswordHash::Bcrypt, 4));
     }
 
     #[test]

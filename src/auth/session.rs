@@ -35,8 +35,9 @@ pub fn new_session(
     }
 }
 
+/// Better Auth's test is `expiresAt < now`: a session is still valid at its expiry instant.
 pub fn is_expired(session: &Session, now: OffsetDateTime) -> bool {
-    session.expires_at <= now
+    session.expires_at < now
 }
 
 /// Better Auth's sliding rule: refresh once `updateAge` has passed since the expiry was last
@@ -69,6 +70,7 @@ mod tests {
         assert!(is_fresh(&s, now + Duration::days(3), 0));
         let short = new_session("u", now, &config, false, String::new(), String::new());
         assert_eq!(short.expires_at, now + Duration::days(1));
-        assert!(is_expired(&short, now + Duration::days(1)));
+        assert!(!is_expired(&short, now + Duration::days(1)));
+        assert!(is_expired(&short, now + Duration::days(1) + Duration::milliseconds(1)));
     }
 }

@@ -49,6 +49,13 @@ pub fn get(header: &str, name: &str) -> Option<String> {
     None
 }
 
+/// The names of every cookie in a `Cookie` header, in order.
+pub fn names(header: &str) -> impl Iterator<Item = &str> {
+    header
+        .split(';')
+        .filter_map(|part| part.split_once('=').map(|(k, _)| k.trim()))
+}
+
 /// `value.signature` for a cookie, not yet percent-encoded.
 pub fn sign(secret: &str, value: &str) -> String {
     format!("{value}.{}", crypto::hmac_base64(secret, value))

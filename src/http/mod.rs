@@ -4,6 +4,7 @@
 pub mod body;
 pub mod cookies;
 pub mod origin;
+pub mod redirect;
 pub mod request;
 pub mod request_id;
 pub mod response;

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::validate::truthy;
 use super::Request;
 use crate::error::{codes, ApiError, ErrorCode};
 
@@ -89,33 +90,46 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
     }
 }
 
-/// Better Auth's relative-URL rule:
-/// `^\/(?!\/|\\|%2f|%5c)[\w\-.\+/@]*(?:\?[\w\-.\+/=&%@]*)?$`.
+/// Better Auth 1.7.25's `isSafeRelativeURL` (the reference server; the spec's stricter regex is
+/// 1.7.1's): root-relative, not `//`, no backslash or control character anywhere, no encoded
+/// `/` or `\` in the path, and resolving it against a placeholder origin keeps that origin.
 pub fn is_safe_relative(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix('/') else {
-        return false;
-    };
-    let lower = rest.to_ascii_lowercase();
-    if rest.starts_with('/') || rest.starts_with('\\') || lower.starts_with("%2f") || lower.starts_with("%5c") {
+    let control = |c: char| matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}');
+    if !url.starts_with('/') || url.starts_with("//") || url.contains('\\') || url.chars().any(control) {
         return false;
     }
-    let (path, query) = match rest.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (rest, None),
-    };
-    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    path.chars().all(|c| word(c) || "-.+/@".contains(c))
-        && query.is_none_or(|q| q.chars().all(|c| word(c) || "-.+/=&%@".contains(c)))
+    let path = url.split(['?', '#']).next().unwrap_or_default().to_ascii_lowercase();
+    if path.contains("%2f") || path.contains("%5c") {
+        return false;
+    }
+    const PLACEHOLDER: &str = "https://better-auth.invalid";
+    url::Url::parse(PLACEHOLDER)
+        .and_then(|base| base.join(url))
+        .is_ok_and(|u| u.origin().ascii_serialization() == PLACEHOLDER)
 }
 
 /// The router-level Origin check for a state-changing request that carries cookies.
 pub fn check_request_origin(trusted: &TrustedOrigins, req: &Request) -> Result<(), ApiError> {
-    let source = req.header("origin").or_else(|| req.header("referer"));
-    match source {
+    let origin = req.header("origin").filter(|o| !o.is_empty());
+    // A browser that sends `Origin: null` but `Sec-Fetch-Site: same-origin` is on this server's
+    // own origin; Better Auth then checks the origin the request was addressed to.
+    let inferred = (origin == Some("null") && req.header("sec-fetch-site") == Some("same-origin"))
+        .then(|| addressed_origin(trusted, req))
+        .flatten();
+    let source = inferred.or_else(|| origin.or_else(|| req.header("referer")).map(str::to_string));
+    match source.as_deref() {
         None | Some("null") | Some("") => Err(ApiError::new(403, codes::MISSING_OR_NULL_ORIGIN)),
         Some(o) if trusted.is_trusted(o) => Ok(()),
         Some(_) => Err(ApiError::new(403, codes::INVALID_ORIGIN)),
     }
+}
+
+/// The origin a request was sent to: the `Host` header, with the public URL's scheme (a proxy
+/// in front may have terminated TLS).
+fn addressed_origin(trusted: &TrustedOrigins, req: &Request) -> Option<String> {
+    let host = req.header("host").filter(|h| !h.is_empty())?;
+    let scheme = trusted.patterns.first()?.split_once("://")?.0;
+    Some(format!("{scheme}://{host}"))
 }
 
 /// The URL fields checked before validation, with the code each failure gets.
@@ -137,17 +151,17 @@ const URL_FIELDS: &[(&str, &str, ErrorCode)] = &[
 /// Checks the redirect-URL fields of a raw body (and `query.callbackURL`).
 pub fn check_url_fields(trusted: &TrustedOrigins, body: Option<&Value>, req: &Request) -> Result<(), ApiError> {
     for (field, label, code) in URL_FIELDS {
-        let mut value = body.and_then(|b| b.get(*field)).cloned();
+        let mut value = body.and_then(|b| b.get(*field)).filter(|v| truthy(v)).cloned();
         if value.is_none() && *field == "callbackURL" {
-            value = req.query_value("callbackURL").map(|s| Value::String(s.to_string()));
+            value = req
+                .query_value("callbackURL")
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_string()));
         }
         match value {
-            None | Some(Value::Null) => {}
-            Some(Value::String(s)) => {
-                if !trusted.is_allowed_redirect(&s) {
-                    return Err(ApiError::new(403, *code));
-                }
-            }
+            None => {}
+            Some(Value::String(s)) if trusted.is_allowed_redirect(&s) => {}
+            Some(Value::String(_)) => return Err(ApiError::new(403, *code)),
             Some(_) => {
                 return Err(ApiError::with_message(
                     400,
@@ -167,7 +181,8 @@ pub fn check_login_csrf(trusted: &TrustedOrigins, req: &Request) -> Result<(), A
     }
     let site = req.header("sec-fetch-site");
     let mode = req.header("sec-fetch-mode");
-    let has_metadata = site.is_some() || mode.is_some() || req.header("sec-fetch-dest").is_some();
+    let present = |v: Option<&str>| v.is_some_and(|v| !v.trim().is_empty());
+    let has_metadata = present(site) || present(mode) || present(req.header("sec-fetch-dest"));
     if has_metadata {
         if site == Some("cross-site") && mode == Some("navigate") {
             return Err(ApiError::new(403, codes::CROSS_SITE_NAVIGATION_LOGIN_BLOCKED));
@@ -213,18 +228,29 @@ mod tests {
 
     #[test]
     fn relative_rule() {
-        for ok in ["/", "/dashboard", "/a/b?x=1&y=%20", "/@me", "/a.b-c+d"] {
+        for ok in [
+            "/",
+            "/dashboard",
+            "/a/b?x=1&y=%20",
+            "/@me",
+            "/a.b-c+d",
+            "/a b",
+            "/a#frag",
+            "/a%20b",
+            "/a?next=%2Fx",
+        ] {
             assert!(is_safe_relative(ok), "{ok}");
         }
         for bad in [
             "//evil.com",
             "/\\evil.com",
+            "/a\\b",
             "/%2fevil.com",
             "/%5Cevil",
-            "/a b",
-            "/a#frag",
-            "/a%20b",
+            "/a/%2Fb",
+            "/a\tb",
             "dash",
+            "",
         ] {
             assert!(!is_safe_relative(bad), "{bad}");
         }

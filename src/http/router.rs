@@ -122,6 +122,15 @@ impl Router {
         self.routes.iter().find(|r| r.key == key)
     }
 
+    /// The pattern (`/reset-password/:token`) of the route a path matches, whatever the method,
+    /// so logs can show it instead of the path's tokens.
+    pub fn pattern(&self, path: &str) -> Option<&'static str> {
+        self.routes
+            .iter()
+            .find(|r| match_path(r.path, path).is_some())
+            .map(|r| r.path)
+    }
+
     /// Matches a path already stripped of the base path.
     pub fn find(&self, method: &Method, path: &str) -> Match<'_> {
         let mut allow = Vec::new();
@@ -199,6 +208,8 @@ mod tests {
         assert!(matches!(r.find(&Method::Get, "/ok/"), Match::NotFound));
         assert!(matches!(r.find(&Method::Get, "/callback/"), Match::NotFound));
         assert!(matches!(r.find(&Method::Get, "/nope"), Match::NotFound));
+        assert_eq!(r.pattern("/callback/secret-value"), Some("/callback/:id"));
+        assert_eq!(r.pattern("/nope"), None);
     }
 
     #[test]

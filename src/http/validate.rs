@@ -57,6 +57,19 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Sign-up's body is `z.object({..}).and(z.record(..))`: a body that is not an object fails
+    /// both halves of the intersection, so zod reports two issues.
+    pub fn object_and_record(body: Option<&'a Value>) -> Fields<'a> {
+        let mut f = Fields::body(body);
+        if f.obj.is_none() {
+            f.issues.push(format!(
+                "[body] Invalid input: expected record, received {}",
+                received(body)
+            ));
+        }
+        f
+    }
+
     /// Validates query values (all strings).
     pub fn query(query: &'a Map<String, Value>) -> Fields<'a> {
         Fields {
@@ -90,6 +103,15 @@ impl<'a> Fields<'a> {
                 String::new()
             }
         }
+    }
+
+    /// A required non-empty string (`z.string().nonempty()`).
+    pub fn nonempty_string(&mut self, key: &str) -> String {
+        let s = self.string(key);
+        if matches!(self.get(key), Some(Value::String(v)) if v.is_empty()) {
+            self.issue(key, "Too small: expected string to have >=1 characters".to_string());
+        }
+        s
     }
 
     /// An optional string; `null` is an issue, as in zod's `.optional()`.
@@ -149,6 +171,29 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// JavaScript truthiness of a JSON value: where Better Auth tests a field with `if (x)`,
+/// `""`, `0`, `false` and `null` count as absent.
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+/// A body that must be a record (`z.record(z.string(), z.any())`): any JSON object.
+pub fn record(body: Option<&Value>) -> Result<&Map<String, Value>, ApiError> {
+    match body {
+        Some(Value::Object(m)) => Ok(m),
+        other => Err(ApiError::validation(format!(
+            "[body] Invalid input: expected record, received {}",
+            received(other)
+        ))),
+    }
+}
+
 /// Query pairs as a JSON object of strings; a repeated key becomes an array, which string
 /// fields then reject (as Better Auth does).
 pub fn query_object(pairs: &[(String, String)]) -> Map<String, Value> {
@@ -196,6 +241,26 @@ mod tests {
         assert_eq!(
             f.finish().unwrap_err().message,
             "[body.email] Invalid email address; [body.rememberMe] Invalid input: expected boolean, received string; [body.image] Invalid input: expected string, received null"
+        );
+    }
+
+    #[test]
+    fn sign_up_body_shapes() {
+        let f = Fields::object_and_record(None);
+        assert_eq!(
+            f.finish().unwrap_err().message,
+            "[body] Invalid input: expected object, received undefined; [body] Invalid input: expected record, received undefined"
+        );
+        let body = json!({"password": ""});
+        let mut f = Fields::object_and_record(Some(&body));
+        f.nonempty_string("password");
+        assert_eq!(
+            f.finish().unwrap_err().message,
+            "[body.password] Too small: expected string to have >=1 characters"
+        );
+        assert_eq!(
+            record(Some(&json!([]))).unwrap_err().message,
+            "[body] Invalid input: expected record, received array"
         );
     }
 

@@ -13,8 +13,11 @@
 pub mod bearer;
 pub mod jwt;
 pub mod open_api;
+pub mod username;
 
 use crate::app::Ctx;
+use crate::auth::current::SignedIn;
+use crate::auth::models::{User, UserUpdate};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::router::Route;
 use crate::http::{Request, Response};
@@ -36,6 +39,21 @@ pub trait Hooks: Sync {
 
     /// After the handler, on its successful answer (with the cookies it set).
     fn after(&self, _ctx: &Ctx<'_>, _req: &Request, _resp: &mut Response) {}
+
+    /// Before sign-up stores a new user: may fill plugin fields from `ctx.body` or refuse.
+    fn before_user_create(&self, _ctx: &Ctx<'_>, _user: &mut User) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// Before update-user applies an update: may add plugin fields from `ctx.body` or refuse.
+    fn before_user_update(
+        &self,
+        _ctx: &Ctx<'_>,
+        _current: &SignedIn,
+        _update: &mut UserUpdate,
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
 }
 
 /// A compiled-in plugin.
@@ -49,7 +67,7 @@ pub struct Plugin {
 
 /// Every compiled-in plugin, in hook order. Bearer comes first so that later plugins' hooks
 /// already see the session its token stands for.
-pub const ALL_PLUGINS: &[&Plugin] = &[&bearer::PLUGIN, &jwt::PLUGIN, &open_api::PLUGIN];
+pub const ALL_PLUGINS: &[&Plugin] = &[&bearer::PLUGIN, &username::PLUGIN, &jwt::PLUGIN, &open_api::PLUGIN];
 
 /// The enabled plugins for a list of ids, in [`ALL_PLUGINS`] order.
 pub fn enabled(ids: &[String]) -> anyhow::Result<Vec<&'static Plugin>> {

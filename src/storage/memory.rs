@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::{
     AccountStore, Jwk, JwksStore, ResetOutcome, SessionChange, SessionStore, Storage, StorageResult, UserStore,
-    VerificationStore,
+    UsernameStore, VerificationStore,
 };
 use crate::auth::models::{Account, Session, User, UserUpdate, Verification};
 use crate::storage::StorageError;
@@ -18,6 +18,8 @@ struct Tables {
     users: HashMap<String, User>,
     /// email → user id
     emails: HashMap<String, String>,
+    /// username → user id (username plugin)
+    usernames: HashMap<String, String>,
     /// token → session
     sessions: HashMap<String, Session>,
     accounts: HashMap<String, Account>,
@@ -83,8 +85,14 @@ impl UserStore for MemoryStorage {
         if t.emails.contains_key(&user.email) || t.users.contains_key(&user.id) {
             return Err(StorageError::Conflict("user.email"));
         }
+        if user.username.as_ref().is_some_and(|u| t.usernames.contains_key(u)) {
+            return Err(StorageError::Conflict("user.username"));
+        }
         if t.account_key_taken(account) {
             return Err(StorageError::Conflict("account"));
+        }
+        if let Some(u) = &user.username {
+            t.usernames.insert(u.clone(), user.id.clone());
         }
         t.emails.insert(user.email.clone(), user.id.clone());
         t.users.insert(user.id.clone(), user.clone());
@@ -116,15 +124,32 @@ impl UserStore for MemoryStorage {
 
     fn update_user(&self, id: &str, update: &UserUpdate, now: OffsetDateTime) -> StorageResult<Option<User>> {
         let mut t = self.lock();
-        let Some(old_email) = t.users.get(id).map(|u| u.email.clone()) else {
+        let Some((old_email, old_username)) = t.users.get(id).map(|u| (u.email.clone(), u.username.clone())) else {
             return Ok(None);
         };
+        if update
+            .email
+            .as_ref()
+            .is_some_and(|e| *e != old_email && t.emails.contains_key(e))
+        {
+            return Err(StorageError::Conflict("user.email"));
+        }
+        if update
+            .username
+            .as_ref()
+            .is_some_and(|u| t.usernames.get(u).is_some_and(|owner| owner != id))
+        {
+            return Err(StorageError::Conflict("user.username"));
+        }
         if let Some(new_email) = &update.email {
-            if *new_email != old_email && t.emails.contains_key(new_email) {
-                return Err(StorageError::Conflict("user.email"));
-            }
             t.emails.remove(&old_email);
             t.emails.insert(new_email.clone(), id.to_string());
+        }
+        if let Some(new_username) = &update.username {
+            if let Some(old) = &old_username {
+                t.usernames.remove(old);
+            }
+            t.usernames.insert(new_username.clone(), id.to_string());
         }
         let Some(user) = t.users.get_mut(id) else {
             return Ok(None);
@@ -139,6 +164,9 @@ impl UserStore for MemoryStorage {
             return Ok(false);
         };
         t.emails.remove(&user.email);
+        if let Some(u) = &user.username {
+            t.usernames.remove(u);
+        }
         t.sessions.retain(|_, s| s.user_id != id);
         t.accounts.retain(|_, a| a.user_id != id);
         t.verifications.retain(|v| v.value != id);
@@ -375,6 +403,21 @@ impl JwksStore for MemoryStorage {
         let mut v = self.lock().jwks.clone();
         v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
         Ok(v)
+    }
+}
+
+impl UsernameStore for MemoryStorage {
+    fn find_user_with_credential_by_username(&self, username: &str) -> StorageResult<Option<(User, Option<Account>)>> {
+        let t = self.lock();
+        let Some(user) = t.usernames.get(username).and_then(|id| t.users.get(id)) else {
+            return Ok(None);
+        };
+        let account = t
+            .accounts
+            .values()
+            .find(|a| a.user_id == user.id && a.is_credential())
+            .cloned();
+        Ok(Some((user.clone(), account)))
     }
 }
 

@@ -3,7 +3,8 @@
 //! Semantics every backend keeps (and `tests/storage_contract.rs` checks on each):
 //! - lookups return `Option`; "not found" is never an error;
 //! - emails are stored lower-cased (callers normalise) and are unique: a clash is
-//!   `StorageError::Conflict("user.email")`; `(issuer, accountId)` is unique
+//!   `StorageError::Conflict("user.email")`; usernames (username plugin) likewise
+//!   (`Conflict("user.username")`); `(issuer, accountId)` is unique
 //!   (`Conflict("account")`); session tokens are unique;
 //! - every method is atomic: a failure half-way leaves nothing behind;
 //! - `Unavailable` means the backend could not be reached (503), `Other` anything else (500).
@@ -13,6 +14,10 @@
 
 pub mod jwks;
 pub mod memory;
+mod username;
+
+pub use username::UsernameStore;
+pub mod postgres;
 
 use time::OffsetDateTime;
 
@@ -141,7 +146,9 @@ pub trait VerificationStore {
 }
 
 /// Everything a backend provides.
-pub trait Storage: UserStore + SessionStore + AccountStore + VerificationStore + JwksStore + Send + Sync {
+pub trait Storage:
+    UserStore + SessionStore + AccountStore + VerificationStore + UsernameStore + JwksStore + Send + Sync
+{
     /// A short name for logs (`memory`, `postgres`).
     fn kind(&self) -> &'static str;
 }

@@ -80,3 +80,51 @@ pub fn parse(raw: &[u8]) -> RawResponse {
     }
     RawResponse { status, headers, body }
 }
+
+/// One kept-alive connection: requests go out one after another on the same socket and each
+/// answer is read by its `Content-Length`, so tests can see the connection being reused.
+pub struct Conn {
+    reader: std::io::BufReader<TcpStream>,
+    addr: SocketAddr,
+}
+
+impl Conn {
+    pub fn open(addr: SocketAddr) -> Conn {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Conn {
+            reader: std::io::BufReader::new(stream),
+            addr,
+        }
+    }
+
+    /// Sends a request without `Connection: close` and reads exactly one response.
+    pub fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> RawResponse {
+        use std::io::BufRead;
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        let stream = self.reader.get_mut();
+        stream.write_all(req.as_bytes()).unwrap();
+        stream.write_all(body).unwrap();
+        let mut head = Vec::new();
+        // Bounded: a response head is far below 200 lines.
+        for _ in 0..200 {
+            let mut line = Vec::new();
+            let n = self.reader.read_until(b'\n', &mut line).expect("read head");
+            assert!(n > 0, "connection closed before a response");
+            head.extend_from_slice(&line);
+            if line == b"\r\n" {
+                break;
+            }
+        }
+        let mut resp = parse(&head);
+        let len: usize = resp.header("content-length").expect("content-length").parse().unwrap();
+        let mut body = vec![0; len];
+        self.reader.read_exact(&mut body).expect("read body");
+        resp.body = body;
+        resp
+    }
+}

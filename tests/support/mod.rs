@@ -1,15 +1,20 @@
-//! Test helpers: a [`TestApp`] (memory storage, fixed clock, bcrypt cost 4) answered
+//! Test helpers: a [`TestApp`] (memory storage or a fresh PostgreSQL schema, fixed clock, bcrypt cost 4) answered
 //! in-process through `App::handle_http`, cookie helpers, and a real server on an ephemeral
 //! port for over-the-socket checks.
 #![allow(dead_code)]
 
 pub mod http_client;
+pub mod mail;
+pub mod postgres;
+pub mod tcp_proxy;
+pub mod wire;
 
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 use sesame::clock::FixedClock;
 use sesame::http::{Request, Response};
+use sesame::mail::RecordingMailer;
 use sesame::storage::memory::MemoryStorage;
 use sesame::storage::Storage;
 use sesame::{App, Config};
@@ -23,12 +28,18 @@ pub const PASSWORD: &str = "correct-horse-battery";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Memory,
+    /// A fresh schema in `TEST_DATABASE_URL`'s database (see `support/postgres.rs`).
+    Postgres,
 }
 
 pub struct TestApp {
     pub app: Arc<App>,
     pub clock: Arc<FixedClock>,
     pub backend: Backend,
+    /// The PostgreSQL schema, dropped after the app (fields drop in order).
+    pub pg: Option<postgres::PgSchema>,
+    /// Every email the app sends (helpers in `support/mail.rs`).
+    pub mail: Arc<RecordingMailer>,
 }
 
 impl TestApp {
@@ -36,19 +47,57 @@ impl TestApp {
         TestApp::with_config(backend, |_| {})
     }
 
-    /// A test app whose config the caller adjusts first.
+    /// A test app whose config the caller adjusts first. Panics if the backend is unavailable;
+    /// tests that may skip use [`TestApp::try_with_config`].
     pub fn with_config(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::try_with_config(backend, adjust).expect("PostgreSQL is unreachable")
+    }
+
+    /// `None` when the backend is PostgreSQL and it is unreachable outside CI (a message says
+    /// the test is skipped).
+    pub fn try_new(backend: Backend) -> Option<TestApp> {
+        TestApp::try_with_config(backend, |_| {})
+    }
+
+    pub fn try_with_config(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
         let mut config = Config::for_tests();
         adjust(&mut config);
-        let storage: Arc<dyn Storage> = match backend {
-            Backend::Memory => Arc::new(MemoryStorage::new()),
+        match backend {
+            Backend::Memory => Some(TestApp::with_storage(config, Arc::new(MemoryStorage::new()), None)),
+            Backend::Postgres => {
+                let schema = postgres::PgSchema::create()?;
+                Some(TestApp::on_schema(schema, config))
+            }
+        }
+    }
+
+    /// A test app on an existing schema (which may hold fixture tables), migrated first.
+    pub fn on_schema(schema: postgres::PgSchema, config: Config) -> TestApp {
+        let mut options = postgres::test_options();
+        if let Some(n) = config.pool_size {
+            options.pool_size = n;
+        }
+        let storage = Arc::new(schema.storage(&options));
+        TestApp::with_storage(config, storage, Some(schema))
+    }
+
+    pub fn with_storage(config: Config, storage: Arc<dyn Storage>, pg: Option<postgres::PgSchema>) -> TestApp {
+        let backend = if pg.is_some() {
+            Backend::Postgres
+        } else {
+            Backend::Memory
         };
         let clock = Arc::new(FixedClock::new(datetime!(2026-11-26 12:00 UTC)));
-        let app = App::new(config, storage, clock.clone()).expect("app builds");
+        let mail = Arc::new(RecordingMailer::new());
+        let app = App::new(config, storage, clock.clone())
+            .and_then(|a| a.with_mailer(mail.clone()))
+            .expect("app builds");
         TestApp {
             app: Arc::new(app),
             clock,
             backend,
+            pg,
+            mail,
         }
     }
 
@@ -143,7 +192,8 @@ pub fn assert_error(resp: &Response, status: u16, code: &str) {
 }
 
 /// Generates one `#[test]` per backend for each listed test function `fn(&TestApp)`:
-/// `suite!(sign_up_works, …)` → `mod memory { #[test] fn sign_up_works() … }`.
+/// `suite!(sign_up_works, …)` → `mod memory { #[test] fn sign_up_works() … }` and the same in
+/// `mod postgres`.
 #[macro_export]
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
@@ -152,6 +202,17 @@ macro_rules! suite {
                 #[test]
                 fn $name() {
                     super::$name(&$crate::support::TestApp::new($crate::support::Backend::Memory));
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    // None: PostgreSQL is unreachable outside CI and the skip was reported.
+                    if let Some(t) = $crate::support::TestApp::try_new($crate::support::Backend::Postgres) {
+                        super::$name(&t);
+                    }
                 }
             )*
         }
@@ -168,6 +229,17 @@ macro_rules! backend_suite {
                 #[test]
                 fn $name() {
                     super::$name($crate::support::Backend::Memory);
+                }
+            )*
+        }
+        mod backends_postgres {
+            $(
+                #[test]
+                fn $name() {
+                    // PostgreSQL unreachable outside CI: the skip was reported.
+                    if $crate::support::postgres::available() {
+                        super::$name($crate::support::Backend::Postgres);
+                    }
                 }
             )*
         }

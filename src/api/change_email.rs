@@ -1,0 +1,61 @@
+//! `POST /change-email` (spec §3.10), enabled by `SESAME_CHANGE_EMAIL`. A verified user first
+//! approves from the current address (`SESAME_CHANGE_EMAIL_CONFIRMATION`), then proves the new
+//! one; otherwise one email goes to the new address. The switch itself happens in
+//! `/verify-email`. A taken address gets the same answer and no email.
+
+use serde_json::json;
+
+use super::mail::{self, Outgoing};
+use crate::app::Ctx;
+use crate::auth::verification_token::{self, Claims, CHANGE_EMAIL_CONFIRMATION, CHANGE_EMAIL_VERIFICATION};
+use crate::auth::{current, email};
+use crate::error::{codes, ApiError};
+use crate::http::{validate::Fields, Request, Response};
+use crate::mail::MailKind;
+
+pub fn change_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let mut f = Fields::body(ctx.body.as_ref());
+    let new_email = f.email("newEmail");
+    let callback_url = f.opt_string("callbackURL");
+    f.finish()?;
+    let signed_in = current::require(ctx, req)?;
+    let config = &ctx.config().email;
+    if !config.change_email {
+        return Err(ApiError::bad_request(codes::CHANGE_EMAIL_DISABLED));
+    }
+    let new_email = email::normalize(&new_email);
+    let user = &signed_in.user;
+    if new_email == user.email {
+        return Err(ApiError::bad_request(codes::EMAIL_IS_THE_SAME));
+    }
+    let expires_in = config.verification_expires_in;
+    let claims = Claims::new(&user.email, &user.id, ctx.now, expires_in);
+    if ctx.storage().find_user_by_email(&new_email)?.is_some() {
+        // Sign and discard, so the answer costs what a real one does.
+        let _ = verification_token::sign(ctx.secret(), &claims.changing_to(&new_email, CHANGE_EMAIL_VERIFICATION));
+        return Ok(Response::json(&json!({ "status": true })));
+    }
+    let outgoing = if user.email_verified && config.change_email_confirmation {
+        let token = verification_token::sign(ctx.secret(), &claims.changing_to(&new_email, CHANGE_EMAIL_CONFIRMATION));
+        Outgoing {
+            kind: MailKind::ChangeEmailConfirmation,
+            to: &user.email,
+            url: mail::verification_link(ctx, &token, callback_url.as_deref()),
+            token,
+            expires_in,
+            new_email: Some(&new_email),
+        }
+    } else {
+        let token = verification_token::sign(ctx.secret(), &claims.changing_to(&new_email, CHANGE_EMAIL_VERIFICATION));
+        Outgoing {
+            kind: MailKind::ChangeEmailVerification,
+            to: &new_email,
+            url: mail::verification_link(ctx, &token, callback_url.as_deref()),
+            token,
+            expires_in,
+            new_email: None,
+        }
+    };
+    mail::queue(ctx, outgoing);
+    Ok(Response::json(&json!({ "status": true })))
+}

@@ -1,0 +1,217 @@
+//! `POST /send-verification-email` and `GET /verify-email` (spec §3.8, §6), including the
+//! steps of an email change that run through `/verify-email`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::mail::{self, Outgoing};
+use super::{create_session, query_fields};
+use crate::app::{Ctx, Transport};
+use crate::auth::current::{self, SignedIn};
+use crate::auth::email;
+use crate::auth::models::{User, UserUpdate};
+use crate::auth::verification_token::{self, Claims, TokenError, CHANGE_EMAIL_CONFIRMATION, CHANGE_EMAIL_VERIFICATION};
+use crate::crypto::constant_time_eq;
+use crate::error::{codes, ApiError, ErrorCode};
+use crate::http::redirect::{append_query, check_query_callback};
+use crate::http::{validate::Fields, Request, Response};
+use crate::mail::MailKind;
+use crate::storage::StorageError;
+
+/// Unauthenticated requests take at least this long, whether or not an email goes out.
+const MINIMUM_UNAUTHENTICATED: Duration = Duration::from_millis(500);
+
+pub fn send_verification_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let mut f = Fields::body(ctx.body.as_ref());
+    let address = f.email("email");
+    let callback_url = f.opt_string("callbackURL");
+    f.finish()?;
+    let Some(signed_in) = current::resolve(ctx, req, false)? else {
+        // Unauthenticated: the same answer, no sooner than the floor, whether the address is
+        // unknown, verified, or gets an email.
+        let found = ctx.storage().find_user_by_email(&email::normalize(&address));
+        match &found {
+            Ok(Some(user)) if !user.email_verified => mail::send_verification(ctx, user, callback_url.as_deref()),
+            _ => mail::sign_dummy_token(ctx, &address),
+        }
+        if let Some(rest) = MINIMUM_UNAUTHENTICATED.checked_sub(started.elapsed()) {
+            std::thread::sleep(rest);
+        }
+        found?;
+        return Ok(status_true());
+    };
+    if signed_in.user.email.to_lowercase() != address.to_lowercase() {
+        return Err(ApiError::bad_request(codes::EMAIL_MISMATCH));
+    }
+    if signed_in.user.email_verified {
+        return Err(ApiError::bad_request(codes::EMAIL_ALREADY_VERIFIED));
+    }
+    mail::send_verification(ctx, &signed_in.user, callback_url.as_deref());
+    Ok(status_true())
+}
+
+fn status_true() -> Response {
+    Response::json(&json!({ "status": true }))
+}
+
+pub fn verify_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let query = query_fields(req);
+    let mut f = Fields::query(&query);
+    let token = f.string("token");
+    let callback_url = f.opt_string("callbackURL").filter(|c| !c.is_empty());
+    f.finish()?;
+    // After validation, as Better Auth's originCheck middleware runs.
+    if ctx.transport == Transport::Http {
+        check_query_callback(&ctx.app.trusted, req)?;
+    }
+    let link = Link {
+        ctx,
+        callback: callback_url.as_deref(),
+    };
+    let claims = match verification_token::verify(ctx.secret(), &token, ctx.now) {
+        Ok(c) => c,
+        Err(TokenError::Expired) => return link.fail(codes::TOKEN_EXPIRED),
+        Err(TokenError::Invalid) => return link.fail(codes::INVALID_TOKEN),
+    };
+    if claims.update_to.is_some() {
+        return change_email_step(&link, req, &claims);
+    }
+    let Some(user) = ctx.storage().find_user_by_email(&email::normalize(&claims.email))? else {
+        return link.fail(codes::USER_NOT_FOUND);
+    };
+    if claims.user_id.as_deref().is_some_and(|id| !same(id, &user.id)) {
+        return link.fail(codes::INVALID_TOKEN);
+    }
+    if !user.email_verified {
+        let update = UserUpdate {
+            email_verified: Some(true),
+            ..UserUpdate::default()
+        };
+        ctx.storage().update_user(&user.id, &update, ctx.now)?;
+        if ctx.config().email.auto_sign_in_after_verification {
+            sign_in_after_verification(ctx, req, &user)?;
+        }
+    }
+    link.done(json!({ "status": true, "user": null }))
+}
+
+/// Better Auth's `autoSignInAfterVerification`: a new session unless the browser already has
+/// one for this address, whose cookie is then re-issued.
+fn sign_in_after_verification(ctx: &Ctx<'_>, req: &Request, user: &User) -> Result<(), ApiError> {
+    match current::resolve(ctx, req, false)? {
+        Some(s) if s.user.email == user.email => ctx.set_session_cookie(&s.session.token, s.dont_remember),
+        _ => {
+            let session = create_session(ctx, req, &user.id, true)?;
+            ctx.set_session_cookie(&session.token, false);
+        }
+    }
+    Ok(())
+}
+
+/// The two-step email change (spec §6, step 3), as Better Auth 1.7.25 does it: the token is
+/// bound to a user id and to that user's address at the time it was issued.
+fn change_email_step(link: &Link<'_, '_>, req: &Request, claims: &Claims) -> Result<Response, ApiError> {
+    let ctx = link.ctx;
+    let (Some(user_id), Some(new_email)) = (claims.user_id.as_deref(), claims.update_to.as_deref()) else {
+        return link.fail(codes::INVALID_TOKEN);
+    };
+    let Some(user) = ctx.storage().find_user_by_id(user_id)? else {
+        return link.fail(codes::USER_NOT_FOUND);
+    };
+    // Once the address changed, every older token for it stops working.
+    if user.email != email::normalize(&claims.email) {
+        return link.fail(codes::INVALID_TOKEN);
+    }
+    let session = current::resolve(ctx, req, false)?;
+    if session.as_ref().is_some_and(|s| s.user.id != user.id) {
+        return link.fail(codes::INVALID_USER);
+    }
+    match claims.request_type.as_deref() {
+        Some(CHANGE_EMAIL_CONFIRMATION) => {
+            // The old address approved: now prove the new one.
+            let expires_in = ctx.config().email.verification_expires_in;
+            let next = Claims::new(&claims.email, &user.id, ctx.now, expires_in)
+                .changing_to(new_email, CHANGE_EMAIL_VERIFICATION);
+            let token = verification_token::sign(ctx.secret(), &next);
+            mail::queue(
+                ctx,
+                Outgoing {
+                    kind: MailKind::ChangeEmailVerification,
+                    to: new_email,
+                    url: mail::verification_link(ctx, &token, link.callback),
+                    token,
+                    expires_in,
+                    new_email: None,
+                },
+            );
+            link.done(json!({ "status": true }))
+        }
+        // Better Auth keeps the user's verified flag: a verified user stays verified, an
+        // unverified one stays unverified.
+        Some(CHANGE_EMAIL_VERIFICATION) => switch_address(link, session.as_ref(), &user, new_email, false),
+        Some(_) => link.fail(codes::INVALID_TOKEN),
+        // Better Auth's legacy one-step change (tokens from older versions; Sesame issues none):
+        // the new address, unverified, then gets a verification link.
+        None => switch_address(link, session.as_ref(), &user, new_email, true),
+    }
+}
+
+/// Moves the user to `new_email` and re-issues the browser's session cookie. A legacy token
+/// leaves the new address unverified and mails it a verification link.
+fn switch_address(
+    link: &Link<'_, '_>,
+    session: Option<&SignedIn>,
+    user: &User,
+    new_email: &str,
+    legacy: bool,
+) -> Result<Response, ApiError> {
+    let ctx = link.ctx;
+    let update = UserUpdate {
+        email: Some(new_email.to_string()),
+        email_verified: Some(user.email_verified && !legacy),
+        ..UserUpdate::default()
+    };
+    let updated = match ctx.storage().update_user(&user.id, &update, ctx.now) {
+        Ok(Some(u)) => u,
+        Ok(None) => return link.fail(codes::USER_NOT_FOUND),
+        // Taken since the request: only the holder of both addresses learns this.
+        Err(StorageError::Conflict(_)) => return link.fail(codes::USER_ALREADY_EXISTS),
+        Err(e) => return Err(e.into()),
+    };
+    if legacy {
+        mail::send_verification(ctx, &updated, link.callback);
+    }
+    if let Some(s) = session {
+        ctx.set_session_cookie(&s.session.token, s.dont_remember);
+    }
+    link.done(json!({ "status": true, "user": updated.to_json() }))
+}
+
+/// How `/verify-email` answers: a 302 to the callback when there is one, JSON otherwise.
+struct Link<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    callback: Option<&'c str>,
+}
+
+impl Link<'_, '_> {
+    /// `302 <callbackURL>?error=CODE`, or `401 {code}` without a callback.
+    fn fail(&self, code: ErrorCode) -> Result<Response, ApiError> {
+        match self.callback {
+            Some(cb) => Ok(Response::redirect(&append_query(cb, "error", code.code))),
+            None => Err(ApiError::new(401, code)),
+        }
+    }
+
+    fn done(&self, body: Value) -> Result<Response, ApiError> {
+        match self.callback {
+            Some(cb) => Ok(Response::redirect(cb)),
+            None => Ok(Response::json(&body)),
+        }
+    }
+}
+
+fn same(a: &str, b: &str) -> bool {
+    constant_time_eq(a.as_bytes(), b.as_bytes())
+}

@@ -1,0 +1,68 @@
+//! The emails endpoints send: composing them (`mail::templates`) with the configured app
+//! name and link lifetime, building their links, and queueing them on the outbox. Queueing
+//! never fails and never waits, so callers' answers do not depend on delivery.
+
+use crate::app::Ctx;
+use crate::auth::models::User;
+use crate::auth::verification_token::{self, Claims};
+use crate::http::cookies::encode_uri_component;
+use crate::mail::templates::{compose, Letter};
+use crate::mail::MailKind;
+
+/// One email to queue.
+pub(crate) struct Outgoing<'a> {
+    pub kind: MailKind,
+    pub to: &'a str,
+    pub url: String,
+    pub token: String,
+    pub expires_in: i64,
+    pub new_email: Option<&'a str>,
+}
+
+pub(crate) fn queue(ctx: &Ctx<'_>, out: Outgoing<'_>) {
+    let mail = compose(&Letter {
+        kind: out.kind,
+        app_name: &ctx.config().email.app_name,
+        to: out.to,
+        url: &out.url,
+        token: &out.token,
+        expires_in: out.expires_in,
+        new_email: out.new_email,
+    });
+    ctx.app.send_mail(mail);
+}
+
+/// `<baseURL>/verify-email?token=<jwt>&callbackURL=<encodeURIComponent(callbackURL || "/")>`.
+pub(crate) fn verification_link(ctx: &Ctx<'_>, token: &str, callback: Option<&str>) -> String {
+    let callback = callback.filter(|c| !c.is_empty()).unwrap_or("/");
+    format!(
+        "{}/verify-email?token={token}&callbackURL={}",
+        ctx.config().base_url(),
+        encode_uri_component(callback)
+    )
+}
+
+/// Mails a verification link for the user's current address (spec §6).
+pub(crate) fn send_verification(ctx: &Ctx<'_>, user: &User, callback: Option<&str>) {
+    let expires_in = ctx.config().email.verification_expires_in;
+    let claims = Claims::new(&user.email, &user.id, ctx.now, expires_in);
+    let token = verification_token::sign(ctx.secret(), &claims);
+    queue(
+        ctx,
+        Outgoing {
+            kind: MailKind::Verification,
+            to: &user.email,
+            url: verification_link(ctx, &token, callback),
+            token,
+            expires_in,
+            new_email: None,
+        },
+    );
+}
+
+/// Signs a token that is thrown away, so a path that sends nothing costs about as much as one
+/// that does.
+pub(crate) fn sign_dummy_token(ctx: &Ctx<'_>, email: &str) {
+    let claims = Claims::new(email, "", ctx.now, ctx.config().email.verification_expires_in);
+    let _ = verification_token::sign(ctx.secret(), &claims);
+}

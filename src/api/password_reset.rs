@@ -1,0 +1,142 @@
+//! Password reset (spec §3.7, §7): `POST /request-password-reset` (and its alias
+//! `POST /forget-password`, which Sesame keeps), `GET /reset-password/:token` (the emailed
+//! link: a redirect to the app's form) and `POST /reset-password` (consumes the token).
+
+use serde_json::json;
+
+use super::mail::{self, Outgoing};
+use super::{check_password_length, hash_password, query_fields};
+use crate::app::{Ctx, Transport};
+use crate::auth::email;
+use crate::auth::models::Verification;
+use crate::crypto;
+use crate::error::{codes, ApiError};
+use crate::http::cookies::encode_uri_component;
+use crate::http::redirect::{check_query_callback, set_query_param};
+use crate::http::{validate::Fields, Request, Response};
+use crate::mail::MailKind;
+use crate::storage::ResetOutcome;
+
+const IDENTIFIER_PREFIX: &str = "reset-password:";
+const SENT: &str = "If this email exists in our system, check your email for the reset link";
+
+pub fn request_password_reset(ctx: &Ctx<'_>, _req: &Request) -> Result<Response, ApiError> {
+    let mut f = Fields::body(ctx.body.as_ref());
+    let address = f.email("email");
+    let redirect_to = f.opt_string("redirectTo");
+    f.finish()?;
+    let token = crypto::random_string(24);
+    let Some(user) = ctx.storage().find_user_by_email(&email::normalize(&address))? else {
+        // The same work as a known address, minus the email: a verification lookup.
+        ctx.storage().find_verification("dummy-verification-token")?;
+        return Ok(sent());
+    };
+    let expires_in = ctx.config().email.reset_password_expires_in;
+    ctx.storage().create_verification(&Verification {
+        id: crypto::new_id(),
+        identifier: format!("{IDENTIFIER_PREFIX}{token}"),
+        value: user.id.clone(),
+        expires_at: ctx.now + time::Duration::seconds(expires_in),
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    })?;
+    // Without redirectTo the link carries an empty callbackURL, as in Better Auth; opening it
+    // then lands on the error page.
+    let url = format!(
+        "{}/reset-password/{token}?callbackURL={}",
+        ctx.config().base_url(),
+        encode_uri_component(redirect_to.as_deref().unwrap_or_default())
+    );
+    mail::queue(
+        ctx,
+        Outgoing {
+            kind: MailKind::ResetPassword,
+            to: &user.email,
+            url,
+            token,
+            expires_in,
+            new_email: None,
+        },
+    );
+    Ok(sent())
+}
+
+fn sent() -> Response {
+    Response::json(&json!({ "status": true, "message": SENT }))
+}
+
+/// The emailed link: `302 <callbackURL>?token=…` while the token is valid (it is not
+/// consumed), else `302 <callbackURL or <baseURL>/error>?error=INVALID_TOKEN`.
+pub fn reset_password_callback(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let query = query_fields(req);
+    let mut f = Fields::query(&query);
+    let callback_url = f.string("callbackURL");
+    f.finish()?;
+    // After validation, as Better Auth's originCheck middleware runs.
+    if ctx.transport == Transport::Http {
+        check_query_callback(&ctx.app.trusted, req)?;
+    }
+    let token = req.param("token").unwrap_or_default();
+    let base = ctx.config().base_url();
+    let invalid = || {
+        let target = if callback_url.is_empty() {
+            format!("{base}/error")
+        } else {
+            callback_url.clone()
+        };
+        Ok(Response::redirect(&set_query_param(
+            &base,
+            &target,
+            "error",
+            "INVALID_TOKEN",
+        )))
+    };
+    if token.is_empty() || callback_url.is_empty() {
+        return invalid();
+    }
+    match ctx
+        .storage()
+        .find_verification(&format!("{IDENTIFIER_PREFIX}{token}"))?
+    {
+        Some(row) if row.expires_at > ctx.now => Ok(Response::redirect(&set_query_param(
+            &base,
+            &callback_url,
+            "token",
+            token,
+        ))),
+        _ => invalid(),
+    }
+}
+
+pub fn reset_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let mut f = Fields::body(ctx.body.as_ref());
+    let new_password = f.string("newPassword");
+    let body_token = f.opt_string("token");
+    f.finish()?;
+    let query = query_fields(req);
+    let mut q = Fields::query(&query);
+    let query_token = q.opt_string("token");
+    q.finish()?;
+    let Some(token) = body_token
+        .filter(|t| !t.is_empty())
+        .or(query_token)
+        .filter(|t| !t.is_empty())
+    else {
+        return Err(ApiError::bad_request(codes::INVALID_TOKEN));
+    };
+    check_password_length(ctx, &new_password)?;
+    let identifier = format!("{IDENTIFIER_PREFIX}{token}");
+    // A cheap look first, so an unknown token costs no password hashing; the row is consumed
+    // atomically with the password change below, so of two concurrent resets one wins.
+    match ctx.storage().find_verification(&identifier)? {
+        Some(row) if row.expires_at > ctx.now => {}
+        _ => return Err(ApiError::bad_request(codes::INVALID_TOKEN)),
+    }
+    let hash = hash_password(ctx, &new_password)?;
+    let revoke = ctx.config().email.revoke_sessions_on_password_reset;
+    match ctx.storage().reset_password(&identifier, ctx.now, &hash, revoke)? {
+        ResetOutcome::Done(_) => Ok(Response::json(&json!({ "status": true }))),
+        ResetOutcome::InvalidToken => Err(ApiError::bad_request(codes::INVALID_TOKEN)),
+        ResetOutcome::UserNotFound => Err(ApiError::bad_request(codes::USER_NOT_FOUND)),
+    }
+}

@@ -1,0 +1,150 @@
+//! Email delivery. Endpoints compose a [`Mail`] (`templates.rs`) and hand it to the
+//! [`Outbox`](outbox::Outbox), whose background thread delivers it through the configured
+//! [`Mailer`] — SMTP, a signed webhook, or stderr — with bounded retries. Sending therefore
+//! never delays or changes an HTTP answer, so neither timing nor errors tell a caller whether
+//! an address has an account.
+
+pub mod log;
+pub mod outbox;
+pub mod recording;
+pub mod smtp;
+pub mod templates;
+pub mod webhook;
+
+use std::sync::Arc;
+
+use crate::config::{Config, MailTransport};
+
+pub use outbox::{Outbox, RetryPolicy};
+pub use recording::RecordingMailer;
+
+/// What an email is for; the webhook's `kind` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MailKind {
+    /// A link that verifies the address (sign-up, sign-in, send-verification-email).
+    Verification,
+    ResetPassword,
+    /// Sent to the current address of a verified user asking to change it.
+    ChangeEmailConfirmation,
+    /// Sent to the new address of an email change.
+    ChangeEmailVerification,
+    DeleteAccount,
+}
+
+impl MailKind {
+    pub const ALL: [MailKind; 5] = [
+        MailKind::Verification,
+        MailKind::ResetPassword,
+        MailKind::ChangeEmailConfirmation,
+        MailKind::ChangeEmailVerification,
+        MailKind::DeleteAccount,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::Verification => "verification",
+            MailKind::ResetPassword => "reset-password",
+            MailKind::ChangeEmailConfirmation => "change-email-confirmation",
+            MailKind::ChangeEmailVerification => "change-email-verification",
+            MailKind::DeleteAccount => "delete-account",
+        }
+    }
+}
+
+/// One message, ready for any transport. `Debug` hides the link, token and bodies.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub kind: MailKind,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The link the recipient opens.
+    pub url: String,
+    /// The token inside the link (Better Auth passes both to its send callbacks).
+    pub token: String,
+}
+
+impl Mail {
+    /// The recipient's domain: all that logs may say about who an email was for.
+    pub fn recipient_domain(&self) -> &str {
+        self.to.rsplit_once('@').map(|(_, d)| d).unwrap_or("?")
+    }
+}
+
+impl std::fmt::Debug for Mail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mail")
+            .field("kind", &self.kind)
+            .field("domain", &self.recipient_domain())
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a delivery failed, in words safe to log (no address, link or server-echoed text), and
+/// whether trying again could help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryError {
+    pub reason: String,
+    pub retryable: bool,
+}
+
+impl DeliveryError {
+    pub fn transient(reason: impl Into<String>) -> Self {
+        DeliveryError {
+            reason: reason.into(),
+            retryable: true,
+        }
+    }
+    pub fn permanent(reason: impl Into<String>) -> Self {
+        DeliveryError {
+            reason: reason.into(),
+            retryable: false,
+        }
+    }
+}
+
+impl std::fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// A transport. `deliver` blocks until the message is accepted or refused; it runs on the
+/// outbox thread, never on a request thread.
+pub trait Mailer: Send + Sync {
+    fn deliver(&self, mail: &Mail) -> Result<(), DeliveryError>;
+    /// A short name for logs (`smtp`, `webhook`, `log`, `recording`).
+    fn name(&self) -> &'static str;
+}
+
+/// The transport the configuration names.
+pub fn from_config(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
+    Ok(match &config.email.transport {
+        MailTransport::Log => Arc::new(log::LogMailer),
+        MailTransport::Smtp { url, from } => Arc::new(smtp::SmtpMailer::new(url.expose(), from)?),
+        MailTransport::Webhook { url } => Arc::new(webhook::WebhookMailer::new(url.expose(), config.secret.expose())?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_link_and_address() {
+        let mail = Mail {
+            kind: MailKind::ResetPassword,
+            to: "ada@example.com".into(),
+            subject: "s".into(),
+            text: "t".into(),
+            html: "h".into(),
+            url: "http://x/reset-password/SECRET".into(),
+            token: "SECRET".into(),
+        };
+        let dbg = format!("{mail:?}");
+        assert!(!dbg.contains("SECRET") && !dbg.contains("ada@"), "{dbg}");
+        assert_eq!(mail.recipient_domain(), "example.com");
+    }
+}

@@ -1,0 +1,143 @@
+//! The text of each email: a subject, a plain-text part and an HTML part naming the app, the
+//! link and how long it stays valid. Everything interpolated into HTML is escaped.
+
+use super::{Mail, MailKind};
+
+/// What an email says, before rendering.
+pub struct Letter<'a> {
+    pub kind: MailKind,
+    pub app_name: &'a str,
+    pub to: &'a str,
+    pub url: &'a str,
+    pub token: &'a str,
+    /// Seconds the link stays valid.
+    pub expires_in: i64,
+    /// The address being changed to (change-email confirmation only).
+    pub new_email: Option<&'a str>,
+}
+
+/// Renders a letter into a [`Mail`].
+pub fn compose(letter: &Letter<'_>) -> Mail {
+    let app = letter.app_name;
+    let (subject, intro, action) = match letter.kind {
+        MailKind::Verification => (
+            format!("Verify your email address for {app}"),
+            format!("Please confirm that this is your email address for {app}."),
+            "Verify email address",
+        ),
+        MailKind::ResetPassword => (
+            format!("Reset your {app} password"),
+            format!("Someone asked to reset the password of your {app} account."),
+            "Choose a new password",
+        ),
+        MailKind::ChangeEmailConfirmation => (
+            format!("Confirm the change of your {app} email address"),
+            format!(
+                "Someone asked to change the email address of your {app} account to {}.",
+                letter.new_email.unwrap_or("a new address")
+            ),
+            "Approve the change",
+        ),
+        MailKind::ChangeEmailVerification => (
+            format!("Verify your new email address for {app}"),
+            format!("Please confirm this new email address for your {app} account."),
+            "Verify new email address",
+        ),
+        MailKind::DeleteAccount => (
+            format!("Confirm the deletion of your {app} account"),
+            format!("Someone asked to delete your {app} account. This cannot be undone."),
+            "Delete my account",
+        ),
+    };
+    let validity = format!("This link expires in {}.", duration_words(letter.expires_in));
+    let ignore = "If you did not ask for this, you can ignore this email.";
+    let text = format!(
+        "{intro}\n\n{action}:\n{}\n\n{validity}\n{ignore}\n\n{app}\n",
+        letter.url
+    );
+    let html = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{subject}</title></head>\
+<body style=\"font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;color:#222\">\
+<p>{intro}</p><p><a href=\"{url}\" style=\"display:inline-block;padding:.6rem 1rem;background:#222;color:#fff;\
+text-decoration:none;border-radius:4px\">{action}</a></p>\
+<p style=\"font-size:.9rem\">Or open this link: <a href=\"{url}\">{url}</a></p>\
+<p style=\"font-size:.9rem\">{validity} {ignore}</p><p style=\"color:#777\">{app}</p></body></html>\n",
+        subject = escape(&subject),
+        intro = escape(&intro),
+        url = escape(letter.url),
+        action = escape(action),
+        validity = escape(&validity),
+        ignore = escape(ignore),
+        app = escape(app),
+    );
+    Mail {
+        kind: letter.kind,
+        to: letter.to.to_string(),
+        subject,
+        text,
+        html,
+        url: letter.url.to_string(),
+        token: letter.token.to_string(),
+    }
+}
+
+/// `3600` → `1 hour`, `86400` → `24 hours`, `90` → `90 seconds`.
+pub fn duration_words(seconds: i64) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if seconds % 3600 == 0 {
+        plural(seconds / 3600, "hour")
+    } else if seconds % 60 == 0 {
+        plural(seconds / 60, "minute")
+    } else {
+        plural(seconds, "second")
+    }
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_parts_name_the_app_link_and_expiry() {
+        let url = "http://localhost:3000/api/auth/verify-email?token=a.b.c&callbackURL=%2F";
+        for kind in MailKind::ALL {
+            let mail = compose(&Letter {
+                kind,
+                app_name: "Acme <Auth>",
+                to: "ada@example.com",
+                url,
+                token: "a.b.c",
+                expires_in: 3600,
+                new_email: Some("new@example.com"),
+            });
+            assert!(mail.text.contains(url) && mail.text.contains("Acme <Auth>"));
+            assert!(mail.text.contains("expires in 1 hour"));
+            assert!(mail.html.contains(&url.replace('&', "&amp;")));
+            assert!(mail.html.contains("Acme &lt;Auth&gt;") && !mail.html.contains("<Auth>"));
+            assert!(mail.subject.contains("Acme <Auth>"));
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_words(3600), "1 hour");
+        assert_eq!(duration_words(86_400), "24 hours");
+        assert_eq!(duration_words(900), "15 minutes");
+        assert_eq!(duration_words(61), "61 seconds");
+    }
+}

@@ -1,0 +1,215 @@
+//! PostgreSQL storage: [`PgStorage`] over an r2d2 pool of synchronous `postgres` clients.
+//!
+//! This module owns connecting (with a bounded wait for a database that is still starting),
+//! the pool's sizing and timeouts, and the one mapping from driver errors to
+//! [`StorageError`]: a unique violation is a `Conflict`, anything that means "the server
+//! cannot be reached" (no connection within the checkout timeout, a dropped socket, an
+//! administrator shutdown) is `Unavailable` (503, retried by clients), the rest `Other`.
+//! The SQL lives per area in `users.rs`, `sessions.rs`, `accounts.rs`, `verifications.rs`;
+//! migrations in `migrate.rs`. Every table name is quoted (`"user"` is a reserved word).
+
+mod accounts;
+mod jwks;
+mod migrate;
+mod pool;
+mod sessions;
+mod username;
+mod users;
+mod verifications;
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use postgres::error::SqlState;
+
+pub use migrate::{all as all_migrations, Migration, MIGRATIONS};
+use pool::{Manager, PgConn};
+
+use super::{Storage, StorageError, StorageResult};
+use crate::config::Config;
+
+/// Pool and connection settings.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    pub pool_size: u32,
+    /// How long a request waits for a pooled connection before answering 503.
+    pub checkout_timeout: Duration,
+    /// TCP connect timeout of each new connection (unless the URL sets `connect_timeout`).
+    pub connect_timeout: Duration,
+}
+
+impl PgOptions {
+    /// One connection per worker plus a small margin, unless `SESAME_POSTGRES_POOL_SIZE` says.
+    pub fn from_config(config: &Config) -> PgOptions {
+        let default_size = u32::try_from(config.workers).unwrap_or(u32::MAX).saturating_add(2);
+        PgOptions {
+            pool_size: config.pool_size.unwrap_or(default_size).max(1),
+            checkout_timeout: Duration::from_secs(3),
+            connect_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+pub struct PgStorage {
+    pool: r2d2::Pool<Manager>,
+    config: postgres::Config,
+}
+
+impl PgStorage {
+    /// Builds the pool without waiting for the server; connections are opened in the
+    /// background and on demand.
+    pub fn new(url: &str, options: &PgOptions) -> anyhow::Result<PgStorage> {
+        // The parse error never contains the URL, so it cannot leak the password.
+        let mut config: postgres::Config = url.parse().context("DATABASE_URL is not a valid PostgreSQL URL")?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.connect_timeout);
+        }
+        config.keepalives_idle(Duration::from_secs(30));
+        if config.get_application_name().is_none() {
+            config.application_name("sesame");
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(options.pool_size)
+            .connection_timeout(options.checkout_timeout)
+            .test_on_check_out(true)
+            .build_unchecked(Manager::new(config.clone()));
+        Ok(PgStorage { pool, config })
+    }
+
+    /// Connects as `sesame serve` does: builds the pool, waits (bounded by
+    /// `SESAME_POSTGRES_STARTUP_TIMEOUT`) for the server to answer, and applies pending
+    /// migrations when `SESAME_AUTO_MIGRATE` is on.
+    pub fn connect(url: &str, config: &Config) -> anyhow::Result<PgStorage> {
+        let storage = PgStorage::new(url, &PgOptions::from_config(config))?;
+        storage.wait_until_reachable(Duration::from_secs(config.postgres_startup_timeout))?;
+        if config.auto_migrate {
+            storage.migrate()?;
+        } else {
+            let pending = storage.pending_migrations()?;
+            if !pending.is_empty() {
+                eprintln!(
+                    "WARN {} migration(s) pending and SESAME_AUTO_MIGRATE=false: run `sesame migrate` ({})",
+                    pending.len(),
+                    pending.join(", ")
+                );
+            }
+        }
+        Ok(storage)
+    }
+
+    /// `host:port/database`, for log lines (never the user or password).
+    pub fn target(&self) -> String {
+        let host = match self.config.get_hosts().first() {
+            Some(postgres::config::Host::Tcp(h)) => h.clone(),
+            #[cfg(unix)]
+            Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
+            None => "localhost".to_string(),
+        };
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        let db = self.config.get_dbname().or(self.config.get_user()).unwrap_or_default();
+        format!("{host}:{port}/{db}")
+    }
+
+    /// Retries a connection until the server answers or `timeout` has passed.
+    pub fn wait_until_reachable(&self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut warned = false;
+        loop {
+            let err = match self.config.connect(postgres::NoTls) {
+                Ok(client) => {
+                    if warned {
+                        eprintln!("INFO PostgreSQL at {} is reachable", self.target());
+                    }
+                    drop(client);
+                    return Ok(());
+                }
+                Err(e) => anyhow::Error::from(e),
+            };
+            let now = Instant::now();
+            if now >= deadline {
+                anyhow::bail!(
+                    "PostgreSQL at {} did not answer within {}s (SESAME_POSTGRES_STARTUP_TIMEOUT): {err:#}",
+                    self.target(),
+                    timeout.as_secs()
+                );
+            }
+            if !warned {
+                eprintln!(
+                    "WARN PostgreSQL at {} is not reachable ({err:#}); retrying for up to {}s",
+                    self.target(),
+                    timeout.as_secs()
+                );
+                warned = true;
+            }
+            std::thread::sleep((deadline - now).min(Duration::from_millis(500)));
+        }
+    }
+
+    /// Applies pending migrations under an advisory lock; returns the names applied.
+    pub fn migrate(&self) -> anyhow::Result<Vec<&'static str>> {
+        let mut conn = self.pool.get().context("no PostgreSQL connection for migrating")?;
+        let applied = migrate::apply(&mut conn.client).context("applying migrations")?;
+        if !applied.is_empty() {
+            eprintln!("INFO applied migrations: {}", applied.join(", "));
+        }
+        Ok(applied)
+    }
+
+    /// Migrations not yet applied to this database.
+    pub fn pending_migrations(&self) -> anyhow::Result<Vec<&'static str>> {
+        let mut conn = self.pool.get().context("no PostgreSQL connection")?;
+        Ok(migrate::pending(&mut conn.client)?)
+    }
+
+    /// Runs `f` on a pooled connection, mapping errors. A connection whose query failed
+    /// because the server went away is marked broken, so the pool replaces it.
+    fn run<T>(&self, f: impl FnOnce(&mut PgConn) -> Result<T, postgres::Error>) -> StorageResult<T> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| StorageError::Unavailable(anyhow::anyhow!("no PostgreSQL connection: {e}")))?;
+        let result = f(&mut conn);
+        result.map_err(|e| {
+            let is_db_error = e.as_db_error().is_some();
+            let err = map_error(e);
+            if !is_db_error || matches!(err, StorageError::Unavailable(_)) {
+                conn.broken = true;
+            }
+            err
+        })
+    }
+}
+
+/// The one mapping from driver errors to storage errors.
+fn map_error(err: postgres::Error) -> StorageError {
+    if let Some(db) = err.as_db_error() {
+        if *db.code() == SqlState::UNIQUE_VIOLATION {
+            return StorageError::Conflict(match db.table() {
+                Some("user") if db.constraint() == Some("user_username_uidx") => "user.username",
+                Some("user") => "user.email",
+                Some("account") => "account",
+                Some("session") => "session.token",
+                Some("jwks") => "jwks.id",
+                _ => "unique",
+            });
+        }
+        let code = db.code().code();
+        // 08: connection exception; 57P: shutdown / cannot connect now / database dropped;
+        // 53300: too many connections.
+        if code.starts_with("08") || code.starts_with("57P") || code == "53300" {
+            return StorageError::Unavailable(err.into());
+        }
+        return StorageError::Other(err.into());
+    }
+    let io = std::error::Error::source(&err).is_some_and(|s| s.is::<std::io::Error>());
+    if err.is_closed() || io || err.to_string().starts_with("timeout") {
+        return StorageError::Unavailable(err.into());
+    }
+    StorageError::Other(err.into())
+}
+
+impl Storage for PgStorage {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+}
