@@ -178,6 +178,17 @@ fn get_session_carries_set_auth_jwt_only_when_signed_in(backend: Backend) {
     assert_eq!(claims["email"], "jwt-session@example.com");
     // Same clock, same user, same key: the header is the /token answer.
     assert_eq!(jwt, token(&t, &cookies));
+    // The in-process API (Better Auth's auth.api.getSession / getToken) runs the same hook.
+    let out = t
+        .app
+        .call_with_headers("getSession", sesame::ApiInput::new().header("cookie", &cookies))
+        .unwrap();
+    assert!(out.headers.iter().any(|(k, v)| k == "set-auth-jwt" && v == jwt));
+    let data = t
+        .app
+        .call("getToken", sesame::ApiInput::new().header("cookie", &cookies))
+        .unwrap();
+    assert_eq!(data["token"], jwt);
     // Other endpoints are left alone.
     assert!(t.get("/list-sessions", Some(&cookies)).header("set-auth-jwt").is_none());
 
