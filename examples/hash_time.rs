@@ -8,7 +8,10 @@ use sesame::auth::password;
 use sesame::config::PasswordHash;
 
 fn main() -> anyhow::Result<()> {
-    for (name, scheme, cost) in [("scrypt", PasswordHash::Scrypt, 10), ("bcrypt10", PasswordHash::Bcrypt, 10)] {
+    for (name, scheme, cost) in [
+        ("scrypt", PasswordHash::Scrypt, 10),
+        ("bcrypt10", PasswordHash::Bcrypt, 10),
+    ] {
         let stored = password::hash("warm-up-password", scheme, cost)?;
         let runs = 8;
         let start = Instant::now();
