@@ -184,6 +184,56 @@ pub const VARIABLES: &[Variable] = &[
         "86400",
         "Lifetime in seconds of account deletion links",
     ),
+    // Social sign-in (src/oauth/config.rs). `<P>` is a built-in provider: GITHUB, GOOGLE,
+    // DISCORD, GITLAB, MICROSOFT, APPLE, FACEBOOK, TWITTER, LINKEDIN, SLACK.
+    var("<P>_CLIENT_ID", "", "Enables built-in provider `<P>` (e.g. `GITHUB_CLIENT_ID`)"),
+    var("<P>_CLIENT_SECRET", "", "Its client secret (Apple: the signed client-secret JWT)"),
+    var("SESAME_<P>_SCOPES", "", "Scopes added to the provider's defaults, comma or space separated"),
+    var(
+        "SESAME_<P>_AUTHORIZATION_URL",
+        "provider's",
+        "Endpoint override (self-hosted instances, tests); also `_TOKEN_URL`, `_USERINFO_URL`, `_JWKS_URL`, and `SESAME_GITHUB_EMAILS_URL`",
+    ),
+    var(
+        "SESAME_<P>_ID_TOKEN_AUDIENCES",
+        "",
+        "Extra accepted ID-token audiences (mobile client ids, Apple bundle id)",
+    ),
+    var(
+        "SESAME_<P>_DISABLE_SIGN_UP",
+        "false",
+        "Never create users through this provider; `_DISABLE_IMPLICIT_SIGN_UP` only without `requestSignUp`",
+    ),
+    var("MICROSOFT_TENANT_ID", "common", "Entra ID tenant: common, organizations, consumers or a tenant id"),
+    var("SESAME_GITLAB_BASE_URL", "https://gitlab.com", "Self-hosted GitLab: derives all three endpoints"),
+    var("SESAME_OIDC_PROVIDERS", "", "Generic OpenID Connect provider ids, comma separated"),
+    var(
+        "SESAME_OIDC_<ID>_DISCOVERY_URL",
+        "",
+        "Its discovery document (or `_ISSUER`); also `_CLIENT_ID`, `_CLIENT_SECRET`, `_SCOPES` (openid email profile), `_PKCE` (true), `_AUTH_METHOD` (post|basic)",
+    ),
+    var("SESAME_OAUTH2_PROVIDERS", "", "Generic OAuth 2 provider ids, comma separated"),
+    var(
+        "SESAME_OAUTH2_<ID>_AUTHORIZATION_URL",
+        "",
+        "Required with `_TOKEN_URL`, `_USERINFO_URL`, `_CLIENT_ID`; optional `_CLIENT_SECRET`, `_SCOPES`, `_PKCE`, `_AUTH_METHOD`",
+    ),
+    var(
+        "SESAME_OAUTH2_<ID>_ID_FIELD",
+        "id",
+        "User-info field paths (dotted): `_ID_FIELD`, `_EMAIL_FIELD` (email), `_EMAIL_VERIFIED_FIELD` (email_verified), `_NAME_FIELD` (name), `_IMAGE_FIELD` (picture)",
+    ),
+    var(
+        "SESAME_TRUSTED_PROVIDERS",
+        "",
+        "Provider ids whose emails count as verified for account linking, comma separated",
+    ),
+    var(
+        "SESAME_ENCRYPT_OAUTH_TOKENS",
+        "false",
+        "Encrypt stored provider tokens (XChaCha20-Poly1305, key from the secret, as Better Auth)",
+    ),
+    var("SESAME_OAUTH_TIMEOUT_MS", "10000", "Connect/read timeout of every call to a provider"),
     var(
         "SESAME_JWT_ALG",
         "EdDSA",
@@ -252,6 +302,8 @@ pub struct Config {
     pub rehash_on_sign_in: bool,
     /// Email delivery and the email flows.
     pub email: EmailConfig,
+    /// Social sign-in providers and settings.
+    pub oauth: crate::oauth::config::OAuthConfig,
 }
 
 /// Where email goes.
@@ -394,6 +446,7 @@ impl Config {
             )?,
             rehash_on_sign_in: parse_bool(get("SESAME_REHASH_ON_SIGN_IN"), "SESAME_REHASH_ON_SIGN_IN", false)?,
             email: email_config(&get)?,
+            oauth: crate::oauth::config::OAuthConfig::from_vars(vars)?,
         };
         if config.min_password_length > config.max_password_length {
             bail!("SESAME_MIN_PASSWORD_LENGTH is larger than SESAME_MAX_PASSWORD_LENGTH");

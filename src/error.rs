@@ -95,6 +95,20 @@ pub mod codes {
         INVALID_URL_FIELD => "Invalid URL field: expected a string",
         RATE_LIMITED => "Too many requests. Please try again later.",
         DATABASE_UNAVAILABLE => "The database is unavailable. Please try again later.",
+        // Social sign-in and account endpoints (inline codes of Better Auth's routes).
+        OAUTH_LINK_ERROR => "Unable to sign in with this account",
+        LINKING_NOT_ALLOWED => "Account not linked - linking not allowed",
+        LINKING_DIFFERENT_EMAILS_NOT_ALLOWED => "Account not linked - different emails not allowed",
+        LINKING_FAILED => "Account not linked - unable to create account",
+        USER_ID_OR_SESSION_REQUIRED => "Either userId or session is required",
+        PROVIDER_NOT_SUPPORTED => "Provider is not supported.",
+        TOKEN_REFRESH_NOT_SUPPORTED => "Provider does not support token refreshing.",
+        REFRESH_TOKEN_NOT_FOUND => "Refresh token not found",
+        FAILED_TO_REFRESH_ACCESS_TOKEN => "Failed to refresh access token",
+        FAILED_TO_GET_ACCESS_TOKEN => "Failed to get a valid access token",
+        PROVIDER_NOT_CONFIGURED => "Account is not associated with a configured social provider.",
+        ACCESS_TOKEN_NOT_FOUND => "Access token not found",
+        PROVIDER_UNAVAILABLE => "The identity provider could not be reached. Please try again later.",
     }
 }
 
@@ -221,6 +235,7 @@ pub fn status_name(status: u16) -> &'static str {
         422 => "UNPROCESSABLE_ENTITY",
         429 => "TOO_MANY_REQUESTS",
         500 => "INTERNAL_SERVER_ERROR",
+        502 => "BAD_GATEWAY",
         503 => "SERVICE_UNAVAILABLE",
         _ => "UNKNOWN",
     }

@@ -25,6 +25,7 @@ pub mod error;
 pub mod http;
 pub mod inprocess;
 pub mod mail;
+pub mod oauth;
 pub mod plugins;
 pub mod server;
 pub mod storage;

@@ -2,6 +2,8 @@
 //! [`CORE_ROUTES`], the table the router is built from. Handlers read top to bottom:
 //! validate → check CSRF rules → resolve the session → act → respond.
 
+mod account;
+mod callback;
 mod change_email;
 mod delete_user;
 mod email_verification;
@@ -13,6 +15,7 @@ mod session;
 pub(crate) mod sign_in;
 mod sign_out;
 mod sign_up;
+mod social;
 mod user;
 
 use crate::app::Ctx;
@@ -36,6 +39,25 @@ pub const CORE_ROUTES: &[Route] = &[
         "signInEmail",
         sign_in::sign_in_email,
         "Sign in with email and password",
+    )
+    .accepting_forms(),
+    Route::post(
+        "/sign-in/social",
+        "signInSocial",
+        social::sign_in_social,
+        "Sign in with a social provider (redirect URL or idToken)",
+    ),
+    Route::get(
+        "/callback/:provider",
+        "callbackOAuth",
+        callback::callback_get,
+        "OAuth redirect target: state, code exchange, session, 302",
+    ),
+    Route::post(
+        "/callback/:provider",
+        "callbackOAuthPost",
+        callback::callback_post,
+        "form_post OAuth callback: 302 to the GET form",
     )
     .accepting_forms(),
     Route::get(
@@ -151,6 +173,42 @@ pub const CORE_ROUTES: &[Route] = &[
         "deleteUserCallback",
         delete_user::delete_user_callback,
         "Open an account deletion link",
+    ),
+    Route::post(
+        "/link-social",
+        "linkSocialAccount",
+        social::link_social,
+        "Link a social account to the current user",
+    ),
+    Route::get(
+        "/list-accounts",
+        "listUserAccounts",
+        account::list_accounts,
+        "The user's accounts, without tokens",
+    ),
+    Route::post(
+        "/unlink-account",
+        "unlinkAccount",
+        account::unlink_account,
+        "Unlink an account (fresh session; never the last one)",
+    ),
+    Route::post(
+        "/refresh-token",
+        "refreshToken",
+        account::refresh_token,
+        "Refresh an account's provider tokens",
+    ),
+    Route::post(
+        "/get-access-token",
+        "getAccessToken",
+        account::get_access_token,
+        "A valid provider access token, refreshed when expired",
+    ),
+    Route::get(
+        "/account-info",
+        "accountInfo",
+        account::account_info,
+        "The provider's profile for an account",
     ),
     Route::get("/ok", "ok", ok::ok, "Health check"),
     Route::get("/error", "error", ok::error_page, "HTML error page"),

@@ -3,8 +3,10 @@
 //! port for over-the-socket checks.
 #![allow(dead_code)]
 
+pub mod fake_provider;
 pub mod http_client;
 pub mod mail;
+pub mod oauth;
 pub mod postgres;
 pub mod tcp_proxy;
 pub mod wire;

@@ -60,6 +60,17 @@ const fn doc(key: &'static str, body: &'static [Field], errors: &'static [&'stat
 
 use FieldType::*;
 
+/// The OAuth callback's parameters (query for GET; form body for POST).
+const CALLBACK_QUERY: &[Field] = &[
+    opt("code", String),
+    opt("state", String),
+    opt("error", String),
+    opt("error_description", String),
+    opt("iss", String),
+    opt("user", String),
+    opt("device_id", String),
+];
+
 const CORE: &[EndpointDoc] = &[
     doc(
         "signUpEmail",
@@ -238,6 +249,128 @@ const CORE: &[EndpointDoc] = &[
             "FAILED_TO_GET_USER_INFO",
             "INVALID_TOKEN",
             "INVALID_CALLBACK_URL",
+        ],
+        session: true,
+    },
+    doc(
+        "signInSocial",
+        &[
+            req("provider", String),
+            opt("callbackURL", String),
+            opt("newUserCallbackURL", String),
+            opt("errorCallbackURL", String),
+            opt("disableRedirect", Boolean),
+            opt("scopes", StringArray),
+            opt("loginHint", String),
+            opt("requestSignUp", Boolean),
+            opt("additionalParams", Object),
+            opt("additionalData", Object),
+            opt("idToken", Object),
+        ],
+        &[
+            "PROVIDER_NOT_FOUND",
+            "ID_TOKEN_NOT_SUPPORTED",
+            "INVALID_TOKEN",
+            "FAILED_TO_GET_USER_INFO",
+            "USER_EMAIL_NOT_FOUND",
+            "EMAIL_NOT_VERIFIED",
+            "OAUTH_LINK_ERROR",
+            "CALLBACK_URL_REQUIRED",
+        ],
+        false,
+    ),
+    EndpointDoc {
+        key: "callbackOAuth",
+        body: &[],
+        query: CALLBACK_QUERY,
+        errors: &[],
+        session: false,
+    },
+    EndpointDoc {
+        key: "callbackOAuthPost",
+        body: CALLBACK_QUERY,
+        query: CALLBACK_QUERY,
+        errors: &[],
+        session: false,
+    },
+    doc(
+        "linkSocialAccount",
+        &[
+            req("provider", String),
+            opt("callbackURL", String),
+            opt("errorCallbackURL", String),
+            opt("scopes", StringArray),
+            opt("disableRedirect", Boolean),
+            opt("loginHint", String),
+            opt("requestSignUp", Boolean),
+            opt("additionalParams", Object),
+            opt("additionalData", Object),
+            opt("idToken", Object),
+        ],
+        &[
+            "UNAUTHORIZED",
+            "PROVIDER_NOT_FOUND",
+            "SOCIAL_ACCOUNT_ALREADY_LINKED",
+            "LINKING_NOT_ALLOWED",
+            "LINKING_DIFFERENT_EMAILS_NOT_ALLOWED",
+            "LINKING_FAILED",
+        ],
+        true,
+    ),
+    doc("listUserAccounts", &[], &["UNAUTHORIZED"], true),
+    doc(
+        "unlinkAccount",
+        &[req("accountId", String)],
+        &[
+            "UNAUTHORIZED",
+            "SESSION_NOT_FRESH",
+            "FAILED_TO_UNLINK_LAST_ACCOUNT",
+            "ACCOUNT_NOT_FOUND",
+        ],
+        true,
+    ),
+    doc(
+        "refreshToken",
+        &[
+            opt("accountId", String),
+            opt("useAccountCookie", Boolean),
+            opt("userId", String),
+        ],
+        &[
+            "UNAUTHORIZED",
+            "ACCOUNT_NOT_FOUND",
+            "PROVIDER_NOT_SUPPORTED",
+            "TOKEN_REFRESH_NOT_SUPPORTED",
+            "REFRESH_TOKEN_NOT_FOUND",
+            "FAILED_TO_REFRESH_ACCESS_TOKEN",
+        ],
+        true,
+    ),
+    doc(
+        "getAccessToken",
+        &[
+            opt("accountId", String),
+            opt("useAccountCookie", Boolean),
+            opt("userId", String),
+        ],
+        &[
+            "UNAUTHORIZED",
+            "ACCOUNT_NOT_FOUND",
+            "PROVIDER_NOT_SUPPORTED",
+            "FAILED_TO_GET_ACCESS_TOKEN",
+        ],
+        true,
+    ),
+    EndpointDoc {
+        key: "accountInfo",
+        body: &[],
+        query: &[req("accountId", String)],
+        errors: &[
+            "UNAUTHORIZED",
+            "ACCOUNT_NOT_FOUND",
+            "PROVIDER_NOT_CONFIGURED",
+            "ACCESS_TOKEN_NOT_FOUND",
+            "FAILED_TO_GET_USER_INFO",
         ],
         session: true,
     },

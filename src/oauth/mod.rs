@@ -1,0 +1,87 @@
+//! Social sign-in (OAuth 2 / OpenID Connect): the provider registry the app holds, and the
+//! pieces the endpoints in `api/social.rs`, `api/callback.rs` and `api/account.rs` use.
+//! This is the only module that makes outbound HTTP calls (`http.rs`, one shared ureq agent).
+//!
+//! - `config.rs`   — the environment variables, parsed into `OAuthConfig`;
+//! - `builtin.rs`  — github, google, discord, gitlab, microsoft, apple, facebook, twitter,
+//!   linkedin, slack: endpoints, scopes, profile mapping;
+//! - `generic.rs`  — OIDC discovery and generic OAuth 2 field mapping;
+//! - `provider.rs` — a provider at run time: authorize URL, code exchange, refresh, profile;
+//! - `id_token.rs` — JWKS-backed ID-token verification with a key cache;
+//! - `state.rs`    — the state and PKCE verifier, stored as a verification row + cookie;
+//! - `link.rs`     — finding or creating the user and account (spec §8.4);
+//! - `tokens.rs`   — token answers, unverified JWT claims, token encryption at rest.
+
+pub mod builtin;
+pub mod config;
+pub mod generic;
+pub mod http;
+pub mod id_token;
+pub mod link;
+pub mod provider;
+pub mod state;
+pub mod tokens;
+
+use serde_json::Value;
+
+use self::config::OAuthConfig;
+use self::provider::Provider;
+
+/// A provider's view of the user, mapped as Better Auth's `getUserInfo` does.
+#[derive(Debug, Clone)]
+pub struct UserInfo {
+    /// The provider's subject (`accountId`).
+    pub subject: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub image: Option<String>,
+    /// The raw profile (`data` of `/account-info`).
+    pub data: Value,
+}
+
+/// The configured providers and what their calls share.
+pub struct OAuth {
+    providers: Vec<Provider>,
+    pub http: http::Client,
+    pub jwks: id_token::JwksCache,
+    pub trusted_providers: Vec<String>,
+    pub encrypt_tokens: bool,
+}
+
+impl OAuth {
+    pub fn new(config: &OAuthConfig) -> OAuth {
+        OAuth {
+            providers: config.providers.iter().cloned().map(Provider::new).collect(),
+            http: http::Client::new(config.timeout_ms),
+            jwks: id_token::JwksCache::default(),
+            trusted_providers: config.trusted_providers.clone(),
+            encrypt_tokens: config.encrypt_tokens,
+        }
+    }
+
+    pub fn provider(&self, id: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.id() == id)
+    }
+
+    pub fn providers(&self) -> &[Provider] {
+        &self.providers
+    }
+
+    pub fn is_trusted(&self, id: &str) -> bool {
+        self.trusted_providers.iter().any(|t| t == id)
+    }
+
+    /// Fetches every discovery document once, logging failures: an unreachable provider does
+    /// not stop the server and is tried again on first use.
+    pub fn warm_up(&self) {
+        for p in &self.providers {
+            if let Err(e) = p.endpoints(&self.http) {
+                eprintln!(
+                    "WARN oauth provider {}: discovery failed, will retry on first use: {e:#}",
+                    p.id()
+                );
+            }
+        }
+    }
+}
