@@ -10,28 +10,13 @@
 //! Better Auth's `$ba$<version>$…` envelope (used with `BETTER_AUTH_SECRETS` rotation) is
 //! recognised only to say that it is not supported.
 
-use anyhow::{anyhow, bail, Context};
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use sha2::{Digest, Sha256};
+use anyhow::{bail, Context};
 
-const NONCE_LEN: usize = 24;
-const TAG_LEN: usize = 16;
-
-fn cipher(secret: &str) -> XChaCha20Poly1305 {
-    let key = Sha256::digest(secret.as_bytes());
-    XChaCha20Poly1305::new(&key)
-}
+use crate::crypto::{symmetric_decrypt, symmetric_encrypt};
 
 /// Encrypts `plaintext` and returns the column text.
 pub fn seal(secret: &str, plaintext: &str) -> anyhow::Result<String> {
-    let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-    let sealed = cipher(secret)
-        .encrypt(&nonce, plaintext.as_bytes())
-        .map_err(|_| anyhow!("private key encryption failed"))?;
-    let mut bytes = nonce.to_vec();
-    bytes.extend_from_slice(&sealed);
-    Ok(serde_json::to_string(&hex_encode(&bytes))?)
+    Ok(serde_json::to_string(&symmetric_encrypt(secret, plaintext)?)?)
 }
 
 /// Decrypts column text written by [`seal`] or by Better Auth with the same secret.
@@ -40,29 +25,8 @@ pub fn open(secret: &str, stored: &str) -> anyhow::Result<String> {
     if text.starts_with("$ba$") {
         bail!("the private key is in Better Auth's versioned-secret envelope, which Sesame does not read");
     }
-    let bytes = hex_decode(&text).context("the stored private key is not hex")?;
-    if bytes.len() < NONCE_LEN + TAG_LEN {
-        bail!("the stored private key is too short");
-    }
-    let (nonce, sealed) = bytes.split_at(NONCE_LEN);
-    let plain = cipher(secret).decrypt(XNonce::from_slice(nonce), sealed).map_err(|_| {
-        anyhow!("failed to decrypt a private key of the jwks table: was it written with another BETTER_AUTH_SECRET?")
-    })?;
-    String::from_utf8(plain).context("the decrypted private key is not UTF-8")
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
+    symmetric_decrypt(secret, &text)
+        .context("failed to decrypt a private key of the jwks table: was it written with another BETTER_AUTH_SECRET?")
 }
 
 #[cfg(test)]
