@@ -254,6 +254,21 @@ pub(crate) fn query_flag(req: &Request, key: &str) -> bool {
 }
 
 /// The query as a JSON object of strings, for `validate::Fields::query`.
+/// The `?token=…&callbackURL=…` of an emailed link (verify-email, delete-user callback):
+/// validated, then the callbackURL checked against the trusted origins (after validation, as
+/// Better Auth's originCheck middleware runs). An empty callbackURL counts as none.
+pub(crate) fn link_query(ctx: &Ctx<'_>, req: &Request) -> Result<(String, Option<String>), ApiError> {
+    let query = query_fields(req);
+    let mut f = crate::http::validate::Fields::query(&query);
+    let token = f.string("token");
+    let callback_url = f.opt_string("callbackURL").filter(|c| !c.is_empty());
+    f.finish()?;
+    if ctx.transport == crate::app::Transport::Http {
+        crate::http::redirect::check_query_callback(&ctx.app.trusted, req)?;
+    }
+    Ok((token, callback_url))
+}
+
 pub(crate) fn query_fields(req: &Request) -> serde_json::Map<String, serde_json::Value> {
     crate::http::validate::query_object(&req.query)
 }
