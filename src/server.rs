@@ -133,6 +133,10 @@ retry-after: 1\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n{b
 fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
+    // Accepted sockets inherit this on Linux. Without it, an answer whose head outgrows
+    // tiny_http's write buffer (a long `set-auth-jwt`) leaves in two segments and waits
+    // ~40 ms for the client's delayed ACK (Nagle). (Timeouts are set per connection.)
+    socket.set_nodelay(true)?;
     socket.bind(&addr.into())?;
     socket.listen(1024)?;
     Ok(socket.into())

@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use time::OffsetDateTime;
 
 use super::{
-    AccountStore, ResetOutcome, SessionChange, SessionStore, Storage, StorageResult, UserStore, UsernameStore,
-    VerificationStore,
+    AccountStore, Jwk, JwksStore, ResetOutcome, SessionChange, SessionStore, Storage, StorageResult, UserStore,
+    UsernameStore, VerificationStore,
 };
 use crate::auth::models::{Account, Session, User, UserUpdate, Verification};
 use crate::storage::StorageError;
@@ -24,9 +24,22 @@ struct Tables {
     sessions: HashMap<String, Session>,
     accounts: HashMap<String, Account>,
     verifications: Vec<Verification>,
+    /// In insertion order.
+    jwks: Vec<Jwk>,
 }
 
 impl Tables {
+    /// The user with this id and their credential account.
+    fn with_credential(&self, user_id: Option<&String>) -> Option<(User, Option<Account>)> {
+        let user = self.users.get(user_id?)?;
+        let account = self
+            .accounts
+            .values()
+            .find(|a| a.user_id == user.id && a.is_credential())
+            .cloned();
+        Some((user.clone(), account))
+    }
+
     fn account_key_taken(&self, account: &Account) -> bool {
         self.accounts
             .values()
@@ -109,15 +122,7 @@ impl UserStore for MemoryStorage {
 
     fn find_user_with_credential(&self, email: &str) -> StorageResult<Option<(User, Option<Account>)>> {
         let t = self.lock();
-        let Some(user) = t.emails.get(email).and_then(|id| t.users.get(id)) else {
-            return Ok(None);
-        };
-        let account = t
-            .accounts
-            .values()
-            .find(|a| a.user_id == user.id && a.is_credential())
-            .cloned();
-        Ok(Some((user.clone(), account)))
+        Ok(t.with_credential(t.emails.get(email)))
     }
 
     fn update_user(&self, id: &str, update: &UserUpdate, now: OffsetDateTime) -> StorageResult<Option<User>> {
@@ -377,18 +382,37 @@ impl VerificationStore for MemoryStorage {
     }
 }
 
+impl JwksStore for MemoryStorage {
+    fn create_jwk(&self, jwk: &Jwk) -> StorageResult<()> {
+        let mut t = self.lock();
+        if t.jwks.iter().any(|k| k.id == jwk.id) {
+            return Err(StorageError::Conflict("jwks.id"));
+        }
+        t.jwks.push(jwk.clone());
+        Ok(())
+    }
+
+    fn latest_jwk(&self, alg: &str, now: OffsetDateTime) -> StorageResult<Option<Jwk>> {
+        let t = self.lock();
+        Ok(t.jwks
+            .iter()
+            .filter(|k| k.alg.as_deref().is_none_or(|a| a == alg))
+            .filter(|k| k.expires_at.is_none_or(|e| e > now))
+            .max_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)))
+            .cloned())
+    }
+
+    fn list_jwks(&self) -> StorageResult<Vec<Jwk>> {
+        let mut v = self.lock().jwks.clone();
+        v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(v)
+    }
+}
+
 impl UsernameStore for MemoryStorage {
     fn find_user_with_credential_by_username(&self, username: &str) -> StorageResult<Option<(User, Option<Account>)>> {
         let t = self.lock();
-        let Some(user) = t.usernames.get(username).and_then(|id| t.users.get(id)) else {
-            return Ok(None);
-        };
-        let account = t
-            .accounts
-            .values()
-            .find(|a| a.user_id == user.id && a.is_credential())
-            .cloned();
-        Ok(Some((user.clone(), account)))
+        Ok(t.with_credential(t.usernames.get(username)))
     }
 }
 

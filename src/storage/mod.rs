@@ -12,6 +12,7 @@
 //! Method names follow Better Auth's internal adapter (`createSession`, `findSession`,
 //! `deleteUserSessions`, `consumeVerificationValue`, …) in snake case.
 
+pub mod jwks;
 pub mod memory;
 mod username;
 
@@ -21,6 +22,7 @@ pub mod postgres;
 use time::OffsetDateTime;
 
 use crate::auth::models::{Account, Session, User, UserUpdate, Verification};
+pub use jwks::{Jwk, JwksStore};
 
 #[derive(Debug)]
 pub enum StorageError {
@@ -144,7 +146,9 @@ pub trait VerificationStore {
 }
 
 /// Everything a backend provides.
-pub trait Storage: UserStore + SessionStore + AccountStore + VerificationStore + UsernameStore + Send + Sync {
+pub trait Storage:
+    UserStore + SessionStore + AccountStore + VerificationStore + UsernameStore + JwksStore + Send + Sync
+{
     /// A short name for logs (`memory`, `postgres`).
     fn kind(&self) -> &'static str;
 

@@ -18,7 +18,7 @@ log=$(mktemp)
 # stays on, with roomier rules for the credential paths.
 BETTER_AUTH_SECRET=js-client-test-secret-0123456789abcdef PORT=$port HOST=127.0.0.1 \
   BETTER_AUTH_URL=http://127.0.0.1:$port SESAME_BCRYPT_COST=4 DATABASE_URL="${JS_TEST_DATABASE_URL:-memory}" \
-  SESAME_PLUGINS=bearer,username,open-api \
+  SESAME_PLUGINS=bearer,username,jwt,open-api \
   SESAME_RATE_LIMIT_RULES='/sign-in*=100/10,/sign-up*=100/10,/change-password*=100/10,/change-email*=100/10' \
   "$bin" serve >"$log" 2>&1 &
 pid=$!
@@ -27,6 +27,7 @@ for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$port/api/auth/ok" >/dev/null 2>&1 && break
   sleep 0.1
 done
-if ! { node client-flow.mjs "http://127.0.0.1:$port" && node plugins-flow.mjs "http://127.0.0.1:$port"; }; then
+if ! { node client-flow.mjs "http://127.0.0.1:$port" && node plugins-flow.mjs "http://127.0.0.1:$port" \
+  && node jwt-client.mjs "http://127.0.0.1:$port"; }; then
   echo "--- sesame log" >&2; tail -50 "$log" >&2; exit 1
 fi
