@@ -34,4 +34,5 @@ mod plugin_open_api; // the OpenAPI document and reference page
 mod plugin_username; // username sign-up, sign-in and availability
 mod rate_limit; // rate limiting and client-IP resolution
 mod security; // security headers, error page, open redirects, secrets, logs
+mod slow_lane; // password hashing on its own bounded, low-priority pool
 mod storage_contract; // the Storage trait's contract, on memory and PostgreSQL
