@@ -159,7 +159,7 @@ fn worker(server: &tiny_http::Server, app: &App, stopping: &AtomicBool, lane: &S
     loop {
         match server.recv() {
             Ok(rq) if app.is_slow_request(rq.method().as_str(), rq.url()) => {
-                if let Err(rq) = lane.offer(rq) {
+                if let Some(rq) = lane.offer(rq) {
                     let busy = ApiError::new(503, codes::SERVER_BUSY).with_header("retry-after", "1");
                     serve(app, rq, Some(busy));
                 }

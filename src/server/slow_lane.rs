@@ -38,10 +38,10 @@ impl SlowLane {
     }
 
     /// Queues a request; gives it back when the queue is full.
-    pub(super) fn offer(&self, rq: tiny_http::Request) -> Result<(), tiny_http::Request> {
+    pub(super) fn offer(&self, rq: tiny_http::Request) -> Option<tiny_http::Request> {
         match self.tx.try_send(rq) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(rq) | TrySendError::Disconnected(rq)) => Err(rq),
+            Ok(()) => None,
+            Err(TrySendError::Full(rq) | TrySendError::Disconnected(rq)) => Some(rq),
         }
     }
 
