@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Runs Better Auth's official JS client against a freshly started `sesame serve`.
-# Installs the client from the npm registry on first use (tests/js/node_modules).
-# Without Node.js it skips with a message, except in CI, where it fails.
+# Runs Better Auth's official JS client (unchanged, from npm) against freshly started
+# `sesame serve` processes, on memory storage and on PostgreSQL:
+#   client-flow.mjs   email/password, sessions, user, password (core)
+#   plugins-flow.mjs  username + bearer plugins;  jwt-client.mjs  jwt plugin (jose verifies)
+#   email-flow.mjs    every email flow, links from real deliveries: signed webhook and SMTP
+#   oauth-flow.mjs    signIn.social with a generic OIDC provider and built-in GitHub (fakes)
+#   interop-pg.mjs    Better Auth itself on the same PostgreSQL database (users, cookies)
+# Without Node.js it skips with a message, except in CI, where it fails. PostgreSQL runs
+# when it answers (always in CI: .ci/run starts it).
 set -euo pipefail
 cd "$(dirname "$0")"
 if ! command -v node >/dev/null 2>&1; then
@@ -9,25 +15,90 @@ if ! command -v node >/dev/null 2>&1; then
   echo "SKIP: node not found, the official JS client test did not run" >&2
   exit 0
 fi
-[ -d node_modules/better-auth ] || npm ci --no-audit --no-fund >/dev/null
+[ -d node_modules/better-auth ] && [ -d node_modules/oauth2-mock-server ] && [ -d node_modules/pg ] || npm ci --no-audit --no-fund >/dev/null
 cargo build --quiet --manifest-path ../../Cargo.toml --bin sesame
 bin=../../target/debug/sesame
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-log=$(mktemp)
-# The flows sign in more often than Better Auth's 3 per 10 s from one address: rate limiting
-# stays on, with roomier rules for the credential paths.
-BETTER_AUTH_SECRET=js-client-test-secret-0123456789abcdef PORT=$port HOST=127.0.0.1 \
-  BETTER_AUTH_URL=http://127.0.0.1:$port SESAME_BCRYPT_COST=4 DATABASE_URL="${JS_TEST_DATABASE_URL:-memory}" \
-  SESAME_PLUGINS=bearer,username,jwt,open-api \
-  SESAME_RATE_LIMIT_RULES='/sign-in*=100/10,/sign-up*=100/10,/change-password*=100/10,/change-email*=100/10' \
-  "$bin" serve >"$log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$port/api/auth/ok" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-if ! { node client-flow.mjs "http://127.0.0.1:$port" && node plugins-flow.mjs "http://127.0.0.1:$port" \
-  && node jwt-client.mjs "http://127.0.0.1:$port"; }; then
-  echo "--- sesame log" >&2; tail -50 "$log" >&2; exit 1
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+secret=js-client-test-secret-0123456789abcdef
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# start NAME DATABASE_URL [VAR=value ...]: starts sesame, sets $url, waits until it answers.
+start() {
+  local name=$1 db=$2; shift 2
+  local port; port=$(free_port)
+  env BETTER_AUTH_SECRET=$secret PORT="$port" HOST=127.0.0.1 BETTER_AUTH_URL="http://127.0.0.1:$port" \
+    SESAME_BCRYPT_COST=4 DATABASE_URL="$db" "$@" "$bin" serve >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  url="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do curl -fs "$url/api/auth/ok" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "sesame ($name) did not start" >&2; tail -20 "$work/$name.log" >&2; return 1
+}
+fail() { echo "--- sesame logs" >&2; tail -n 30 "$work"/*.log >&2; exit 1; }
+
+storages=(memory)
+if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  storages+=(postgres)
+elif [ -n "${CI:-}" ]; then
+  echo "CI: PostgreSQL is required for the JS client test on PostgreSQL" >&2; exit 1
+else
+  echo "SKIP: PostgreSQL is not answering; the JS client runs on memory storage only" >&2
 fi
+
+for storage in "${storages[@]}"; do
+  db=memory
+  if [ "$storage" = postgres ]; then
+    name="sesame_js_$$"
+    psql -h 127.0.0.1 -U postgres -qtAc "drop database if exists $name" >/dev/null
+    psql -h 127.0.0.1 -U postgres -qtAc "create database $name" >/dev/null
+    db="postgres://postgres@127.0.0.1:5432/$name"
+  fi
+  echo "== JS client on $storage storage"
+
+  # Limiting stays on, with roomier sign-in rules: the flows sign in many times in a row.
+  start "core-$storage" "$db" SESAME_PLUGINS=bearer,username,jwt,open-api \
+    SESAME_RATE_LIMIT_RULES="/sign-in*=50/10,/sign-up*=50/10,/change-password*=50/10"
+  node client-flow.mjs "$url" && node plugins-flow.mjs "$url" && node jwt-client.mjs "$url" || fail
+
+  mail_flags=(SESAME_SEND_VERIFICATION_ON_SIGN_UP=true SESAME_CHANGE_EMAIL=true SESAME_DELETE_USER=true SESAME_RATE_LIMIT=false)
+  hook=$(free_port)
+  start "webhook-$storage" "$db" "${mail_flags[@]}" SESAME_EMAIL_WEBHOOK_URL="http://127.0.0.1:$hook/"
+  node email-flow.mjs "$url" webhook "$hook" "$secret" || fail
+
+  mkdir -p "$work/smtp-$storage"
+  coproc SMTP { exec python3 ../smtp_sink.py "$work/smtp-$storage" mailer mailpass; }
+  pids+=("$SMTP_PID")
+  read -r ready smtp_port <&"${SMTP[0]}"
+  [ "$ready" = READY ] || { echo "the SMTP sink did not start (pip install aiosmtpd)" >&2; exit 1; }
+  start "smtp-$storage" "$db" "${mail_flags[@]}" SESAME_SMTP_URL="smtp://mailer:mailpass@127.0.0.1:$smtp_port" \
+    SESAME_EMAIL_FROM="Sesame <no-reply@example.com>"
+  node email-flow.mjs "$url" smtp "$work/smtp-$storage" || fail
+
+  mock=$(free_port); emails=$(free_port)
+  start "oauth-$storage" "$db" SESAME_RATE_LIMIT=false \
+    SESAME_OIDC_PROVIDERS=mock SESAME_OIDC_MOCK_ISSUER="http://127.0.0.1:$mock" \
+    SESAME_OIDC_MOCK_CLIENT_ID=harness-client SESAME_OIDC_MOCK_CLIENT_SECRET=harness-secret \
+    GITHUB_CLIENT_ID=gh-client GITHUB_CLIENT_SECRET=gh-secret \
+    SESAME_GITHUB_AUTHORIZATION_URL="http://127.0.0.1:$mock/authorize" \
+    SESAME_GITHUB_TOKEN_URL="http://127.0.0.1:$mock/token" \
+    SESAME_GITHUB_USERINFO_URL="http://127.0.0.1:$mock/userinfo" \
+    SESAME_GITHUB_EMAILS_URL="http://127.0.0.1:$emails/user/emails"
+  node oauth-flow.mjs "$url" "$mock" "$emails" || fail
+
+  if [ "$storage" = postgres ]; then
+    start "interop-$storage" "$db" SESAME_PASSWORD_HASH=scrypt SESAME_RATE_LIMIT=false
+    node interop-pg.mjs "$url" "$db" "$secret" || fail
+  fi
+
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  pids=()
+  if [ "$storage" = postgres ]; then
+    psql -h 127.0.0.1 -U postgres -qtAc "drop database if exists $name with (force)" >/dev/null
+  fi
+done
+echo "js client suite: all flows passed on ${storages[*]}"
