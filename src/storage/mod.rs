@@ -17,6 +17,7 @@ mod username;
 
 pub use username::UsernameStore;
 pub mod postgres;
+pub mod sqlite;
 
 use time::OffsetDateTime;
 
@@ -145,6 +146,6 @@ pub trait VerificationStore {
 
 /// Everything a backend provides.
 pub trait Storage: UserStore + SessionStore + AccountStore + VerificationStore + UsernameStore + Send + Sync {
-    /// A short name for logs (`memory`, `postgres`).
+    /// A short name for logs (`memory`, `postgres`, `sqlite`).
     fn kind(&self) -> &'static str;
 }
