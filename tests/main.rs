@@ -28,4 +28,6 @@ mod pg_takeover; // migrations, taking over a Better Auth database (fixture), re
 mod plugin_bearer; // Authorization: Bearer, set-auth-token
 mod plugin_open_api; // the OpenAPI document and reference page
 mod plugin_username; // username sign-up, sign-in and availability
-mod storage_contract; // the Storage trait's contract, on memory and PostgreSQL
+mod sqlite_durability; // the binary on a SQLite file: SIGKILL and restart, the default sesame.db
+mod sqlite_takeover; // a Better Auth SQLite file (fixture), stored formats, migrations, locking
+mod storage_contract; // the Storage trait's contract, on memory, PostgreSQL and SQLite
