@@ -63,6 +63,7 @@ fn serve(dir: &Path, env: &[(&str, &str)]) -> Served {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not print its address; last line: {line}");
 }
 
