@@ -1,5 +1,5 @@
 # Sesame's everyday commands. `make check` is what CI runs besides the test suite.
-.PHONY: run test lint fmt fmt-check check
+.PHONY: run test lint fmt fmt-check check bench
 
 run:
 	cargo run --release
@@ -18,3 +18,7 @@ fmt-check:
 	cargo fmt --all -- --check
 
 check: fmt-check lint test
+
+# Side-by-side benchmark against the reference Better Auth server (see BENCHMARKS.md).
+bench:
+	python3 bench/bench.py

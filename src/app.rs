@@ -45,8 +45,9 @@ pub struct App {
     pub router: Router,
     pub cookies: CookieJar,
     pub trusted: TrustedOrigins,
-    /// Verified against when a sign-in names an unknown user, to equalise timing.
-    pub dummy_hash: String,
+    /// Verified against when a sign-in names an unknown user, to equalise timing. Computed on
+    /// first use, not at start-up: one scrypt hash would cost ~100 ms before the first answer.
+    dummy_hash: std::sync::OnceLock<String>,
     /// Enabled plugins, in hook order.
     pub plugins: Vec<&'static Plugin>,
     /// The transport email goes through (`SESAME_SMTP_URL`, `SESAME_EMAIL_WEBHOOK_URL`, or stderr).
@@ -73,7 +74,6 @@ impl App {
     pub fn new(config: Config, storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         let plugins = crate::plugins::enabled(&config.plugins)?;
         let router = Router::new(crate::plugins::routes(&plugins))?;
-        let dummy_hash = password::dummy_hash(config.password_hash, config.bcrypt_cost)?;
         let mailer = crate::mail::from_config(&config)?;
         let outbox = Outbox::start(mailer.clone(), RetryPolicy::default())?;
         Ok(App {
@@ -84,7 +84,7 @@ impl App {
             storage,
             clock,
             router,
-            dummy_hash,
+            dummy_hash: std::sync::OnceLock::new(),
             plugins,
             mailer,
             outbox,
@@ -107,6 +107,18 @@ impl App {
     /// Queues an email for background delivery; never blocks, never fails the request.
     pub fn send_mail(&self, mail: Mail) {
         self.outbox.send(mail);
+    }
+
+    /// A hash in the configured scheme and cost that no password matches.
+    pub fn dummy_hash(&self) -> &str {
+        self.dummy_hash.get_or_init(|| {
+            password::dummy_hash(self.config.password_hash, self.config.bcrypt_cost).unwrap_or_else(|e| {
+                // Hashing a random string cannot fail with a validated config; if it ever did,
+                // a malformed hash still makes every comparison fail, just faster.
+                eprintln!("ERROR computing the dummy password hash: {e:#}");
+                String::new()
+            })
+        })
     }
 
     /// Answers one HTTP request. Never panics: a panicking handler gives a logged 500.

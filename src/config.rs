@@ -234,6 +234,22 @@ pub const VARIABLES: &[Variable] = &[
         "Encrypt stored provider tokens (XChaCha20-Poly1305, key from the secret, as Better Auth)",
     ),
     var("SESAME_OAUTH_TIMEOUT_MS", "10000", "Connect/read timeout of every call to a provider"),
+    var(
+        "SESAME_JWT_ALG",
+        "EdDSA",
+        "jwt plugin: algorithm of new signing keys, `EdDSA` (Ed25519), `ES256` or `RS256`",
+    ),
+    var("SESAME_JWT_ISSUER", "base URL origin", "jwt plugin: the `iss` claim"),
+    var(
+        "SESAME_JWT_AUDIENCE",
+        "base URL origin",
+        "jwt plugin: the `aud` claim; several comma separated become an array",
+    ),
+    var(
+        "SESAME_JWT_EXPIRES_IN",
+        "15m",
+        "jwt plugin: token lifetime, seconds or a duration like `15m`, `1h`, `7d`",
+    ),
 ];
 
 /// Which hash new passwords get. Both are always verified.
@@ -302,6 +318,8 @@ pub struct Config {
     pub auto_migrate: bool,
     /// Enabled plugin ids (`SESAME_PLUGINS`), checked against the compiled-in list at start-up.
     pub plugins: Vec<String>,
+    /// The jwt plugin's settings (`SESAME_JWT_*`).
+    pub jwt: crate::plugins::jwt::config::JwtConfig,
     pub postgres_startup_timeout: u64,
     pub rehash_on_sign_in: bool,
     /// Email delivery and the email flows.
@@ -450,6 +468,7 @@ impl Config {
             },
             auto_migrate: parse_bool(get("SESAME_AUTO_MIGRATE"), "SESAME_AUTO_MIGRATE", true)?,
             plugins: list(get("SESAME_PLUGINS")),
+            jwt: crate::plugins::jwt::config::JwtConfig::from_vars(get)?,
             postgres_startup_timeout: parse(
                 get("SESAME_POSTGRES_STARTUP_TIMEOUT"),
                 "SESAME_POSTGRES_STARTUP_TIMEOUT",

@@ -53,6 +53,52 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
+/// Better Auth's `symmetricEncrypt`: lower-case hex of `24-byte nonce ‖ XChaCha20-Poly1305
+/// ciphertext ‖ tag`, key = SHA-256(secret), a fresh random nonce each time. Sesame uses it
+/// wherever Better Auth does (stored OAuth tokens, jwks private keys), so both servers read
+/// each other's rows with the same secret.
+pub fn symmetric_encrypt(secret: &str, plaintext: &str) -> anyhow::Result<String> {
+    use chacha20poly1305::aead::{Aead, AeadCore, OsRng};
+    let nonce = chacha20poly1305::XChaCha20Poly1305::generate_nonce(&mut OsRng);
+    let sealed = symmetric_cipher(secret)
+        .encrypt(&nonce, plaintext.as_bytes())
+        .map_err(|_| anyhow::anyhow!("encryption failed"))?;
+    let mut bytes = nonce.to_vec();
+    bytes.extend_from_slice(&sealed);
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Reverses [`symmetric_encrypt`]; fails on anything that is not such a value for this secret.
+pub fn symmetric_decrypt(secret: &str, hex: &str) -> anyhow::Result<String> {
+    use chacha20poly1305::aead::Aead;
+    const NONCE: usize = 24;
+    const TAG: usize = 16;
+    let bytes = hex_decode(hex).ok_or_else(|| anyhow::anyhow!("not hex"))?;
+    anyhow::ensure!(bytes.len() >= NONCE + TAG, "ciphertext too short");
+    let (nonce, sealed) = bytes.split_at(NONCE);
+    let plain = symmetric_cipher(secret)
+        .decrypt(chacha20poly1305::XNonce::from_slice(nonce), sealed)
+        .map_err(|_| anyhow::anyhow!("decryption failed: written with another secret?"))?;
+    Ok(String::from_utf8(plain)?)
+}
+
+fn symmetric_cipher(secret: &str) -> chacha20poly1305::XChaCha20Poly1305 {
+    use chacha20poly1305::KeyInit;
+    use sha2::Digest;
+    chacha20poly1305::XChaCha20Poly1305::new(&Sha256::digest(secret.as_bytes()))
+}
+
+/// Lower-case or upper-case hex to bytes; `None` for odd lengths or non-hex characters.
+pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +116,19 @@ mod tests {
         let sig = hmac_base64("secret", "token");
         assert_eq!(sig.len(), 44);
         assert!(sig.ends_with('='));
+    }
+
+    #[test]
+    fn symmetric_round_trip() {
+        let sealed = symmetric_encrypt("k", "plain text").unwrap();
+        assert!(sealed.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(symmetric_decrypt("k", &sealed).unwrap(), "plain text");
+        assert!(symmetric_decrypt("other", &sealed).is_err());
+        assert!(symmetric_decrypt("k", "zz").is_err());
+        assert_ne!(
+            symmetric_encrypt("k", "x").unwrap(),
+            symmetric_encrypt("k", "x").unwrap()
+        );
     }
 
     #[test]

@@ -81,6 +81,10 @@ fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
     socket.set_read_timeout(Some(Duration::from_secs(30)))?;
+    // Accepted sockets inherit this on Linux. Without it, an answer whose head outgrows
+    // tiny_http's write buffer (a long `set-auth-jwt`) leaves in two segments and waits
+    // ~40 ms for the client's delayed ACK (Nagle).
+    socket.set_nodelay(true)?;
     socket.bind(&addr.into())?;
     socket.listen(1024)?;
     Ok(socket.into())

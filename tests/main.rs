@@ -26,6 +26,8 @@ mod password_reset; // request-password-reset, forget-password, reset-password l
 mod pg_faults; // concurrent sign-ups and a database outage on PostgreSQL
 mod pg_takeover; // migrations, taking over a Better Auth database (fixture), rehash on sign-in
 mod plugin_bearer; // Authorization: Bearer, set-auth-token
+mod plugin_jwt; // /token, /jwks, set-auth-jwt, key storage
+mod plugin_jwt_interop; // Better Auth's jwks rows, PyJWT cross-check, JwksStore contract
 mod plugin_open_api; // the OpenAPI document and reference page
 mod plugin_username; // username sign-up, sign-in and availability
 mod sqlite_durability; // the binary on a SQLite file: SIGKILL and restart, the default sesame.db

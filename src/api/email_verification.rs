@@ -1,6 +1,7 @@
 //! `POST /send-verification-email` and `GET /verify-email` (spec §3.8, §6), including the
 //! steps of an email change that run through `/verify-email`.
 
+use super::session::status_true;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -50,10 +51,6 @@ pub fn send_verification_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response,
     }
     mail::send_verification(ctx, &signed_in.user, callback_url.as_deref());
     Ok(status_true())
-}
-
-fn status_true() -> Response {
-    Response::json(&json!({ "status": true }))
 }
 
 pub fn verify_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {

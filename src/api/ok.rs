@@ -4,6 +4,7 @@ use serde_json::json;
 
 use crate::app::Ctx;
 use crate::error::ApiError;
+use crate::http::html::escape as escape_html;
 use crate::http::{Request, Response};
 
 pub fn ok(_ctx: &Ctx<'_>, _req: &Request) -> Result<Response, ApiError> {
@@ -30,21 +31,6 @@ code{{background:#f2f2f2;padding:.1rem .3rem;border-radius:3px}}</style></head>\
         description
     );
     Ok(Response::html(200, html).with_header("cache-control", "no-store"))
-}
-
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

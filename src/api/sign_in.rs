@@ -52,7 +52,7 @@ pub(crate) fn password_sign_in(
     let Some(((user, _), hash)) = found.zip(stored_hash) else {
         // Unknown user, or no password: spend the same hashing time as a wrong password so
         // the answer does not reveal which addresses have accounts.
-        password::verify(pass, &ctx.app.dummy_hash);
+        password::verify(pass, ctx.app.dummy_hash());
         return Err(invalid);
     };
     if !password::verify(pass, &hash) {

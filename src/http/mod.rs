@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod cookies;
+pub mod html;
 pub mod origin;
 pub mod redirect;
 pub mod request;

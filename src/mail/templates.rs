@@ -2,6 +2,7 @@
 //! link and how long it stays valid. Everything interpolated into HTML is escaped.
 
 use super::{Mail, MailKind};
+use crate::http::html::escape;
 
 /// What an email says, before rendering.
 pub struct Letter<'a> {
@@ -91,21 +92,6 @@ pub fn duration_words(seconds: i64) -> String {
     } else {
         plural(seconds, "second")
     }
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

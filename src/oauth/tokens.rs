@@ -5,10 +5,7 @@
 //! under the key SHA-256(secret).
 
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
 /// A token-endpoint answer (`getOAuth2Tokens`).
@@ -96,20 +93,9 @@ pub fn merge_scopes(stored: Option<&str>, incoming: &[String]) -> Option<String>
     (!out.is_empty()).then(|| out.join(","))
 }
 
-fn cipher(secret: &str) -> XChaCha20Poly1305 {
-    let key = Sha256::digest(secret.as_bytes());
-    XChaCha20Poly1305::new(&key)
-}
-
-/// Encrypts a token for storage.
+/// Encrypts a token for storage (Better Auth's format, see [`crate::crypto::symmetric_encrypt`]).
 pub fn encrypt(secret: &str, plain: &str) -> anyhow::Result<String> {
-    let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-    let ct = cipher(secret)
-        .encrypt(&nonce, plain.as_bytes())
-        .map_err(|_| anyhow::anyhow!("token encryption failed"))?;
-    let mut out = nonce.to_vec();
-    out.extend_from_slice(&ct);
-    Ok(out.iter().map(|b| format!("{b:02x}")).collect())
+    crate::crypto::symmetric_encrypt(secret, plain)
 }
 
 /// Decrypts a stored token. As Better Auth, a value that does not look like hex is returned
@@ -118,16 +104,7 @@ pub fn decrypt(secret: &str, stored: &str) -> anyhow::Result<String> {
     if !stored.len().is_multiple_of(2) || !stored.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(stored.to_string());
     }
-    let bytes: Vec<u8> = (0..stored.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&stored[i..i + 2], 16))
-        .collect::<Result<_, _>>()?;
-    anyhow::ensure!(bytes.len() > 24, "encrypted token too short");
-    let (nonce, ct) = bytes.split_at(24);
-    let plain = cipher(secret)
-        .decrypt(XNonce::from_slice(nonce), ct)
-        .map_err(|_| anyhow::anyhow!("token decryption failed"))?;
-    Ok(String::from_utf8(plain)?)
+    crate::crypto::symmetric_decrypt(secret, stored)
 }
 
 /// How tokens are written to and read from the `account` row.

@@ -75,7 +75,8 @@ fn bearer_token(ctx: &Ctx<'_>, req: &Request) -> Option<String> {
     }
 }
 
-fn expose_header(resp: &mut Response, name: &str) {
+/// Adds `name` to `Access-Control-Expose-Headers`, keeping the names already there.
+pub(super) fn expose_header(resp: &mut Response, name: &str) {
     let existing = resp
         .headers
         .iter()

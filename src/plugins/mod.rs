@@ -11,6 +11,7 @@
 //! request (the bearer plugin turns a token into the session cookie) or answer early.
 
 pub mod bearer;
+pub mod jwt;
 pub mod open_api;
 pub mod username;
 
@@ -69,7 +70,7 @@ pub struct Plugin {
 
 /// Every compiled-in plugin, in hook order. Bearer comes first so that later plugins' hooks
 /// already see the session its token stands for.
-pub const ALL_PLUGINS: &[&Plugin] = &[&bearer::PLUGIN, &username::PLUGIN, &open_api::PLUGIN];
+pub const ALL_PLUGINS: &[&Plugin] = &[&bearer::PLUGIN, &username::PLUGIN, &jwt::PLUGIN, &open_api::PLUGIN];
 
 /// The enabled plugins for a list of ids, in [`ALL_PLUGINS`] order.
 pub fn enabled(ids: &[String]) -> anyhow::Result<Vec<&'static Plugin>> {

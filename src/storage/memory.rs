@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use time::OffsetDateTime;
 
 use super::{
-    AccountStore, ResetOutcome, SessionChange, SessionStore, Storage, StorageResult, UserStore, UsernameStore,
-    VerificationStore,
+    AccountStore, Jwk, JwksStore, ResetOutcome, SessionChange, SessionStore, Storage, StorageResult, UserStore,
+    UsernameStore, VerificationStore,
 };
 use crate::auth::models::{Account, Session, User, UserUpdate, Verification};
 use crate::storage::StorageError;
@@ -24,6 +24,8 @@ struct Tables {
     sessions: HashMap<String, Session>,
     accounts: HashMap<String, Account>,
     verifications: Vec<Verification>,
+    /// In insertion order.
+    jwks: Vec<Jwk>,
 }
 
 impl Tables {
@@ -374,6 +376,33 @@ impl VerificationStore for MemoryStorage {
             t.sessions.retain(|_, s| s.user_id != user_id);
         }
         Ok(ResetOutcome::Done(user_id))
+    }
+}
+
+impl JwksStore for MemoryStorage {
+    fn create_jwk(&self, jwk: &Jwk) -> StorageResult<()> {
+        let mut t = self.lock();
+        if t.jwks.iter().any(|k| k.id == jwk.id) {
+            return Err(StorageError::Conflict("jwks.id"));
+        }
+        t.jwks.push(jwk.clone());
+        Ok(())
+    }
+
+    fn latest_jwk(&self, alg: &str, now: OffsetDateTime) -> StorageResult<Option<Jwk>> {
+        let t = self.lock();
+        Ok(t.jwks
+            .iter()
+            .filter(|k| k.alg.as_deref().is_none_or(|a| a == alg))
+            .filter(|k| k.expires_at.is_none_or(|e| e > now))
+            .max_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)))
+            .cloned())
+    }
+
+    fn list_jwks(&self) -> StorageResult<Vec<Jwk>> {
+        let mut v = self.lock().jwks.clone();
+        v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(v)
     }
 }
 

@@ -12,6 +12,7 @@
 //! Method names follow Better Auth's internal adapter (`createSession`, `findSession`,
 //! `deleteUserSessions`, `consumeVerificationValue`, …) in snake case.
 
+pub mod jwks;
 pub mod memory;
 mod username;
 
@@ -22,6 +23,7 @@ pub mod sqlite;
 use time::OffsetDateTime;
 
 use crate::auth::models::{Account, Session, User, UserUpdate, Verification};
+pub use jwks::{Jwk, JwksStore};
 
 #[derive(Debug)]
 pub enum StorageError {
@@ -145,7 +147,9 @@ pub trait VerificationStore {
 }
 
 /// Everything a backend provides.
-pub trait Storage: UserStore + SessionStore + AccountStore + VerificationStore + UsernameStore + Send + Sync {
+pub trait Storage:
+    UserStore + SessionStore + AccountStore + VerificationStore + UsernameStore + JwksStore + Send + Sync
+{
     /// A short name for logs (`memory`, `postgres`, `sqlite`).
     fn kind(&self) -> &'static str;
 }

@@ -16,7 +16,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 log=$(mktemp)
 BETTER_AUTH_SECRET=js-client-test-secret-0123456789abcdef PORT=$port HOST=127.0.0.1 \
   BETTER_AUTH_URL=http://127.0.0.1:$port SESAME_BCRYPT_COST=4 DATABASE_URL="${JS_TEST_DATABASE_URL:-memory}" \
-  SESAME_PLUGINS=bearer,username,open-api \
+  SESAME_PLUGINS=bearer,username,jwt,open-api \
   "$bin" serve >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -f "$log"' EXIT
@@ -24,6 +24,7 @@ for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$port/api/auth/ok" >/dev/null 2>&1 && break
   sleep 0.1
 done
-if ! { node client-flow.mjs "http://127.0.0.1:$port" && node plugins-flow.mjs "http://127.0.0.1:$port"; }; then
+if ! { node client-flow.mjs "http://127.0.0.1:$port" && node plugins-flow.mjs "http://127.0.0.1:$port" \
+  && node jwt-client.mjs "http://127.0.0.1:$port"; }; then
   echo "--- sesame log" >&2; tail -50 "$log" >&2; exit 1
 fi

@@ -407,6 +407,8 @@ const CORE: &[EndpointDoc] = &[
     ),
     doc("generateOpenAPISchema", &[], &[], false),
     doc("openAPIReference", &[], &[], false),
+    doc("getToken", &[], &["UNAUTHORIZED"], true),
+    doc("getJwks", &[], &[], false),
 ];
 
 /// The documentation entry for an endpoint key.

@@ -9,6 +9,7 @@
 //! migrations in `migrate.rs`. Every table name is quoted (`"user"` is a reserved word).
 
 mod accounts;
+mod jwks;
 mod migrate;
 mod pool;
 mod sessions;
@@ -188,6 +189,7 @@ fn map_error(err: postgres::Error) -> StorageError {
                 Some("user") => "user.email",
                 Some("account") => "account",
                 Some("session") => "session.token",
+                Some("jwks") => "jwks.id",
                 _ => "unique",
             });
         }

@@ -21,6 +21,7 @@
 
 mod accounts;
 mod conn;
+mod jwks;
 mod migrate;
 mod sessions;
 mod username;
@@ -206,6 +207,7 @@ fn conflict_name(columns: &str) -> &'static str {
         Some(("user", _)) => "user.email",
         Some(("account", _)) => "account",
         Some(("session", _)) => "session.token",
+        Some(("jwks", _)) => "jwks.id",
         _ => "unique",
     }
 }
@@ -227,6 +229,7 @@ mod tests {
         assert_eq!(conflict_name("user.username"), "user.username");
         assert_eq!(conflict_name("account.issuer, account.accountId"), "account");
         assert_eq!(conflict_name("session.token"), "session.token");
+        assert_eq!(conflict_name("jwks.id"), "jwks.id");
         assert_eq!(conflict_name("other.x"), "unique");
     }
 }
