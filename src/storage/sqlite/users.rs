@@ -41,7 +41,8 @@ const BY_ID: &str = r#"select "id", "name", "email", "emailVerified", "image", "
 const BY_EMAIL: &str = r#"select "id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt",
     "username", "displayUsername" from "user" where "email" = ?1"#;
 
-/// The user with their credential account, selected by `{key}` (email or username).
+/// The user with their credential account, selected by `{key}` (email or username). The
+/// parameter is cast for the reason given at `sessions::WITH_USER` (no re-prepare per call).
 macro_rules! with_credential {
     ($key:literal) => {
         concat!(
@@ -54,7 +55,7 @@ macro_rules! with_credential {
         and a."issuer" = 'local:credential' and a."accountId" = u."id"
     where u.""##,
             $key,
-            r##"" = ?1"##
+            r##"" = cast(?1 as text)"##
         )
     };
 }
