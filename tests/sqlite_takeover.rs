@@ -1,5 +1,5 @@
-//! SQLite files: taking over a database Better Auth wrote, the values Sesame writes (as Better
-//! Auth's SQLite adapter does), migrations, concurrent writers and a locked database.
+//! SQLite: taking over a database file Better Auth wrote, the values Sesame writes (as Better
+//! Auth's SQLite adapter does), migrations, concurrent writers, a locked database, `:memory:`.
 //!
 //! `fixtures/better-auth.sqlite` is what Better Auth 1.7.25 on better-sqlite3 left after one
 //! sign-up and one password-reset request (made by `fixtures/make-better-auth-sqlite.mjs`; its
@@ -266,4 +266,35 @@ fn concurrent_sign_ups_on_one_file() {
             .unwrap()
     };
     assert_eq!((count("user"), count("account"), count("session")), (9, 9, 9));
+}
+
+/// `sqlite::memory:` is one private database per connection, so it must be served by exactly
+/// one connection: what one request writes, the next one (from another thread) reads.
+#[test]
+fn sqlite_memory_is_one_database_for_every_request() {
+    let mut config = Config::for_tests();
+    config.storage = sesame::config::StorageUrl::Sqlite(":memory:".into());
+    let app = Arc::new(sesame::App::from_config(config).unwrap());
+    assert_eq!(app.storage.kind(), "sqlite");
+    let signed_up: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let app = app.clone();
+                scope.spawn(move || {
+                    let email = format!("mem{i}@example.com");
+                    let req = sesame::http::Request::post("/api/auth/sign-up/email")
+                        .with_json(&json!({"name": "M", "email": email, "password": PASSWORD}));
+                    assert_eq!(app.handle_http(req).status, 200);
+                    email
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for email in signed_up {
+        let req = sesame::http::Request::post("/api/auth/sign-in/email")
+            .with_json(&json!({"email": email, "password": PASSWORD}));
+        let resp = app.handle_http(req);
+        assert_eq!(resp.status, 200, "{}", body_text(&resp));
+    }
 }
