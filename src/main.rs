@@ -28,6 +28,7 @@ fn run() -> anyhow::Result<ExitCode> {
     match args.first().map(String::as_str) {
         None | Some("serve") => serve(),
         Some("migrate") => migrate(),
+        Some("copy-to") => copy_to(args.get(1).map(String::as_str)),
         Some("secret") => {
             println!("{}", sesame::crypto::random_string(48));
             Ok(ExitCode::SUCCESS)
@@ -118,10 +119,33 @@ fn migrate() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `sesame copy-to postgres://…`: copies every row of the SQLite database `DATABASE_URL` names
+/// (default `sqlite:sesame.db`) into an empty PostgreSQL database, migrating it first.
+fn copy_to(target: Option<&str>) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    let StorageUrl::Sqlite(path) = &config.storage else {
+        anyhow::bail!("`sesame copy-to` copies from SQLite: DATABASE_URL must be sqlite:PATH");
+    };
+    let Some(url) = target.filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://")) else {
+        anyhow::bail!("usage: sesame copy-to postgres://user:pass@host:port/db");
+    };
+    let source = SqliteStorage::open(path, &SqliteOptions::from_config(&config))?;
+    if !source.pending_migrations()?.is_empty() {
+        anyhow::bail!("sqlite:{path} has pending migrations: run `sesame migrate` on it first");
+    }
+    let snapshot = source.snapshot()?;
+    let target = PgStorage::new(url, &PgOptions::from_config(&config))?;
+    target.wait_until_reachable(Duration::from_secs(config.postgres_startup_timeout))?;
+    target.migrate()?;
+    target.load(&snapshot)?;
+    println!("copied sqlite:{path} to {}: {}", target.target(), snapshot.counts());
+    Ok(ExitCode::SUCCESS)
+}
+
 fn help() -> String {
     let mut s = String::from(
         "sesame: a Better Auth-compatible authentication server\n\n\
-Usage:\n  sesame [serve]     run the server (the default)\n  sesame migrate     apply pending migrations to DATABASE_URL (SQLite or PostgreSQL) and exit\n  sesame secret      print a fresh random secret for BETTER_AUTH_SECRET\n  sesame --help      this text\n  sesame --version   the version\n\n\
+Usage:\n  sesame [serve]     run the server (the default)\n  sesame migrate     apply pending migrations to DATABASE_URL (SQLite or PostgreSQL) and exit\n  sesame copy-to URL copy the SQLite database DATABASE_URL into an empty PostgreSQL database URL\n  sesame secret      print a fresh random secret for BETTER_AUTH_SECRET\n  sesame --help      this text\n  sesame --version   the version\n\n\
 Environment:\n",
     );
     for v in VARIABLES {

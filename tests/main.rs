@@ -30,6 +30,7 @@ mod plugin_jwt; // /token, /jwks, set-auth-jwt, key storage
 mod plugin_jwt_interop; // Better Auth's jwks rows, PyJWT cross-check, JwksStore contract
 mod plugin_open_api; // the OpenAPI document and reference page
 mod plugin_username; // username sign-up, sign-in and availability
+mod sqlite_copy; // `sesame copy-to`: a SQLite database moved into an empty PostgreSQL one
 mod sqlite_durability; // the binary on a SQLite file: SIGKILL and restart, the default sesame.db
 mod sqlite_takeover; // a Better Auth SQLite file (fixture), stored formats, migrations, locking
 mod storage_contract; // the Storage trait's contract, on memory, PostgreSQL and SQLite

@@ -18,6 +18,7 @@ mod username;
 
 pub use username::UsernameStore;
 pub mod postgres;
+pub mod snapshot;
 pub mod sqlite;
 
 use time::OffsetDateTime;

@@ -9,7 +9,7 @@ use super::values::{date, date_opt, iso, iso_opt};
 use super::SqliteStorage;
 use crate::storage::{Jwk, JwksStore, StorageResult};
 
-fn jwk(row: &Row) -> rusqlite::Result<Jwk> {
+pub(super) fn jwk(row: &Row) -> rusqlite::Result<Jwk> {
     Ok(Jwk {
         id: row.get(0)?,
         public_key: row.get(1)?,

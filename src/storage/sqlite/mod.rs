@@ -21,6 +21,7 @@
 
 mod accounts;
 mod conn;
+mod export;
 mod jwks;
 mod migrate;
 mod sessions;

@@ -15,7 +15,7 @@ const SESSION_COLUMNS: usize = 8;
 
 /// The session whose columns start at `at`: id, token, userId, expiresAt, createdAt,
 /// updatedAt, ipAddress, userAgent.
-fn session_at(row: &Row, at: usize) -> rusqlite::Result<Session> {
+pub(super) fn session_at(row: &Row, at: usize) -> rusqlite::Result<Session> {
     Ok(Session {
         id: row.get(at)?,
         token: row.get(at + 1)?,

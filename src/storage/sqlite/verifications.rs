@@ -12,7 +12,7 @@ use super::SqliteStorage;
 use crate::auth::models::Verification;
 use crate::storage::{ResetOutcome, SessionChange, StorageResult, VerificationStore};
 
-fn verification(row: &Row) -> rusqlite::Result<Verification> {
+pub(super) fn verification(row: &Row) -> rusqlite::Result<Verification> {
     Ok(Verification {
         id: row.get(0)?,
         identifier: row.get(1)?,
