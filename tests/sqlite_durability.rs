@@ -166,7 +166,14 @@ fn the_default_storage_is_sesame_db_in_the_working_directory() {
     );
     assert_eq!(try_sign_up(server.addr, "default@example.com"), Some(200));
     drop(server);
-    assert!(dir.join("sesame.db").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["sesame.db", "sesame.db-wal"] {
+            let mode = std::fs::metadata(dir.join(f)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{f} is private to its owner");
+        }
+    }
     let out = Command::new(BIN)
         .arg("migrate")
         .current_dir(&dir)

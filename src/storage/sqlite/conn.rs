@@ -72,6 +72,7 @@ impl Manager {
         let conn = if self.is_memory() {
             Connection::open_in_memory()?
         } else {
+            create_private(&self.path);
             // No URI interpretation: the path is a plain file name.
             let flags =
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -90,6 +91,23 @@ impl Manager {
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
     }
+}
+
+/// Creates a missing database file readable by its owner only: it holds password hashes and
+/// session tokens, and SQLite gives its `-wal` and `-shm` files the database file's mode.
+/// Best effort: if this fails, opening reports the real problem.
+fn create_private(path: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 impl r2d2::ManageConnection for Manager {
