@@ -2,11 +2,13 @@
 //! [`App::handle_http`] turns a [`Request`] into a [`Response`], and the in-process API
 //! (`inprocess.rs`) walks the same pipeline by endpoint key.
 //!
-//! Pipeline (spec §1.3, the order decides which error wins): base path and route (404/405)
+//! Pipeline (spec §1.3, the order decides which error wins): for HTTP, the rate limit (429,
+//! `ratelimit/`) → base path and route (404/405)
 //! → body parse (415/400) → for HTTP, non-GET requests: the Origin check when cookies are
 //! sent and the redirect-URL fields (403) → the handler, which validates (400), resolves the
 //! session (401/403) and acts. Cookies set on the way (a refreshed session, cleared cookies)
-//! are added to whatever the handler answers. A panic becomes a logged 500.
+//! are added to whatever the handler answers. A panic becomes a logged 500. Every HTTP answer
+//! then gets the security headers (`http/security_headers.rs`).
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -56,6 +58,8 @@ pub struct App {
     pub outbox: Outbox,
     /// Social sign-in providers (built from `config.oauth`).
     pub oauth: crate::oauth::OAuth,
+    /// Limits HTTP requests per client and path (`ratelimit/`).
+    pub rate_limiter: crate::ratelimit::RateLimiter,
 }
 
 impl App {
@@ -78,6 +82,7 @@ impl App {
         let outbox = Outbox::start(mailer.clone(), RetryPolicy::default())?;
         Ok(App {
             oauth: crate::oauth::OAuth::new(&config.oauth),
+            rate_limiter: crate::ratelimit::RateLimiter::from_config(&config, &storage),
             cookies: CookieJar::new(&config),
             trusted: TrustedOrigins::new(&config.base_origin, &config.trusted_origins),
             config,
@@ -123,10 +128,12 @@ impl App {
 
     /// Answers one HTTP request. Never panics: a panicking handler gives a logged 500.
     pub fn handle_http(&self, req: Request) -> Response {
-        match self.run(req, Transport::Http) {
+        let mut resp = match self.run(req, Transport::Http) {
             Ok(r) => r,
             Err(e) => Response::from_error(&e),
-        }
+        };
+        crate::http::security_headers::apply(&mut resp);
+        resp
     }
 
     /// Runs the pipeline inside `catch_unwind`; errors keep the cookies set on the way.
@@ -154,7 +161,10 @@ impl App {
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                eprintln!("ERROR request_id={} handler panicked: {what}", request_id::current());
+                crate::log::error(&format!(
+                    "request_id={} handler panicked: {what}",
+                    request_id::current()
+                ));
                 Err(ApiError::internal())
             }
         }
@@ -166,6 +176,9 @@ impl App {
         transport: Transport,
         cookies: &RefCell<Vec<String>>,
     ) -> Result<Response, ApiError> {
+        if transport == Transport::Http {
+            self.rate_limit(req)?;
+        }
         let not_found = || ApiError::new(404, codes::NOT_FOUND);
         let Some(rest) = req.path.strip_prefix(self.config.base_path.as_str()) else {
             return Err(not_found());
@@ -183,6 +196,7 @@ impl App {
         };
         req.params = params;
         let parsed = body::parse(req, route.body)?;
+        crate::http::input_guard::check(req, parsed.as_ref())?;
         if transport == Transport::Http && !matches!(req.method, Method::Get | Method::Head | Method::Options) {
             if req.header("cookie").is_some() {
                 origin::check_request_origin(&self.trusted, req)?;
@@ -268,16 +282,10 @@ impl Ctx<'_> {
         }
     }
 
-    /// The client address recorded on sessions: the socket peer, `""` when unknown.
+    /// The client address recorded on sessions, resolved as for rate limiting
+    /// (`http::client_ip`: trusted proxies, IPv6 /64); `""` when unknown.
     pub fn client_ip(&self, req: &Request) -> String {
-        match req.remote_addr {
-            Some(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-                Some(v4) => v4.to_string(),
-                None => v6.to_string(),
-            },
-            Some(ip) => ip.to_string(),
-            None => String::new(),
-        }
+        crate::http::client_ip::client_key(req, &self.app.config.trusted_proxies).unwrap_or_default()
     }
 
     /// A redirect target made absolute against the base URL (`new URL(cb, baseURL)`).

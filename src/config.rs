@@ -250,7 +250,45 @@ pub const VARIABLES: &[Variable] = &[
         "15m",
         "jwt plugin: token lifetime, seconds or a duration like `15m`, `1h`, `7d`",
     ),
+    var(
+        "SESAME_RATE_LIMIT",
+        "true",
+        "Rate-limit HTTP requests per client IP and path (spec 9.3); false turns it off",
+    ),
+    var(
+        "SESAME_RATE_LIMIT_RULES",
+        "",
+        "Per-path overrides: `/sign-in/email=5/10,/get-session=off,/sign-in*=4/20,default=200/10` (MAX/SECONDS)",
+    ),
+    var(
+        "SESAME_RATE_LIMIT_STORAGE",
+        "memory",
+        "Where rate-limit buckets live: `memory` (this process) or `database` (the PostgreSQL table, shared by every process)",
+    ),
+    var(
+        "SESAME_TRUSTED_PROXIES",
+        "",
+        "Proxy IPs/CIDRs whose X-Forwarded-For is believed, comma separated. Unset: the socket peer is the client",
+    ),
+    var(
+        "SESAME_READ_TIMEOUT_SECS",
+        "10",
+        "Seconds a client has to send a request's headers, and again its body; also the keep-alive idle time",
+    ),
+    var(
+        "SESAME_MAX_CONNECTIONS",
+        "512",
+        "Open connections served at once; more are answered 503 and closed",
+    ),
+    var(
+        "SESAME_MAX_HEADER_BYTES",
+        "16384",
+        "Largest request line plus headers; larger gets 431",
+    ),
 ];
+
+/// Better Auth's built-in development secret: refused with an https base URL.
+const BETTER_AUTH_DEFAULT_SECRET: &str = "better-auth-secret-12345678901234567890";
 
 /// Which hash new passwords get. Both are always verified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -326,6 +364,13 @@ pub struct Config {
     pub email: EmailConfig,
     /// Social sign-in providers and settings.
     pub oauth: crate::oauth::config::OAuthConfig,
+    pub rate_limit: bool,
+    pub rate_limit_rules: Vec<crate::ratelimit::CustomRule>,
+    pub rate_limit_storage: crate::ratelimit::StoreKind,
+    pub trusted_proxies: Vec<crate::http::client_ip::IpNet>,
+    pub read_timeout_secs: u64,
+    pub max_connections: usize,
+    pub max_header_bytes: usize,
 }
 
 /// Where email goes.
@@ -477,7 +522,31 @@ impl Config {
             rehash_on_sign_in: parse_bool(get("SESAME_REHASH_ON_SIGN_IN"), "SESAME_REHASH_ON_SIGN_IN", false)?,
             email: email_config(&get)?,
             oauth: crate::oauth::config::OAuthConfig::from_vars(vars)?,
+            rate_limit: parse_bool(get("SESAME_RATE_LIMIT"), "SESAME_RATE_LIMIT", true)?,
+            rate_limit_rules: crate::ratelimit::rules::parse(get("SESAME_RATE_LIMIT_RULES").unwrap_or_default())
+                .context("SESAME_RATE_LIMIT_RULES")?,
+            rate_limit_storage: match get("SESAME_RATE_LIMIT_STORAGE").unwrap_or("memory") {
+                "memory" => crate::ratelimit::StoreKind::Memory,
+                "database" => crate::ratelimit::StoreKind::Database,
+                other => bail!("SESAME_RATE_LIMIT_STORAGE must be memory or database, not {other:?}"),
+            },
+            trusted_proxies: crate::http::client_ip::parse_proxies(get("SESAME_TRUSTED_PROXIES").unwrap_or_default())
+                .context("SESAME_TRUSTED_PROXIES")?,
+            read_timeout_secs: parse(get("SESAME_READ_TIMEOUT_SECS"), "SESAME_READ_TIMEOUT_SECS", 10)?,
+            max_connections: parse(get("SESAME_MAX_CONNECTIONS"), "SESAME_MAX_CONNECTIONS", 512)?,
+            max_header_bytes: parse(get("SESAME_MAX_HEADER_BYTES"), "SESAME_MAX_HEADER_BYTES", 16_384)?,
         };
+        if config.read_timeout_secs == 0 || config.max_connections == 0 || config.max_header_bytes < 1024 {
+            bail!("SESAME_READ_TIMEOUT_SECS and SESAME_MAX_CONNECTIONS must be at least 1, SESAME_MAX_HEADER_BYTES at least 1024");
+        }
+        // A public https deployment must not run on a guessable key: anyone could forge
+        // session cookies. A random per-process secret is safe (sessions just die on restart).
+        if config.secure_cookies()
+            && !config.secret_is_ephemeral
+            && (config.secret.expose() == BETTER_AUTH_DEFAULT_SECRET || config.secret.expose().chars().count() < 32)
+        {
+            bail!("BETTER_AUTH_SECRET is Better Auth's default or shorter than 32 characters, which is refused with an https BETTER_AUTH_URL (`sesame secret` prints a good one)");
+        }
         if config.min_password_length > config.max_password_length {
             bail!("SESAME_MIN_PASSWORD_LENGTH is larger than SESAME_MAX_PASSWORD_LENGTH");
         }
@@ -496,6 +565,8 @@ impl Config {
         );
         vars.insert("SESAME_BCRYPT_COST".to_string(), "4".to_string());
         vars.insert("SESAME_WORKERS".to_string(), "4".to_string());
+        // Tests share one client address and a fixed clock; the rate-limit tests turn it on.
+        vars.insert("SESAME_RATE_LIMIT".to_string(), "false".to_string());
         match Config::from_vars(&vars) {
             Ok(c) => c,
             // The fixed variables above always parse; reaching this is a bug in this function.
@@ -674,6 +745,50 @@ mod tests {
         assert!(format!("{err}").contains("PORT"));
         let err = Config::from_vars(&vars(&[("SESAME_BCRYPT_COST", "99")])).unwrap_err();
         assert!(format!("{err}").contains("SESAME_BCRYPT_COST"));
+    }
+
+    #[test]
+    fn weak_secret_is_refused_with_https() {
+        for weak in [BETTER_AUTH_DEFAULT_SECRET, "short-secret"] {
+            let err = Config::from_vars(&vars(&[
+                ("BETTER_AUTH_SECRET", weak),
+                ("BETTER_AUTH_URL", "https://auth.example.com"),
+            ]))
+            .unwrap_err();
+            assert!(format!("{err}").contains("BETTER_AUTH_SECRET"), "{err}");
+            // plain http (local development) only warns
+            assert!(Config::from_vars(&vars(&[("BETTER_AUTH_SECRET", weak)])).is_ok());
+        }
+        // an ephemeral random secret and a long one are fine
+        assert!(Config::from_vars(&vars(&[("BETTER_AUTH_URL", "https://auth.example.com")])).is_ok());
+        let strong = "k3J9xv2LqP8wZr5TnY7bHc4MdF6gA1sE";
+        assert!(Config::from_vars(&vars(&[
+            ("BETTER_AUTH_SECRET", strong),
+            ("BETTER_AUTH_URL", "https://a.example.com")
+        ]))
+        .is_ok());
+    }
+
+    #[test]
+    fn hardening_variables_parse() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        assert!(c.rate_limit);
+        assert_eq!(
+            (c.read_timeout_secs, c.max_connections, c.max_header_bytes),
+            (10, 512, 16_384)
+        );
+        let err = Config::from_vars(&vars(&[("SESAME_RATE_LIMIT_RULES", "/x=bad")])).unwrap_err();
+        assert!(format!("{err:#}").contains("SESAME_RATE_LIMIT_RULES"));
+        let err = Config::from_vars(&vars(&[("SESAME_TRUSTED_PROXIES", "10.0.0.0/99")])).unwrap_err();
+        assert!(format!("{err:#}").contains("SESAME_TRUSTED_PROXIES"));
+        let c = Config::from_vars(&vars(&[
+            ("SESAME_TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
+            ("SESAME_RATE_LIMIT", "false"),
+        ]))
+        .unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(!c.rate_limit);
+        assert!(Config::for_tests().secret.expose().len() >= 32);
     }
 
     #[test]

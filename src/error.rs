@@ -92,6 +92,11 @@ pub mod codes {
         EMAIL_IS_THE_SAME => "Email is the same",
         METHOD_NOT_ALLOWED => "Method not allowed",
         PAYLOAD_TOO_LARGE => "Request body is too large",
+        REQUEST_TIMEOUT => "The request was not received in time",
+        REQUEST_HEADER_FIELDS_TOO_LARGE => "Request headers are too large",
+        EXPECTATION_FAILED => "Only `Expect: 100-continue` is supported",
+        MALFORMED_REQUEST => "Malformed HTTP request",
+        SERVER_BUSY => "Too many connections. Please try again later.",
         INVALID_URL_FIELD => "Invalid URL field: expected a string",
         RATE_LIMITED => "Too many requests. Please try again later.",
         DATABASE_UNAVAILABLE => "The database is unavailable. Please try again later.",
@@ -195,7 +200,7 @@ impl From<StorageError> for ApiError {
                 ApiError::new(503, codes::DATABASE_UNAVAILABLE)
             }
             StorageError::Conflict(what) => {
-                eprintln!("ERROR unexpected storage conflict on {what}");
+                crate::log::error(&format!("unexpected storage conflict on {what}"));
                 ApiError::internal()
             }
             StorageError::Other(cause) => {
@@ -215,7 +220,7 @@ impl From<anyhow::Error> for ApiError {
 
 fn log_error(what: &str, err: &anyhow::Error) {
     let id = crate::http::request_id::current();
-    eprintln!("ERROR request_id={id} {what}: {err:#}");
+    crate::log::error(&format!("request_id={id} {what}: {err:#}"));
 }
 
 /// Standard reason names, upper snake case as Better Auth's `APIError.status`.
@@ -228,12 +233,14 @@ pub fn status_name(status: u16) -> &'static str {
         403 => "FORBIDDEN",
         404 => "NOT_FOUND",
         405 => "METHOD_NOT_ALLOWED",
+        408 => "REQUEST_TIMEOUT",
         409 => "CONFLICT",
         413 => "PAYLOAD_TOO_LARGE",
         415 => "UNSUPPORTED_MEDIA_TYPE",
         417 => "EXPECTATION_FAILED",
         422 => "UNPROCESSABLE_ENTITY",
         429 => "TOO_MANY_REQUESTS",
+        431 => "REQUEST_HEADER_FIELDS_TOO_LARGE",
         500 => "INTERNAL_SERVER_ERROR",
         502 => "BAD_GATEWAY",
         503 => "SERVICE_UNAVAILABLE",

@@ -1,8 +1,15 @@
 //! The HTTP server, the only code that touches tiny_http: N worker threads share one
 //! `tiny_http::Server`, each looping on `recv()`. A request is converted into Sesame's own
-//! [`Request`] (body read through a cap), answered by [`App::handle_http`], converted back,
-//! and logged in one access-log line. SIGINT/SIGTERM stop accepting work; in-flight requests
-//! finish, then the workers are joined.
+//! [`Request`], answered by [`App::handle_http`], converted back, and logged in one access-log
+//! line. SIGINT/SIGTERM stop accepting work; in-flight requests finish, then the workers are
+//! joined.
+//!
+//! Connections are bounded by the patched tiny_http in `vendor/tiny_http` (see its
+//! SESAME_PATCHES.md): at most `SESAME_MAX_CONNECTIONS` at once (more get a 503 and are
+//! closed by the accept thread), socket read/write timeouts, a total deadline for a request's
+//! headers and again for its body (`SESAME_READ_TIMEOUT_SECS`), `SESAME_MAX_HEADER_BYTES`
+//! (431), and bodies read in full — up to `SESAME_MAX_BODY_BYTES`, else 413 — on the
+//! connection's own thread, so a slow client never holds one of the few workers.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -42,10 +49,10 @@ impl Running {
             signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
                 .context("installing signal handlers")?;
         if let Some(sig) = signals.forever().next() {
-            eprintln!("INFO received signal {sig}, finishing in-flight requests");
+            crate::log::info(&format!("received signal {sig}, finishing in-flight requests"));
         }
         self.stop();
-        eprintln!("INFO stopped");
+        crate::log::info("stopped");
         Ok(())
     }
 }
@@ -53,8 +60,8 @@ impl Running {
 /// Binds `addr` and starts `app.config.workers` workers.
 pub fn start(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<Running> {
     let listener = bind(addr).with_context(|| format!("binding {addr}"))?;
-    let server =
-        tiny_http::Server::from_listener(listener, None).map_err(|e| anyhow::anyhow!("starting server: {e}"))?;
+    let server = tiny_http::Server::from_listener_with_limits(listener, None, limits(&app.config))
+        .map_err(|e| anyhow::anyhow!("starting server: {e}"))?;
     let addr = server.server_addr().to_ip().context("server has no IP address")?;
     let server = Arc::new(server);
     let stopping = Arc::new(AtomicBool::new(false));
@@ -75,15 +82,60 @@ pub fn start(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<Running> {
     })
 }
 
-/// A listening socket whose accepted connections inherit a read timeout, so a client that
-/// stops sending mid-request cannot hold a connection thread forever.
+/// The per-connection limits handed to tiny_http.
+fn limits(config: &crate::config::Config) -> tiny_http::ConnectionLimits {
+    let timeout = Some(Duration::from_secs(config.read_timeout_secs));
+    tiny_http::ConnectionLimits {
+        max_connections: config.max_connections,
+        read_timeout: timeout,
+        write_timeout: timeout,
+        request_timeout: timeout,
+        max_header_bytes: config.max_header_bytes,
+        max_body_bytes: Some(config.max_body_bytes),
+        // Enough to swallow a modestly oversized upload so its client reads the 413.
+        max_drain_bytes: config.max_body_bytes.saturating_mul(4).max(8 << 20),
+        busy_response: busy_response(),
+        error_body: Some(error_body),
+    }
+}
+
+/// The answers tiny_http writes by itself, in Sesame's error shape.
+fn error_body(status: u16) -> (Vec<(&'static str, &'static str)>, Vec<u8>) {
+    let code = match status {
+        408 => codes::REQUEST_TIMEOUT,
+        413 => codes::PAYLOAD_TOO_LARGE,
+        417 => codes::EXPECTATION_FAILED,
+        431 => codes::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        _ => codes::MALFORMED_REQUEST,
+    };
+    let headers = vec![
+        ("content-type", "application/json"),
+        ("x-content-type-options", "nosniff"),
+    ];
+    (
+        headers,
+        ApiError::new(status, code).body_json().to_string().into_bytes(),
+    )
+}
+
+/// What a connection over `SESAME_MAX_CONNECTIONS` gets before it is closed.
+fn busy_response() -> Vec<u8> {
+    let body = ApiError::new(503, codes::SERVER_BUSY).body_json().to_string();
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+retry-after: 1\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The listening socket. Timeouts are set on each accepted connection by tiny_http.
 fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
-    socket.set_read_timeout(Some(Duration::from_secs(30)))?;
     // Accepted sockets inherit this on Linux. Without it, an answer whose head outgrows
     // tiny_http's write buffer (a long `set-auth-jwt`) leaves in two segments and waits
-    // ~40 ms for the client's delayed ACK (Nagle).
+    // ~40 ms for the client's delayed ACK (Nagle). (Timeouts are set per connection.)
     socket.set_nodelay(true)?;
     socket.bind(&addr.into())?;
     socket.listen(1024)?;
@@ -95,7 +147,7 @@ fn worker(server: &tiny_http::Server, app: &App, stopping: &AtomicBool) {
         match server.recv() {
             Ok(rq) => serve(app, rq),
             Err(_) if stopping.load(Ordering::SeqCst) => return,
-            Err(e) => eprintln!("WARN accept failed: {e}"),
+            Err(e) => crate::log::warn(&format!("accept failed: {e}")),
         }
     }
 }
@@ -103,37 +155,62 @@ fn worker(server: &tiny_http::Server, app: &App, stopping: &AtomicBool) {
 fn serve(app: &App, mut rq: tiny_http::Request) {
     let started = Instant::now();
     let id = request_id::generate();
-    let method = rq.method().as_str().to_string();
+    let method = crate::log::sanitize(rq.method().as_str(), 16);
     let path = log_path(app, rq.url());
-    let response = request_id::scope(&id, || match convert(app, &mut rq) {
+    let closing = rq.body_too_large();
+    let mut response = request_id::scope(&id, || match convert(app, &mut rq) {
         Ok(req) => app.handle_http(req),
-        Err(err) => Response::from_error(&err),
+        Err(err) => {
+            let mut r = Response::from_error(&err);
+            crate::http::security_headers::apply(&mut r);
+            r
+        }
     });
+    if closing {
+        response.headers.push(("connection".to_string(), "close".to_string()));
+    }
     let status = response.status;
     let mut out = tiny_http::Response::from_data(response.body).with_status_code(status);
-    for (k, v) in &response.headers {
-        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-            out.add_header(h);
-        }
+    for h in wire_headers(&response.headers, &id) {
+        out.add_header(h);
     }
     if let Err(e) = rq.respond(out) {
         // Almost always the client went away; nothing to do but note it.
-        eprintln!("DEBUG request_id={id} respond failed: {e}");
+        crate::log::debug(&format!("request_id={id} respond failed: {e}"));
     }
-    eprintln!(
-        "INFO {method} {path} {status} {:.1}ms request_id={id}",
+    crate::log::info(&format!(
+        "{method} {path} {status} {:.1}ms request_id={id}",
         started.elapsed().as_secs_f64() * 1000.0
-    );
+    ));
 }
 
-/// The path for the access log: no query string, and a route's `:param` segments (such as the
-/// password reset token) shown by name.
+/// Response headers as tiny_http writes them. A value holding CR, LF or NUL is dropped (and
+/// logged by name): it would end the header early and split the response, whatever produced it.
+fn wire_headers(headers: &[(String, String)], id: &str) -> Vec<tiny_http::Header> {
+    headers
+        .iter()
+        .filter(|(k, v)| {
+            let unsafe_value = v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
+            if unsafe_value {
+                crate::log::warn(&format!(
+                    "request_id={id} dropped a {} header holding CR/LF/NUL",
+                    crate::log::sanitize(k, 40)
+                ));
+            }
+            !unsafe_value
+        })
+        .filter_map(|(k, v)| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).ok())
+        .collect()
+}
+
+/// The path as logged: never the query string; a route's `:param` segments (such as the
+/// password reset token) shown by name; an unknown path made printable and cut short.
 fn log_path(app: &App, url: &str) -> String {
     let path = url.split('?').next().unwrap_or_default();
     let base = app.config.base_path.as_str();
     match path.strip_prefix(base).and_then(|rest| app.router.pattern(rest)) {
-        Some(pattern) if pattern.contains(':') => format!("{base}{pattern}"),
-        _ => path.to_string(),
+        Some(pattern) => format!("{base}{pattern}"),
+        None => crate::log::sanitize(path, 80),
     }
 }
 
@@ -141,7 +218,7 @@ fn log_path(app: &App, url: &str) -> String {
 fn convert(app: &App, rq: &mut tiny_http::Request) -> Result<Request, ApiError> {
     let limit = app.config.max_body_bytes;
     let too_large = || ApiError::new(413, codes::PAYLOAD_TOO_LARGE);
-    if rq.body_length().is_some_and(|n| n > limit) {
+    if rq.body_too_large() || rq.body_length().is_some_and(|n| n > limit) {
         return Err(too_large());
     }
     let mut body = Vec::new();
@@ -166,4 +243,22 @@ fn convert(app: &App, rq: &mut tiny_http::Request) -> Result<Request, ApiError> 
     req.body = body;
     req.remote_addr = rq.remote_addr().map(|a| a.ip());
     Ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_that_would_split_the_response_are_dropped() {
+        let headers = vec![
+            ("location".to_string(), "/ok\r\nSet-Cookie: pwned=1".to_string()),
+            ("x-a".to_string(), "nul\0".to_string()),
+            ("x-b".to_string(), "lf\n".to_string()),
+            ("content-type".to_string(), "application/json".to_string()),
+        ];
+        let out = wire_headers(&headers, "test");
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].value.as_str(), "application/json");
+    }
 }

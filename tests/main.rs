@@ -11,12 +11,14 @@ mod api_session; // get-session (expiry, sliding refresh, flags), list/revoke se
 mod api_sign_in; // POST /sign-in/email: callbackURL, rememberMe, anti-enumeration, forms
 mod api_sign_up; // POST /sign-up/email: answer, cookie, validation, password policy, duplicates
 mod api_user; // POST /update-user: fields, errors, order, cookie re-issue
+mod bad_input; // property-based bad-input battery over every route (proptest)
 mod change_email; // change-email and its confirmation / verification links
 mod cli; // the binary: --help, secret, SIGTERM
 mod cookies; // signed-cookie format vs a Better Auth fixture, attributes, __Secure- prefix
 mod csrf; // Origin/Referer check, Fetch-Metadata, trusted origins, callbackURL rules
 mod delete_user; // delete-user and its emailed link
 mod email_verification; // send-verification-email, verify-email, sending on sign-up / sign-in
+mod flood; // connection floods, slow clients, malformed HTTP over real sockets
 mod http_e2e; // over a real socket: Set-Cookie on the wire, keep-alive, 404/405/413/415
 mod mail_transports; // webhook (signed) and SMTP (aiosmtpd) delivery over real sockets
 mod oauth_accounts; // id-token sign-in, link-social, list/unlink accounts, access and refresh tokens
@@ -30,6 +32,8 @@ mod plugin_jwt; // /token, /jwks, set-auth-jwt, key storage
 mod plugin_jwt_interop; // Better Auth's jwks rows, PyJWT cross-check, JwksStore contract
 mod plugin_open_api; // the OpenAPI document and reference page
 mod plugin_username; // username sign-up, sign-in and availability
+mod rate_limit; // rate limiting and client-IP resolution
+mod security; // security headers, error page, open redirects, secrets, logs
 mod sqlite_copy; // `sesame copy-to`: a SQLite database moved into an empty PostgreSQL one
 mod sqlite_durability; // the binary on a SQLite file: SIGKILL and restart, the default sesame.db
 mod sqlite_takeover; // a Better Auth SQLite file (fixture), stored formats, migrations, locking

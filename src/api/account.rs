@@ -136,10 +136,10 @@ fn refresh(
 fn valid_access_token(ctx: &Ctx<'_>, provider: &Provider, account: &Account) -> Result<(Account, String), ApiError> {
     let failed = |e: anyhow::Error| {
         let id = crate::http::request_id::current();
-        eprintln!(
-            "WARN request_id={id} oauth provider {}: access token: {e:#}",
+        crate::log::warn(&format!(
+            "request_id={id} oauth provider {}: access token: {e:#}",
             provider.id()
-        );
+        ));
         ApiError::bad_request(codes::FAILED_TO_GET_ACCESS_TOKEN)
     };
     let expiring = account
@@ -198,10 +198,10 @@ pub fn refresh_token(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
     };
     let failed = |e: anyhow::Error| {
         let id = crate::http::request_id::current();
-        eprintln!(
-            "WARN request_id={id} oauth provider {}: refresh failed: {e:#}",
+        crate::log::warn(&format!(
+            "request_id={id} oauth provider {}: refresh failed: {e:#}",
             provider.id()
-        );
+        ));
         ApiError::bad_request(codes::FAILED_TO_REFRESH_ACCESS_TOKEN)
     };
     let refresh_plain = sealer(ctx).open(Some(&stored)).map_err(failed)?.unwrap_or_default();
@@ -247,10 +247,10 @@ pub fn account_info(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> 
         .and_then(|eps| provider.user_info(&oauth.http, &oauth.jwks, &eps, &tokens, None, None, ctx.now))
         .map_err(|e| {
             let id = crate::http::request_id::current();
-            eprintln!(
-                "WARN request_id={id} oauth provider {}: account info: {e:#}",
+            crate::log::warn(&format!(
+                "request_id={id} oauth provider {}: account info: {e:#}",
                 provider.id()
-            );
+            ));
             ApiError::new(401, codes::FAILED_TO_GET_USER_INFO)
         })?;
     let mut user = Map::new();

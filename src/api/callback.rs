@@ -129,7 +129,10 @@ pub fn callback_get(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> 
     };
     let log = |what: &str, e: &dyn std::fmt::Display| {
         let id = crate::http::request_id::current();
-        eprintln!("WARN request_id={id} oauth callback {}: {what}: {e}", provider.id());
+        crate::log::warn(&format!(
+            "request_id={id} oauth callback {}: {what}: {e}",
+            provider.id()
+        ));
     };
     let eps = match provider.endpoints(&oauth.http) {
         Ok(e) => e,

@@ -7,15 +7,13 @@
 use serde_json::json;
 
 use super::mail::{self, Outgoing};
-use super::query_fields;
-use crate::app::{Ctx, Transport};
+use crate::app::Ctx;
 use crate::auth::current::{self, SignedIn};
 use crate::auth::models::{User, Verification};
 use crate::auth::{password, session};
 use crate::crypto::{self, constant_time_eq};
 use crate::error::{codes, ApiError};
 use crate::http::cookies::encode_uri_component;
-use crate::http::redirect::check_query_callback;
 use crate::http::{validate::Fields, Request, Response};
 use crate::mail::MailKind;
 
@@ -120,15 +118,7 @@ fn delete(ctx: &Ctx<'_>, user: &User) -> Result<(), ApiError> {
 
 /// The emailed link. It works only in a browser signed in as the same user.
 pub fn delete_user_callback(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    let query = query_fields(req);
-    let mut f = Fields::query(&query);
-    let token = f.string("token");
-    let callback_url = f.opt_string("callbackURL").filter(|c| !c.is_empty());
-    f.finish()?;
-    // After validation, as Better Auth's originCheck middleware runs.
-    if ctx.transport == Transport::Http {
-        check_query_callback(&ctx.app.trusted, req)?;
-    }
+    let (token, callback_url) = super::link_query(ctx, req)?;
     if !ctx.config().email.delete_user {
         return Err(ApiError::new(404, codes::NOT_FOUND));
     }

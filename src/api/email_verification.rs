@@ -6,16 +6,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::create_session;
 use super::mail::{self, Outgoing};
-use super::{create_session, query_fields};
-use crate::app::{Ctx, Transport};
+use crate::app::Ctx;
 use crate::auth::current::{self, SignedIn};
 use crate::auth::email;
 use crate::auth::models::{User, UserUpdate};
 use crate::auth::verification_token::{self, Claims, TokenError, CHANGE_EMAIL_CONFIRMATION, CHANGE_EMAIL_VERIFICATION};
 use crate::crypto::constant_time_eq;
 use crate::error::{codes, ApiError, ErrorCode};
-use crate::http::redirect::{append_query, check_query_callback};
+use crate::http::redirect::append_query;
 use crate::http::{validate::Fields, Request, Response};
 use crate::mail::MailKind;
 use crate::storage::StorageError;
@@ -54,15 +54,7 @@ pub fn send_verification_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response,
 }
 
 pub fn verify_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    let query = query_fields(req);
-    let mut f = Fields::query(&query);
-    let token = f.string("token");
-    let callback_url = f.opt_string("callbackURL").filter(|c| !c.is_empty());
-    f.finish()?;
-    // After validation, as Better Auth's originCheck middleware runs.
-    if ctx.transport == Transport::Http {
-        check_query_callback(&ctx.app.trusted, req)?;
-    }
+    let (token, callback_url) = super::link_query(ctx, req)?;
     let link = Link {
         ctx,
         callback: callback_url.as_deref(),

@@ -33,14 +33,16 @@ pub const CORE_ROUTES: &[Route] = &[
         sign_up::sign_up_email,
         "Sign up with email and password",
     )
-    .accepting_forms(),
+    .accepting_forms()
+    .hashing(),
     Route::post(
         "/sign-in/email",
         "signInEmail",
         sign_in::sign_in_email,
         "Sign in with email and password",
     )
-    .accepting_forms(),
+    .accepting_forms()
+    .hashing(),
     Route::post(
         "/sign-in/social",
         "signInSocial",
@@ -113,13 +115,15 @@ pub const CORE_ROUTES: &[Route] = &[
         "changePassword",
         password::change_password,
         "Change the password",
-    ),
+    )
+    .hashing(),
     Route::post(
         "/verify-password",
         "verifyPassword",
         password::verify_password,
         "Check the current user's password",
-    ),
+    )
+    .hashing(),
     Route::post(
         "/send-verification-email",
         "sendVerificationEmail",
@@ -155,7 +159,8 @@ pub const CORE_ROUTES: &[Route] = &[
         "resetPassword",
         password_reset::reset_password,
         "Set a new password with a reset token",
-    ),
+    )
+    .hashing(),
     Route::post(
         "/change-email",
         "changeEmail",
@@ -167,7 +172,8 @@ pub const CORE_ROUTES: &[Route] = &[
         "deleteUser",
         delete_user::delete_user,
         "Delete the account, or email a link that does (SESAME_DELETE_USER)",
-    ),
+    )
+    .hashing(),
     Route::get(
         "/delete-user/callback",
         "deleteUserCallback",
@@ -254,6 +260,53 @@ pub(crate) fn query_flag(req: &Request, key: &str) -> bool {
 }
 
 /// The query as a JSON object of strings, for `validate::Fields::query`.
+/// The `?token=…&callbackURL=…` of an emailed link (verify-email, delete-user callback):
+/// validated, then the callbackURL checked against the trusted origins (after validation, as
+/// Better Auth's originCheck middleware runs). An empty callbackURL counts as none.
+pub(crate) fn link_query(ctx: &Ctx<'_>, req: &Request) -> Result<(String, Option<String>), ApiError> {
+    let query = query_fields(req);
+    let mut f = crate::http::validate::Fields::query(&query);
+    let token = f.string("token");
+    let callback_url = f.opt_string("callbackURL").filter(|c| !c.is_empty());
+    f.finish()?;
+    if ctx.transport == crate::app::Transport::Http {
+        crate::http::redirect::check_query_callback(&ctx.app.trusted, req)?;
+    }
+    Ok((token, callback_url))
+}
+
 pub(crate) fn query_fields(req: &Request) -> serde_json::Map<String, serde_json::Value> {
     crate::http::validate::query_object(&req.query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::router::Router;
+    use crate::http::Method;
+
+    #[test]
+    fn password_hashing_routes_run_on_the_slow_lane() {
+        let router = Router::new(routes()).unwrap();
+        for path in [
+            "/sign-up/email",
+            "/sign-in/email",
+            "/change-password",
+            "/reset-password",
+            "/verify-password",
+        ] {
+            assert!(router.is_slow(&Method::Post, path), "{path}");
+        }
+        for (m, path) in [
+            (Method::Get, "/get-session"),
+            (Method::Post, "/sign-out"),
+            (Method::Get, "/ok"),
+        ] {
+            assert!(!router.is_slow(&m, path), "{path}");
+        }
+        assert!(
+            !router.is_slow(&Method::Get, "/sign-in/email"),
+            "wrong method is not slow"
+        );
+    }
 }

@@ -104,6 +104,8 @@ fn rehash_if_configured(ctx: &Ctx<'_>, user_id: &str, pass: &str, stored: &str) 
         });
     if let Err(e) = result {
         let id = crate::http::request_id::current();
-        eprintln!("WARN request_id={id} re-hashing the password on sign-in failed: {e}");
+        crate::log::warn(&format!(
+            "request_id={id} re-hashing the password on sign-in failed: {e}"
+        ));
     }
 }

@@ -204,7 +204,7 @@ fn find_provider<'a>(ctx: &'a Ctx<'_>, id: &str) -> Result<&'a Provider, ApiErro
 fn endpoints(ctx: &Ctx<'_>, provider: &Provider) -> Result<Endpoints, ApiError> {
     provider.endpoints(&ctx.app.oauth.http).map_err(|e| {
         let id = crate::http::request_id::current();
-        eprintln!("WARN request_id={id} oauth provider {}: {e:#}", provider.id());
+        crate::log::warn(&format!("request_id={id} oauth provider {}: {e:#}", provider.id()));
         ApiError::new(502, codes::PROVIDER_UNAVAILABLE)
     })
 }
@@ -249,10 +249,10 @@ fn start_redirect(
             },
         )
         .map_err(|e| {
-            eprintln!(
-                "ERROR oauth provider {}: bad authorization endpoint: {e}",
+            crate::log::error(&format!(
+                "oauth provider {}: bad authorization endpoint: {e}",
                 provider.id()
-            );
+            ));
             ApiError::new(502, codes::PROVIDER_UNAVAILABLE)
         })?;
     let mut resp = Response::json(&json!({ "url": url, "redirect": !body.disable_redirect }));
@@ -272,10 +272,10 @@ fn verified_identity(ctx: &Ctx<'_>, provider: &Provider, input: &IdTokenInput) -
     let audiences = provider.audiences();
     let invalid = |reason: String| {
         let id = crate::http::request_id::current();
-        eprintln!(
-            "INFO request_id={id} oauth provider {}: id token refused: {reason}",
+        crate::log::info(&format!(
+            "request_id={id} oauth provider {}: id token refused: {reason}",
             provider.id()
-        );
+        ));
         ApiError::new(401, codes::INVALID_TOKEN)
     };
     let Some((jwks, rules)) = provider.id_token_rules(&eps, &audiences, input.nonce.as_deref()) else {

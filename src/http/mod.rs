@@ -2,14 +2,17 @@
 //! request into [`Request`], and the in-process API builds one directly.
 
 pub mod body;
+pub mod client_ip;
 pub mod cookies;
 pub mod html;
+pub mod input_guard;
 pub mod origin;
 pub mod redirect;
 pub mod request;
 pub mod request_id;
 pub mod response;
 pub mod router;
+pub mod security_headers;
 pub mod validate;
 
 pub use request::Request;

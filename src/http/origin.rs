@@ -33,6 +33,11 @@ impl TrustedOrigins {
         if url.is_empty() {
             return true;
         }
+        // The URL parser silently drops tabs and newlines, so `https://trusted/\r\nSet-Cookie:…`
+        // would pass as trusted and then split the response in a `Location` header.
+        if url.chars().any(char::is_control) {
+            return false;
+        }
         if url.starts_with('/') {
             return is_safe_relative(url);
         }
@@ -278,6 +283,13 @@ mod tests {
         );
         let body = serde_json::json!({"callbackURL": "", "errorCallbackURL": "/err"});
         assert!(check_url_fields(&t, Some(&body), &req).is_ok());
+        for bad in [
+            "http://localhost:3000/\r\nSet-Cookie: x=1",
+            "http://localhost:3000/\tx",
+            "/a\u{0}",
+        ] {
+            assert!(!t.is_allowed_redirect(bad), "{bad:?}");
+        }
     }
 
     #[test]

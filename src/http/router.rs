@@ -30,6 +30,9 @@ pub struct Route {
     pub body: BodyKind,
     /// A one-line description, used by `--help`-style listings and the OpenAPI document.
     pub summary: &'static str,
+    /// The handler hashes a password (or otherwise holds a thread for long): the server runs
+    /// it on the bounded, low-priority slow lane so it cannot starve session checks.
+    pub slow: bool,
 }
 
 /// `Method` without the `Other` variant, so routes can be `const`.
@@ -60,6 +63,7 @@ impl Route {
             handler,
             body: BodyKind::Json,
             summary,
+            slow: false,
         }
     }
     pub const fn post(path: &'static str, key: &'static str, handler: Handler, summary: &'static str) -> Route {
@@ -70,10 +74,16 @@ impl Route {
             handler,
             body: BodyKind::Json,
             summary,
+            slow: false,
         }
     }
     pub const fn accepting_forms(mut self) -> Route {
         self.body = BodyKind::JsonOrForm;
+        self
+    }
+    /// Marks a route whose handler hashes passwords (see [`Route::slow`]).
+    pub const fn hashing(mut self) -> Route {
+        self.slow = true;
         self
     }
 }
@@ -116,6 +126,11 @@ impl Router {
 
     pub fn routes(&self) -> &[Route] {
         &self.routes
+    }
+
+    /// Whether a request would run a [`Route::slow`] handler (path without the base path).
+    pub fn is_slow(&self, method: &Method, path: &str) -> bool {
+        matches!(self.find(method, path), Match::Found(route, _) if route.slow)
     }
 
     pub fn by_key(&self, key: &str) -> Option<&Route> {

@@ -86,11 +86,11 @@ impl Outbox {
         {
             let mut n = self.pending.lock();
             if *n >= self.capacity {
-                eprintln!(
-                    "WARN mail dropped: outbox full kind={} domain={}",
+                crate::log::warn(&format!(
+                    "mail dropped: outbox full kind={} domain={}",
                     mail.kind.as_str(),
                     mail.recipient_domain()
-                );
+                ));
                 return;
             }
             *n += 1;
@@ -99,10 +99,10 @@ impl Outbox {
         let sent = self.tx.send(mail);
         if sent.is_err() {
             self.pending.done();
-            eprintln!(
-                "ERROR mail dropped: outbox stopped kind={} domain={domain}",
+            crate::log::error(&format!(
+                "mail dropped: outbox stopped kind={} domain={domain}",
                 kind.as_str()
-            );
+            ));
         }
     }
 
@@ -180,10 +180,10 @@ fn attempt(
     };
     let (kind, domain, via) = (mail.kind.as_str(), mail.recipient_domain(), mailer.name());
     if !err.retryable || attempt >= policy.attempts {
-        eprintln!(
-            "WARN mail delivery failed kind={kind} domain={domain} via={via} attempt={attempt}/{}: {err}",
+        crate::log::warn(&format!(
+            "mail delivery failed kind={kind} domain={domain} via={via} attempt={attempt}/{}: {err}",
             policy.attempts
-        );
+        ));
         give_up(
             &mail,
             if err.retryable { "no attempts left" } else { "refused" },
@@ -192,11 +192,11 @@ fn attempt(
         return;
     }
     let backoff = policy.first_backoff.saturating_mul(1u32 << (attempt - 1).min(16));
-    eprintln!(
-        "WARN mail delivery failed kind={kind} domain={domain} via={via} attempt={attempt}/{}: {err}; retrying in {}s",
+    crate::log::warn(&format!(
+        "mail delivery failed kind={kind} domain={domain} via={via} attempt={attempt}/{}: {err}; retrying in {}s",
         policy.attempts,
         backoff.as_secs_f32()
-    );
+    ));
     retries.push_back(Retry {
         due: Instant::now() + backoff,
         attempt: attempt + 1,
@@ -205,11 +205,11 @@ fn attempt(
 }
 
 fn give_up(mail: &Mail, why: &str, pending: &Pending) {
-    eprintln!(
-        "ERROR mail not delivered kind={} domain={}: {why}",
+    crate::log::error(&format!(
+        "mail not delivered kind={} domain={}: {why}",
         mail.kind.as_str(),
         mail.recipient_domain()
-    );
+    ));
     pending.done();
 }
 

@@ -133,7 +133,7 @@ fn finish(url: &str, result: Result<ureq::Response, ureq::Error>) -> Result<Valu
         Err(ureq::Error::Status(code, resp)) => FetchError::Status(code, read_body(resp).unwrap_or(Value::Null)),
         Err(ureq::Error::Transport(t)) => FetchError::Transport(t.kind().to_string()),
     };
-    eprintln!("WARN request_id={id} oauth call to {} failed: {err}", redact(url));
+    crate::log::warn(&format!("request_id={id} oauth call to {} failed: {err}", redact(url)));
     Err(err)
 }
 

@@ -77,10 +77,10 @@ impl OAuth {
     pub fn warm_up(&self) {
         for p in &self.providers {
             if let Err(e) = p.endpoints(&self.http) {
-                eprintln!(
-                    "WARN oauth provider {}: discovery failed, will retry on first use: {e:#}",
+                crate::log::warn(&format!(
+                    "oauth provider {}: discovery failed, will retry on first use: {e:#}",
                     p.id()
-                );
+                ));
             }
         }
     }

@@ -29,6 +29,17 @@ struct Tables {
 }
 
 impl Tables {
+    /// The user with this id and their credential account.
+    fn with_credential(&self, user_id: Option<&String>) -> Option<(User, Option<Account>)> {
+        let user = self.users.get(user_id?)?;
+        let account = self
+            .accounts
+            .values()
+            .find(|a| a.user_id == user.id && a.is_credential())
+            .cloned();
+        Some((user.clone(), account))
+    }
+
     fn account_key_taken(&self, account: &Account) -> bool {
         self.accounts
             .values()
@@ -111,15 +122,7 @@ impl UserStore for MemoryStorage {
 
     fn find_user_with_credential(&self, email: &str) -> StorageResult<Option<(User, Option<Account>)>> {
         let t = self.lock();
-        let Some(user) = t.emails.get(email).and_then(|id| t.users.get(id)) else {
-            return Ok(None);
-        };
-        let account = t
-            .accounts
-            .values()
-            .find(|a| a.user_id == user.id && a.is_credential())
-            .cloned();
-        Ok(Some((user.clone(), account)))
+        Ok(t.with_credential(t.emails.get(email)))
     }
 
     fn update_user(&self, id: &str, update: &UserUpdate, now: OffsetDateTime) -> StorageResult<Option<User>> {
@@ -409,15 +412,7 @@ impl JwksStore for MemoryStorage {
 impl UsernameStore for MemoryStorage {
     fn find_user_with_credential_by_username(&self, username: &str) -> StorageResult<Option<(User, Option<Account>)>> {
         let t = self.lock();
-        let Some(user) = t.usernames.get(username).and_then(|id| t.users.get(id)) else {
-            return Ok(None);
-        };
-        let account = t
-            .accounts
-            .values()
-            .find(|a| a.user_id == user.id && a.is_credential())
-            .cloned();
-        Ok(Some((user.clone(), account)))
+        Ok(t.with_credential(t.usernames.get(username)))
     }
 }
 

@@ -153,4 +153,10 @@ pub trait Storage:
 {
     /// A short name for logs (`memory`, `postgres`, `sqlite`).
     fn kind(&self) -> &'static str;
+
+    /// Rate-limit buckets kept in this backend, shared by every process using it
+    /// (`SESAME_RATE_LIMIT_STORAGE=database`); `None` when it has no such table.
+    fn rate_limit_store(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn crate::ratelimit::RateLimitStore>> {
+        None
+    }
 }

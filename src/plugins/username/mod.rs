@@ -42,7 +42,8 @@ pub const PLUGIN: Plugin = Plugin {
             "signInUsername",
             routes::sign_in_username,
             "Sign in with username and password",
-        ),
+        )
+        .hashing(),
         Route::post(
             "/is-username-available",
             "isUsernameAvailable",

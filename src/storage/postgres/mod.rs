@@ -13,6 +13,7 @@ mod import;
 mod jwks;
 mod migrate;
 mod pool;
+mod rate_limit;
 mod sessions;
 mod username;
 mod users;
@@ -88,11 +89,11 @@ impl PgStorage {
         } else {
             let pending = storage.pending_migrations()?;
             if !pending.is_empty() {
-                eprintln!(
-                    "WARN {} migration(s) pending and SESAME_AUTO_MIGRATE=false: run `sesame migrate` ({})",
+                crate::log::warn(&format!(
+                    "{} migration(s) pending and SESAME_AUTO_MIGRATE=false: run `sesame migrate` ({})",
                     pending.len(),
                     pending.join(", ")
-                );
+                ));
             }
         }
         Ok(storage)
@@ -119,7 +120,7 @@ impl PgStorage {
             let err = match self.config.connect(postgres::NoTls) {
                 Ok(client) => {
                     if warned {
-                        eprintln!("INFO PostgreSQL at {} is reachable", self.target());
+                        crate::log::info(&format!("PostgreSQL at {} is reachable", self.target()));
                     }
                     drop(client);
                     return Ok(());
@@ -135,11 +136,11 @@ impl PgStorage {
                 );
             }
             if !warned {
-                eprintln!(
-                    "WARN PostgreSQL at {} is not reachable ({err:#}); retrying for up to {}s",
+                crate::log::warn(&format!(
+                    "PostgreSQL at {} is not reachable ({err:#}); retrying for up to {}s",
                     self.target(),
                     timeout.as_secs()
-                );
+                ));
                 warned = true;
             }
             std::thread::sleep((deadline - now).min(Duration::from_millis(500)));
@@ -151,7 +152,7 @@ impl PgStorage {
         let mut conn = self.pool.get().context("no PostgreSQL connection for migrating")?;
         let applied = migrate::apply(&mut conn.client).context("applying migrations")?;
         if !applied.is_empty() {
-            eprintln!("INFO applied migrations: {}", applied.join(", "));
+            crate::log::info(&format!("applied migrations: {}", applied.join(", ")));
         }
         Ok(applied)
     }
@@ -212,5 +213,9 @@ fn map_error(err: postgres::Error) -> StorageError {
 impl Storage for PgStorage {
     fn kind(&self) -> &'static str {
         "postgres"
+    }
+
+    fn rate_limit_store(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn crate::ratelimit::RateLimitStore>> {
+        Some(self)
     }
 }

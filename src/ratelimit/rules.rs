@@ -1,0 +1,194 @@
+//! Which limit applies to a path: Better Auth's default and special rules (spec §9.3), and the
+//! overrides of `SESAME_RATE_LIMIT_RULES`.
+//!
+//! Syntax: comma-separated `PATH=MAX/WINDOW_SECONDS` or `PATH=off`. `PATH` is a path without the
+//! base path; a trailing `*` makes it a prefix (`/sign-in*`). The name `default` sets the rule
+//! for every path no other rule covers. Example:
+//! `/sign-in/email=5/10,/get-session=off,/forget-password*=3/300,default=200/10`.
+//! Resolution, as Better Auth's "the last matching source wins": the default, then a built-in
+//! special rule, then an override (an exact path before the longest matching prefix).
+
+use anyhow::{bail, Context};
+
+/// At most `max` requests per `window_secs`, per client and path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub window_secs: u64,
+    pub max: u32,
+}
+
+/// One override from `SESAME_RATE_LIMIT_RULES`; `rule: None` turns limiting off for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomRule {
+    pub path: String,
+    pub prefix: bool,
+    pub rule: Option<Rule>,
+}
+
+const DEFAULT: Rule = Rule {
+    window_secs: 10,
+    max: 100,
+};
+const STRICT: Rule = Rule {
+    window_secs: 10,
+    max: 3,
+};
+const MAIL: Rule = Rule {
+    window_secs: 60,
+    max: 3,
+};
+
+/// Better Auth's special rules: prefixes with 3 per 10 s, and mail-sending paths with 3 per 60 s.
+fn special(path: &str) -> Option<Rule> {
+    const STRICT_PREFIXES: &[&str] = &["/sign-in", "/sign-up", "/change-password", "/change-email"];
+    const MAIL_EXACT: &[&str] = &["/request-password-reset", "/send-verification-email"];
+    const MAIL_PREFIXES: &[&str] = &[
+        "/forget-password",
+        "/email-otp/send-verification-otp",
+        "/email-otp/request-password-reset",
+    ];
+    if STRICT_PREFIXES.iter().any(|p| path.starts_with(p)) {
+        Some(STRICT)
+    } else if MAIL_EXACT.contains(&path) || MAIL_PREFIXES.iter().any(|p| path.starts_with(p)) {
+        Some(MAIL)
+    } else {
+        None
+    }
+}
+
+/// The full rule set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rules {
+    custom: Vec<CustomRule>,
+}
+
+impl Rules {
+    pub fn new(custom: Vec<CustomRule>) -> Rules {
+        Rules { custom }
+    }
+
+    /// The rule for paths nothing else covers; `None` after `default=off`.
+    pub fn default_rule(&self) -> Option<Rule> {
+        match self.custom.iter().find(|c| c.path == "default" && !c.prefix) {
+            Some(c) => c.rule,
+            None => Some(DEFAULT),
+        }
+    }
+
+    /// The rule for a path (without base path), `None` when limiting is off for it.
+    pub fn for_path(&self, path: &str) -> Option<Rule> {
+        let exact = self.custom.iter().find(|c| !c.prefix && c.path == path);
+        let prefix = self
+            .custom
+            .iter()
+            .filter(|c| c.prefix && path.starts_with(c.path.as_str()))
+            .max_by_key(|c| c.path.len());
+        match exact.or(prefix) {
+            Some(c) => c.rule,
+            None => special(path).or_else(|| self.default_rule()),
+        }
+    }
+}
+
+/// Parses `SESAME_RATE_LIMIT_RULES`.
+pub fn parse(s: &str) -> anyhow::Result<Vec<CustomRule>> {
+    let mut out = Vec::new();
+    for entry in s.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (path, value) = entry
+            .split_once('=')
+            .with_context(|| format!("rule {entry:?} must be PATH=MAX/SECONDS or PATH=off"))?;
+        let path = path.trim();
+        let (path, prefix) = match path.strip_suffix('*') {
+            Some(p) => (p, true),
+            None => (path, false),
+        };
+        if path != "default" && !path.starts_with('/') {
+            bail!("rule {entry:?}: the path must start with / (or be `default`)");
+        }
+        let value = value.trim();
+        let rule = if value.eq_ignore_ascii_case("off") {
+            None
+        } else {
+            let (max, window) = value
+                .split_once('/')
+                .with_context(|| format!("rule {entry:?} must be PATH=MAX/SECONDS or PATH=off"))?;
+            let max: u32 = max.trim().parse().with_context(|| format!("rule {entry:?}: bad MAX"))?;
+            let window_secs: u64 = window
+                .trim()
+                .parse()
+                .with_context(|| format!("rule {entry:?}: bad SECONDS"))?;
+            if max == 0 || window_secs == 0 {
+                bail!("rule {entry:?}: MAX and SECONDS must be at least 1 (use `off` to disable)");
+            }
+            Some(Rule { window_secs, max })
+        };
+        out.push(CustomRule {
+            path: path.to_string(),
+            prefix,
+            rule,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_rules() {
+        let r = Rules::default();
+        assert_eq!(r.for_path("/get-session"), Some(DEFAULT));
+        assert_eq!(r.for_path("/sign-in/email"), Some(STRICT));
+        assert_eq!(r.for_path("/sign-up/email"), Some(STRICT));
+        assert_eq!(r.for_path("/change-password"), Some(STRICT));
+        assert_eq!(r.for_path("/change-email"), Some(STRICT));
+        assert_eq!(r.for_path("/request-password-reset"), Some(MAIL));
+        assert_eq!(r.for_path("/forget-password"), Some(MAIL));
+        assert_eq!(r.for_path("/send-verification-email"), Some(MAIL));
+        assert_eq!(r.for_path("/ok"), Some(DEFAULT));
+    }
+
+    #[test]
+    fn overrides_win_exact_before_prefix() {
+        let r = Rules::new(parse("/sign-in/email=5/10, /get-session=off, /sign-in*=4/20, default=200/10").unwrap());
+        assert_eq!(
+            r.for_path("/sign-in/email"),
+            Some(Rule {
+                window_secs: 10,
+                max: 5
+            })
+        );
+        assert_eq!(
+            r.for_path("/sign-in/social"),
+            Some(Rule {
+                window_secs: 20,
+                max: 4
+            })
+        );
+        assert_eq!(r.for_path("/get-session"), None);
+        assert_eq!(
+            r.for_path("/ok"),
+            Some(Rule {
+                window_secs: 10,
+                max: 200
+            })
+        );
+        assert_eq!(
+            r.for_path("/sign-up/email"),
+            Some(STRICT),
+            "special rules still beat the default"
+        );
+        let r = Rules::new(parse("default=off").unwrap());
+        assert_eq!(r.for_path("/ok"), None);
+        assert_eq!(r.for_path("/sign-in/email"), Some(STRICT));
+    }
+
+    #[test]
+    fn bad_syntax_is_refused() {
+        for bad in ["/x", "/x=5", "/x=a/10", "/x=5/0", "x=5/10", "/x=0/10", "/x=5/-1"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse("").unwrap(), vec![]);
+    }
+}

@@ -1,0 +1,343 @@
+//! Security details, one test each: `nosniff` everywhere, `no-store` on credentials, the HTML
+//! error page escapes, open redirects refused on every route, constant-time comparisons,
+//! weak secrets refused for https, and nothing sensitive in the logs.
+
+use serde_json::json;
+use sesame::http::router::Method2;
+use sesame::http::{Method, Request};
+
+use crate::support::{assert_error, body_text, cookie_header, http_client, Backend, TestApp, BASE, ORIGIN, PASSWORD};
+
+fn every_answer_is_nosniff(t: &TestApp) {
+    let (_, cookies) = t.sign_up("nosniff@example.com");
+    let answers = [
+        t.get("/ok", None),
+        t.get("/nope", None),
+        t.get("/get-session", Some(&cookies)),
+        t.get("/error?error=X", None),
+        t.send(Request::new(Method::Delete, &format!("{BASE}/ok"))),
+        t.send(Request::post(&format!("{BASE}/sign-in/email")).with_body("text/plain", b"x")),
+        t.post(
+            "/sign-in/email",
+            json!({"email": "nosniff@example.com", "password": "wrong-password"}),
+        ),
+    ];
+    for resp in &answers {
+        assert_eq!(
+            resp.header("x-content-type-options"),
+            Some("nosniff"),
+            "status {}",
+            resp.status
+        );
+    }
+}
+
+fn credentials_are_never_cached(t: &TestApp) {
+    let (resp, cookies) = t.sign_up("nostore@example.com");
+    assert_eq!(resp.header("cache-control"), Some("no-store"), "sign-up");
+    let resp = t.sign_in("nostore@example.com", PASSWORD);
+    assert_eq!(resp.header("cache-control"), Some("no-store"), "sign-in");
+    let resp = t.get("/get-session", Some(&cookies));
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("cache-control"), Some("no-store"), "get-session");
+    let resp = t.get("/list-sessions", Some(&cookies));
+    assert_eq!(resp.header("cache-control"), Some("no-store"), "list-sessions");
+    let resp = t.post_with_cookies(
+        "/change-password",
+        json!({"currentPassword": PASSWORD, "newPassword": "another-good-password", "revokeOtherSessions": true}),
+        &cookies,
+    );
+    assert_eq!(resp.status, 200, "{}", body_text(&resp));
+    assert_eq!(resp.header("cache-control"), Some("no-store"), "change-password");
+    let resp = t.post_with_cookies("/sign-out", json!({}), &cookie_header(&resp));
+    assert_eq!(
+        resp.header("cache-control"),
+        Some("no-store"),
+        "sign-out clears cookies"
+    );
+    // nothing secret: caches may keep it
+    assert_eq!(t.get("/ok", None).header("cache-control"), None);
+}
+
+fn error_page_escapes_its_input(t: &TestApp) {
+    let resp = t.get(
+        "/error?error=%3Cscript%3Ealert(1)%3C%2Fscript%3E&error_description=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E%22%27",
+        None,
+    );
+    assert_eq!(resp.status, 200);
+    let html = body_text(&resp);
+    assert!(!html.contains("<script>alert"), "{html}");
+    assert!(!html.contains("<img"), "{html}");
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;&quot;&#39;"), "{html}");
+    assert!(
+        html.contains("<code>UNKNOWN</code>"),
+        "a code outside [A-Za-z0-9_'-] shows as UNKNOWN"
+    );
+    assert_eq!(resp.header("x-content-type-options"), Some("nosniff"));
+}
+
+const EVIL: &[&str] = &[
+    "https://evil.example",
+    "//evil.example",
+    "/\\evil.example",
+    "/%2fevil.example",
+    "/%5Cevil.example",
+    "http://localhost:3000.evil.example",
+    "http://localhost:3000@evil.example",
+    "javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "\\\\evil.example",
+    "https:evil.example",
+    "/\t/evil.example",
+];
+
+fn open_redirects_are_refused_on_every_route(t: &TestApp) {
+    t.sign_up("redirect@example.com");
+    let before = t.storage().find_user_by_email("redirect@example.com").unwrap();
+    for route in t.app.router.routes() {
+        let path = route.path.replace(":id", "github").replace(':', "");
+        for evil in EVIL {
+            let resp = match route.method {
+                Method2::Post => {
+                    let mut body = json!({"email": "redirect@example.com", "password": PASSWORD, "name": "R"});
+                    body["callbackURL"] = json!(evil);
+                    t.send(
+                        Request::post(&format!("{BASE}{path}"))
+                            .with_json(&body)
+                            .with_header("origin", ORIGIN),
+                    )
+                }
+                Method2::Get => t.send(Request::get(&format!(
+                    "{BASE}{path}?callbackURL={}",
+                    sesame::http::cookies::encode_uri_component(evil)
+                ))),
+            };
+            let location = resp.header("location").unwrap_or_default();
+            assert!(
+                !location.contains("evil") && !location.starts_with("javascript") && !location.starts_with("data"),
+                "{} {path} with {evil:?} redirected to {location}",
+                route.method.as_str()
+            );
+            if route.method == Method2::Post {
+                assert_error(&resp, 403, "INVALID_CALLBACK_URL");
+            }
+        }
+    }
+    // refused requests changed nothing
+    let after = t.storage().find_user_by_email("redirect@example.com").unwrap();
+    assert_eq!(before.map(|u| u.to_json()), after.map(|u| u.to_json()));
+    // a safe relative callback still works on sign-in
+    let resp = t.post(
+        "/sign-in/email",
+        json!({"email": "redirect@example.com", "password": PASSWORD, "callbackURL": "/dashboard"}),
+    );
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("location"), Some("/dashboard"));
+}
+
+/// Regression (the bad-input battery on PostgreSQL): a NUL character cannot be stored in
+/// PostgreSQL text, so a name or user agent holding one answered 500. Refused as 400 on every
+/// backend, and nothing is stored.
+fn nul_characters_are_refused_before_storage(t: &TestApp) {
+    let resp = t.post(
+        "/sign-up/email",
+        json!({"name": "nul\u{0}name", "email": "nul@example.com", "password": PASSWORD}),
+    );
+    assert_error(&resp, 400, "VALIDATION_ERROR");
+    assert!(t.storage().find_user_by_email("nul@example.com").unwrap().is_none());
+    t.sign_up("nul@example.com");
+    let resp = t.send(
+        Request::post(&format!("{BASE}/sign-in/email"))
+            .with_json(&json!({"email": "nul@example.com", "password": PASSWORD}))
+            .with_header("user-agent", "agent\u{0}"),
+    );
+    assert_error(&resp, 400, "VALIDATION_ERROR");
+    let resp = t.get("/get-session?x=%00", None);
+    assert_error(&resp, 400, "VALIDATION_ERROR");
+}
+
+crate::suite!(
+    nul_characters_are_refused_before_storage,
+    every_answer_is_nosniff,
+    credentials_are_never_cached,
+    error_page_escapes_its_input,
+    open_redirects_are_refused_on_every_route,
+);
+
+/// Every comparison of a secret value goes through `crypto::constant_time_eq`, which is
+/// `subtle`'s `ct_eq`; bcrypt's own verify uses `subtle` too. Reviewed paths: the cookie
+/// signature (`cookies::verify`) and the scrypt hash check (`auth::password`). Session tokens
+/// are looked up by key in storage (a hash or B-tree index), never compared by hand.
+#[test]
+fn secret_comparisons_are_constant_time() {
+    let src = |f: &str| std::fs::read_to_string(format!("{}/src/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let crypto = src("crypto.rs");
+    let body = crypto.split("pub fn constant_time_eq").nth(1).unwrap();
+    let body = &body[..body.find("\n}").unwrap()];
+    assert!(body.contains(".ct_eq("), "constant_time_eq must use subtle: {body}");
+    assert!(crypto.contains("use subtle::ConstantTimeEq;"));
+
+    let cookies = src("http/cookies.rs");
+    let verify = cookies.split("pub fn verify").nth(1).unwrap();
+    let verify = &verify[..verify.find("\n}").unwrap()];
+    assert!(verify.contains("crypto::constant_time_eq(expected.as_bytes(), sig.as_bytes())"));
+    assert!(!verify.contains("== sig") && !verify.contains("sig =="), "{verify}");
+
+    let password = src("auth/password.rs");
+    assert!(
+        password.contains("crypto::constant_time_eq("),
+        "scrypt check must be constant time"
+    );
+
+    assert!(sesame::crypto::constant_time_eq(b"same", b"same"));
+    assert!(!sesame::crypto::constant_time_eq(b"same", b"sane"));
+    assert!(!sesame::crypto::constant_time_eq(b"same", b"same-but-longer"));
+}
+
+#[test]
+fn default_or_short_secret_is_refused_with_https() {
+    let vars = |secret: &str| {
+        [
+            ("BETTER_AUTH_SECRET".to_string(), secret.to_string()),
+            ("BETTER_AUTH_URL".to_string(), "https://auth.example.com".to_string()),
+        ]
+        .into_iter()
+        .collect()
+    };
+    for weak in ["better-auth-secret-12345678901234567890", "too-short"] {
+        let err = sesame::Config::from_vars(&vars(weak)).unwrap_err();
+        assert!(err.to_string().contains("BETTER_AUTH_SECRET"), "{err}");
+    }
+    assert!(sesame::Config::from_vars(&vars("m6Qh2Z9rT4vL8pX1cW7nB3kD5fJ0sA2yE")).is_ok());
+    let https_only = [("BETTER_AUTH_URL".to_string(), "https://auth.example.com".to_string())]
+        .into_iter()
+        .collect();
+    assert!(sesame::Config::from_vars(&https_only).unwrap().secret_is_ephemeral);
+}
+
+/// Drives sign-up, sign-in, get-session, a failed sign-in and change-password over a real
+/// socket while tapping the log, then checks that no password, token, cookie or query string
+/// was written.
+#[test]
+fn logs_hold_no_secrets() {
+    let tap = sesame::log::tap();
+    let t = TestApp::new(Backend::Memory);
+    let server = http_client::spawn(t.app.clone());
+    let password = "log-check-Pa55word-zz9";
+    let new_password = "log-check-N3wPass-qq7";
+    let json = [("content-type", "application/json")];
+    let signup = http_client::send(
+        server.addr,
+        "POST",
+        "/api/auth/sign-up/email?leakyquery=qv-8841",
+        &json,
+        json!({"name": "Logger", "email": "logger@example.com", "password": password})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(signup.status, 200);
+    let token = signup.json()["token"].as_str().unwrap().to_string();
+    let cookie = signup.set_cookies()[0].split(';').next().unwrap().to_string();
+    let cookie_value = cookie.split_once('=').unwrap().1.to_string();
+    let signin = http_client::send(
+        server.addr,
+        "POST",
+        "/api/auth/sign-in/email",
+        &json,
+        json!({"email": "logger@example.com", "password": password})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(signin.status, 200);
+    let token2 = signin.json()["token"].as_str().unwrap().to_string();
+    let wrong = http_client::send(
+        server.addr,
+        "POST",
+        "/api/auth/sign-in/email",
+        &json,
+        json!({"email": "logger@example.com", "password": "wrong-Pa55-xx1"})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(wrong.status, 401);
+    let session = http_client::send(
+        server.addr,
+        "GET",
+        "/api/auth/get-session?token=qv-7730",
+        &[("cookie", &cookie)],
+        b"",
+    );
+    assert_eq!(session.status, 200);
+    let change = http_client::send(
+        server.addr,
+        "POST",
+        "/api/auth/change-password",
+        &[
+            ("content-type", "application/json"),
+            ("cookie", &cookie),
+            ("origin", ORIGIN),
+        ],
+        json!({"currentPassword": password, "newPassword": new_password})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(change.status, 200);
+    server.stop();
+
+    let lines = tap.lines();
+    let ours: Vec<&String> = lines.iter().filter(|l| l.contains("/api/auth/")).collect();
+    assert!(ours.len() >= 5, "the access log was captured: {lines:?}");
+    for line in &lines {
+        for secret in [
+            password,
+            new_password,
+            "wrong-Pa55-xx1",
+            token.as_str(),
+            token2.as_str(),
+            cookie_value.as_str(),
+            "qv-8841",
+            "qv-7730",
+            "leakyquery",
+        ] {
+            assert!(!line.contains(secret), "log line leaks {secret:?}: {line}");
+        }
+    }
+    assert!(
+        ours.iter().any(|l| l.contains("POST /api/auth/sign-up/email 200")),
+        "{ours:?}"
+    );
+}
+
+/// Regression (found reviewing the response path): a trusted-origin callbackURL with CR/LF
+/// passed the validator (the URL parser drops them) and reached the `Location` header raw,
+/// letting a request split the response. Control characters are refused, and the server never
+/// writes a header value containing CR, LF or NUL.
+#[test]
+fn callback_urls_with_control_characters_cannot_split_the_response() {
+    let t = TestApp::new(Backend::Memory);
+    t.sign_up("crlf@example.com");
+    for evil in [
+        "http://localhost:3000/x\r\nSet-Cookie: pwned=1",
+        "/x\r\nSet-Cookie: pwned=1",
+        "http://localhost:3000/\u{7}x",
+        "http://localhost:3000/\tx",
+    ] {
+        let resp = t.post(
+            "/sign-in/email",
+            json!({"email": "crlf@example.com", "password": PASSWORD, "callbackURL": evil}),
+        );
+        assert_error(&resp, 403, "INVALID_CALLBACK_URL");
+    }
+    let server = http_client::spawn(t.app.clone());
+    let body = json!({"email": "crlf@example.com", "password": PASSWORD, "callbackURL": "http://localhost:3000/x\r\nSet-Cookie: pwned=1"});
+    let resp = http_client::send(
+        server.addr,
+        "POST",
+        "/api/auth/sign-in/email",
+        &[("content-type", "application/json")],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(resp.status, 403);
+    assert!(resp.set_cookies().iter().all(|c| !c.contains("pwned")));
+    server.stop();
+}
