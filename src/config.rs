@@ -263,7 +263,7 @@ pub const VARIABLES: &[Variable] = &[
     var(
         "SESAME_RATE_LIMIT_STORAGE",
         "memory",
-        "Where rate-limit buckets live: `memory` (this process) or `database` (the PostgreSQL table, shared by every process)",
+        "Where rate-limit buckets live: `memory` (this process) or `database` (a table in the PostgreSQL or SQLite database, shared by every process)",
     ),
     var(
         "SESAME_TRUSTED_PROXIES",

@@ -30,6 +30,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_account_issuer_default",
         sql: include_str!("../../../sql/sqlite/0003_account_issuer_default.sql"),
     },
+    Migration {
+        name: "0004_rate_limit",
+        sql: include_str!("../../../sql/sqlite/0004_rate_limit.sql"),
+    },
 ];
 
 /// The core migrations, then every compiled-in plugin's (enabled or not, so enabling a

@@ -24,6 +24,7 @@ mod conn;
 mod export;
 mod jwks;
 mod migrate;
+mod rate_limit;
 mod sessions;
 mod username;
 mod users;
@@ -216,6 +217,10 @@ fn conflict_name(columns: &str) -> &'static str {
 impl Storage for SqliteStorage {
     fn kind(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn rate_limit_store(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn crate::ratelimit::RateLimitStore>> {
+        Some(self)
     }
 }
 
