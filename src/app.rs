@@ -126,6 +126,13 @@ impl App {
         })
     }
 
+    /// Whether a request (method and raw target) would run a password-hashing handler.
+    pub fn is_slow_request(&self, method: &str, target: &str) -> bool {
+        let path = target.split('?').next().unwrap_or_default();
+        path.strip_prefix(self.config.base_path.as_str())
+            .is_some_and(|rest| self.router.is_slow(&Method::parse(method), rest))
+    }
+
     /// Answers one HTTP request. Never panics: a panicking handler gives a logged 500.
     pub fn handle_http(&self, req: Request) -> Response {
         let mut resp = match self.run(req, Transport::Http) {

@@ -64,6 +64,16 @@ pub const VARIABLES: &[Variable] = &[
         "Storage: `sqlite:PATH` (a file, created if missing), `sqlite::memory:` (ephemeral), `memory`, or `postgres://user:pass@host:port/db`",
     ),
     var("SESAME_WORKERS", "2 x cores", "Worker threads answering requests"),
+    var(
+        "SESAME_HASH_THREADS",
+        "cores",
+        "Low-priority threads that run the requests which hash passwords (sign-in, sign-up, …)",
+    ),
+    var(
+        "SESAME_HASH_QUEUE",
+        "256",
+        "Password-hashing requests that may wait for those threads; beyond it: 503 SERVER_BUSY",
+    ),
     var("SESAME_BASE_PATH", "/api/auth", "Path prefix of every endpoint"),
     var(
         "SESAME_MAX_BODY_BYTES",
@@ -331,6 +341,9 @@ pub struct Config {
     pub host: IpAddr,
     pub port: u16,
     pub workers: usize,
+    /// Threads of the slow lane (password hashing), and how many requests may wait for them.
+    pub hash_threads: usize,
+    pub hash_queue: usize,
     /// Origin of the public URL, without a trailing slash (`http://localhost:3000`).
     pub base_origin: String,
     /// Path prefix of every endpoint (`/api/auth`).
@@ -427,6 +440,11 @@ impl Config {
         if workers == 0 {
             bail!("SESAME_WORKERS must be at least 1");
         }
+        let hash_threads: usize = parse(get("SESAME_HASH_THREADS"), "SESAME_HASH_THREADS", cores)?;
+        let hash_queue: usize = parse(get("SESAME_HASH_QUEUE"), "SESAME_HASH_QUEUE", 256)?;
+        if hash_threads == 0 || hash_queue == 0 {
+            bail!("SESAME_HASH_THREADS and SESAME_HASH_QUEUE must be at least 1");
+        }
         let (secret, secret_is_ephemeral) = match get("BETTER_AUTH_SECRET") {
             Some(s) => (Secret::new(s), false),
             None => (Secret::new(crate::crypto::random_string(64)), true),
@@ -485,6 +503,8 @@ impl Config {
             host,
             port,
             workers,
+            hash_threads,
+            hash_queue,
             base_origin,
             base_path,
             secret,

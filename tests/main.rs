@@ -34,6 +34,7 @@ mod plugin_open_api; // the OpenAPI document and reference page
 mod plugin_username; // username sign-up, sign-in and availability
 mod rate_limit; // rate limiting and client-IP resolution
 mod security; // security headers, error page, open redirects, secrets, logs
+mod slow_lane; // password hashing on its own bounded, low-priority pool
 mod sqlite_copy; // `sesame copy-to`: a SQLite database moved into an empty PostgreSQL one
 mod sqlite_durability; // the binary on a SQLite file: SIGKILL and restart, the default sesame.db
 mod sqlite_takeover; // a Better Auth SQLite file (fixture), stored formats, migrations, locking

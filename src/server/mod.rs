@@ -10,6 +10,11 @@
 //! headers and again for its body (`SESAME_READ_TIMEOUT_SECS`), `SESAME_MAX_HEADER_BYTES`
 //! (431), and bodies read in full — up to `SESAME_MAX_BODY_BYTES`, else 413 — on the
 //! connection's own thread, so a slow client never holds one of the few workers.
+//!
+//! Requests that hash a password go to the slow lane (`slow_lane.rs`), so a sign-in storm
+//! cannot starve session checks.
+
+mod slow_lane;
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -19,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use self::slow_lane::SlowLane;
 use crate::app::App;
 use crate::error::{codes, ApiError};
 use crate::http::{request_id, Method, Request, Response};
@@ -29,6 +35,7 @@ pub struct Running {
     server: Arc<tiny_http::Server>,
     stopping: Arc<AtomicBool>,
     workers: Vec<std::thread::JoinHandle<()>>,
+    lane: Arc<SlowLane>,
 }
 
 impl Running {
@@ -40,6 +47,10 @@ impl Running {
         }
         for w in self.workers {
             let _ = w.join();
+        }
+        // The workers are gone, so this is the last handle: the lane drains and stops.
+        if let Ok(lane) = Arc::try_unwrap(self.lane) {
+            lane.stop();
         }
     }
 
@@ -65,12 +76,13 @@ pub fn start(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<Running> {
     let addr = server.server_addr().to_ip().context("server has no IP address")?;
     let server = Arc::new(server);
     let stopping = Arc::new(AtomicBool::new(false));
+    let lane = Arc::new(SlowLane::start(&app)?);
     let workers = (0..app.config.workers)
         .map(|i| {
-            let (server, app, stopping) = (server.clone(), app.clone(), stopping.clone());
+            let (server, app, stopping, lane) = (server.clone(), app.clone(), stopping.clone(), lane.clone());
             std::thread::Builder::new()
                 .name(format!("worker-{i}"))
-                .spawn(move || worker(&server, &app, &stopping))
+                .spawn(move || worker(&server, &app, &stopping, &lane))
                 .context("spawning worker")
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -79,6 +91,7 @@ pub fn start(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<Running> {
         server,
         stopping,
         workers,
+        lane,
     })
 }
 
@@ -142,23 +155,34 @@ fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
-fn worker(server: &tiny_http::Server, app: &App, stopping: &AtomicBool) {
+fn worker(server: &tiny_http::Server, app: &App, stopping: &AtomicBool, lane: &SlowLane) {
     loop {
         match server.recv() {
-            Ok(rq) => serve(app, rq),
+            Ok(rq) if app.is_slow_request(rq.method().as_str(), rq.url()) => {
+                if let Some(rq) = lane.offer(rq) {
+                    let busy = ApiError::new(503, codes::SERVER_BUSY).with_header("retry-after", "1");
+                    serve(app, rq, Some(busy));
+                }
+            }
+            Ok(rq) => serve(app, rq, None),
             Err(_) if stopping.load(Ordering::SeqCst) => return,
             Err(e) => crate::log::warn(&format!("accept failed: {e}")),
         }
     }
 }
 
-fn serve(app: &App, mut rq: tiny_http::Request) {
+/// Answers one request; `refuse` answers it with that error instead of running it.
+fn serve(app: &App, mut rq: tiny_http::Request, refuse: Option<ApiError>) {
     let started = Instant::now();
     let id = request_id::generate();
     let method = crate::log::sanitize(rq.method().as_str(), 16);
     let path = log_path(app, rq.url());
     let closing = rq.body_too_large();
-    let mut response = request_id::scope(&id, || match convert(app, &mut rq) {
+    let converted = match refuse {
+        Some(err) => Err(err),
+        None => convert(app, &mut rq),
+    };
+    let mut response = request_id::scope(&id, || match converted {
         Ok(req) => app.handle_http(req),
         Err(err) => {
             let mut r = Response::from_error(&err);
