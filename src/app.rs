@@ -29,6 +29,7 @@ use crate::mail::{Mail, Mailer, Outbox, RetryPolicy};
 use crate::plugins::Plugin;
 use crate::storage::memory::MemoryStorage;
 use crate::storage::postgres::PgStorage;
+use crate::storage::sqlite::SqliteStorage;
 use crate::storage::Storage;
 
 /// Whether a request came over HTTP (CSRF checks apply) or from Rust code in-process
@@ -67,6 +68,7 @@ impl App {
         let storage: Arc<dyn Storage> = match &config.storage {
             StorageUrl::Memory => Arc::new(MemoryStorage::new()),
             StorageUrl::Postgres(url) => Arc::new(PgStorage::connect(url.expose(), &config)?),
+            StorageUrl::Sqlite(path) => Arc::new(SqliteStorage::connect(path, &config)?),
         };
         let app = App::new(config, storage, Arc::new(SystemClock))?;
         app.oauth.warm_up();

@@ -60,8 +60,8 @@ pub const VARIABLES: &[Variable] = &[
     var("PORT", "3000", "Port to listen on"),
     var(
         "DATABASE_URL",
-        "memory",
-        "Storage: `memory` or `postgres://user:pass@host:port/db`",
+        "sqlite:sesame.db",
+        "Storage: `sqlite:PATH` (a file, created if missing), `sqlite::memory:` (ephemeral), `memory`, or `postgres://user:pass@host:port/db`",
     ),
     var("SESAME_WORKERS", "2 x cores", "Worker threads answering requests"),
     var(
@@ -273,7 +273,7 @@ pub const VARIABLES: &[Variable] = &[
     var(
         "SESAME_RATE_LIMIT_STORAGE",
         "memory",
-        "Where rate-limit buckets live: `memory` (this process) or `database` (the PostgreSQL table, shared by every process)",
+        "Where rate-limit buckets live: `memory` (this process) or `database` (a table in the PostgreSQL or SQLite database, shared by every process)",
     ),
     var(
         "SESAME_TRUSTED_PROXIES",
@@ -312,6 +312,28 @@ pub enum PasswordHash {
 pub enum StorageUrl {
     Memory,
     Postgres(Secret),
+    /// A SQLite database file path, or `:memory:` for an ephemeral one.
+    Sqlite(String),
+}
+
+/// What `sesame serve` and `sesame migrate` use when `DATABASE_URL` is unset: a file in the
+/// working directory. [`Config::from_vars`] (and so [`Config::for_tests`]) keep `memory`.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:sesame.db";
+
+/// The SQLite path of a `sqlite:` URL: `sqlite:PATH`, `sqlite://PATH` (`sqlite:///abs/path`
+/// is `/abs/path`), `sqlite::memory:`. `None` when the URL is not a `sqlite:` one.
+fn sqlite_path(url: &str) -> Option<anyhow::Result<String>> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    if rest.is_empty() {
+        return Some(Err(anyhow::anyhow!(
+            "DATABASE_URL=sqlite: needs a path, e.g. sqlite:sesame.db"
+        )));
+    }
+    if rest.contains('?') {
+        return Some(Err(anyhow::anyhow!("DATABASE_URL=sqlite:PATH takes no query string")));
+    }
+    Some(Ok(rest.to_string()))
 }
 
 #[derive(Debug, Clone)]
@@ -397,9 +419,13 @@ pub struct EmailConfig {
 }
 
 impl Config {
-    /// Reads the process environment.
+    /// Reads the process environment; an unset `DATABASE_URL` means [`DEFAULT_DATABASE_URL`].
     pub fn from_env() -> anyhow::Result<Config> {
-        let vars: HashMap<String, String> = std::env::vars().collect();
+        let mut vars: HashMap<String, String> = std::env::vars().collect();
+        let unset = vars.get("DATABASE_URL").is_none_or(|v| v.trim().is_empty());
+        if unset {
+            vars.insert("DATABASE_URL".to_string(), DEFAULT_DATABASE_URL.to_string());
+        }
         Config::from_vars(&vars)
     }
 
@@ -458,7 +484,11 @@ impl Config {
             Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
                 StorageUrl::Postgres(Secret::new(u))
             }
-            Some(_) => bail!("DATABASE_URL must be `memory` or a postgres:// URL"),
+            Some(u) if u.starts_with("sqlite:") => match sqlite_path(u) {
+                Some(path) => StorageUrl::Sqlite(path?),
+                None => bail!("DATABASE_URL must start with sqlite:"),
+            },
+            Some(_) => bail!("DATABASE_URL must be `memory`, `sqlite:PATH` or a postgres:// URL"),
         };
         let bcrypt_cost: u32 = parse(get("SESAME_BCRYPT_COST"), "SESAME_BCRYPT_COST", 10)?;
         if !(4..=31).contains(&bcrypt_cost) {
@@ -687,6 +717,30 @@ mod tests {
         assert!(c.secret_is_ephemeral);
         assert_eq!(c.storage, StorageUrl::Memory);
         assert!(!c.secure_cookies());
+    }
+
+    #[test]
+    fn sqlite_urls() {
+        let storage = |u: &str| Config::from_vars(&vars(&[("DATABASE_URL", u)])).map(|c| c.storage);
+        assert_eq!(
+            storage("sqlite:sesame.db").unwrap(),
+            StorageUrl::Sqlite("sesame.db".into())
+        );
+        assert_eq!(
+            storage("sqlite:///var/lib/a.db").unwrap(),
+            StorageUrl::Sqlite("/var/lib/a.db".into())
+        );
+        assert_eq!(
+            storage("sqlite://data/a.db").unwrap(),
+            StorageUrl::Sqlite("data/a.db".into())
+        );
+        assert_eq!(
+            storage("sqlite::memory:").unwrap(),
+            StorageUrl::Sqlite(":memory:".into())
+        );
+        assert!(storage("sqlite:").is_err());
+        assert!(storage("sqlite:a.db?mode=ro").is_err());
+        assert!(storage("mysql://x").is_err());
     }
 
     #[test]

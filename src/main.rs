@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use sesame::config::{StorageUrl, VARIABLES};
 use sesame::storage::postgres::{PgOptions, PgStorage};
+use sesame::storage::sqlite::{SqliteOptions, SqliteStorage};
 use sesame::{server, App, Config};
 
 fn main() -> ExitCode {
@@ -27,6 +28,7 @@ fn run() -> anyhow::Result<ExitCode> {
     match args.first().map(String::as_str) {
         None | Some("serve") => serve(),
         Some("migrate") => migrate(),
+        Some("copy-to") => copy_to(args.get(1).map(String::as_str)),
         Some("secret") => {
             println!("{}", sesame::crypto::random_string(48));
             Ok(ExitCode::SUCCESS)
@@ -52,13 +54,14 @@ fn serve() -> anyhow::Result<ExitCode> {
         eprintln!("WARN {warning}");
     }
     let addr = SocketAddr::new(config.host, config.port);
+    let storage = storage_description(&config);
     let app = Arc::new(App::from_config(config)?);
     let running = server::start(app.clone(), addr)?;
     eprintln!(
         "INFO sesame listening on http://{} (endpoints under {}, storage {}, mail {}, {} workers)",
         running.addr,
         app.config.base_url(),
-        app.storage.kind(),
+        storage,
         app.mailer.name(),
         app.config.workers
     );
@@ -69,27 +72,80 @@ fn serve() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `sesame migrate`: applies pending migrations to `DATABASE_URL` and exits.
+/// The storage for the start-up line: the SQLite file (and whether it is the default), never
+/// a PostgreSQL password.
+fn storage_description(config: &Config) -> String {
+    match &config.storage {
+        StorageUrl::Sqlite(path) if path == ":memory:" => "sqlite (in memory, lost at exit)".to_string(),
+        StorageUrl::Sqlite(path) => {
+            let defaulted = std::env::var("DATABASE_URL").map_or(true, |v| v.trim().is_empty());
+            let note = if defaulted {
+                " (the default; set DATABASE_URL to change)"
+            } else {
+                ""
+            };
+            format!("sqlite:{path}{note}")
+        }
+        StorageUrl::Memory => "memory (lost at exit)".to_string(),
+        StorageUrl::Postgres(_) => "postgres".to_string(),
+    }
+}
+
+/// `sesame migrate`: applies pending migrations to `DATABASE_URL` (default
+/// `sqlite:sesame.db`) and exits.
 fn migrate() -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
-    let StorageUrl::Postgres(url) = &config.storage else {
-        anyhow::bail!("`sesame migrate` needs DATABASE_URL=postgres://…; memory storage has no schema");
+    let (target, applied) = match &config.storage {
+        StorageUrl::Postgres(url) => {
+            let storage = PgStorage::new(url.expose(), &PgOptions::from_config(&config))?;
+            storage.wait_until_reachable(Duration::from_secs(config.postgres_startup_timeout))?;
+            (storage.target(), storage.migrate()?)
+        }
+        StorageUrl::Sqlite(path) => {
+            let storage = SqliteStorage::open(path, &SqliteOptions::from_config(&config))?;
+            (format!("sqlite:{}", storage.target()), storage.migrate()?)
+        }
+        StorageUrl::Memory => {
+            anyhow::bail!(
+                "`sesame migrate` needs DATABASE_URL=sqlite:PATH or postgres://…; memory storage has no schema"
+            )
+        }
     };
-    let storage = PgStorage::new(url.expose(), &PgOptions::from_config(&config))?;
-    storage.wait_until_reachable(Duration::from_secs(config.postgres_startup_timeout))?;
-    let applied = storage.migrate()?;
     if applied.is_empty() {
-        println!("{}: up to date", storage.target());
+        println!("{target}: up to date");
     } else {
-        println!("{}: applied {}", storage.target(), applied.join(", "));
+        println!("{target}: applied {}", applied.join(", "));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sesame copy-to postgres://…`: copies every row of the SQLite database `DATABASE_URL` names
+/// (default `sqlite:sesame.db`) into an empty PostgreSQL database, migrating it first.
+fn copy_to(target: Option<&str>) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    let StorageUrl::Sqlite(path) = &config.storage else {
+        anyhow::bail!("`sesame copy-to` copies from SQLite: DATABASE_URL must be sqlite:PATH");
+    };
+    let Some(url) = target.filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://")) else {
+        anyhow::bail!("usage: sesame copy-to postgres://user:pass@host:port/db");
+    };
+    let source = SqliteStorage::open(path, &SqliteOptions::from_config(&config))?;
+    if !source.pending_migrations()?.is_empty() {
+        anyhow::bail!("sqlite:{path} has pending migrations: run `sesame migrate` on it first");
+    }
+    let snapshot = source.snapshot()?;
+    let target = PgStorage::new(url, &PgOptions::from_config(&config))?;
+    target.wait_until_reachable(Duration::from_secs(config.postgres_startup_timeout))?;
+    target.migrate()?;
+    target.load(&snapshot)?;
+    println!("copied sqlite:{path} to {}: {}", target.target(), snapshot.counts());
     Ok(ExitCode::SUCCESS)
 }
 
 fn help() -> String {
     let mut s = String::from(
         "sesame: a Better Auth-compatible authentication server\n\n\
-Usage:\n  sesame [serve]     run the server (the default)\n  sesame migrate     apply pending PostgreSQL migrations to DATABASE_URL and exit\n  sesame secret      print a fresh random secret for BETTER_AUTH_SECRET\n  sesame --help      this text\n  sesame --version   the version\n\n\
+Usage:\n  sesame [serve]     run the server (the default)\n  sesame migrate     apply pending migrations to DATABASE_URL (SQLite or PostgreSQL) and exit\n  sesame copy-to URL copy the SQLite database DATABASE_URL into an empty PostgreSQL database URL\n  sesame secret      print a fresh random secret for BETTER_AUTH_SECRET\n  sesame --help      this text\n  sesame --version   the version\n\n\
 Environment:\n",
     );
     for v in VARIABLES {

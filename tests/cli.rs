@@ -55,6 +55,8 @@ fn serve_answers_then_stops_cleanly_on_sigterm() {
         .env("HOST", "127.0.0.1")
         .env("BETTER_AUTH_SECRET", "cli-test-secret-0123456789abcdefghijkl")
         .env("SESAME_WORKERS", "2")
+        // Not the default sesame.db, which would land in the source tree.
+        .env("DATABASE_URL", "memory")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

@@ -27,6 +27,8 @@ impl Server {
             .env("SESAME_WORKERS", "2")
             // these tests are about connections; one client address sends hundreds of requests
             .env("SESAME_RATE_LIMIT", "false")
+            // not the default sesame.db, which would land in the source tree and outlive the test
+            .env("DATABASE_URL", "memory")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for (k, v) in env {

@@ -35,4 +35,7 @@ mod plugin_username; // username sign-up, sign-in and availability
 mod rate_limit; // rate limiting and client-IP resolution
 mod security; // security headers, error page, open redirects, secrets, logs
 mod slow_lane; // password hashing on its own bounded, low-priority pool
-mod storage_contract; // the Storage trait's contract, on memory and PostgreSQL
+mod sqlite_copy; // `sesame copy-to`: a SQLite database moved into an empty PostgreSQL one
+mod sqlite_durability; // the binary on a SQLite file: SIGKILL and restart, the default sesame.db
+mod sqlite_takeover; // a Better Auth SQLite file (fixture), stored formats, migrations, locking
+mod storage_contract; // the Storage trait's contract, on memory, PostgreSQL and SQLite

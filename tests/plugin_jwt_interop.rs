@@ -102,7 +102,12 @@ fn pyjwt_verifies_tokens_against_the_served_jwks(backend: Backend) {
             token_resp.json()["token"].as_str().unwrap().to_string(),
             session_resp.header("set-auth-jwt").unwrap().to_string(),
         ];
-        let dir = std::env::temp_dir().join(format!("sesame-pyjwt-{}-{}", std::process::id(), alg.name()));
+        let dir = std::env::temp_dir().join(format!(
+            "sesame-pyjwt-{}-{}-{:?}",
+            std::process::id(),
+            alg.name(),
+            backend
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("jwks.json"), &jwks_resp.body).unwrap();
         std::fs::write(dir.join("tokens.json"), serde_json::to_vec(&tokens).unwrap()).unwrap();

@@ -259,24 +259,33 @@ fn memory_store_contract() {
     store_contract(&sesame::ratelimit::memory::MemoryRateLimitStore::default());
 }
 
-/// With `SESAME_RATE_LIMIT_STORAGE=database` on PostgreSQL, buckets live in the shared table:
+/// With `SESAME_RATE_LIMIT_STORAGE=database` on PostgreSQL or SQLite, buckets live in the shared table:
 /// the same contract, two processes counting into one bucket, and exact counting under
 /// concurrency. Skipped (with a message) only when PostgreSQL is unreachable outside CI.
 #[test]
 fn postgres_store_is_shared_and_exact() {
-    let Some(t) = TestApp::try_with_config(Backend::Postgres, |c| {
+    database_store_is_shared_and_exact(Backend::Postgres, "postgres");
+}
+
+#[test]
+fn sqlite_store_is_shared_and_exact() {
+    database_store_is_shared_and_exact(Backend::Sqlite, "sqlite");
+}
+
+fn database_store_is_shared_and_exact(backend: Backend, kind: &str) {
+    let Some(t) = TestApp::try_with_config(backend, |c| {
         c.rate_limit = true;
         c.rate_limit_storage = sesame::ratelimit::StoreKind::Database;
     }) else {
         return;
     };
-    assert_eq!(t.app.rate_limiter.store_kind(), "postgres");
+    assert_eq!(t.app.rate_limiter.store_kind(), kind);
     let store = t
         .app
         .storage
         .clone()
         .rate_limit_store()
-        .expect("PostgreSQL has a rate-limit table");
+        .expect("the backend has a rate-limit table");
     store_contract(store.as_ref());
 
     // a second process on the same database shares the sign-in bucket

@@ -28,6 +28,9 @@ pub struct PluginMigration {
     /// Unique, stable name recorded once applied (e.g. `plugin_username_0001`).
     pub name: &'static str,
     pub postgres: &'static str,
+    /// The same change for SQLite. An `alter table … add column` of a column that exists is
+    /// skipped (SQLite has no `if not exists` there); a trigger ends with an `end;` line.
+    pub sqlite: &'static str,
 }
 
 /// Hook points core calls; every method has a no-op default.

@@ -18,6 +18,8 @@ mod username;
 
 pub use username::UsernameStore;
 pub mod postgres;
+pub mod snapshot;
+pub mod sqlite;
 
 use time::OffsetDateTime;
 
@@ -149,7 +151,7 @@ pub trait VerificationStore {
 pub trait Storage:
     UserStore + SessionStore + AccountStore + VerificationStore + UsernameStore + JwksStore + Send + Sync
 {
-    /// A short name for logs (`memory`, `postgres`).
+    /// A short name for logs (`memory`, `postgres`, `sqlite`).
     fn kind(&self) -> &'static str;
 
     /// Rate-limit buckets kept in this backend, shared by every process using it

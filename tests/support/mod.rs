@@ -1,4 +1,4 @@
-//! Test helpers: a [`TestApp`] (memory storage or a fresh PostgreSQL schema, fixed clock, bcrypt cost 4) answered
+//! Test helpers: a [`TestApp`] (memory storage, a fresh PostgreSQL schema or a fresh SQLite file, fixed clock, bcrypt cost 4) answered
 //! in-process through `App::handle_http`, cookie helpers, and a real server on an ephemeral
 //! port for over-the-socket checks.
 #![allow(dead_code)]
@@ -8,6 +8,7 @@ pub mod http_client;
 pub mod mail;
 pub mod oauth;
 pub mod postgres;
+pub mod sqlite;
 pub mod tcp_proxy;
 pub mod wire;
 
@@ -32,6 +33,8 @@ pub enum Backend {
     Memory,
     /// A fresh schema in `TEST_DATABASE_URL`'s database (see `support/postgres.rs`).
     Postgres,
+    /// A fresh temp-file database (see `support/sqlite.rs`).
+    Sqlite,
 }
 
 pub struct TestApp {
@@ -40,6 +43,8 @@ pub struct TestApp {
     pub backend: Backend,
     /// The PostgreSQL schema, dropped after the app (fields drop in order).
     pub pg: Option<postgres::PgSchema>,
+    /// The SQLite file, deleted after the app.
+    pub sqlite: Option<sqlite::SqliteFile>,
     /// Every email the app sends (helpers in `support/mail.rs`).
     pub mail: Arc<RecordingMailer>,
 }
@@ -70,7 +75,17 @@ impl TestApp {
                 let schema = postgres::PgSchema::create()?;
                 Some(TestApp::on_schema(schema, config))
             }
+            Backend::Sqlite => Some(TestApp::on_sqlite_file(sqlite::SqliteFile::new(), config)),
         }
+    }
+
+    /// A test app on a SQLite file (which may hold fixture tables), migrated first.
+    pub fn on_sqlite_file(file: sqlite::SqliteFile, config: Config) -> TestApp {
+        let storage = Arc::new(file.storage(&sqlite::test_options()));
+        let mut t = TestApp::with_storage(config, storage, None);
+        t.backend = Backend::Sqlite;
+        t.sqlite = Some(file);
+        t
     }
 
     /// A test app on an existing schema (which may hold fixture tables), migrated first.
@@ -99,6 +114,7 @@ impl TestApp {
             clock,
             backend,
             pg,
+            sqlite: None,
             mail,
         }
     }
@@ -195,7 +211,7 @@ pub fn assert_error(resp: &Response, status: u16, code: &str) {
 
 /// Generates one `#[test]` per backend for each listed test function `fn(&TestApp)`:
 /// `suite!(sign_up_works, …)` → `mod memory { #[test] fn sign_up_works() … }` and the same in
-/// `mod postgres`.
+/// `mod postgres` and `mod sqlite`.
 #[macro_export]
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
@@ -215,6 +231,14 @@ macro_rules! suite {
                     if let Some(t) = $crate::support::TestApp::try_new($crate::support::Backend::Postgres) {
                         super::$name(&t);
                     }
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(&$crate::support::TestApp::new($crate::support::Backend::Sqlite));
                 }
             )*
         }
@@ -242,6 +266,14 @@ macro_rules! backend_suite {
                     if $crate::support::postgres::available() {
                         super::$name($crate::support::Backend::Postgres);
                     }
+                }
+            )*
+        }
+        mod backends_sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name($crate::support::Backend::Sqlite);
                 }
             )*
         }

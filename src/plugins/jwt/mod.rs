@@ -43,6 +43,7 @@ pub const PLUGIN: Plugin = Plugin {
     migrations: &[PluginMigration {
         name: "plugin_jwt_0001",
         postgres: include_str!("../../../sql/plugins/jwt.sql"),
+        sqlite: include_str!("../../../sql/plugins/jwt.sqlite.sql"),
     }],
     hooks: &JwtHooks,
 };

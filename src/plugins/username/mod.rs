@@ -55,6 +55,7 @@ pub const PLUGIN: Plugin = Plugin {
     migrations: &[PluginMigration {
         name: "plugin_username_0001",
         postgres: include_str!("../../../sql/plugins/username.sql"),
+        sqlite: include_str!("../../../sql/plugins/username.sqlite.sql"),
     }],
     hooks: &UsernameHooks,
 };

@@ -19,7 +19,7 @@ fn jwk(row: &Row) -> Result<Jwk, postgres::Error> {
     })
 }
 
-const INSERT: &str = r#"insert into "jwks" ("id", "publicKey", "privateKey", "createdAt", "expiresAt", "alg", "crv")
+pub(super) const INSERT: &str = r#"insert into "jwks" ("id", "publicKey", "privateKey", "createdAt", "expiresAt", "alg", "crv")
     values ($1, $2, $3, $4, $5, $6, $7)"#;
 
 const LATEST: &str = r#"select "id", "publicKey", "privateKey", "createdAt", "expiresAt", "alg", "crv" from "jwks"

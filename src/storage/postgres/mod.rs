@@ -9,6 +9,7 @@
 //! migrations in `migrate.rs`. Every table name is quoted (`"user"` is a reserved word).
 
 mod accounts;
+mod import;
 mod jwks;
 mod migrate;
 mod pool;

@@ -30,7 +30,7 @@ pub(super) fn user_at(row: &Row, at: usize) -> Result<User, postgres::Error> {
     })
 }
 
-const INSERT_USER: &str = r#"insert into "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt",
+pub(super) const INSERT_USER: &str = r#"insert into "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt",
     "username", "displayUsername")
     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#;
 

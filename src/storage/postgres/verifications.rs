@@ -21,7 +21,7 @@ fn verification(row: &Row) -> Result<Verification, postgres::Error> {
     })
 }
 
-const INSERT: &str = r#"insert into "verification" ("id", "identifier", "value", "expiresAt", "createdAt", "updatedAt")
+pub(super) const INSERT: &str = r#"insert into "verification" ("id", "identifier", "value", "expiresAt", "createdAt", "updatedAt")
     values ($1, $2, $3, $4, $5, $6)"#;
 
 const NEWEST: &str = r#"select "id", "identifier", "value", "expiresAt", "createdAt", "updatedAt"

@@ -1,0 +1,112 @@
+//! `sesame copy-to`: a SQLite database moved into an empty PostgreSQL one, every row intact,
+//! so users keep their sessions and passwords across the move.
+
+use std::process::Command;
+
+use serde_json::json;
+use sesame::config::Config;
+use sesame::storage::{Jwk, Storage};
+use time::macros::datetime;
+
+use crate::support::postgres::PgSchema;
+use crate::support::{json_body, Backend, TestApp, PASSWORD};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sesame");
+
+fn copy_to(from: &TestApp, to: &PgSchema) -> std::process::Output {
+    Command::new(BIN)
+        .args(["copy-to", &to.url()])
+        .env("DATABASE_URL", from.sqlite.as_ref().unwrap().url())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn copy_to_moves_every_row_into_an_empty_postgres() {
+    let Some(schema) = PgSchema::create() else { return };
+    let from = TestApp::new(Backend::Sqlite);
+    let (resp, alice_cookie) = from.sign_up("alice@example.com");
+    let alice_token = json_body(&resp)["token"].as_str().unwrap().to_string();
+    let (resp, _) = from.sign_up("bob@example.com");
+    let bob = json_body(&resp)["user"]["id"].as_str().unwrap().to_string();
+    let s: &dyn Storage = from.storage();
+    let mut gh = sesame::auth::models::Account::credential(&bob, String::new(), datetime!(2026-11-26 12:00:01.5 UTC));
+    (gh.id, gh.issuer, gh.account_id, gh.provider_id, gh.password) = (
+        "acc-gh".into(),
+        "local:oauth:github".into(),
+        "42".into(),
+        "github".into(),
+        None,
+    );
+    gh.access_token = Some("gho_token".into());
+    gh.access_token_expires_at = Some(datetime!(2026-11-26 13:00 UTC));
+    s.create_account(&gh).unwrap();
+    assert_eq!(
+        from.post("/request-password-reset", json!({"email": "bob@example.com"}))
+            .status,
+        200
+    );
+    let jwk = Jwk {
+        id: "kid-1".into(),
+        public_key: r#"{"kty":"OKP"}"#.into(),
+        private_key: "sealed".into(),
+        created_at: datetime!(2026-11-26 12:00 UTC),
+        expires_at: None,
+        alg: Some("EdDSA".into()),
+        crv: Some("Ed25519".into()),
+    };
+    s.create_jwk(&jwk).unwrap();
+
+    let out = copy_to(&from, &schema);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("users 2, accounts 3, sessions 2, verifications 1, jwks 1"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains("postgres://"),
+        "the URL (and any password) is not printed"
+    );
+
+    let to = TestApp::on_schema(schema, Config::for_tests());
+    let t: &dyn Storage = to.storage();
+    assert_eq!(
+        t.find_session_with_user(&alice_token).unwrap(),
+        s.find_session_with_user(&alice_token).unwrap()
+    );
+    assert_eq!(t.list_user_accounts(&bob).unwrap(), s.list_user_accounts(&bob).unwrap());
+    assert_eq!(t.list_jwks().unwrap(), vec![jwk]);
+    let resp = to.get("/get-session", Some(&alice_cookie));
+    assert_eq!(json_body(&resp)["user"]["email"], "alice@example.com");
+    assert_eq!(to.sign_in("bob@example.com", PASSWORD).status, 200);
+    let reset = from.mail_to(sesame::mail::MailKind::ResetPassword, "bob@example.com");
+    let identifier = format!("reset-password:{}", reset.token);
+    assert_eq!(
+        t.find_verification(&identifier).unwrap(),
+        s.find_verification(&identifier).unwrap()
+    );
+
+    // A second copy would merge two user bases: refused, nothing changed.
+    let again = copy_to(&from, to.pg.as_ref().unwrap());
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already has users"));
+}
+
+#[test]
+fn copy_to_needs_a_sqlite_source_and_a_postgres_target() {
+    let out = Command::new(BIN)
+        .args(["copy-to", "postgres://127.0.0.1:9/x"])
+        .env("DATABASE_URL", "memory")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL must be sqlite:PATH"));
+    let out = Command::new(BIN)
+        .args(["copy-to", "mysql://x"])
+        .env("DATABASE_URL", "sqlite::memory:")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: sesame copy-to"));
+}
