@@ -2,7 +2,9 @@
 -- table without it, existing rows back-filled with the issuer 1.7 derives for them (spec §8.1):
 -- `local:credential` for the email/password account, the provider's native issuer for the
 -- providers that have a fixed one, `local:oauth:<providerId>` for every other provider.
--- Then the column becomes required and (issuer, accountId) unique.
+-- Then (issuer, accountId) becomes unique. The column stays nullable (unlike the spec's 1.7.1
+-- DDL): Better Auth 1.7.25 does not know it and refuses to start on a database with a required
+-- column it never writes. Sesame always writes it, and 0003 fills it on Better Auth's inserts.
 -- Append-only: never edit this file once released.
 
 alter table "account" add column if not exists "issuer" text;
@@ -16,7 +18,5 @@ update "account" set "issuer" = case
     else 'local:oauth:' || "providerId"
   end
   where "issuer" is null;
-
-alter table "account" alter column "issuer" set not null;
 
 create unique index if not exists "account_issuer_accountId_uidx" on "account" ("issuer", "accountId");

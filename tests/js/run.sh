@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Better Auth's official JS client (unchanged, from npm) against freshly started
-# `sesame serve` processes, on memory storage and on PostgreSQL:
+# `sesame serve` processes, on memory, SQLite and PostgreSQL storage:
 #   client-flow.mjs   email/password, sessions, user, password (core)
 #   plugins-flow.mjs  username + bearer plugins;  jwt-client.mjs  jwt plugin (jose verifies)
 #   email-flow.mjs    every email flow, links from real deliveries: signed webhook and SMTP
@@ -41,7 +41,7 @@ start() {
 }
 fail() { echo "--- sesame logs" >&2; tail -n 30 "$work"/*.log >&2; exit 1; }
 
-storages=(memory)
+storages=(memory sqlite)
 if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   storages+=(postgres)
 elif [ -n "${CI:-}" ]; then
@@ -52,6 +52,7 @@ fi
 
 for storage in "${storages[@]}"; do
   db=memory
+  [ "$storage" = sqlite ] && db="sqlite:$work/js.db"
   if [ "$storage" = postgres ]; then
     name="sesame_js_$$"
     psql -h 127.0.0.1 -U postgres -qtAc "drop database if exists $name" >/dev/null
