@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Sesame's side-by-side benchmark (`make bench`).
 
-Builds Sesame in release mode, starts it on memory and PostgreSQL storage, starts the reference
+Builds Sesame in release mode, starts it on memory, PostgreSQL and SQLite storage, starts the reference
 Better Auth server (../shared/reference, copied to a temporary folder) on the same two storages
 when Node is available, and measures in one run:
 
@@ -272,6 +272,8 @@ def main():
     ap.add_argument("--users", type=int, default=300)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--side-duration", type=int, default=6,
+                    help="seconds of each mixed-load, RSS and 1M-user run (the main runs use --duration)")
     ap.add_argument("--no-reference", action="store_true", help="measure Sesame only")
     ap.add_argument("--no-scale", action="store_true", help="skip the 1 000 000-user PostgreSQL run")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
@@ -310,6 +312,7 @@ def main():
         targets.append(start_sesame("sesame-memory", 3200, "memory", workdir))
         targets.append(start_sesame("sesame-postgres", 3201,
                                     f"postgres://postgres@127.0.0.1:5432/{PG_BENCH_DB}", workdir))
+        targets.append(start_sesame("sesame-sqlite", 3202, f"sqlite:{os.path.join(workdir, 'bench.db')}", workdir))
         if node:
             refdir = os.path.join(workdir, "reference")
             shutil.copytree(REFERENCE, refdir)
@@ -339,19 +342,19 @@ def main():
 
         # 2. mixed load, 3. RSS under load
         for t in targets:
-            result = phase(f"mixed load on {t.label}", lambda t=t: mixed_load(t, args.duration, workdir))
+            result = phase(f"mixed load on {t.label}", lambda t=t: mixed_load(t, args.side_duration, workdir))
             if result:
                 mixed[t.label] = result
         for t in targets:
             if t.sesame:
-                measured = phase(f"RSS on {t.label}", lambda t=t: rss_under_load(t, args.duration, workdir))
+                measured = phase(f"RSS on {t.label}", lambda t=t: rss_under_load(t, args.side_duration, workdir))
                 if measured:
                     rss[t.label] = {"idle_kb": t.rss_idle_kb, "load_kb": measured[0],
                                     "first_answer_ms": t.first_answer_ms, "run": measured[1]}
         # 4. PostgreSQL at 1 000 000 users
         if not args.no_scale:
             pg = next(t for t in targets if t.label == "sesame-postgres")
-            scale = phase("1 000 000 users", lambda: pg_scale(pg, args.duration, workdir))
+            scale = phase("1 000 000 users", lambda: pg_scale(pg, args.side_duration, workdir))
     finally:
         for t in targets:
             t.stop()
@@ -392,7 +395,7 @@ def report_markdown(s):
             return None
 
     lines += ["| target | metric | value | target | met |", "| --- | --- | ---: | ---: | --- |"]
-    for storage in ["memory", "postgres"]:
+    for storage in ["memory", "postgres", "sqlite"]:
         sl, rl = f"sesame-{storage}", f"ref-{storage}"
         r = ratio(sl, rl, "getSession")
         if r is not None:
