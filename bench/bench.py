@@ -243,22 +243,30 @@ def rss_under_load(t, duration, workdir):
     return peak[0], run
 
 
+def bulk_seed(total):
+    """Tops the bench database up to `total` users, each with one live session, with SQL."""
+    have = int(psql('select count(*) from "user"', PG_BENCH_DB))
+    if have >= total:
+        return
+    psql(f"""insert into "user" ("id","name","email","emailVerified","createdAt","updatedAt")
+      select 'bulk' || g, 'Bulk ' || g, 'bulk' || g || '@bench.example', false, now(), now()
+      from generate_series({have + 1}, {total}) g;
+    insert into "session" ("id","token","userId","expiresAt","createdAt","updatedAt","ipAddress","userAgent")
+      select 'bulks' || g, md5(g::text), 'bulk' || g, now() + interval '7 days', now(), now(), '', ''
+      from generate_series({have + 1}, {total}) g;
+    analyze;""", PG_BENCH_DB)
+
+
 def pg_scale(t, duration, workdir):
-    """get-session p50 at the current size, then after bulk-seeding to 1 000 000 users."""
+    """get-session p50 with 1 000 users, then after bulk-seeding to 1 000 000 users."""
     emails, password = seed_users(t, 1, "scale")
     cookie = session_cookie(t, emails[0], password)
+    bulk_seed(1000)
     small_users = int(psql('select count(*) from "user"', PG_BENCH_DB))
     small = wrk(f"{t.auth}/get-session", get_session_lua(cookie), 32, duration, workdir, "pg-scale-small")
     log("seeding 1 000 000 users and sessions with SQL")
     started = time.monotonic()
-    missing = 1_000_000 - small_users
-    psql(f"""insert into "user" ("id","name","email","emailVerified","createdAt","updatedAt")
-      select 'bulk' || g, 'Bulk ' || g, 'bulk' || g || '@bench.example', false, now(), now()
-      from generate_series(1, {missing}) g;
-    insert into "session" ("id","token","userId","expiresAt","createdAt","updatedAt","ipAddress","userAgent")
-      select 'bulks' || g, md5(g::text), 'bulk' || g, now() + interval '7 days', now(), now(), '', ''
-      from generate_series(1, {missing}) g;
-    analyze;""", PG_BENCH_DB)
+    bulk_seed(1_000_000)
     seeded = time.monotonic() - started
     large_users = int(psql('select count(*) from "user"', PG_BENCH_DB))
     large = wrk(f"{t.auth}/get-session", get_session_lua(cookie), 32, duration, workdir, "pg-scale-large")

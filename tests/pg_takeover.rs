@@ -150,9 +150,10 @@ fn concurrent_migrators_apply_each_file_once() {
             .map(|_| {
                 let (b, url) = (barrier.clone(), url.clone());
                 scope.spawn(move || {
-                    let storage = PgStorage::new(&url, &test_options()).unwrap();
+                    // Unwrapped after the barrier, so a failed open fails the test, never hangs it.
+                    let storage = PgStorage::new(&url, &test_options());
                     b.wait();
-                    storage.migrate().unwrap()
+                    storage.unwrap().migrate().unwrap()
                 })
             })
             .collect();

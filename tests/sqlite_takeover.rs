@@ -174,12 +174,17 @@ fn concurrent_migrators_apply_each_file_once() {
     let f = SqliteFile::new();
     let path = f.path_str().to_string();
     let barrier = Arc::new(Barrier::new(4));
+    // Four independent connections to one new file (as four processes would have); opened
+    // one after another, then migrating at the same instant.
+    let storages: Vec<SqliteStorage> = (0..4)
+        .map(|_| SqliteStorage::open(&path, &test_options()).unwrap())
+        .collect();
     let applied: Vec<&str> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..4)
-            .map(|_| {
-                let (b, path) = (barrier.clone(), path.clone());
+        let handles: Vec<_> = storages
+            .iter()
+            .map(|storage| {
+                let b = barrier.clone();
                 scope.spawn(move || {
-                    let storage = SqliteStorage::open(&path, &test_options()).unwrap();
                     b.wait();
                     storage.migrate().unwrap()
                 })

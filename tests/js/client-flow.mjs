@@ -3,7 +3,7 @@
 // change the password and sign out. Exits non-zero on the first mismatch.
 //
 // Usage: node client-flow.mjs http://127.0.0.1:PORT
-import { createAuthClient } from "better-auth/client";
+import { browser as makeBrowser } from "./browser.mjs";
 import assert from "node:assert/strict";
 
 const baseURL = process.argv[2];
@@ -12,29 +12,7 @@ if (!baseURL) {
   process.exit(2);
 }
 
-// A browser keeps cookies per origin; Node's fetch does not, so each "browser" is a fetch with
-// its own cookie jar that also sends the Origin a browser would.
-function browser() {
-  const jar = new Map();
-  const fetchImpl = async (input, init = {}) => {
-    const headers = new Headers(init.headers || {});
-    if (jar.size) headers.set("cookie", [...jar].map(([k, v]) => `${k}=${v}`).join("; "));
-    headers.set("origin", baseURL);
-    const res = await fetch(input, { ...init, headers, redirect: "manual" });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair, ...attrs] = line.split(";");
-      const eq = pair.indexOf("=");
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      const expired = attrs.some((a) => a.trim().toLowerCase() === "max-age=0");
-      if (expired || value === "") jar.delete(name);
-      else jar.set(name, value);
-    }
-    return res;
-  };
-  const client = createAuthClient({ baseURL, fetchOptions: { customFetchImpl: fetchImpl } });
-  return { client, jar };
-}
+const browser = () => makeBrowser(baseURL);
 
 const email = `js-${Date.now()}@example.com`;
 const password = "correct-horse-battery";

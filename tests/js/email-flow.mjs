@@ -6,7 +6,7 @@
 //        node email-flow.mjs BASE_URL smtp OUT_DIR
 // Sesame must run with SESAME_SEND_VERIFICATION_ON_SIGN_UP=true, SESAME_CHANGE_EMAIL=true,
 // SESAME_DELETE_USER=true and the matching SESAME_EMAIL_WEBHOOK_URL or SESAME_SMTP_URL.
-import { createAuthClient } from "better-auth/client";
+import { browser as makeBrowser } from "./browser.mjs";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import http from "node:http";
@@ -70,23 +70,7 @@ async function nextMail(kind, to) {
   throw new Error(`no ${kind} email to ${to} within 10 s (inbox: ${JSON.stringify(inbox.map((m) => [m.kind, m.to]))})`);
 }
 
-function browser() {
-  const jar = new Map();
-  const fetchImpl = async (input, init = {}) => {
-    const headers = new Headers(init.headers || {});
-    if (jar.size) headers.set("cookie", [...jar].map(([k, v]) => `${k}=${v}`).join("; "));
-    headers.set("origin", baseURL);
-    const res = await fetch(input, { ...init, headers, redirect: "manual" });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(";");
-      const eq = pair.indexOf("=");
-      if (pair.slice(eq + 1) === "" || /max-age=0/i.test(line)) jar.delete(pair.slice(0, eq));
-      else jar.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
-    return res;
-  };
-  return { client: createAuthClient({ baseURL, fetchOptions: { customFetchImpl: fetchImpl } }), open: fetchImpl };
-}
+const browser = () => makeBrowser(baseURL);
 
 let step = "";
 const check = (name) => {

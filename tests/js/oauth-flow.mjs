@@ -6,7 +6,7 @@
 // Sesame runs with SESAME_OIDC_PROVIDERS=mock, SESAME_OIDC_MOCK_ISSUER=http://127.0.0.1:MOCK_PORT
 // and GITHUB_* / SESAME_GITHUB_*_URL pointing at the mock and at EMAILS_PORT.
 import { OAuth2Server } from "oauth2-mock-server";
-import { createAuthClient } from "better-auth/client";
+import { browser as makeBrowser } from "./browser.mjs";
 import assert from "node:assert/strict";
 import http from "node:http";
 
@@ -29,23 +29,7 @@ const emails = http.createServer((req, res) => {
 });
 await new Promise((r) => emails.listen(Number(emailsPort), "127.0.0.1", r));
 
-function browser() {
-  const jar = new Map();
-  const fetchImpl = async (input, init = {}) => {
-    const headers = new Headers(init.headers || {});
-    if (jar.size) headers.set("cookie", [...jar].map(([k, v]) => `${k}=${v}`).join("; "));
-    headers.set("origin", baseURL);
-    const res = await fetch(input, { ...init, headers, redirect: "manual" });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(";");
-      const eq = pair.indexOf("=");
-      if (pair.slice(eq + 1) === "" || /max-age=0/i.test(line)) jar.delete(pair.slice(0, eq));
-      else jar.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
-    return res;
-  };
-  return { client: createAuthClient({ baseURL, fetchOptions: { customFetchImpl: fetchImpl } }), open: fetchImpl };
-}
+const browser = () => makeBrowser(baseURL);
 
 // The round trip a browser makes: Sesame → provider (which approves at once) → callback.
 async function socialRoundTrip(b, providerId, callbackURL) {

@@ -4,27 +4,11 @@
 //
 // Usage: node plugins-flow.mjs http://127.0.0.1:PORT
 import { createAuthClient } from "better-auth/client";
+import { browser } from "./browser.mjs";
 import { usernameClient } from "better-auth/client/plugins";
 import assert from "node:assert/strict";
 
 const baseURL = process.argv[2];
-const cookieJarFetch = () => {
-  const jar = new Map();
-  return async (input, init = {}) => {
-    const headers = new Headers(init.headers || {});
-    if (jar.size) headers.set("cookie", [...jar].map(([k, v]) => `${k}=${v}`).join("; "));
-    headers.set("origin", baseURL);
-    const res = await fetch(input, { ...init, headers, redirect: "manual" });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(";");
-      const eq = pair.indexOf("=");
-      const value = pair.slice(eq + 1);
-      if (value === "" || /max-age=0/i.test(line)) jar.delete(pair.slice(0, eq));
-      else jar.set(pair.slice(0, eq), value);
-    }
-    return res;
-  };
-};
 let step = "";
 const check = (name) => {
   step = name;
@@ -32,7 +16,7 @@ const check = (name) => {
 };
 
 try {
-  const client = createAuthClient({ baseURL, plugins: [usernameClient()], fetchOptions: { customFetchImpl: cookieJarFetch() } });
+  const { client } = browser(baseURL, [usernameClient()]);
   const uname = `js_${Date.now()}`;
   const up = await client.signUp.email({ name: "U", email: `${uname}@example.com`, password: "correct-horse-battery", username: uname });
   assert.equal(up.error, null, JSON.stringify(up.error));
@@ -44,7 +28,7 @@ try {
   assert.equal((await client.isUsernameAvailable({ username: `${uname}_x` })).data.available, true);
   check("isUsernameAvailable");
 
-  const other = createAuthClient({ baseURL, plugins: [usernameClient()], fetchOptions: { customFetchImpl: cookieJarFetch() } });
+  const { client: other } = browser(baseURL, [usernameClient()]);
   const bad = await other.signIn.username({ username: uname, password: "wrong-password" });
   assert.equal(bad.error.code, "INVALID_USERNAME_OR_PASSWORD");
   let bearer = "";

@@ -67,8 +67,23 @@ impl Manager {
         self.path == ":memory:"
     }
 
-    /// A new connection with Sesame's settings.
+    /// A new connection with Sesame's settings. Opening a new file from several connections
+    /// at once can meet SQLITE_BUSY while one of them switches the file to WAL — a moment in
+    /// which SQLite does not call the busy handler — so a busy open is retried, bounded by the
+    /// busy timeout.
     pub fn open(&self) -> rusqlite::Result<Connection> {
+        let started = std::time::Instant::now();
+        loop {
+            match self.try_open() {
+                Err(e) if is_busy(&e) && started.elapsed() < self.busy_timeout => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_open(&self) -> rusqlite::Result<Connection> {
         let conn = if self.is_memory() {
             Connection::open_in_memory()?
         } else {
@@ -91,6 +106,13 @@ impl Manager {
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
     }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Creates a missing database file readable by its owner only: it holds password hashes and
