@@ -14,6 +14,7 @@
 
 pub mod jwks;
 pub mod memory;
+pub mod migration;
 mod username;
 
 pub use username::UsernameStore;

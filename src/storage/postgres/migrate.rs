@@ -8,12 +8,7 @@
 
 use postgres::Client;
 
-/// One embedded migration file.
-#[derive(Debug, Clone, Copy)]
-pub struct Migration {
-    pub name: &'static str,
-    pub sql: &'static str,
-}
+pub use crate::storage::migration::Migration;
 
 /// Every migration, in the order they are applied.
 pub const MIGRATIONS: &[Migration] = &[
@@ -35,18 +30,9 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-/// The core migrations, then every compiled-in plugin's (enabled or not, so enabling a
-/// plugin later never finds its tables missing).
+/// The core migrations, then every compiled-in plugin's PostgreSQL SQL.
 pub fn all() -> Vec<Migration> {
-    let plugins = crate::plugins::ALL_PLUGINS.iter().flat_map(|p| p.migrations);
-    MIGRATIONS
-        .iter()
-        .copied()
-        .chain(plugins.map(|m| Migration {
-            name: m.name,
-            sql: m.postgres,
-        }))
-        .collect()
+    crate::storage::migration::with_plugins(MIGRATIONS, |m| m.postgres)
 }
 
 const BOOKKEEPING: &str = r#"create table if not exists "_sesame_migrations" ("name" text not null primary key, "appliedAt" timestamptz default CURRENT_TIMESTAMP not null)"#;

@@ -14,7 +14,7 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-pub use crate::storage::postgres::Migration;
+pub use crate::storage::migration::Migration;
 
 /// Every core migration, in the order they are applied.
 pub const MIGRATIONS: &[Migration] = &[
@@ -36,18 +36,9 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-/// The core migrations, then every compiled-in plugin's (enabled or not, so enabling a
-/// plugin later never finds its columns missing).
+/// The core migrations, then every compiled-in plugin's SQLite SQL.
 pub fn all() -> Vec<Migration> {
-    let plugins = crate::plugins::ALL_PLUGINS.iter().flat_map(|p| p.migrations);
-    MIGRATIONS
-        .iter()
-        .copied()
-        .chain(plugins.map(|m| Migration {
-            name: m.name,
-            sql: m.sqlite,
-        }))
-        .collect()
+    crate::storage::migration::with_plugins(MIGRATIONS, |m| m.sqlite)
 }
 
 const BOOKKEEPING: &str =
