@@ -61,7 +61,7 @@ fn main() {
     let sep = if url.contains('?') { '&' } else { '?' };
     let pg_url = format!("{url}{sep}options=-csearch_path%3D{schema}");
     let pg = PgStorage::new(&pg_url, &PgOptions::from_config(&Config::for_tests())).unwrap();
-    pg.migrate().unwrap();
+    pg.migrate(&sesame::app::migrations()).unwrap();
     measure("postgres", Arc::new(pg), iterations);
     admin.batch_execute(&format!("drop schema {schema} cascade")).unwrap();
 }

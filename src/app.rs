@@ -29,8 +29,17 @@ use crate::mail::{Mail, Mailer, Outbox, RetryPolicy};
 use crate::plugins::Plugin;
 use crate::storage::memory::MemoryStorage;
 use crate::storage::postgres::PgStorage;
+use crate::storage::sql::{migrations::CORE, Migration};
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::Storage;
+
+/// Every migration this build applies, in order: the core schema, then each compiled-in
+/// plugin's, enabled or not (so enabling a plugin later never finds its tables or columns
+/// missing). Storage applies the list it is handed and never reads the plugin list.
+pub fn migrations() -> Vec<Migration> {
+    let plugins = crate::plugins::ALL_PLUGINS.iter().flat_map(|p| p.migrations);
+    CORE.iter().chain(plugins).copied().collect()
+}
 
 /// Whether a request came over HTTP (CSRF checks apply) or from Rust code in-process
 /// (Better Auth's `auth.api.*`: no router-level origin check).
@@ -67,8 +76,8 @@ impl App {
     pub fn from_config(config: Config) -> anyhow::Result<App> {
         let storage: Arc<dyn Storage> = match &config.storage {
             StorageUrl::Memory => Arc::new(MemoryStorage::new()),
-            StorageUrl::Postgres(url) => Arc::new(PgStorage::connect(url.expose(), &config)?),
-            StorageUrl::Sqlite(path) => Arc::new(SqliteStorage::connect(path, &config)?),
+            StorageUrl::Postgres(url) => Arc::new(PgStorage::connect(url.expose(), &config, &migrations())?),
+            StorageUrl::Sqlite(path) => Arc::new(SqliteStorage::connect(path, &config, &migrations())?),
         };
         let app = App::new(config, storage, Arc::new(SystemClock))?;
         app.oauth.warm_up();

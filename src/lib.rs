@@ -15,7 +15,8 @@
 //!    answers JSON; errors are [`error::ApiError`]s rendered as `{"message","code","status"}`.
 //!
 //! The in-process API ([`inprocess`], Better Auth's `auth.api.*`) runs the same pipeline by
-//! endpoint key. Domain rules live in `auth/`, storage backends in `storage/`.
+//! endpoint key. Domain rules live in `auth/`, storage backends in `storage/` (the SQL both
+//! databases run is written once, in `storage/sql/`).
 #![forbid(unsafe_code)]
 
 pub mod api;

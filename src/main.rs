@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
+use sesame::app::migrations;
 use sesame::config::{StorageUrl, VARIABLES};
 use sesame::storage::postgres::{PgOptions, PgStorage};
 use sesame::storage::sqlite::{SqliteOptions, SqliteStorage};
@@ -99,11 +100,11 @@ fn migrate() -> anyhow::Result<ExitCode> {
         StorageUrl::Postgres(url) => {
             let storage = PgStorage::new(url.expose(), &PgOptions::from_config(&config))?;
             storage.wait_until_reachable(Duration::from_secs(config.postgres_startup_timeout))?;
-            (storage.target(), storage.migrate()?)
+            (storage.target(), storage.migrate(&migrations())?)
         }
         StorageUrl::Sqlite(path) => {
             let storage = SqliteStorage::open(path, &SqliteOptions::from_config(&config))?;
-            (format!("sqlite:{}", storage.target()), storage.migrate()?)
+            (format!("sqlite:{}", storage.target()), storage.migrate(&migrations())?)
         }
         StorageUrl::Memory => {
             anyhow::bail!(
@@ -130,13 +131,13 @@ fn copy_to(target: Option<&str>) -> anyhow::Result<ExitCode> {
         anyhow::bail!("usage: sesame copy-to postgres://user:pass@host:port/db");
     };
     let source = SqliteStorage::open(path, &SqliteOptions::from_config(&config))?;
-    if !source.pending_migrations()?.is_empty() {
+    if !source.pending_migrations(&migrations())?.is_empty() {
         anyhow::bail!("sqlite:{path} has pending migrations: run `sesame migrate` on it first");
     }
     let snapshot = source.snapshot()?;
     let target = PgStorage::new(url, &PgOptions::from_config(&config))?;
     target.wait_until_reachable(Duration::from_secs(config.postgres_startup_timeout))?;
-    target.migrate()?;
+    target.migrate(&migrations())?;
     target.load(&snapshot)?;
     println!("copied sqlite:{path} to {}: {}", target.target(), snapshot.counts());
     Ok(ExitCode::SUCCESS)

@@ -84,7 +84,7 @@ fn database_outage_answers_503_and_service_resumes() {
         connect_timeout: Duration::from_secs(1),
     };
     let storage = PgStorage::new(&url_via(proxy.addr, &schema.name), &options).unwrap();
-    storage.migrate().unwrap();
+    storage.migrate(&sesame::app::migrations()).unwrap();
     let mut config = Config::for_tests();
     config.workers = 4;
     let t = TestApp::with_storage(config, Arc::new(storage), Some(schema));

@@ -8,9 +8,11 @@
 use std::sync::{Arc, Barrier};
 
 use serde_json::Value;
+use sesame::app::migrations;
 use sesame::clock::Clock;
 use sesame::config::{Config, PasswordHash, Secret};
-use sesame::storage::postgres::{PgStorage, MIGRATIONS};
+use sesame::storage::postgres::PgStorage;
+use sesame::storage::sql::migrations::CORE;
 use sesame::storage::{AccountStore, ResetOutcome, Storage};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -153,24 +155,24 @@ fn concurrent_migrators_apply_each_file_once() {
                     // Unwrapped after the barrier, so a failed open fails the test, never hangs it.
                     let storage = PgStorage::new(&url, &test_options());
                     b.wait();
-                    storage.unwrap().migrate().unwrap()
+                    storage.unwrap().migrate(&migrations()).unwrap()
                 })
             })
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
-    let mut names: Vec<&str> = sesame::storage::postgres::all_migrations()
-        .iter()
-        .map(|m| m.name)
-        .collect();
+    let mut names: Vec<&str> = migrations().iter().map(|m| m.name).collect();
     names.sort_unstable();
-    assert!(names.len() > MIGRATIONS.len(), "plugin migrations are included");
+    assert!(names.len() > CORE.len(), "plugin migrations are included");
     let mut sorted = applied.clone();
     sorted.sort_unstable();
     assert_eq!(sorted, names, "every migration applied exactly once");
     let storage = PgStorage::new(&url, &test_options()).unwrap();
-    assert!(storage.pending_migrations().unwrap().is_empty());
-    assert!(storage.migrate().unwrap().is_empty(), "a second run is a no-op");
+    assert!(storage.pending_migrations(&migrations()).unwrap().is_empty());
+    assert!(
+        storage.migrate(&migrations()).unwrap().is_empty(),
+        "a second run is a no-op"
+    );
     assert_eq!(storage.kind(), "postgres");
 }
 

@@ -11,9 +11,10 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use sesame::app::migrations;
 use sesame::clock::Clock;
 use sesame::config::{Config, Secret};
-use sesame::storage::sqlite::{all_migrations, SqliteOptions, SqliteStorage};
+use sesame::storage::sqlite::{SqliteOptions, SqliteStorage};
 use sesame::storage::{ResetOutcome, Storage};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -186,19 +187,19 @@ fn concurrent_migrators_apply_each_file_once() {
                 let b = barrier.clone();
                 scope.spawn(move || {
                     b.wait();
-                    storage.migrate().unwrap()
+                    storage.migrate(&migrations()).unwrap()
                 })
             })
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
-    let mut names: Vec<&str> = all_migrations().iter().map(|m| m.name).collect();
+    let mut names: Vec<&str> = migrations().iter().map(|m| m.name).collect();
     names.sort_unstable();
     let mut sorted = applied.clone();
     sorted.sort_unstable();
     assert_eq!(sorted, names, "every migration applied exactly once");
     let storage = f.storage(&test_options());
-    assert!(storage.pending_migrations().unwrap().is_empty());
+    assert!(storage.pending_migrations(&migrations()).unwrap().is_empty());
     assert_eq!(storage.kind(), "sqlite");
     let mode: String = f.conn().query_row("pragma journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");

@@ -21,17 +21,7 @@ use crate::auth::models::{User, UserUpdate};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::router::Route;
 use crate::http::{Request, Response};
-
-/// SQL a plugin needs, applied by every SQL backend's migrator after the core migrations.
-#[derive(Debug, Clone, Copy)]
-pub struct PluginMigration {
-    /// Unique, stable name recorded once applied (e.g. `plugin_username_0001`).
-    pub name: &'static str,
-    pub postgres: &'static str,
-    /// The same change for SQLite. An `alter table … add column` of a column that exists is
-    /// skipped (SQLite has no `if not exists` there); a trigger ends with an `end;` line.
-    pub sqlite: &'static str,
-}
+use crate::storage::sql::Migration;
 
 /// Hook points core calls; every method has a no-op default.
 pub trait Hooks: Sync {
@@ -64,7 +54,9 @@ pub struct Plugin {
     pub id: &'static str,
     pub routes: &'static [Route],
     pub error_codes: &'static [ErrorCode],
-    pub migrations: &'static [PluginMigration],
+    /// SQL for the plugin's tables and columns (`sql/<dialect>/plugins/<id>.sql`), applied
+    /// after the core migrations whether the plugin is enabled or not.
+    pub migrations: &'static [Migration],
     pub hooks: &'static dyn Hooks,
 }
 

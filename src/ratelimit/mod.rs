@@ -47,8 +47,8 @@ pub enum Decision {
 /// - else if `count >= max`: blocked, `retry_after = ceil((lastRequest + window - now) / 1000)`;
 /// - else `count += 1, lastRequest = now` → allowed.
 ///
-/// [`memory::MemoryRateLimitStore`] keeps buckets in this process; `PgStorage`
-/// (`storage/postgres/rate_limit.rs`) does the same in one upsert on the `"rateLimit"` table,
+/// [`memory::MemoryRateLimitStore`] keeps buckets in this process; the SQL backends
+/// (`storage/sql/rate_limit.rs`) do the same in one upsert on the `"rateLimit"` table,
 /// shared by every process. `tests/rate_limit.rs` checks both give the same decisions.
 pub trait RateLimitStore: Send + Sync {
     fn consume(&self, key: &str, rule: Rule, now_ms: i64) -> StorageResult<Decision>;

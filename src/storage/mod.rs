@@ -9,17 +9,20 @@
 //! - every method is atomic: a failure half-way leaves nothing behind;
 //! - `Unavailable` means the backend could not be reached (503), `Other` anything else (500).
 //!
+//! The SQL backends share one implementation of these traits (`sql/`): PostgreSQL and SQLite
+//! provide connections, transactions and error mapping, not their own SQL.
+//!
 //! Method names follow Better Auth's internal adapter (`createSession`, `findSession`,
 //! `deleteUserSessions`, `consumeVerificationValue`, …) in snake case.
 
 pub mod jwks;
 pub mod memory;
-pub mod migration;
 mod username;
 
 pub use username::UsernameStore;
 pub mod postgres;
 pub mod snapshot;
+pub mod sql;
 pub mod sqlite;
 
 use time::OffsetDateTime;

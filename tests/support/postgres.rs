@@ -86,7 +86,7 @@ impl PgSchema {
     /// A migrated storage on this schema.
     pub fn storage(&self, options: &PgOptions) -> PgStorage {
         let storage = PgStorage::new(&self.url(), options).expect("pool builds");
-        storage.migrate().expect("migrations apply");
+        storage.migrate(&sesame::app::migrations()).expect("migrations apply");
         storage
     }
 }

@@ -47,7 +47,7 @@ impl SqliteFile {
     /// A migrated storage on this file.
     pub fn storage(&self, options: &SqliteOptions) -> SqliteStorage {
         let storage = SqliteStorage::open(self.path_str(), options).expect("database opens");
-        storage.migrate().expect("migrations apply");
+        storage.migrate(&sesame::app::migrations()).expect("migrations apply");
         storage
     }
 }

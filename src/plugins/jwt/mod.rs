@@ -14,7 +14,7 @@ mod sign;
 
 use serde_json::{json, Map, Value};
 
-use super::{Hooks, Plugin, PluginMigration};
+use super::{Hooks, Plugin};
 use crate::app::{App, Ctx};
 use crate::auth::current;
 use crate::error::ApiError;
@@ -40,11 +40,7 @@ pub const PLUGIN: Plugin = Plugin {
         ),
     ],
     error_codes: &[],
-    migrations: &[PluginMigration {
-        name: "plugin_jwt_0001",
-        postgres: include_str!("../../../sql/plugins/jwt.sql"),
-        sqlite: include_str!("../../../sql/plugins/jwt.sqlite.sql"),
-    }],
+    migrations: &[crate::migration!("plugin_jwt_0001", "plugins/jwt")],
     hooks: &JwtHooks,
 };
 

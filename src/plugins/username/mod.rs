@@ -11,7 +11,7 @@ mod routes;
 
 use serde_json::Value;
 
-use super::{Hooks, Plugin, PluginMigration};
+use super::{Hooks, Plugin};
 use crate::app::Ctx;
 use crate::auth::current::SignedIn;
 use crate::auth::models::{User, UserUpdate};
@@ -52,11 +52,7 @@ pub const PLUGIN: Plugin = Plugin {
         ),
     ],
     error_codes: CODES,
-    migrations: &[PluginMigration {
-        name: "plugin_username_0001",
-        postgres: include_str!("../../../sql/plugins/username.sql"),
-        sqlite: include_str!("../../../sql/plugins/username.sqlite.sql"),
-    }],
+    migrations: &[crate::migration!("plugin_username_0001", "plugins/username")],
     hooks: &UsernameHooks,
 };
 

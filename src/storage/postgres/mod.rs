@@ -1,32 +1,28 @@
 //! PostgreSQL storage: [`PgStorage`] over an r2d2 pool of synchronous `postgres` clients.
 //!
 //! This module owns connecting (with a bounded wait for a database that is still starting),
-//! the pool's sizing and timeouts, and the one mapping from driver errors to
+//! the pool's sizing and timeouts, transactions, and the one mapping from driver errors to
 //! [`StorageError`]: a unique violation is a `Conflict`, anything that means "the server
 //! cannot be reached" (no connection within the checkout timeout, a dropped socket, an
 //! administrator shutdown) is `Unavailable` (503, retried by clients), the rest `Other`.
-//! The SQL lives per area in `users.rs`, `sessions.rs`, `accounts.rs`, `verifications.rs`;
-//! migrations in `migrate.rs`. Every table name is quoted (`"user"` is a reserved word).
+//! The statements, row mappers and store methods are the shared SQL layer's
+//! (`storage/sql/`); `pool.rs` runs them as prepared statements, `row.rs` binds and reads
+//! values, `migrate.rs` applies migrations. Every table name is quoted (`"user"` is a
+//! reserved word).
 
-mod accounts;
-mod import;
-mod jwks;
 mod migrate;
 mod pool;
-mod rate_limit;
-mod sessions;
-mod username;
-mod users;
-mod verifications;
+mod row;
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use postgres::error::SqlState;
 
-pub use migrate::{all as all_migrations, Migration, MIGRATIONS};
-use pool::{Manager, PgConn};
+use pool::{Manager, PgConn, PgSession};
 
+use super::snapshot::Snapshot;
+use super::sql::{Backend, Conn, Dialect, Migration, SqlError, SqlResult, Statements};
 use super::{Storage, StorageError, StorageResult};
 use crate::config::Config;
 
@@ -55,6 +51,7 @@ impl PgOptions {
 pub struct PgStorage {
     pool: r2d2::Pool<Manager>,
     config: postgres::Config,
+    sql: &'static Statements,
 }
 
 impl PgStorage {
@@ -75,19 +72,23 @@ impl PgStorage {
             .connection_timeout(options.checkout_timeout)
             .test_on_check_out(true)
             .build_unchecked(Manager::new(config.clone()));
-        Ok(PgStorage { pool, config })
+        Ok(PgStorage {
+            pool,
+            config,
+            sql: Statements::of(Dialect::Postgres),
+        })
     }
 
     /// Connects as `sesame serve` does: builds the pool, waits (bounded by
-    /// `SESAME_POSTGRES_STARTUP_TIMEOUT`) for the server to answer, and applies pending
-    /// migrations when `SESAME_AUTO_MIGRATE` is on.
-    pub fn connect(url: &str, config: &Config) -> anyhow::Result<PgStorage> {
+    /// `SESAME_POSTGRES_STARTUP_TIMEOUT`) for the server to answer, and applies the pending
+    /// ones of `migrations` when `SESAME_AUTO_MIGRATE` is on.
+    pub fn connect(url: &str, config: &Config, migrations: &[Migration]) -> anyhow::Result<PgStorage> {
         let storage = PgStorage::new(url, &PgOptions::from_config(config))?;
         storage.wait_until_reachable(Duration::from_secs(config.postgres_startup_timeout))?;
         if config.auto_migrate {
-            storage.migrate()?;
+            storage.migrate(migrations)?;
         } else {
-            let pending = storage.pending_migrations()?;
+            let pending = storage.pending_migrations(migrations)?;
             if !pending.is_empty() {
                 crate::log::warn(&format!(
                     "{} migration(s) pending and SESAME_AUTO_MIGRATE=false: run `sesame migrate` ({})",
@@ -147,34 +148,40 @@ impl PgStorage {
         }
     }
 
-    /// Applies pending migrations under an advisory lock; returns the names applied.
-    pub fn migrate(&self) -> anyhow::Result<Vec<&'static str>> {
+    /// Applies the pending ones of `migrations` under an advisory lock; returns the names
+    /// applied.
+    pub fn migrate(&self, migrations: &[Migration]) -> anyhow::Result<Vec<&'static str>> {
         let mut conn = self.pool.get().context("no PostgreSQL connection for migrating")?;
-        let applied = migrate::apply(&mut conn.client).context("applying migrations")?;
+        let applied = migrate::apply(&mut conn.client, migrations).context("applying migrations")?;
         if !applied.is_empty() {
             crate::log::info(&format!("applied migrations: {}", applied.join(", ")));
         }
         Ok(applied)
     }
 
-    /// Migrations not yet applied to this database.
-    pub fn pending_migrations(&self) -> anyhow::Result<Vec<&'static str>> {
+    /// The ones of `migrations` not yet applied to this database.
+    pub fn pending_migrations(&self, migrations: &[Migration]) -> anyhow::Result<Vec<&'static str>> {
         let mut conn = self.pool.get().context("no PostgreSQL connection")?;
-        Ok(migrate::pending(&mut conn.client)?)
+        Ok(migrate::pending(&mut conn.client, migrations)?)
+    }
+
+    /// Inserts every row of a snapshot (`sesame copy-to`) into this empty, migrated database,
+    /// in one transaction.
+    pub fn load(&self, snapshot: &Snapshot) -> anyhow::Result<()> {
+        Ok(super::sql::copy::load(self, snapshot)?)
     }
 
     /// Runs `f` on a pooled connection, mapping errors. A connection whose query failed
     /// because the server went away is marked broken, so the pool replaces it.
-    fn run<T>(&self, f: impl FnOnce(&mut PgConn) -> Result<T, postgres::Error>) -> StorageResult<T> {
+    fn run<T>(&self, f: impl FnOnce(&mut PgConn) -> SqlResult<T>) -> StorageResult<T> {
         let mut conn = self
             .pool
             .get()
             .map_err(|e| StorageError::Unavailable(anyhow::anyhow!("no PostgreSQL connection: {e}")))?;
         let result = f(&mut conn);
         result.map_err(|e| {
-            let is_db_error = e.as_db_error().is_some();
-            let err = map_error(e);
-            if !is_db_error || matches!(err, StorageError::Unavailable(_)) {
+            let (err, breaks) = map_error(e);
+            if breaks {
                 conn.broken = true;
             }
             err
@@ -182,11 +189,62 @@ impl PgStorage {
     }
 }
 
-/// The one mapping from driver errors to storage errors.
-fn map_error(err: postgres::Error) -> StorageError {
+impl Backend for PgStorage {
+    fn sql(&self) -> &'static Statements {
+        self.sql
+    }
+
+    fn read<T>(&self, f: impl Fn(&mut dyn Conn) -> SqlResult<T>) -> StorageResult<T> {
+        self.run(|c| f(&mut c.session()))
+    }
+
+    fn write<T>(&self, f: impl Fn(&mut dyn Conn) -> SqlResult<T>) -> StorageResult<T> {
+        self.run(|c| f(&mut c.session()))
+    }
+
+    fn transaction<T>(&self, f: impl Fn(&mut dyn Conn) -> SqlResult<T>) -> StorageResult<T> {
+        self.run(|c| {
+            let PgConn { client, statements, .. } = c;
+            // Rolled back on drop if `f` fails.
+            let mut tx = client.transaction()?;
+            let out = f(&mut PgSession::of_transaction(&mut tx, statements))?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+}
+
+/// The one mapping from driver errors to storage errors, and whether the connection is
+/// unusable afterwards (anything but an error the server reported, or a lost server).
+fn map_error(err: SqlError) -> (StorageError, bool) {
+    let Some(pg) = err.downcast_ref::<postgres::Error>() else {
+        // Raised by the shared layer itself (a row it could not map): the connection is fine.
+        return (StorageError::Other(err.into_anyhow()), false);
+    };
+    let is_db_error = pg.as_db_error().is_some();
+    let mapped = match classify(pg) {
+        Class::Conflict(what) => StorageError::Conflict(what),
+        Class::Unavailable => StorageError::Unavailable(err.into_anyhow()),
+        Class::Other => StorageError::Other(err.into_anyhow()),
+    };
+    let breaks = !is_db_error || matches!(mapped, StorageError::Unavailable(_));
+    (mapped, breaks)
+}
+
+enum Class {
+    Conflict(&'static str),
+    Unavailable,
+    Other,
+}
+
+fn classify(err: &postgres::Error) -> Class {
     if let Some(db) = err.as_db_error() {
         if *db.code() == SqlState::UNIQUE_VIOLATION {
-            return StorageError::Conflict(match db.table() {
+            return Class::Conflict(match db.table() {
                 Some("user") if db.constraint() == Some("user_username_uidx") => "user.username",
                 Some("user") => "user.email",
                 Some("account") => "account",
@@ -199,15 +257,15 @@ fn map_error(err: postgres::Error) -> StorageError {
         // 08: connection exception; 57P: shutdown / cannot connect now / database dropped;
         // 53300: too many connections.
         if code.starts_with("08") || code.starts_with("57P") || code == "53300" {
-            return StorageError::Unavailable(err.into());
+            return Class::Unavailable;
         }
-        return StorageError::Other(err.into());
+        return Class::Other;
     }
-    let io = std::error::Error::source(&err).is_some_and(|s| s.is::<std::io::Error>());
+    let io = std::error::Error::source(err).is_some_and(|s| s.is::<std::io::Error>());
     if err.is_closed() || io || err.to_string().starts_with("timeout") {
-        return StorageError::Unavailable(err.into());
+        return Class::Unavailable;
     }
-    StorageError::Other(err.into())
+    Class::Other
 }
 
 impl Storage for PgStorage {

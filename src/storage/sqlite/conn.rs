@@ -1,4 +1,5 @@
-//! Opening a SQLite connection with Sesame's settings, and the reader pool's manager.
+//! Opening a SQLite connection with Sesame's settings, the reader pool's manager, and
+//! [`SqliteSession`], the shared SQL layer's [`Conn`] on a connection or transaction.
 //!
 //! Every connection gets: a busy timeout (another connection or process holding the write
 //! lock is waited for, not failed), `foreign_keys=ON` (SQLite's default is off, and Better
@@ -13,9 +14,10 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{params_from_iter, Connection, OpenFlags};
 
 use crate::config::Config;
+use crate::storage::sql::{Conn, Row, SqlResult, Value};
 
 /// Connection and pool settings.
 #[derive(Debug, Clone)]
@@ -147,5 +149,32 @@ impl r2d2::ManageConnection for Manager {
     /// A local file has no connection to lose.
     fn has_broken(&self, _conn: &mut Connection) -> bool {
         false
+    }
+}
+
+/// A connection (or a transaction on it, which derefs to one) as the shared SQL layer's
+/// [`Conn`]. Statements come from the connection's statement cache.
+pub struct SqliteSession<'c>(pub &'c Connection);
+
+impl Conn for SqliteSession<'_> {
+    fn query(
+        &mut self,
+        sql: &'static str,
+        params: &[Value<'_>],
+        each: &mut dyn FnMut(&dyn Row) -> SqlResult<()>,
+    ) -> SqlResult<()> {
+        let mut st = self.0.prepare_cached(sql)?;
+        let mut rows = st.query(params_from_iter(params))?;
+        // Stepped to the end (SQLITE_DONE), not only to the first row: a write with RETURNING
+        // does its work as it steps, and a failure there must surface.
+        while let Some(row) = rows.next()? {
+            each(row)?;
+        }
+        Ok(())
+    }
+
+    fn execute(&mut self, sql: &'static str, params: &[Value<'_>]) -> SqlResult<u64> {
+        let n = self.0.prepare_cached(sql)?.execute(params_from_iter(params))?;
+        Ok(n as u64)
     }
 }

@@ -1,6 +1,5 @@
-//! Schema migrations on SQLite: the numbered files in `sql/sqlite/` (same names as the
-//! PostgreSQL ones, so `_sesame_migrations` reads the same on both), embedded in the binary,
-//! then every compiled-in plugin's `sqlite` file.
+//! Applying migrations on SQLite (the list and its files: `storage/sql/migrations.rs`; the
+//! same names as on PostgreSQL, so `_sesame_migrations` reads the same on both).
 //!
 //! All pending files are applied in one `BEGIN IMMEDIATE` transaction: it takes SQLite's write
 //! lock first, so several Sesame processes starting together on one file are serialised by
@@ -14,45 +13,21 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-pub use crate::storage::migration::Migration;
-
-/// Every core migration, in the order they are applied.
-pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        name: "0001_core",
-        sql: include_str!("../../../sql/sqlite/0001_core.sql"),
-    },
-    Migration {
-        name: "0002_account_issuer",
-        sql: include_str!("../../../sql/sqlite/0002_account_issuer.sql"),
-    },
-    Migration {
-        name: "0003_account_issuer_default",
-        sql: include_str!("../../../sql/sqlite/0003_account_issuer_default.sql"),
-    },
-    Migration {
-        name: "0004_rate_limit",
-        sql: include_str!("../../../sql/sqlite/0004_rate_limit.sql"),
-    },
-];
-
-/// The core migrations, then every compiled-in plugin's SQLite SQL.
-pub fn all() -> Vec<Migration> {
-    crate::storage::migration::with_plugins(MIGRATIONS, |m| m.sqlite)
-}
+use crate::storage::sql::migrations::pending as pending_of;
+use crate::storage::sql::{Dialect, Migration};
 
 const BOOKKEEPING: &str =
     r#"create table if not exists "_sesame_migrations" ("name" text not null primary key, "appliedAt" date not null)"#;
 
-/// Applies every pending migration; returns the names applied.
-pub fn apply(conn: &mut Connection) -> rusqlite::Result<Vec<&'static str>> {
+/// Applies every pending migration of `list`; returns the names applied.
+pub fn apply(conn: &mut Connection, list: &[Migration]) -> rusqlite::Result<Vec<&'static str>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(BOOKKEEPING)?;
     let done = applied_names(&tx)?;
     let now = crate::clock::iso(time::OffsetDateTime::now_utc());
     let mut applied = Vec::new();
-    for m in all().iter().filter(|m| !done.iter().any(|d| d == m.name)) {
-        for statement in split_statements(m.sql) {
+    for m in pending_of(list, &done) {
+        for statement in split_statements(m.sql(Dialect::Sqlite)) {
             execute(&tx, &statement)?;
         }
         tx.execute(
@@ -86,19 +61,15 @@ fn is_add_column(statement: &str) -> bool {
     words.len() == 5 && words[0] == "alter" && words[1] == "table" && words[3] == "add" && words[4] == "column"
 }
 
-/// Migrations not yet recorded as applied (all of them on an empty database).
-pub fn pending(conn: &Connection) -> rusqlite::Result<Vec<&'static str>> {
+/// The migrations of `list` not yet recorded as applied (all of them on an empty database).
+pub fn pending(conn: &Connection, list: &[Migration]) -> rusqlite::Result<Vec<&'static str>> {
     let exists: bool = conn.query_row(
         "select exists (select 1 from sqlite_master where type = 'table' and name = '_sesame_migrations')",
         [],
         |r| r.get(0),
     )?;
     let done = if exists { applied_names(conn)? } else { Vec::new() };
-    Ok(all()
-        .iter()
-        .filter(|m| !done.iter().any(|d| d == m.name))
-        .map(|m| m.name)
-        .collect())
+    Ok(pending_of(list, &done).map(|m| m.name).collect())
 }
 
 fn applied_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
@@ -139,22 +110,23 @@ pub fn split_statements(sql: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::sql::migrations::CORE;
 
     #[test]
     fn files_split_into_statements() {
-        let core = split_statements(MIGRATIONS[0].sql);
+        let core = split_statements(CORE[0].sqlite);
         assert_eq!(core.len(), 7);
         assert!(core[0].starts_with(r#"create table if not exists "user""#));
-        let issuer = split_statements(MIGRATIONS[1].sql);
+        let issuer = split_statements(CORE[1].sqlite);
         assert_eq!(issuer.len(), 3);
         assert!(is_add_column(&issuer[0]));
         assert!(issuer[1].starts_with("update") && issuer[1].ends_with("is null;"));
-        let trigger = split_statements(MIGRATIONS[2].sql);
+        let trigger = split_statements(CORE[2].sqlite);
         assert_eq!(trigger.len(), 2);
         assert!(trigger[1].starts_with("create trigger") && trigger[1].ends_with("end;"));
         assert!(trigger[1].contains("where \"id\" = new.\"id\";"));
-        for m in all() {
-            for s in split_statements(m.sql) {
+        for m in crate::app::migrations() {
+            for s in split_statements(m.sqlite) {
                 assert!(s.ends_with(';'), "{}: {s}", m.name);
             }
         }
@@ -163,10 +135,11 @@ mod tests {
     #[test]
     fn migrating_twice_applies_nothing_and_re_adding_a_column_is_skipped() {
         let mut conn = Connection::open_in_memory().unwrap();
-        assert_eq!(pending(&conn).unwrap().len(), all().len());
-        assert_eq!(apply(&mut conn).unwrap().len(), all().len());
-        assert!(apply(&mut conn).unwrap().is_empty());
-        assert!(pending(&conn).unwrap().is_empty());
+        let all = crate::app::migrations();
+        assert_eq!(pending(&conn, &all).unwrap().len(), all.len());
+        assert_eq!(apply(&mut conn, &all).unwrap().len(), all.len());
+        assert!(apply(&mut conn, &all).unwrap().is_empty());
+        assert!(pending(&conn, &all).unwrap().is_empty());
         execute(&conn, r#"alter table "account" add column "issuer" text;"#).unwrap();
         assert!(execute(&conn, r#"alter table "account" add column "nope" text, x;"#).is_err());
     }

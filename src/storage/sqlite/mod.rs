@@ -16,20 +16,13 @@
 //! Writes of several rows run in one `BEGIN IMMEDIATE` transaction, which takes the write lock
 //! up front, so two writers never deadlock upgrading a read lock.
 //!
-//! Values as Better Auth's SQLite adapter writes them: booleans as 0/1, dates as ISO-8601 text
-//! (`2026-11-26T19:42:01.429Z`, [`crate::clock::iso`]); see `values.rs`.
+//! The statements, row mappers and store methods are the shared SQL layer's (`storage/sql/`);
+//! values are stored as Better Auth's SQLite adapter writes them: booleans as 0/1, dates as
+//! ISO-8601 text (`2026-11-26T19:42:01.429Z`, [`crate::clock::iso`]); see `row.rs`.
 
-mod accounts;
 mod conn;
-mod export;
-mod jwks;
 mod migrate;
-mod rate_limit;
-mod sessions;
-mod username;
-mod users;
-mod values;
-mod verifications;
+mod row;
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -38,8 +31,12 @@ use anyhow::Context;
 use rusqlite::{Connection, ErrorCode};
 
 pub use conn::SqliteOptions;
-pub use migrate::{all as all_migrations, split_statements, MIGRATIONS};
+use conn::SqliteSession;
+pub use migrate::split_statements;
+use rusqlite::TransactionBehavior;
 
+use super::snapshot::Snapshot;
+use super::sql::{Backend, Conn, Dialect, Migration, SqlError, SqlResult, Statements};
 use super::{Storage, StorageError, StorageResult};
 use crate::config::Config;
 
@@ -53,6 +50,7 @@ pub struct SqliteStorage {
     readers: Option<r2d2::Pool<conn::Manager>>,
     writer: Mutex<Connection>,
     path: String,
+    sql: &'static Statements,
 }
 
 impl SqliteStorage {
@@ -83,17 +81,18 @@ impl SqliteStorage {
             readers,
             writer: Mutex::new(writer),
             path: path.to_string(),
+            sql: Statements::of(Dialect::Sqlite),
         })
     }
 
-    /// Opens as `sesame serve` does, applying pending migrations when `SESAME_AUTO_MIGRATE`
-    /// is on (and warning about them otherwise).
-    pub fn connect(path: &str, config: &Config) -> anyhow::Result<SqliteStorage> {
+    /// Opens as `sesame serve` does, applying the pending ones of `migrations` when
+    /// `SESAME_AUTO_MIGRATE` is on (and warning about them otherwise).
+    pub fn connect(path: &str, config: &Config, migrations: &[Migration]) -> anyhow::Result<SqliteStorage> {
         let storage = SqliteStorage::open(path, &SqliteOptions::from_config(config))?;
         if config.auto_migrate {
-            storage.migrate()?;
+            storage.migrate(migrations)?;
         } else {
-            let pending = storage.pending_migrations()?;
+            let pending = storage.pending_migrations(migrations)?;
             if !pending.is_empty() {
                 eprintln!(
                     "WARN {} migration(s) pending and SESAME_AUTO_MIGRATE=false: run `sesame migrate` ({})",
@@ -110,19 +109,24 @@ impl SqliteStorage {
         &self.path
     }
 
-    /// Applies pending migrations; returns the names applied.
-    pub fn migrate(&self) -> anyhow::Result<Vec<&'static str>> {
+    /// Applies the pending ones of `migrations`; returns the names applied.
+    pub fn migrate(&self, migrations: &[Migration]) -> anyhow::Result<Vec<&'static str>> {
         let mut conn = self.lock_writer();
-        let applied = migrate::apply(&mut conn).context("applying migrations")?;
+        let applied = migrate::apply(&mut conn, migrations).context("applying migrations")?;
         if !applied.is_empty() {
             eprintln!("INFO applied migrations: {}", applied.join(", "));
         }
         Ok(applied)
     }
 
-    /// Migrations not yet applied to this database.
-    pub fn pending_migrations(&self) -> anyhow::Result<Vec<&'static str>> {
-        Ok(migrate::pending(&self.lock_writer())?)
+    /// The ones of `migrations` not yet applied to this database.
+    pub fn pending_migrations(&self, migrations: &[Migration]) -> anyhow::Result<Vec<&'static str>> {
+        Ok(migrate::pending(&self.lock_writer(), migrations)?)
+    }
+
+    /// Every row Sesame knows (`sesame copy-to`), read in one transaction.
+    pub fn snapshot(&self) -> StorageResult<Snapshot> {
+        super::sql::copy::snapshot(self)
     }
 
     fn lock_writer(&self) -> MutexGuard<'_, Connection> {
@@ -130,31 +134,53 @@ impl SqliteStorage {
         // drop), so a poisoned lock is safe to keep using.
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
-    /// Runs a read on a reader connection (the writer for an in-memory database).
-    fn read<T>(&self, f: impl Fn(&Connection) -> rusqlite::Result<T>) -> StorageResult<T> {
+impl Backend for SqliteStorage {
+    fn sql(&self) -> &'static Statements {
+        self.sql
+    }
+
+    /// On a reader connection (the writer for an in-memory database).
+    fn read<T>(&self, f: impl Fn(&mut dyn Conn) -> SqlResult<T>) -> StorageResult<T> {
         match &self.readers {
             Some(pool) => {
                 let conn = pool
                     .get()
                     .map_err(|e| StorageError::Unavailable(anyhow::anyhow!("no SQLite connection: {e}")))?;
-                with_retries(|| f(&conn))
+                with_retries(|| f(&mut SqliteSession(&conn)))
             }
-            None => with_retries(|| f(&self.lock_writer())),
+            None => with_retries(|| f(&mut SqliteSession(&self.lock_writer()))),
         }
     }
 
-    /// Runs a write on the writer connection.
-    fn write<T>(&self, f: impl Fn(&mut Connection) -> rusqlite::Result<T>) -> StorageResult<T> {
+    /// On the writer connection.
+    fn write<T>(&self, f: impl Fn(&mut dyn Conn) -> SqlResult<T>) -> StorageResult<T> {
+        let conn = self.lock_writer();
+        with_retries(|| f(&mut SqliteSession(&conn)))
+    }
+
+    /// `BEGIN IMMEDIATE` on the writer: the write lock is taken up front, so two writers never
+    /// deadlock upgrading a read lock. Rolled back on drop if `f` fails.
+    fn transaction<T>(&self, f: impl Fn(&mut dyn Conn) -> SqlResult<T>) -> StorageResult<T> {
         let mut conn = self.lock_writer();
-        with_retries(|| f(&mut conn))
+        with_retries(|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&mut SqliteSession(&tx))?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "sqlite"
     }
 }
 
 /// Runs `f`, again after a pause while SQLite reports the database busy or locked (each
 /// attempt has already waited out the busy timeout, or failed a snapshot upgrade that a fresh
 /// attempt does not repeat). A failed attempt has rolled back: transactions roll back on drop.
-fn with_retries<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> StorageResult<T> {
+fn with_retries<T>(mut f: impl FnMut() -> SqlResult<T>) -> StorageResult<T> {
     let mut pause = RETRY_PAUSE;
     let mut attempt = 1;
     loop {
@@ -170,19 +196,23 @@ fn with_retries<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> StorageResult<
     }
 }
 
-fn is_busy(err: &rusqlite::Error) -> bool {
+fn is_busy(err: &SqlError) -> bool {
     matches!(
-        err.sqlite_error_code(),
+        err.downcast_ref::<rusqlite::Error>()
+            .and_then(rusqlite::Error::sqlite_error_code),
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
     )
 }
 
 /// The one mapping from driver errors to storage errors.
-fn map_error(err: rusqlite::Error) -> StorageError {
+fn map_error(err: SqlError) -> StorageError {
     if is_busy(&err) {
-        return StorageError::Unavailable(anyhow::Error::from(err).context("the SQLite database stayed locked"));
+        return StorageError::Unavailable(err.into_anyhow().context("the SQLite database stayed locked"));
     }
-    if let rusqlite::Error::SqliteFailure(e, Some(msg)) = &err {
+    let Some(sqlite) = err.downcast_ref::<rusqlite::Error>() else {
+        return StorageError::Other(err.into_anyhow());
+    };
+    if let rusqlite::Error::SqliteFailure(e, Some(msg)) = sqlite {
         let unique = e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
             || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY;
         if unique {
@@ -192,12 +222,12 @@ fn map_error(err: rusqlite::Error) -> StorageError {
         }
     }
     if matches!(
-        err.sqlite_error_code(),
+        sqlite.sqlite_error_code(),
         Some(ErrorCode::CannotOpen | ErrorCode::DiskFull | ErrorCode::SystemIoFailure)
     ) {
-        return StorageError::Unavailable(err.into());
+        return StorageError::Unavailable(err.into_anyhow());
     }
-    StorageError::Other(err.into())
+    StorageError::Other(err.into_anyhow())
 }
 
 /// The conflict name for SQLite's list of the unique columns (`account.issuer,

@@ -1,29 +1,71 @@
-//! Column values as Better Auth's SQLite adapter stores them: dates as ISO-8601 text written
-//! exactly like JavaScript's `Date.toISOString()` (`2026-11-26T19:42:01.429Z`), booleans as
-//! 0/1. Reading is lenient about dates another tool may have written: any RFC 3339 text,
-//! SQLite's own `YYYY-MM-DD HH:MM:SS[.SSS]` (UTC, as `CURRENT_TIMESTAMP` writes), or a number of
-//! milliseconds since the epoch.
+//! The shared SQL layer's values on SQLite, as Better Auth's SQLite adapter stores them: dates
+//! as ISO-8601 text written exactly like JavaScript's `Date.toISOString()`
+//! (`2026-11-26T19:42:01.429Z`), booleans as 0/1. [`Value`] binds that way and
+//! [`rusqlite::Row`] implements [`Row`]. Reading is lenient about dates another tool may have
+//! written: any RFC 3339 text, SQLite's own `YYYY-MM-DD HH:MM:SS[.SSS]` (UTC, as
+//! `CURRENT_TIMESTAMP` writes), or a number of milliseconds since the epoch.
 
-use rusqlite::types::{FromSqlError, Type, ValueRef};
-use rusqlite::Row;
+use rusqlite::types::{FromSqlError, ToSqlOutput, Type, ValueRef};
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-pub use crate::clock::iso;
+use crate::clock::iso;
+use crate::storage::sql::{Row, SqlResult, Value};
 
-/// An optional date as stored.
-pub fn iso_opt(t: Option<OffsetDateTime>) -> Option<String> {
-    t.map(iso)
+impl rusqlite::ToSql for Value<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match *self {
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::OptText(s) => s.map_or(ToSqlOutput::Borrowed(ValueRef::Null), |s| {
+                ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
+            }),
+            Value::Bool(b) => ToSqlOutput::from(b),
+            Value::OptBool(b) => b.map_or(ToSqlOutput::Borrowed(ValueRef::Null), ToSqlOutput::from),
+            Value::Int(i) => ToSqlOutput::from(i),
+            Value::Date(t) => ToSqlOutput::from(iso(t)),
+            Value::OptDate(t) => t.map_or(ToSqlOutput::Borrowed(ValueRef::Null), |t| ToSqlOutput::from(iso(t))),
+        })
+    }
+}
+
+impl Row for rusqlite::Row<'_> {
+    fn text(&self, idx: usize) -> SqlResult<String> {
+        Ok(self.get(idx)?)
+    }
+
+    fn opt_text(&self, idx: usize) -> SqlResult<Option<String>> {
+        Ok(self.get(idx)?)
+    }
+
+    fn boolean(&self, idx: usize) -> SqlResult<bool> {
+        Ok(self.get(idx)?)
+    }
+
+    fn int(&self, idx: usize) -> SqlResult<i64> {
+        Ok(self.get(idx)?)
+    }
+
+    fn date(&self, idx: usize) -> SqlResult<OffsetDateTime> {
+        Ok(date(self, idx)?)
+    }
+
+    fn opt_date(&self, idx: usize) -> SqlResult<Option<OffsetDateTime>> {
+        Ok(date_opt(self, idx)?)
+    }
+
+    fn is_null(&self, idx: usize) -> SqlResult<bool> {
+        Ok(matches!(self.get_ref(idx)?, ValueRef::Null))
+    }
 }
 
 /// The date in column `idx`.
-pub fn date(row: &Row, idx: usize) -> rusqlite::Result<OffsetDateTime> {
+pub fn date(row: &rusqlite::Row, idx: usize) -> rusqlite::Result<OffsetDateTime> {
     date_opt(row, idx)?.ok_or(rusqlite::Error::InvalidColumnType(idx, "date".into(), Type::Null))
 }
 
 /// The date in column `idx`, `None` for NULL.
-pub fn date_opt(row: &Row, idx: usize) -> rusqlite::Result<Option<OffsetDateTime>> {
+pub fn date_opt(row: &rusqlite::Row, idx: usize) -> rusqlite::Result<Option<OffsetDateTime>> {
     let parsed = match row.get_ref(idx)? {
         ValueRef::Null => return Ok(None),
         ValueRef::Text(t) => std::str::from_utf8(t).ok().and_then(parse_text),

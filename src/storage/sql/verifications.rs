@@ -1,0 +1,120 @@
+//! `verification` rows: the columns, the row mapper, the statements and
+//! [`VerificationStore`] for both databases. Consuming is one `DELETE … RETURNING` of every row
+//! of the identifier, so of concurrent consumers exactly one gets the rows (and the newest of
+//! them wins); password reset consumes and sets the password in one transaction.
+
+use time::OffsetDateTime;
+
+use super::accounts::set_password_in;
+use super::{columns, insert, select, Backend, Cols, Conn, Dialect, SqlResult, Value};
+use crate::auth::models::Verification;
+use crate::storage::{ResetOutcome, SessionChange, StorageResult, VerificationStore};
+
+/// Every column, in the order of [`read`] and [`values`].
+pub(super) const COLUMNS: [&str; 6] = ["id", "identifier", "value", "expiresAt", "createdAt", "updatedAt"];
+
+pub(super) fn read(c: &mut Cols<'_>) -> SqlResult<Verification> {
+    Ok(Verification {
+        id: c.text()?,
+        identifier: c.text()?,
+        value: c.text()?,
+        expires_at: c.date()?,
+        created_at: c.date()?,
+        updated_at: c.date()?,
+    })
+}
+
+pub(super) fn values(v: &Verification) -> [Value<'_>; COLUMNS.len()] {
+    [
+        (&v.id).into(),
+        (&v.identifier).into(),
+        (&v.value).into(),
+        v.expires_at.into(),
+        v.created_at.into(),
+        v.updated_at.into(),
+    ]
+}
+
+pub struct VerificationSql {
+    pub insert: String,
+    pub newest: String,
+    pub consume: String,
+    pub all: String,
+}
+
+impl VerificationSql {
+    pub(super) fn new(d: Dialect) -> VerificationSql {
+        VerificationSql {
+            insert: insert(d, "verification", &COLUMNS),
+            newest: select(
+                d,
+                &COLUMNS,
+                "verification",
+                r#"where "identifier" = $1 order by "createdAt" desc, "id" desc limit 1"#,
+            ),
+            // SQLite's RETURNING cannot order or limit: the newest is picked from the rows.
+            consume: d.render(&format!(
+                r#"delete from "verification" where "identifier" = $1 returning {}"#,
+                columns("", &COLUMNS)
+            )),
+            all: select(d, &COLUMNS, "verification", r#"order by "createdAt", "id""#),
+        }
+    }
+}
+
+/// Deletes every row of the identifier and returns the newest.
+fn consume(c: &mut dyn Conn, sql: &'static VerificationSql, identifier: &str) -> SqlResult<Option<Verification>> {
+    let rows = c.all(&sql.consume, &[identifier.into()], read)?;
+    Ok(rows
+        .into_iter()
+        .max_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id))))
+}
+
+impl<B: Backend> VerificationStore for B {
+    fn create_verification(&self, v: &Verification) -> StorageResult<()> {
+        self.write(|c| c.execute(&self.sql().verifications.insert, &values(v)).map(|_| ()))
+    }
+
+    fn find_verification(&self, identifier: &str) -> StorageResult<Option<Verification>> {
+        self.read(|c| c.first(&self.sql().verifications.newest, &[identifier.into()], read))
+    }
+
+    fn consume_verification(&self, identifier: &str) -> StorageResult<Option<Verification>> {
+        self.write(|c| consume(c, &self.sql().verifications, identifier))
+    }
+
+    fn reset_password(
+        &self,
+        identifier: &str,
+        now: OffsetDateTime,
+        hash: &str,
+        revoke_sessions: bool,
+    ) -> StorageResult<ResetOutcome> {
+        let sql = self.sql();
+        // The token's rows are deleted whatever the outcome, so the transaction commits on
+        // every path.
+        self.transaction(|c| {
+            let outcome = match consume(c, &sql.verifications, identifier)? {
+                None => ResetOutcome::InvalidToken,
+                Some(row) if row.expires_at <= now => ResetOutcome::InvalidToken,
+                Some(row) => {
+                    let exists = c
+                        .first(&sql.users.exists, &[(&row.value).into()], |c| c.boolean())?
+                        .unwrap_or(false);
+                    if !exists {
+                        ResetOutcome::UserNotFound
+                    } else {
+                        let change = if revoke_sessions {
+                            SessionChange::RevokeAll
+                        } else {
+                            SessionChange::Keep
+                        };
+                        set_password_in(c, sql, &row.value, hash, now, &change)?;
+                        ResetOutcome::Done(row.value)
+                    }
+                }
+            };
+            Ok(outcome)
+        })
+    }
+}
