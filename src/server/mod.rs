@@ -177,12 +177,11 @@ fn serve(app: &App, mut rq: tiny_http::Request, refuse: Option<ApiError>) {
     let id = request_id::generate();
     let method = crate::log::sanitize(rq.method().as_str(), 16);
     let path = log_path(app, rq.url());
-    let closing = rq.body_too_large();
     let converted = match refuse {
         Some(err) => Err(err),
         None => convert(app, &mut rq),
     };
-    let mut response = request_id::scope(&id, || match converted {
+    let response = request_id::scope(&id, || match converted {
         Ok(req) => app.handle_http(req),
         Err(err) => {
             let mut r = Response::from_error(&err);
@@ -190,9 +189,6 @@ fn serve(app: &App, mut rq: tiny_http::Request, refuse: Option<ApiError>) {
             r
         }
     });
-    if closing {
-        response.headers.push(("connection".to_string(), "close".to_string()));
-    }
     let status = response.status;
     let mut out = tiny_http::Response::from_data(response.body).with_status_code(status);
     for h in wire_headers(&response.headers, &id) {

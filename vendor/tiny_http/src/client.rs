@@ -385,10 +385,10 @@ impl ClientConnection {
                 }
             }
         }
-        if let Ok(h) = crate::Header::from_bytes(&b"Connection"[..], &b"close"[..]) {
-            response.add_header(h);
-        }
-        response.raw_print(writer, version, &[], false, None).ok();
+        response
+            .with_connection_close()
+            .raw_print(writer, version, &[], false, None)
+            .ok();
     }
 }
 
@@ -417,7 +417,7 @@ impl Iterator for ClientConnection {
 
         // Sesame patch: every error tiny_http answers by itself closes the connection (we do
         // not know where the next request would start), and uses the configured body.
-        let rq = match self.read() {
+        let mut rq = match self.read() {
             Err(ReadError::WrongRequestLine) => {
                 self.write_error(400, HTTPVersion(1, 1));
                 return None;
@@ -467,6 +467,10 @@ impl Iterator for ClientConnection {
             None if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
             _ => (),
         };
+        // Sesame patch: the response says when the connection closes after it.
+        if self.no_more_requests {
+            rq.set_closes_connection();
+        }
 
         // returning the request
         Some(rq)

@@ -75,6 +75,9 @@ pub struct Request {
     // Sesame patch: the body was over `ConnectionLimits::max_body_bytes` and was not read
     body_too_large: bool,
 
+    // Sesame patch: the connection closes after this request's response, which then says so
+    closes_connection: bool,
+
     // If Some, a message must be sent after responding
     notify_when_responded: Option<Sender<()>>,
 }
@@ -242,6 +245,7 @@ where
         must_send_continue: expects_continue,
         notify_when_responded: None,
         body_too_large: false,
+        closes_connection: false,
     })
 }
 
@@ -276,6 +280,7 @@ where
         must_send_continue: false,
         notify_when_responded: None,
         body_too_large,
+        closes_connection: body_too_large,
     }
 }
 
@@ -323,6 +328,21 @@ impl Request {
     #[inline]
     pub fn body_too_large(&self) -> bool {
         self.body_too_large
+    }
+
+    /// Sesame patch: whether the connection closes once this request is answered (the client
+    /// asked for it, HTTP/1.0, a refused body, ambiguous framing). The response then carries
+    /// `Connection: close`, so a keep-alive client does not send its next request into a
+    /// closing socket.
+    #[inline]
+    pub fn closes_connection(&self) -> bool {
+        self.closes_connection
+    }
+
+    /// Sesame patch: marks the request as the connection's last.
+    #[inline]
+    pub(crate) fn set_closes_connection(&mut self) {
+        self.closes_connection = true;
     }
 
     /// Returns the address of the client that sent this request.
@@ -492,6 +512,12 @@ impl Request {
         let mut writer = self.extract_writer_impl();
 
         let do_not_send_body = self.method == Method::Head;
+        // Sesame patch: announce the close (`Connection` is refused by `add_header`).
+        let response = if self.closes_connection {
+            response.with_connection_close()
+        } else {
+            response
+        };
 
         Self::ignore_client_closing_errors(response.raw_print(
             writer.by_ref(),

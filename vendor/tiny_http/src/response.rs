@@ -285,6 +285,16 @@ where
         self.headers.push(header);
     }
 
+    /// Sesame patch: adds `Connection: close`, which `add_header` refuses to set, for a
+    /// response after which the server closes the connection.
+    pub(crate) fn with_connection_close(mut self) -> Response<R> {
+        self.headers.retain(|h| !h.field.equiv("Connection"));
+        if let Ok(h) = Header::from_bytes(&b"Connection"[..], &b"close"[..]) {
+            self.headers.push(h);
+        }
+        self
+    }
+
     /// Returns the same request, but with an additional header.
     ///
     /// Some headers cannot be modified and some other have a
