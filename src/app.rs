@@ -69,6 +69,8 @@ pub struct App {
     pub oauth: crate::oauth::OAuth,
     /// Limits HTTP requests per client and path (`ratelimit/`).
     pub rate_limiter: crate::ratelimit::RateLimiter,
+    /// Warns once about `X-Forwarded-For` from a peer not in `SESAME_TRUSTED_PROXIES`.
+    forwarded_for: crate::http::client_ip::UntrustedForwardedFor,
 }
 
 impl App {
@@ -99,6 +101,7 @@ impl App {
             clock,
             router,
             dummy_hash: std::sync::OnceLock::new(),
+            forwarded_for: Default::default(),
             plugins,
             mailer,
             outbox,
@@ -144,6 +147,7 @@ impl App {
 
     /// Answers one HTTP request. Never panics: a panicking handler gives a logged 500.
     pub fn handle_http(&self, req: Request) -> Response {
+        self.forwarded_for.check(&req, &self.config.trusted_proxies);
         let mut resp = match self.run(req, Transport::Http) {
             Ok(r) => r,
             Err(e) => Response::from_error(&e),
@@ -152,7 +156,8 @@ impl App {
         resp
     }
 
-    /// Runs the pipeline inside `catch_unwind`; errors keep the cookies set on the way.
+    /// Runs the pipeline inside `catch_unwind`; errors keep the cookies set on the way. Every
+    /// `Location` leaves percent-encoded (`http::location`).
     pub(crate) fn run(&self, mut req: Request, transport: Transport) -> Result<Response, ApiError> {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let ctx_cookies = RefCell::new(Vec::new());
@@ -164,11 +169,13 @@ impl App {
                 for c in cookies {
                     resp.add_set_cookie(c);
                 }
+                crate::http::location::encode_headers(&mut resp.headers);
                 Ok(resp)
             }
             Ok((Err(mut err), cookies)) => {
                 err.headers
                     .extend(cookies.into_iter().map(|c| ("set-cookie".to_string(), c)));
+                crate::http::location::encode_headers(&mut err.headers);
                 Err(err)
             }
             Err(panic) => {

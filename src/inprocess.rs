@@ -176,6 +176,7 @@ endpoints! {
     revoke_sessions => "revokeSessions",
     revoke_other_sessions => "revokeOtherSessions",
     update_user => "updateUser",
+    update_session => "updateSession",
     change_password => "changePassword",
     verify_password => "verifyPassword",
     send_verification_email => "sendVerificationEmail",

@@ -111,6 +111,12 @@ pub const CORE_ROUTES: &[Route] = &[
         "Update the user's name or image",
     ),
     Route::post(
+        "/update-session",
+        "updateSession",
+        session::update_session,
+        "Update the session's additional fields (Sesame's sessions have none)",
+    ),
+    Route::post(
         "/change-password",
         "changePassword",
         password::change_password,

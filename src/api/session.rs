@@ -1,5 +1,5 @@
-//! Session endpoints: `GET /get-session` (spec §3.5, §4.5), `GET /list-sessions`,
-//! `POST /revoke-session`, `/revoke-sessions`, `/revoke-other-sessions` (spec §3.17).
+//! Session endpoints: `GET /get-session`, `POST /update-session`, `GET /list-sessions`,
+//! `POST /revoke-session`, `/revoke-sessions`, `/revoke-other-sessions`.
 
 use serde_json::{json, Value};
 
@@ -7,7 +7,7 @@ use super::query_flag;
 use crate::app::Ctx;
 use crate::auth::current;
 use crate::error::{codes, ApiError};
-use crate::http::{validate::Fields, Request, Response};
+use crate::http::{validate, validate::Fields, Request, Response};
 
 pub fn get_session(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     // Sesame keeps no cookie cache, so `disableCookieCache` changes nothing.
@@ -25,6 +25,18 @@ pub fn get_session(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
 /// does not offer; it keeps Better Auth's answer.
 pub fn get_session_post(_ctx: &Ctx<'_>, _req: &Request) -> Result<Response, ApiError> {
     Err(ApiError::new(405, codes::METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED).with_header("allow", "GET"))
+}
+
+/// `POST /update-session`: Better Auth writes the body's *additional session fields* (its
+/// `session.additionalFields` and plugin session fields) and ignores every other key, core
+/// fields such as `expiresAt` or `userId` included. Sesame's sessions have no additional
+/// fields, so a signed-in caller always gets Better Auth's answer for that case: 400 "No
+/// fields to update". The order of the checks is Better Auth's: the body must be an object
+/// (400 `VALIDATION_ERROR`, before the session), then the session (401).
+pub fn update_session(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    validate::record(ctx.body.as_ref())?;
+    current::require(ctx, req)?;
+    Err(ApiError::bad_request(codes::NO_FIELDS_TO_UPDATE))
 }
 
 pub fn list_sessions(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {

@@ -10,6 +10,7 @@ use crate::error::{codes, ApiError};
 
 const JSON: &str = "application/json";
 const FORM: &str = "application/x-www-form-urlencoded";
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// The parsed body, or `None` when the request has none.
 pub fn parse(req: &Request, kind: BodyKind) -> Result<Option<Value>, ApiError> {
@@ -49,7 +50,10 @@ pub fn parse(req: &Request, kind: BodyKind) -> Result<Option<Value>, ApiError> {
             .collect();
         return Ok(Some(Value::Object(map)));
     }
-    serde_json::from_slice(&req.body)
+    // One leading UTF-8 byte-order mark is dropped, as the Fetch standard's UTF-8 decode that
+    // Better Auth reads bodies with does; some Windows and .NET clients send one.
+    let json = req.body.strip_prefix(UTF8_BOM).unwrap_or(&req.body);
+    serde_json::from_slice(json)
         .map(Some)
         .map_err(|_| ApiError::with_message(400, codes::BAD_REQUEST, "Invalid JSON in request body"))
 }
@@ -92,5 +96,20 @@ mod tests {
             Some(serde_json::json!({"email":"a@b.co","rememberMe":"false"}))
         );
         assert_eq!(parse(&r, BodyKind::Json).unwrap_err().status, 415);
+    }
+
+    #[test]
+    fn one_leading_byte_order_mark_is_dropped_from_json() {
+        let parsed = |body: &[u8]| {
+            let r = Request::post("/x").with_body(JSON, body);
+            parse(&r, BodyKind::Json).map_err(|e| (e.status, e.message))
+        };
+        assert_eq!(parsed(b"\xEF\xBB\xBF{\"a\":1}"), Ok(Some(serde_json::json!({"a": 1}))));
+        let invalid = Err((400, "Invalid JSON in request body".into()));
+        // Only at the very start, only one, and not the whole body.
+        assert_eq!(parsed(b" \xEF\xBB\xBF{}"), invalid);
+        assert_eq!(parsed(b"\xEF\xBB\xBF\xEF\xBB\xBF{}"), invalid);
+        assert_eq!(parsed(b"\xEF\xBB\xBF"), invalid);
+        assert_eq!(parsed(b"\xEF\xBB{}"), invalid);
     }
 }

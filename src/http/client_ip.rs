@@ -12,6 +12,7 @@
 //! is masked to its /64 and written out in full, because one host usually owns a whole /64.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context};
 
@@ -151,9 +152,68 @@ pub fn client_key(req: &Request, proxies: &[IpNet]) -> Option<String> {
     resolve(req, proxies).map(normalize)
 }
 
+/// The one warning for a likely misconfiguration: requests carry `X-Forwarded-For` from a peer
+/// that is not a trusted proxy, so the header is ignored and every client behind that proxy is
+/// the proxy's address (rate-limit buckets, `session.ipAddress`). Logged once per server: a
+/// client forging the header can trigger it, but only once, and the line holds nothing it wrote.
+#[derive(Debug, Default)]
+pub struct UntrustedForwardedFor {
+    warned: AtomicBool,
+}
+
+impl UntrustedForwardedFor {
+    /// Checks one request, logging the first time the header arrives from an untrusted peer.
+    pub fn check(&self, req: &Request, proxies: &[IpNet]) {
+        if self.warned.load(Ordering::Relaxed) || !req.headers.iter().any(|(k, _)| k == "x-forwarded-for") {
+            return;
+        }
+        let Some(peer) = req.remote_addr.map(canonical) else {
+            return;
+        };
+        if proxies.iter().any(|n| n.contains(peer)) || self.warned.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        crate::log::warn(&format!(
+            "requests carry X-Forwarded-For from {peer}, which is not a trusted proxy: the header is \
+             ignored and clients are recorded (rate limits, session ipAddress) as {peer}. If {peer} \
+             is your reverse proxy, list it in SESAME_TRUSTED_PROXIES (logged once)"
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarded_for_from_an_untrusted_peer_is_reported_once() {
+        let tap = crate::log::tap();
+        let warned = |lines: &[String]| {
+            lines
+                .iter()
+                .filter(|l| l.starts_with("WARN ") && l.contains("SESAME_TRUSTED_PROXIES"))
+                .filter(|l| {
+                    ["203.0.113.7", "198.51.100.1", "10.0.0.2"]
+                        .iter()
+                        .any(|ip| l.contains(ip))
+                })
+                .count()
+        };
+        let check = UntrustedForwardedFor::default();
+        let p = nets("10.0.0.0/8");
+        // No header, no peer (in-process), or a trusted peer: nothing to say.
+        check.check(&req("203.0.113.7", &[]), &p);
+        check.check(&Request::get("/x").with_header("x-forwarded-for", "1.1.1.1"), &p);
+        check.check(&req("10.0.0.2", &["1.1.1.1"]), &p);
+        assert_eq!(warned(&tap.lines()), 0);
+        check.check(&req("::ffff:203.0.113.7", &["1.1.1.1"]), &p);
+        check.check(&req("198.51.100.1", &["1.1.1.1"]), &[]);
+        let lines = tap.lines();
+        assert_eq!(warned(&lines), 1, "{lines:?}");
+        let line = lines.iter().find(|l| l.contains("SESAME_TRUSTED_PROXIES")).unwrap();
+        assert!(line.contains("from 203.0.113.7,"), "{line}");
+        assert!(!line.contains("1.1.1.1"), "the header's value is not logged: {line}");
+    }
 
     fn req(peer: &str, xff: &[&str]) -> Request {
         let mut r = Request::get("/x").with_remote_addr(peer.parse().unwrap());

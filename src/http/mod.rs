@@ -6,6 +6,7 @@ pub mod client_ip;
 pub mod cookies;
 pub mod html;
 pub mod input_guard;
+pub mod location;
 pub mod origin;
 pub mod redirect;
 pub mod request;

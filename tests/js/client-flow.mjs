@@ -1,6 +1,6 @@
 // Better Auth's official JavaScript client (`better-auth/client`, unchanged) against a live
-// Sesame server: sign up, sign in, get the session, list and revoke sessions, update the user,
-// change the password and sign out. Exits non-zero on the first mismatch.
+// Sesame server: sign up, sign in, get the session, list and revoke sessions, update the user
+// and the session, change the password and sign out. Exits non-zero on the first mismatch.
 //
 // Usage: node client-flow.mjs http://127.0.0.1:PORT
 import { browser as makeBrowser } from "./browser.mjs";
@@ -65,6 +65,25 @@ try {
   assert.equal(s2.data.user.name, "Renamed");
   assert.equal(s2.data.user.image, "https://example.com/a.png");
   check("updateUser");
+
+  const updS = await a.client.updateSession({ expiresAt: "2099-01-01T00:00:00.000Z" });
+  assert.equal(updS.error.status, 400);
+  assert.equal(updS.error.code, "NO_FIELDS_TO_UPDATE");
+  assert.equal(updS.error.message, "No fields to update");
+  check("updateSession without additional session fields → 400");
+
+  // The server closes after refusing an oversized body and says so: Node's keep-alive pool
+  // must not send the next request into that socket.
+  const big = await fetch(`${baseURL}/api/auth/sign-in/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: " ".repeat(1024 * 1024 + 1),
+  });
+  assert.equal(big.status, 413);
+  assert.equal(big.headers.get("connection"), "close");
+  assert.equal((await big.json()).code, "PAYLOAD_TOO_LARGE");
+  for (let i = 0; i < 3; i++) assert.equal((await fetch(`${baseURL}/api/auth/ok`)).status, 200);
+  check("413 announces Connection: close; the next requests go through");
 
   const revOne = await a.client.revokeSession({ token: inB.data.token });
   assert.equal(revOne.error, null);

@@ -132,6 +132,7 @@ const CORE: &[EndpointDoc] = &[
         false,
     ),
     doc("listSessions", &[], &["UNAUTHORIZED", "SESSION_NOT_FRESH"], true),
+    doc("updateSession", &[], &["UNAUTHORIZED", "NO_FIELDS_TO_UPDATE"], true),
     doc("revokeSession", &[req("token", String)], &["UNAUTHORIZED"], true),
     doc("revokeSessions", &[], &["UNAUTHORIZED"], true),
     doc("revokeOtherSessions", &[], &["UNAUTHORIZED"], true),
