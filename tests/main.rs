@@ -15,6 +15,7 @@ mod bad_input; // property-based bad-input battery over every route (proptest)
 mod change_email; // change-email and its confirmation / verification links
 mod cli; // the binary: --help, secret, SIGTERM
 mod conformance; // percent-encoded Location, Connection: close, update-session, BOM, X-Forwarded-For warning
+mod conformance_oauth; // social sign-up verification email, account-info profile, refresh-token shape
 mod cookies; // signed-cookie format vs a Better Auth fixture, attributes, __Secure- prefix
 mod csrf; // Origin/Referer check, Fetch-Metadata, trusted origins, callbackURL rules
 mod delete_user; // delete-user and its emailed link

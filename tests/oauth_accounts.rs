@@ -432,7 +432,7 @@ fn account_info_reads_the_provider_profile(t: &TestApp) {
     assert_eq!(body["data"]["login"], "octocat");
     assert_eq!(
         body["account"],
-        json!({"id": account_id, "providerId": "github", "issuer": "local:oauth:github", "accountId": "12345"})
+        json!({"id": account_id, "providerId": "github", "accountId": "12345"})
     );
     f.respond("/github/user", 401, "{}");
     assert_error(

@@ -12,6 +12,7 @@ use crate::clock::iso;
 use crate::error::{codes, ApiError};
 use crate::http::validate::{query_object, Fields};
 use crate::http::{Request, Response};
+use crate::oauth::config::ProviderKind;
 use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{Sealer, Tokens};
 
@@ -206,7 +207,8 @@ pub fn refresh_token(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
     };
     let refresh_plain = sealer(ctx).open(Some(&stored)).map_err(failed)?.unwrap_or_default();
     let (tokens, updated) = refresh(ctx, provider, &account, &refresh_plain).map_err(failed)?;
-    let date = |t: Option<time::OffsetDateTime>| t.map_or(Value::Null, |t| Value::String(iso(t)));
+    // A value Better Auth has as `undefined` is left out, not sent as `null` (its memory
+    // adapter; its SQL adapters send the column's `null`).
     let mut out = Map::new();
     out.insert("accessToken".into(), json!(tokens.access_token));
     out.insert(
@@ -216,9 +218,15 @@ pub fn refresh_token(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
     if let Some(t) = tokens.access_token_expires_at {
         out.insert("accessTokenExpiresAt".into(), Value::String(iso(t)));
     }
-    out.insert("refreshTokenExpiresAt".into(), date(updated.refresh_token_expires_at));
-    out.insert("scope".into(), json!(updated.scope));
-    out.insert("idToken".into(), json!(updated.id_token));
+    if let Some(t) = updated.refresh_token_expires_at {
+        out.insert("refreshTokenExpiresAt".into(), Value::String(iso(t)));
+    }
+    if let Some(scope) = &updated.scope {
+        out.insert("scope".into(), Value::String(scope.clone()));
+    }
+    if let Some(id_token) = &updated.id_token {
+        out.insert("idToken".into(), Value::String(id_token.clone()));
+    }
     out.insert("providerId".into(), Value::String(updated.provider_id.clone()));
     out.insert("accountId".into(), Value::String(updated.id.clone()));
     Ok(Response::json(&Value::Object(out)))
@@ -235,24 +243,33 @@ pub fn account_info(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> 
         return Err(ApiError::bad_request(codes::ACCESS_TOKEN_NOT_FOUND));
     }
     let oauth = &ctx.app.oauth;
-    let tokens = Tokens {
+    // The profile comes from the stored id_token as Better Auth reads it (built-ins decode it,
+    // OIDC providers verify it). Once an OIDC token has expired Better Auth answers 401;
+    // Sesame asks the userinfo endpoint with the access token instead.
+    let mut tokens = Tokens {
         access_token: Some(access),
-        // Built-ins read their profile from the stored id_token (decoded, as Better Auth);
-        // generic OIDC providers ask their userinfo endpoint, since the token may have expired.
-        id_token: account.id_token.clone().filter(|_| provider.builtin().is_some()),
+        id_token: account.id_token.clone(),
         ..Tokens::default()
     };
-    let info = provider
-        .endpoints(&oauth.http)
-        .and_then(|eps| provider.user_info(&oauth.http, &oauth.jwks, &eps, &tokens, None, None, ctx.now))
-        .map_err(|e| {
-            let id = crate::http::request_id::current();
-            crate::log::warn(&format!(
-                "request_id={id} oauth provider {}: account info: {e:#}",
-                provider.id()
-            ));
-            ApiError::new(401, codes::FAILED_TO_GET_USER_INFO)
-        })?;
+    let read = |tokens: &Tokens| {
+        provider
+            .endpoints(&oauth.http)
+            .and_then(|eps| provider.user_info(&oauth.http, &oauth.jwks, &eps, tokens, None, None, ctx.now))
+    };
+    let oidc = matches!(provider.config.kind, ProviderKind::Oidc { .. });
+    let mut info = read(&tokens);
+    if info.is_err() && oidc && tokens.id_token.is_some() {
+        tokens.id_token = None;
+        info = read(&tokens);
+    }
+    let info = info.map_err(|e| {
+        let id = crate::http::request_id::current();
+        crate::log::warn(&format!(
+            "request_id={id} oauth provider {}: account info: {e:#}",
+            provider.id()
+        ));
+        ApiError::new(401, codes::FAILED_TO_GET_USER_INFO)
+    })?;
     let mut user = Map::new();
     user.insert("name".into(), Value::String(info.name));
     user.insert("email".into(), json!(info.email));
@@ -263,10 +280,10 @@ pub fn account_info(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> 
     Ok(Response::json(&json!({
         "user": user,
         "data": info.data,
+        // Better Auth's schema for this object admits exactly these three keys.
         "account": {
             "id": account.id,
             "providerId": account.provider_id,
-            "issuer": account.issuer,
             "accountId": account.account_id,
         },
     })))

@@ -204,6 +204,7 @@ pub fn callback_get(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> 
         Ok(r) => r,
         Err(reason) => return fail(&reason.replace(' ', "_")),
     };
+    super::mail::after_social_sign_in(ctx, &resolved.user, resolved.is_register, Some(&data.callback_url));
     let session = create_session(ctx, req, &resolved.user.id, true)?;
     ctx.set_session_cookie(&session.token, false);
     let target = match (&data.new_user_url, resolved.is_register) {

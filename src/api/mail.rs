@@ -60,6 +60,17 @@ pub(crate) fn send_verification(ctx: &Ctx<'_>, user: &User, callback: Option<&st
     );
 }
 
+/// After a social sign-in (Better Auth's `handleOAuthUserInfo`): a user just created from a
+/// provider identity whose email the provider did not call verified gets a verification link,
+/// through the same path as an email sign-up, when `SESAME_SEND_VERIFICATION_ON_SIGN_UP` is on
+/// (by default it follows `SESAME_REQUIRE_EMAIL_VERIFICATION`). An existing user signing in
+/// gets nothing. `callback` is the sign-in's `callbackURL`.
+pub(crate) fn after_social_sign_in(ctx: &Ctx<'_>, user: &User, is_register: bool, callback: Option<&str>) {
+    if is_register && !user.email_verified && ctx.config().email.send_on_sign_up {
+        send_verification(ctx, user, callback);
+    }
+}
+
 /// Signs a token that is thrown away, so a path that sends nothing costs about as much as one
 /// that does.
 pub(crate) fn sign_dummy_token(ctx: &Ctx<'_>, email: &str) {

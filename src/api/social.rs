@@ -324,6 +324,8 @@ pub fn sign_in_social(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError
         Ok(r) => r,
         Err(reason) => return Err(ApiError::with_message(401, codes::OAUTH_LINK_ERROR, reason)),
     };
+    let callback = body.callback_url.as_deref();
+    super::mail::after_social_sign_in(ctx, &resolved.user, resolved.is_register, callback);
     let session = create_session(ctx, req, &resolved.user.id, true)?;
     ctx.set_session_cookie(&session.token, false);
     Ok(Response::json(&json!({

@@ -2,7 +2,7 @@
 //! mapping of the user-info answer (Better Auth's `genericOAuth` plugin, whose providers are
 //! first-class social providers: `/sign-in/social` and `/callback/:id` serve them).
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::builtin::truthy;
 use super::config::FieldMap;
@@ -75,7 +75,7 @@ pub fn oidc_user_info(
     claims: Option<&Value>,
 ) -> anyhow::Result<UserInfo> {
     let from_claims = claims.filter(|c| text(c.get("sub")).is_some() && text(c.get("email")).is_some());
-    let data = match from_claims {
+    let profile = match from_claims {
         Some(c) => c.clone(),
         None => {
             let url = userinfo.ok_or_else(|| anyhow::anyhow!("no email in the id_token and no userinfo endpoint"))?;
@@ -94,12 +94,15 @@ pub fn oidc_user_info(
         }
     };
     Ok(UserInfo {
-        subject: text(data.get("sub")).unwrap_or_default(),
-        name: text(data.get("name")).unwrap_or_default(),
-        email: text(data.get("email")),
-        email_verified: truthy(data.get("email_verified")),
-        image: text(data.get("picture")),
-        data,
+        subject: text(profile.get("sub")).unwrap_or_default(),
+        name: text(profile.get("name")).unwrap_or_default(),
+        email: text(profile.get("email")),
+        email_verified: truthy(profile.get("email_verified")),
+        image: text(profile.get("picture")),
+        data: match from_claims {
+            Some(_) => profile_from_claims(&profile),
+            None => profile_from_userinfo(profile),
+        },
     })
 }
 
@@ -109,20 +112,84 @@ pub fn oauth2_user_info(http: &Client, userinfo: &str, tokens: &Tokens, fields: 
         .access_token
         .as_deref()
         .ok_or_else(|| anyhow::anyhow!("no access token"))?;
-    let data = http.get_json(userinfo, Some(access), &[])?;
+    // The mapping reads the answer as sent; `data` is the merged profile.
+    let answer = http.get_json(userinfo, Some(access), &[])?;
     Ok(UserInfo {
-        subject: text(path(&data, &fields.id)).unwrap_or_default(),
-        name: text(path(&data, &fields.name)).unwrap_or_default(),
-        email: text(path(&data, &fields.email)),
-        email_verified: truthy(path(&data, &fields.email_verified)),
-        image: text(path(&data, &fields.image)),
-        data,
+        subject: text(path(&answer, &fields.id)).unwrap_or_default(),
+        name: text(path(&answer, &fields.name)).unwrap_or_default(),
+        email: text(path(&answer, &fields.email)),
+        email_verified: truthy(path(&answer, &fields.email_verified)),
+        image: text(path(&answer, &fields.image)),
+        data: profile_from_userinfo(answer),
     })
+}
+
+/// The profile Better Auth's generic OAuth plugin builds from ID-token claims
+/// (`fetchUserInfo`), which `/account-info` answers as `data`: `id` (the subject),
+/// `emailVerified` and `image` (the `picture` claim) first, then every claim.
+fn profile_from_claims(claims: &Value) -> Value {
+    let Some(c) = claims.as_object() else {
+        return claims.clone();
+    };
+    let mut out = Map::new();
+    out.insert("id".into(), c.get("sub").cloned().unwrap_or(Value::Null));
+    out.insert("emailVerified".into(), Value::Bool(truthy(c.get("email_verified"))));
+    if let Some(p) = c.get("picture") {
+        out.insert("image".into(), p.clone());
+    }
+    for (k, v) in c {
+        out.insert(k.clone(), v.clone());
+    }
+    Value::Object(out)
+}
+
+/// The same profile from a user-info answer: the answer with `emailVerified` added and `image`
+/// set to its `picture`. A key whose value would be JavaScript's `undefined` is left out, as
+/// `JSON.stringify` leaves it out.
+fn profile_from_userinfo(answer: Value) -> Value {
+    let Value::Object(mut out) = answer else {
+        return answer;
+    };
+    let verified = truthy(out.get("email_verified"));
+    out.insert("emailVerified".into(), Value::Bool(verified));
+    match out.get("picture").cloned() {
+        Some(p) => {
+            out.insert("image".into(), p);
+        }
+        None => {
+            out.shift_remove("image");
+        }
+    }
+    Value::Object(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profiles_are_merged_as_better_auth_merges_them() {
+        let claims = serde_json::json!({"iss": "https://idp", "sub": "s1", "email": "a@b.co", "email_verified": "true", "name": "A"});
+        assert_eq!(
+            profile_from_claims(&claims).to_string(),
+            r#"{"id":"s1","emailVerified":true,"iss":"https://idp","sub":"s1","email":"a@b.co","email_verified":"true","name":"A"}"#
+        );
+        let with_picture = serde_json::json!({"sub": "s1", "picture": "https://p/x.png"});
+        assert_eq!(
+            profile_from_claims(&with_picture).to_string(),
+            r#"{"id":"s1","emailVerified":false,"image":"https://p/x.png","sub":"s1","picture":"https://p/x.png"}"#
+        );
+        let answer = serde_json::json!({"sub": "s1", "image": "stale", "email": "a@b.co", "email_verified": true});
+        assert_eq!(
+            profile_from_userinfo(answer).to_string(),
+            r#"{"sub":"s1","email":"a@b.co","email_verified":true,"emailVerified":true}"#
+        );
+        let answer = serde_json::json!({"data": {"id": 7}, "picture": null});
+        assert_eq!(
+            profile_from_userinfo(answer).to_string(),
+            r#"{"data":{"id":7},"picture":null,"emailVerified":false,"image":null}"#
+        );
+    }
 
     #[test]
     fn dotted_paths() {
