@@ -11,6 +11,7 @@ mod api_session; // get-session (expiry, sliding refresh, flags), list/revoke se
 mod api_sign_in; // POST /sign-in/email: callbackURL, rememberMe, anti-enumeration, forms
 mod api_sign_up; // POST /sign-up/email: answer, cookie, validation, password policy, duplicates
 mod api_user; // POST /update-user: fields, errors, order, cookie re-issue
+mod audit_oauth; // issue 12 over a real socket: additionalData takeover and redirects, pre-account hijacking, look-alike addresses
 mod bad_input; // property-based bad-input battery over every route (proptest)
 mod change_email; // change-email and its confirmation / verification links
 mod cli; // the binary: --help, secret, SIGTERM
@@ -40,4 +41,5 @@ mod slow_lane; // password hashing on its own bounded, low-priority pool
 mod sqlite_copy; // `sesame copy-to`: a SQLite database moved into an empty PostgreSQL one
 mod sqlite_durability; // the binary on a SQLite file: SIGKILL and restart, the default sesame.db
 mod sqlite_takeover; // a Better Auth SQLite file (fixture), stored formats, migrations, locking
+mod storage_address; // proving an address (verify_address, a reset): provider accounts dropped, sessions revoked
 mod storage_contract; // the Storage trait's contract, on memory, PostgreSQL and SQLite

@@ -10,9 +10,9 @@ use time::{Duration, OffsetDateTime};
 
 use crate::support::TestApp;
 
-const T0: OffsetDateTime = datetime!(2026-11-26 12:00:00.123 UTC);
+pub(crate) const T0: OffsetDateTime = datetime!(2026-11-26 12:00:00.123 UTC);
 
-fn user(id: &str, email: &str) -> User {
+pub(crate) fn user(id: &str, email: &str) -> User {
     User {
         id: id.to_string(),
         name: format!("User {id}"),
@@ -26,7 +26,7 @@ fn user(id: &str, email: &str) -> User {
     }
 }
 
-fn session(user_id: &str, token: &str, created: OffsetDateTime) -> Session {
+pub(crate) fn session(user_id: &str, token: &str, created: OffsetDateTime) -> Session {
     Session {
         id: format!("sid-{token}"),
         token: token.to_string(),
@@ -39,7 +39,7 @@ fn session(user_id: &str, token: &str, created: OffsetDateTime) -> Session {
     }
 }
 
-fn oauth(id: &str, user_id: &str, issuer: &str, account_id: &str) -> Account {
+pub(crate) fn oauth(id: &str, user_id: &str, issuer: &str, account_id: &str) -> Account {
     Account {
         id: id.to_string(),
         issuer: issuer.to_string(),
@@ -58,7 +58,7 @@ fn oauth(id: &str, user_id: &str, issuer: &str, account_id: &str) -> Account {
     }
 }
 
-fn verification(id: &str, identifier: &str, value: &str, created: OffsetDateTime) -> Verification {
+pub(crate) fn verification(id: &str, identifier: &str, value: &str, created: OffsetDateTime) -> Verification {
     Verification {
         id: id.to_string(),
         identifier: identifier.to_string(),
@@ -70,7 +70,7 @@ fn verification(id: &str, identifier: &str, value: &str, created: OffsetDateTime
 }
 
 /// Creates a user with a credential account whose password is `hash`.
-fn seed(s: &dyn Storage, id: &str, email: &str, hash: &str) -> User {
+pub(crate) fn seed(s: &dyn Storage, id: &str, email: &str, hash: &str) -> User {
     let u = user(id, email);
     s.create_user_with_account(&u, &Account::credential(id, hash.to_string(), T0))
         .unwrap();
@@ -359,6 +359,12 @@ fn set_password_variants(t: &TestApp) {
 fn reset_password_outcomes(t: &TestApp) {
     let s = t.storage();
     seed(s, "u1", "ada@example.com", "old");
+    // A verified address: what a reset does to an unverified one is `storage_address.rs`'s story.
+    let verified = UserUpdate {
+        email_verified: Some(true),
+        ..UserUpdate::default()
+    };
+    s.update_user("u1", &verified, T0).unwrap();
     s.create_session(&session("u1", "a", T0)).unwrap();
     let now = T0 + Duration::minutes(10);
     let id = |tok: &str| format!("reset-password:{tok}");

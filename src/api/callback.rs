@@ -181,6 +181,9 @@ pub fn callback_get(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> 
             return fail("unable_to_get_user_info");
         }
     };
+    let Some(info) = info.with_checked_email() else {
+        return fail("invalid_email");
+    };
     let Some(issuer) = provider.account_issuer(&eps, &info) else {
         return fail("unable_to_get_user_info");
     };

@@ -43,7 +43,7 @@ pub fn send_verification_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response,
         found?;
         return Ok(status_true());
     };
-    if signed_in.user.email.to_lowercase() != address.to_lowercase() {
+    if email::normalize(&signed_in.user.email) != email::normalize(&address) {
         return Err(ApiError::bad_request(codes::EMAIL_MISMATCH));
     }
     if signed_in.user.email_verified {
@@ -74,11 +74,11 @@ pub fn verify_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> 
         return link.fail(codes::INVALID_TOKEN);
     }
     if !user.email_verified {
-        let update = UserUpdate {
-            email_verified: Some(true),
-            ..UserUpdate::default()
-        };
-        ctx.storage().update_user(&user.id, &update, ctx.now)?;
+        // The link proves control of the address: provider accounts linked while it was
+        // unverified are dropped with the other sessions (README, "Security model"); the
+        // browser opening the link keeps its own session.
+        let keep = current::session_token(ctx, req);
+        ctx.storage().verify_address(&user.id, ctx.now, keep.as_deref())?;
         if ctx.config().email.auto_sign_in_after_verification {
             sign_in_after_verification(ctx, req, &user)?;
         }

@@ -286,7 +286,10 @@ fn verified_identity(ctx: &Ctx<'_>, provider: &Provider, input: &IdTokenInput) -
     let info = provider
         .user_info_from_claims(&oauth.http, claims, input.user.as_ref())
         .map_err(|_| ApiError::new(401, codes::FAILED_TO_GET_USER_INFO))?;
-    if info.email.as_deref().unwrap_or_default().is_empty() {
+    let info = info
+        .with_checked_email()
+        .ok_or_else(|| ApiError::new(401, codes::INVALID_EMAIL))?;
+    if info.email.is_none() {
         return Err(ApiError::new(401, codes::USER_EMAIL_NOT_FOUND));
     }
     let issuer = provider
@@ -368,7 +371,7 @@ pub fn link_social(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     if !ctx.app.oauth.is_trusted(provider.id()) && !info.email_verified {
         return Err(ApiError::new(401, codes::LINKING_NOT_ALLOWED));
     }
-    if info.email.as_deref().unwrap_or_default().to_lowercase() != user.email.to_lowercase() {
+    if info.email.as_deref() != Some(crate::auth::email::normalize(&user.email).as_str()) {
         return Err(ApiError::new(401, codes::LINKING_DIFFERENT_EMAILS_NOT_ALLOWED));
     }
     let account = link::new_account(ctx, &key, &user.id, &tokens, None)?;

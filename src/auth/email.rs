@@ -30,9 +30,11 @@ pub fn is_valid(s: &str) -> bool {
     })
 }
 
-/// The stored and looked-up form of an address.
+/// The stored and looked-up form of an address. Only ASCII letters are folded: valid
+/// addresses are ASCII ([`is_valid`]), and Unicode case folding would make look-alikes equal
+/// (U+212A KELVIN SIGN lower-cases to `k`).
 pub fn normalize(s: &str) -> String {
-    s.to_lowercase()
+    s.to_ascii_lowercase()
 }
 
 #[cfg(test)]
@@ -62,8 +64,16 @@ mod tests {
             "a b@c.co",
             "a@b.c0m",
             "é@b.co",
+            "\u{212A}ate@example.com",
+            "kate@example.com\r\nbcc: x@evil.test",
         ] {
             assert!(!is_valid(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn normalize_folds_ascii_only() {
+        assert_eq!(normalize("Kate@Example.COM"), "kate@example.com");
+        assert_ne!(normalize("\u{212A}ate@example.com"), "kate@example.com");
     }
 }

@@ -36,7 +36,7 @@ impl Claims {
     pub fn new(email: &str, user_id: &str, now: OffsetDateTime, expires_in: i64) -> Claims {
         let iat = now.unix_timestamp();
         Claims {
-            email: email.to_lowercase(),
+            email: crate::auth::email::normalize(email),
             update_to: None,
             request_type: None,
             user_id: Some(user_id.to_string()),
@@ -47,7 +47,7 @@ impl Claims {
 
     /// The same claims for an email change to `new_email`.
     pub fn changing_to(mut self, new_email: &str, request_type: &str) -> Claims {
-        self.update_to = Some(new_email.to_lowercase());
+        self.update_to = Some(crate::auth::email::normalize(new_email));
         self.request_type = Some(request_type.to_string());
         self
     }

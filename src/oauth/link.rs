@@ -177,8 +177,8 @@ pub fn link_to_user(
     if !trusted && !info.email_verified {
         return Ok(Err("unable_to_link_account"));
     }
-    let provider_email = info.email.as_deref().unwrap_or_default().to_lowercase();
-    if provider_email != link_email.to_lowercase() {
+    // `info.email` was checked and normalised (`UserInfo::with_checked_email`).
+    if info.email.as_deref() != Some(email::normalize(link_email).as_str()) {
         return Ok(Err("email_does_not_match"));
     }
     if let Some(existing) = ctx.storage().find_account_by_issuer(key.issuer, key.account_id)? {

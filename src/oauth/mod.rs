@@ -40,6 +40,22 @@ pub struct UserInfo {
     pub data: Value,
 }
 
+impl UserInfo {
+    /// The same profile with its address checked as sign-up checks one
+    /// (`auth::email::is_valid`: ASCII only) and lower-cased; an empty address counts as none.
+    /// `None` when the provider sent something that is not an address: a look-alike that only
+    /// case-folds to a user's (U+212A KELVIN SIGN lower-cases to `k`) or text carrying CR/LF
+    /// is never stored, mailed, or compared with a user's address.
+    pub fn with_checked_email(mut self) -> Option<UserInfo> {
+        match self.email.as_deref().map(str::trim) {
+            None | Some("") => self.email = None,
+            Some(e) if crate::auth::email::is_valid(e) => self.email = Some(crate::auth::email::normalize(e)),
+            Some(_) => return None,
+        }
+        Some(self)
+    }
+}
+
 /// The configured providers and what their calls share.
 pub struct OAuth {
     providers: Vec<Provider>,

@@ -54,14 +54,32 @@ pub struct NewState {
     pub additional_data: Option<Map<String, Value>>,
 }
 
+/// The state keys Sesame itself writes and reads (Better Auth's `stateDataSchema`). The
+/// client's `additionalData` shares the state object, so every one of these is removed from it
+/// before anything is stored: a client value must never decide who is linked, where the
+/// browser is sent, or whether sign-up is allowed — even for a key Sesame leaves unset in this
+/// flow (`link` outside `/link-social`, `errorURL` without `errorCallbackURL`).
+pub const RESERVED_KEYS: &[&str] = &[
+    "callbackURL",
+    "codeVerifier",
+    "errorURL",
+    "newUserURL",
+    "expiresAt",
+    "oauthState",
+    "link",
+    "requestSignUp",
+    "idTokenNonce",
+    "serverContext",
+];
+
 /// Stores the state row and sets the state cookie; returns `(state, codeVerifier)`.
 pub fn create(ctx: &Ctx<'_>, new: NewState) -> Result<(String, String), ApiError> {
     let state = crypto::random_from(STATE_ALPHABET, 32);
     let verifier = crypto::random_from(STATE_ALPHABET, 128);
     let expires_ms = (ctx.now.unix_timestamp_nanos() / 1_000_000) as i64 + ROW_LIFETIME_MS;
     let mut data = new.additional_data.unwrap_or_default();
+    data.retain(|k, _| !RESERVED_KEYS.contains(&k.as_str()));
     let mut put = |k: &str, v: Value| {
-        data.remove(k);
         data.insert(k.to_string(), v);
     };
     put("callbackURL", Value::String(new.callback_url));

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::{
     AccountStore, Jwk, JwksStore, ResetOutcome, SessionChange, SessionStore, Storage, StorageResult, UserStore,
-    UsernameStore, VerificationStore,
+    UsernameStore, VerificationStore, VerifiedAddress,
 };
 use crate::auth::models::{Account, Session, User, UserUpdate, Verification};
 use crate::storage::StorageError;
@@ -61,6 +61,36 @@ impl Tables {
                 self.accounts.insert(a.id.clone(), a);
             }
         }
+    }
+
+    /// Proof of the address ([`UserStore::verify_address`]): `None` without the user; a
+    /// verified address is left as is. Sessions go when provider accounts did, or always with
+    /// `revoke_all`.
+    fn claim_address(
+        &mut self,
+        user_id: &str,
+        now: OffsetDateTime,
+        keep_session: Option<&str>,
+        revoke_all: bool,
+    ) -> Option<VerifiedAddress> {
+        let user = self.users.get_mut(user_id)?;
+        if user.email_verified {
+            return Some(VerifiedAddress {
+                user: user.clone(),
+                removed_accounts: 0,
+            });
+        }
+        user.email_verified = true;
+        user.updated_at = now;
+        let user = user.clone();
+        let before = self.accounts.len();
+        self.accounts.retain(|_, a| a.user_id != user_id || a.is_credential());
+        let removed_accounts = (before - self.accounts.len()) as u64;
+        if removed_accounts > 0 || revoke_all {
+            self.sessions
+                .retain(|token, s| s.user_id != user_id || Some(token.as_str()) == keep_session);
+        }
+        Some(VerifiedAddress { user, removed_accounts })
     }
 
     /// Removes every row of the identifier, returning the newest.
@@ -174,6 +204,15 @@ impl UserStore for MemoryStorage {
         t.accounts.retain(|_, a| a.user_id != id);
         t.verifications.retain(|v| v.value != id);
         Ok(true)
+    }
+
+    fn verify_address(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+        keep_session: Option<&str>,
+    ) -> StorageResult<Option<VerifiedAddress>> {
+        Ok(self.lock().claim_address(user_id, now, keep_session, false))
     }
 }
 
@@ -378,6 +417,7 @@ impl VerificationStore for MemoryStorage {
         if revoke_sessions {
             t.sessions.retain(|_, s| s.user_id != user_id);
         }
+        t.claim_address(&user_id, now, None, true);
         Ok(ResetOutcome::Done(user_id))
     }
 }

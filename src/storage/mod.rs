@@ -72,6 +72,15 @@ pub enum ResetOutcome {
     Done(String),
 }
 
+/// The outcome of [`UserStore::verify_address`].
+#[derive(Debug, Clone)]
+pub struct VerifiedAddress {
+    /// The user after the change.
+    pub user: User,
+    /// Provider accounts deleted because they were linked while the address was unverified.
+    pub removed_accounts: u64,
+}
+
 pub trait UserStore {
     /// Inserts a user and its first account together. `Conflict("user.email")` if the email
     /// is taken, `Conflict("account")` if the account's `(issuer, accountId)` is.
@@ -86,6 +95,18 @@ pub trait UserStore {
     /// Deletes the user with their sessions, accounts and the verification rows whose value is
     /// the user's id. Returns whether the user existed.
     fn delete_user(&self, id: &str) -> StorageResult<bool>;
+    /// The owner of the user's address proved control of it (an emailed verification link).
+    /// If the address was unverified, in one transaction: it becomes verified, every provider
+    /// account of the user (all but the credential account) is deleted — linked while nobody
+    /// had proved the address, it may be an attacker's (pre-account hijacking) — and, when any
+    /// was, every session of the user except `keep_session`. A verified address is left as is.
+    /// `None`: no such user.
+    fn verify_address(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+        keep_session: Option<&str>,
+    ) -> StorageResult<Option<VerifiedAddress>>;
 }
 
 pub trait SessionStore {
@@ -141,7 +162,9 @@ pub trait VerificationStore {
     /// callers, only one gets it.
     fn consume_verification(&self, identifier: &str) -> StorageResult<Option<Verification>>;
     /// Consumes a `reset-password:<token>` row and, if it is valid and its user exists, sets
-    /// the password (and revokes sessions) in one transaction.
+    /// the password (and revokes sessions) in one transaction. A reset proves control of the
+    /// address: if it was unverified, the same transaction also marks it verified, deletes the
+    /// user's provider accounts (as [`UserStore::verify_address`]) and revokes every session.
     fn reset_password(
         &self,
         identifier: &str,

@@ -18,6 +18,7 @@
 //! [`Dialect::key`]: SQLite needs `cast(?1 as text)` for the key of a join lookup.
 
 mod accounts;
+mod claim;
 pub mod copy;
 mod jwks;
 pub mod migrations;
@@ -190,6 +191,7 @@ pub struct Statements {
     pub verifications: verifications::VerificationSql,
     pub jwks: jwks::JwksSql,
     pub rate_limit: rate_limit::RateLimitSql,
+    pub claim: claim::ClaimSql,
 }
 
 impl Statements {
@@ -201,6 +203,7 @@ impl Statements {
             verifications: verifications::VerificationSql::new(d),
             jwks: jwks::JwksSql::new(d),
             rate_limit: rate_limit::RateLimitSql::new(d),
+            claim: claim::ClaimSql::new(d),
         }
     }
 

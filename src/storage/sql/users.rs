@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::{accounts, columns, insert, select, Backend, Cols, Dialect, SqlResult, Value};
 use crate::auth::models::{Account, User, UserUpdate};
-use crate::storage::{StorageResult, UserStore, UsernameStore};
+use crate::storage::{StorageResult, UserStore, UsernameStore, VerifiedAddress};
 
 /// Every column Sesame reads and writes, in the order of [`read`] and [`values`]. The username
 /// plugin's columns are here too: plugin migrations always run.
@@ -203,6 +203,15 @@ impl<B: Backend> UserStore for B {
             }
             Ok(c.execute(&sql.users.delete, &[id.into()])? > 0)
         })
+    }
+
+    fn verify_address(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+        keep_session: Option<&str>,
+    ) -> StorageResult<Option<VerifiedAddress>> {
+        super::claim::verify_address(self, user_id, now, keep_session)
     }
 }
 

@@ -1,7 +1,8 @@
 //! `verification` rows: the columns, the row mapper, the statements and
 //! [`VerificationStore`] for both databases. Consuming is one `DELETE … RETURNING` of every row
 //! of the identifier, so of concurrent consumers exactly one gets the rows (and the newest of
-//! them wins); password reset consumes and sets the password in one transaction.
+//! them wins); password reset consumes and sets the password in one transaction, which also
+//! proves the address (`claim.rs`).
 
 use time::OffsetDateTime;
 
@@ -110,6 +111,7 @@ impl<B: Backend> VerificationStore for B {
                             SessionChange::Keep
                         };
                         set_password_in(c, sql, &row.value, hash, now, &change)?;
+                        super::claim::claim_in(c, sql, &row.value, now, None, true)?;
                         ResetOutcome::Done(row.value)
                     }
                 }

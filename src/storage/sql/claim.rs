@@ -1,0 +1,91 @@
+//! Proof of an address, for both databases: [`UserStore::verify_address`] and the part of
+//! `reset_password` that acts on it ([`claim_in`], inside the caller's transaction). The user
+//! row is locked first (PostgreSQL `FOR UPDATE`; SQLite's write transaction holds the database),
+//! so a sign-in adding an account to the user at the same moment is ordered before or after.
+
+use time::OffsetDateTime;
+
+use super::{columns, users, Backend, Conn, Dialect, SqlResult, Statements, Value};
+#[cfg(doc)]
+use crate::storage::UserStore;
+use crate::storage::{StorageResult, VerifiedAddress};
+
+pub struct ClaimSql {
+    pub lock_verified: String,
+    pub delete_provider_accounts: String,
+    pub mark_verified: String,
+    pub delete_sessions_except: String,
+}
+
+impl ClaimSql {
+    pub(super) fn new(d: Dialect) -> ClaimSql {
+        let lock = match d {
+            Dialect::Postgres => " for update",
+            Dialect::Sqlite => "",
+        };
+        // `$2` may be NULL (keep no session): a plain `<>` would then delete nothing.
+        let not_kept = match d {
+            Dialect::Postgres => r#""token" is distinct from $2"#,
+            Dialect::Sqlite => r#""token" is not $2"#,
+        };
+        ClaimSql {
+            lock_verified: d.render(&format!(r#"select "emailVerified" from "user" where "id" = $1{lock}"#)),
+            // Every account but the credential one (`Account::is_credential`).
+            delete_provider_accounts: d.render(
+                r#"delete from "account" where "userId" = $1
+    and not ("providerId" = 'credential' and "issuer" = 'local:credential' and "accountId" = "userId")"#,
+            ),
+            mark_verified: d.render(&format!(
+                r#"update "user" set "emailVerified" = $2, "updatedAt" = $3 where "id" = $1 returning {}"#,
+                columns("", &users::COLUMNS)
+            )),
+            delete_sessions_except: d.render(&format!(r#"delete from "session" where "userId" = $1 and {not_kept}"#)),
+        }
+    }
+}
+
+/// See [`UserStore::verify_address`]; `revoke_all` revokes the sessions even when no provider
+/// account was deleted (a password reset).
+pub(super) fn claim_in(
+    c: &mut dyn Conn,
+    sql: &'static Statements,
+    user_id: &str,
+    now: OffsetDateTime,
+    keep_session: Option<&str>,
+    revoke_all: bool,
+) -> SqlResult<Option<VerifiedAddress>> {
+    let Some(verified) = c.first(&sql.claim.lock_verified, &[user_id.into()], |c| c.boolean())? else {
+        return Ok(None);
+    };
+    if verified {
+        let user = c.first(&sql.users.by_id, &[user_id.into()], users::read)?;
+        return Ok(user.map(|user| VerifiedAddress {
+            user,
+            removed_accounts: 0,
+        }));
+    }
+    let removed_accounts = c.execute(&sql.claim.delete_provider_accounts, &[user_id.into()])?;
+    let user = c.first(
+        &sql.claim.mark_verified,
+        &[user_id.into(), true.into(), now.into()],
+        users::read,
+    )?;
+    if removed_accounts > 0 || revoke_all {
+        c.execute(
+            &sql.claim.delete_sessions_except,
+            &[user_id.into(), Value::OptText(keep_session)],
+        )?;
+    }
+    Ok(user.map(|user| VerifiedAddress { user, removed_accounts }))
+}
+
+/// [`UserStore::verify_address`] for a SQL backend.
+pub(super) fn verify_address<B: Backend>(
+    b: &B,
+    user_id: &str,
+    now: OffsetDateTime,
+    keep_session: Option<&str>,
+) -> StorageResult<Option<VerifiedAddress>> {
+    let sql = b.sql();
+    b.transaction(|c| claim_in(c, sql, user_id, now, keep_session, false))
+}
