@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use sesame::mail::MailKind;
 
 use crate::support::browser::{location, target_of, Browser};
-use crate::support::fake_provider::FakeProvider;
+use crate::support::fake_provider::{FakeProvider, TestKey};
 use crate::support::http_client;
 use crate::support::mail::query_param;
 use crate::support::oauth;
@@ -282,7 +282,26 @@ fn look_alike_provider_address_is_not_linked(t: &TestApp) {
     server.stop();
 }
 
+/// Also, the ID-token door: a verified token whose address only case-folds to a user's.
+fn look_alike_id_token_address_is_refused(t: &TestApp) {
+    let f = oauth::fake();
+    let t = oauth::app(t.backend, &f, &[]);
+    let kate = t.signed_up("kate@example.com");
+    t.mark_verified("kate@example.com");
+    let server = http_client::spawn(t.app.clone());
+    let claims = oauth::claims(&t, "https://accounts.google.com", "google-client", "g-9", "\u{212A}ate@example.com");
+    let token = oauth::id_token(&claims, TestKey::Rsa);
+    let mut attacker = Browser::new(server.addr);
+    let resp = attacker.post(SOCIAL, &json!({"provider": "google", "idToken": {"token": token}}));
+    assert_eq!(resp.status, 401, "{}", String::from_utf8_lossy(&resp.body));
+    assert_eq!(resp.json()["code"], "INVALID_EMAIL");
+    assert!(session(&mut attacker).is_null());
+    assert_eq!(providers(&t, &kate.user_id), ["credential"]);
+    server.stop();
+}
+
 crate::suite!(
+    look_alike_id_token_address_is_refused,
     additional_data_cannot_link_a_provider_account_to_another_user,
     reserved_state_keys_are_stripped_from_additional_data,
     additional_data_error_url_cannot_redirect_off_site,
