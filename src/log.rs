@@ -2,7 +2,8 @@
 //! through here so that tests can read it ([`tap`]) and check that no password, token, cookie
 //! or query string is ever written. Callers pass only what is safe to print: request ids, route
 //! patterns, statuses, error chains from storage. [`sanitize`] makes client-supplied text
-//! printable and bounded.
+//! printable and bounded; and whatever a caller passes, every line is written as one line
+//! (control characters escaped), so no value can forge another line.
 
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -12,8 +13,27 @@ type Lines = Arc<Mutex<Vec<String>>>;
 static TAPS: RwLock<Vec<(u64, Lines)>> = RwLock::new(Vec::new());
 static NEXT_TAP: Mutex<u64> = Mutex::new(0);
 
+/// The message as one line: control characters (CR, LF, ESC, …) and Unicode line separators
+/// are written escaped (`\r`, `\n`, `\u{1b}`), so text that came from a client or a provider
+/// can never start a forged line or drive a terminal, whatever the caller forgot to sanitise.
+fn escape(message: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}';
+    if !message.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(message);
+    }
+    let mut out = String::with_capacity(message.len() + 8);
+    for c in message.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn write(level: &str, message: &str) {
-    let line = format!("{level} {message}");
+    let line = format!("{level} {}", escape(message));
     eprintln!("{line}");
     if let Ok(taps) = TAPS.read() {
         for (_, lines) in taps.iter() {
@@ -103,6 +123,16 @@ mod tests {
         drop(t);
         let t2 = tap();
         assert!(!t2.lines().iter().any(|l| l.contains("hello from the log test")));
+    }
+
+    #[test]
+    fn every_line_is_one_line() {
+        let t = tap();
+        warn("provider said bad\r\nERROR forged\u{1b}[2J\u{2028}x");
+        let lines = t.lines();
+        let line = lines.iter().find(|l| l.contains("provider said")).unwrap();
+        assert_eq!(line, "WARN provider said bad\\r\\nERROR forged\\u{1b}[2J\\u{2028}x");
+        assert_eq!(escape("plain é text"), "plain é text");
     }
 
     #[test]

@@ -289,7 +289,13 @@ fn look_alike_id_token_address_is_refused(t: &TestApp) {
     let kate = t.signed_up("kate@example.com");
     t.mark_verified("kate@example.com");
     let server = http_client::spawn(t.app.clone());
-    let claims = oauth::claims(&t, "https://accounts.google.com", "google-client", "g-9", "\u{212A}ate@example.com");
+    let claims = oauth::claims(
+        &t,
+        "https://accounts.google.com",
+        "google-client",
+        "g-9",
+        "\u{212A}ate@example.com",
+    );
     let token = oauth::id_token(&claims, TestKey::Rsa);
     let mut attacker = Browser::new(server.addr);
     let resp = attacker.post(SOCIAL, &json!({"provider": "google", "idToken": {"token": token}}));

@@ -12,6 +12,7 @@ mod api_sign_in; // POST /sign-in/email: callbackURL, rememberMe, anti-enumerati
 mod api_sign_up; // POST /sign-up/email: answer, cookie, validation, password policy, duplicates
 mod api_user; // POST /update-user: fields, errors, order, cookie re-issue
 mod audit_oauth; // issue 12 over a real socket: additionalData takeover and redirects, pre-account hijacking, look-alike addresses
+mod audit_server; // issue 12 over a real socket: pre-hash as password, tokens and forged lines in the log, alias buckets, bearer signatures
 mod bad_input; // property-based bad-input battery over every route (proptest)
 mod change_email; // change-email and its confirmation / verification links
 mod cli; // the binary: --help, secret, SIGTERM

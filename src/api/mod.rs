@@ -153,7 +153,8 @@ pub const CORE_ROUTES: &[Route] = &[
         "forgetPassword",
         password_reset::request_password_reset,
         "Alias of /request-password-reset, kept by Sesame",
-    ),
+    )
+    .alias_of("/request-password-reset"),
     Route::get(
         "/reset-password/:token",
         "requestPasswordResetCallback",

@@ -4,10 +4,18 @@
 //! chosen by the stored value's shape, so a Better Auth database can be taken over as is.
 //!
 //! bcrypt reads only the first 72 bytes of its input. Sesame never truncates silently: when
-//! the NFKC-normalised password is longer than 72 bytes, bcrypt is given
-//! `"sesame-sha256:" + base64(SHA-256(password))` (58 bytes) instead, so every byte of a long
-//! password counts. Passwords of 72 bytes or less are hashed unchanged, keeping the stored
-//! value a standard bcrypt hash.
+//! the NFKC-normalised password is longer than 72 bytes, bcrypt is given a pre-hash instead,
+//! so every byte of a long password counts. The pre-hash is `0xFF "v2:"` followed by
+//! base64(HMAC-SHA-256(a fixed domain-separation key, password)): `0xFF` never occurs in
+//! UTF-8, so no typed password can be the pre-hash of another, and the keyed digest is not the
+//! plain SHA-256 another system may have leaked. Passwords of 72 bytes or less are hashed
+//! unchanged (a standard bcrypt hash), except those that look like the pre-hash of earlier
+//! versions (below), which get the pre-hash too.
+//!
+//! Earlier versions pre-hashed to `"sesame-sha256:" + base64(SHA-256(password))`, a 58-byte
+//! string that, typed as a password, verified as the long one. Hashes stored that way still
+//! verify their long password (a second check, only for long passwords), and a typed string
+//! of that shape is never given to bcrypt as is, so it no longer matches them.
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -18,23 +26,35 @@ use crate::crypto;
 
 /// bcrypt's input limit in bytes.
 const BCRYPT_MAX_BYTES: usize = 72;
-const PREHASH_PREFIX: &str = "sesame-sha256:";
+/// The current pre-hash's first bytes: `0xFF` is not UTF-8, so no password starts this way.
+const PREHASH_MARKER: &[u8] = b"\xFFv2:";
+const PREHASH_KEY: &[u8] = b"sesame bcrypt pre-hash v2";
+/// Earlier versions' pre-hash prefix (unkeyed SHA-256).
+const LEGACY_PREFIX: &str = "sesame-sha256:";
 
 /// Length in UTF-16 code units, as Better Auth (JavaScript's `.length`) measures it.
 pub fn length(password: &str) -> usize {
     password.encode_utf16().count()
 }
 
-fn bcrypt_input(normalized: &str) -> String {
-    if normalized.len() <= BCRYPT_MAX_BYTES {
-        normalized.to_string()
-    } else {
-        let digest = Sha256::digest(normalized.as_bytes());
-        format!(
-            "{PREHASH_PREFIX}{}",
-            base64::engine::general_purpose::STANDARD.encode(digest)
-        )
+/// What bcrypt is given for a normalised password.
+fn bcrypt_input(normalized: &str) -> Vec<u8> {
+    if normalized.len() <= BCRYPT_MAX_BYTES && !normalized.starts_with(LEGACY_PREFIX) {
+        return normalized.as_bytes().to_vec();
     }
+    let mac = crypto::hmac_sha256(PREHASH_KEY, normalized.as_bytes());
+    let mut input = PREHASH_MARKER.to_vec();
+    input.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(mac).as_bytes());
+    input
+}
+
+/// Earlier versions' bcrypt input for a password over 72 bytes.
+fn legacy_bcrypt_input(normalized: &str) -> String {
+    let digest = Sha256::digest(normalized.as_bytes());
+    format!(
+        "{LEGACY_PREFIX}{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
 }
 
 /// Hashes a password with the configured scheme.
@@ -55,7 +75,12 @@ pub fn hash(password: &str, scheme: PasswordHash, bcrypt_cost: u32) -> anyhow::R
 pub fn verify(password: &str, stored: &str) -> bool {
     let normalized: String = password.nfkc().collect();
     if stored.starts_with("$2") {
-        return bcrypt::verify(bcrypt_input(&normalized), stored).unwrap_or(false);
+        if bcrypt::verify(bcrypt_input(&normalized), stored).unwrap_or(false) {
+            return true;
+        }
+        // A long password hashed by an earlier version.
+        return normalized.len() > BCRYPT_MAX_BYTES
+            && bcrypt::verify(legacy_bcrypt_input(&normalized), stored).unwrap_or(false);
     }
     if let Some((salt, key_hex)) = stored.split_once(':') {
         if key_hex.len() == 128 && !key_hex.contains(':') {
@@ -123,6 +148,23 @@ mod tests {
         assert!(verify(&one, &h));
         assert!(!verify(&two, &h));
         assert!(!verify(&base, &h));
+    }
+
+    #[test]
+    fn no_typed_password_is_a_pre_hash() {
+        let long = "b".repeat(100);
+        let h = hash(&long, PasswordHash::Bcrypt, 4).unwrap();
+        assert!(verify(&long, &h));
+        assert!(!verify(&legacy_bcrypt_input(&long), &h));
+        // Hashes of earlier versions: the long password verifies, its typed pre-hash does not.
+        let legacy = bcrypt::hash(legacy_bcrypt_input(&long), 4).unwrap();
+        assert!(verify(&long, &legacy));
+        assert!(!verify(&legacy_bcrypt_input(&long), &legacy));
+        // Something shaped like the old pre-hash is still an ordinary password.
+        let odd = "sesame-sha256:looks-odd";
+        let h = hash(odd, PasswordHash::Bcrypt, 4).unwrap();
+        assert!(verify(odd, &h));
+        assert!(!verify("sesame-sha256:", &h));
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct Route {
     /// The handler hashes a password (or otherwise holds a thread for long): the server runs
     /// it on the bounded, low-priority slow lane so it cannot starve session checks.
     pub slow: bool,
+    /// Another path for the same endpoint (`/forget-password` for `/request-password-reset`):
+    /// the target's path, whose rate-limit rule and bucket the alias shares.
+    pub alias_of: Option<&'static str>,
 }
 
 /// `Method` without the `Other` variant, so routes can be `const`.
@@ -64,6 +67,7 @@ impl Route {
             body: BodyKind::Json,
             summary,
             slow: false,
+            alias_of: None,
         }
     }
     pub const fn post(path: &'static str, key: &'static str, handler: Handler, summary: &'static str) -> Route {
@@ -75,10 +79,16 @@ impl Route {
             body: BodyKind::Json,
             summary,
             slow: false,
+            alias_of: None,
         }
     }
     pub const fn accepting_forms(mut self) -> Route {
         self.body = BodyKind::JsonOrForm;
+        self
+    }
+    /// Marks a route as another path of the endpoint at `target` (see [`Route::alias_of`]).
+    pub const fn alias_of(mut self, target: &'static str) -> Route {
+        self.alias_of = Some(target);
         self
     }
     /// Marks a route whose handler hashes passwords (see [`Route::slow`]).
@@ -118,6 +128,20 @@ impl Router {
                 }
                 if a.key == b.key {
                     bail!("endpoint key {} is claimed by {} and {}", a.key, a.path, b.path);
+                }
+            }
+        }
+        for r in &routes {
+            if let Some(target) = r.alias_of {
+                if !routes
+                    .iter()
+                    .any(|t| t.method == r.method && t.path == target && t.alias_of.is_none())
+                {
+                    bail!(
+                        "{} {} is an alias of {target}, which is not a route",
+                        r.method.as_str(),
+                        r.path
+                    );
                 }
             }
         }
@@ -237,5 +261,9 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("endpoint key"));
+        let err = Router::new(vec![Route::post("/alias", "alias", h, "").alias_of("/missing")])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("not a route"));
     }
 }

@@ -173,7 +173,12 @@ impl crate::app::App {
             .strip_prefix(self.config.base_path.as_str())
             .filter(|rest| rest.starts_with('/') && !rest.contains("//"))
             .and_then(|rest| match self.router.find(&req.method, rest) {
-                crate::http::router::Match::Found(route, _) => Some((rest, route.path)),
+                // An alias counts against its target's rule and bucket, or it would double the
+                // target's allowance.
+                crate::http::router::Match::Found(route, _) => match route.alias_of {
+                    Some(target) => Some((target, target)),
+                    None => Some((rest, route.path)),
+                },
                 _ => None,
             });
         let now = self.clock.now();

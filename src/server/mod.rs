@@ -224,13 +224,35 @@ fn wire_headers(headers: &[(String, String)], id: &str) -> Vec<tiny_http::Header
 }
 
 /// The path as logged: never the query string; a route's `:param` segments (such as the
-/// password reset token) shown by name; an unknown path made printable and cut short.
+/// password reset token) shown by name. A path no route matches may still carry a token
+/// (`/reset-password/<token>/`, a trailing slash): it is logged as the base path plus its
+/// first segment when that segment begins some route (`/api/auth/reset-password/…`), else as
+/// `/api/auth/…` or `/…`.
 fn log_path(app: &App, url: &str) -> String {
     let path = url.split('?').next().unwrap_or_default();
     let base = app.config.base_path.as_str();
-    match path.strip_prefix(base).and_then(|rest| app.router.pattern(rest)) {
-        Some(pattern) => format!("{base}{pattern}"),
-        None => crate::log::sanitize(path, 80),
+    let rest = path.strip_prefix(base).filter(|r| r.is_empty() || r.starts_with('/'));
+    if let Some(pattern) = rest.and_then(|r| app.router.pattern(r)) {
+        return format!("{base}{pattern}");
+    }
+    let Some(rest) = rest else {
+        return "/…".to_string();
+    };
+    let trimmed = rest.trim_start_matches('/');
+    let (first, more) = match trimmed.split_once('/') {
+        Some((first, _)) => (first, true),
+        None => (trimmed, false),
+    };
+    let known = !first.is_empty()
+        && app
+            .router
+            .routes()
+            .iter()
+            .any(|r| r.path.trim_start_matches('/').split('/').next() == Some(first));
+    match (known, more) {
+        (true, true) => format!("{base}/{first}/…"),
+        (true, false) => format!("{base}/{first}"),
+        (false, _) => format!("{base}/…"),
     }
 }
 
