@@ -122,6 +122,16 @@ pub const VARIABLES: &[Variable] = &[
         "Apply pending migrations when `sesame serve` starts",
     ),
     var(
+        "SESAME_PLUGINS",
+        "",
+        "Plugins to enable, comma separated: bearer, username, jwt, open-api",
+    ),
+    var(
+        "SESAME_BEARER_REQUIRE_SIGNATURE",
+        "false",
+        "bearer plugin: accept only the signed token of `set-auth-token`, never a raw session token",
+    ),
+    var(
         "SESAME_POSTGRES_STARTUP_TIMEOUT",
         "30",
         "Seconds to keep retrying an unreachable PostgreSQL at start-up before giving up",
@@ -369,6 +379,8 @@ pub struct Config {
     pub auto_migrate: bool,
     /// Enabled plugin ids (`SESAME_PLUGINS`), checked against the compiled-in list at start-up.
     pub plugins: Vec<String>,
+    /// bearer plugin: refuse raw (unsigned) session tokens (`SESAME_BEARER_REQUIRE_SIGNATURE`).
+    pub bearer_require_signature: bool,
     /// The jwt plugin's settings (`SESAME_JWT_*`).
     pub jwt: crate::plugins::jwt::config::JwtConfig,
     pub postgres_startup_timeout: u64,
@@ -533,6 +545,11 @@ impl Config {
             },
             auto_migrate: parse_bool(get("SESAME_AUTO_MIGRATE"), "SESAME_AUTO_MIGRATE", true)?,
             plugins: list(get("SESAME_PLUGINS")),
+            bearer_require_signature: parse_bool(
+                get("SESAME_BEARER_REQUIRE_SIGNATURE"),
+                "SESAME_BEARER_REQUIRE_SIGNATURE",
+                false,
+            )?,
             jwt: crate::plugins::jwt::config::JwtConfig::from_vars(get)?,
             postgres_startup_timeout: parse(
                 get("SESAME_POSTGRES_STARTUP_TIMEOUT"),

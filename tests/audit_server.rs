@@ -102,7 +102,38 @@ fn forget_password_shares_the_reset_bucket(t: &TestApp) {
     server.stop();
 }
 
+/// Also: with `SESAME_BEARER_REQUIRE_SIGNATURE` (Better Auth's `requireSignature`), a raw
+/// session token — read from a JSON body, a log or a database dump — is no bearer token; only
+/// the signed `set-auth-token` value is.
+fn unsigned_bearer_tokens_are_refused_when_signatures_are_required(t: &TestApp) {
+    let t = TestApp::with_config(t.backend, |c| {
+        c.plugins = vec!["bearer".into()];
+        c.bearer_require_signature = true;
+    });
+    let server = http_client::spawn(t.app.clone());
+    let resp = post(
+        server.addr,
+        "/api/auth/sign-up/email",
+        json!({"name": "B", "email": "signed@example.com", "password": "signed-password-1"}),
+    );
+    assert_eq!(resp.status, 200);
+    let raw = resp.json()["token"].as_str().unwrap().to_string();
+    let signed = resp.header("set-auth-token").unwrap().to_string();
+    let with = |token: &str, path: &str| {
+        let auth = format!("Bearer {token}");
+        http_client::send(server.addr, "GET", path, &[("authorization", &auth)], b"")
+    };
+    assert!(with(&raw, "/api/auth/get-session").json().is_null());
+    assert_eq!(with(&raw, "/api/auth/list-sessions").status, 401);
+    assert_eq!(
+        with(&signed, "/api/auth/get-session").json()["user"]["email"],
+        "signed@example.com"
+    );
+    server.stop();
+}
+
 crate::suite!(
+    unsigned_bearer_tokens_are_refused_when_signatures_are_required,
     typed_prehash_of_a_long_password_does_not_sign_in,
     forget_password_shares_the_reset_bucket,
 );

@@ -5,7 +5,9 @@
 //!
 //! The token may be the signed `token.signature` value from `set-auth-token` (verified) or the
 //! raw session token from a sign-in body (signed here, as Better Auth does unless
-//! `requireSignature`). An existing session cookie wins over the header.
+//! `requireSignature`: with `SESAME_BEARER_REQUIRE_SIGNATURE` a raw token — one read from a
+//! body, a log or a database dump — authenticates nothing). An existing session cookie wins
+//! over the header.
 
 use super::{Hooks, Plugin};
 use crate::app::Ctx;
@@ -68,7 +70,7 @@ fn bearer_token(ctx: &Ctx<'_>, req: &Request) -> Option<String> {
     let decoded = percent_encoding::percent_decode_str(raw).decode_utf8().ok()?;
     if decoded.contains('.') {
         cookies::verify(ctx.secret(), &decoded)
-    } else if decoded.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    } else if !ctx.config().bearer_require_signature && decoded.bytes().all(|b| b.is_ascii_alphanumeric()) {
         Some(decoded.into_owned())
     } else {
         None
