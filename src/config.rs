@@ -44,7 +44,7 @@ pub const VARIABLES: &[Variable] = &[
     var(
         "BETTER_AUTH_SECRET",
         "random per process",
-        "HMAC key for cookies and tokens (32+ chars). Unset: a random one, so sessions die with the process",
+        "HMAC key for cookies and tokens (32+ chars; shorter is refused on a non-loopback HOST, a published default unless BETTER_AUTH_URL is loopback). Unset: a random one, so sessions die with the process",
     ),
     var(
         "BETTER_AUTH_URL",
@@ -307,8 +307,43 @@ pub const VARIABLES: &[Variable] = &[
     ),
 ];
 
-/// Better Auth's built-in development secret: refused with an https base URL.
+/// Better Auth's built-in development secret.
 const BETTER_AUTH_DEFAULT_SECRET: &str = "better-auth-secret-12345678901234567890";
+/// [`Config::for_tests`]'s secret, published in this source.
+const TEST_SECRET: &str = "sesame-test-secret-0123456789abcdef0123456789";
+/// Secrets anyone can read (and so forge session cookies with): refused unless
+/// `BETTER_AUTH_URL` is a loopback URL, loudly warned about there.
+const PUBLISHED_SECRETS: &[&str] = &[BETTER_AUTH_DEFAULT_SECRET, TEST_SECRET];
+/// Shorter secrets are refused on a non-loopback `HOST` or with an https `BETTER_AUTH_URL`.
+const MIN_SECRET_CHARS: usize = 32;
+
+/// Whether a URL host is this machine: `localhost`, `*.localhost`, or a loopback address.
+fn is_loopback_host(host: Option<url::Host<&str>>) -> bool {
+    match host {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The secret rules (see [`PUBLISHED_SECRETS`], [`MIN_SECRET_CHARS`]); a random per-process
+/// secret always passes. Errors never contain the secret.
+fn check_secret(secret: &str, ephemeral: bool, host: IpAddr, url_is_loopback: bool, https: bool) -> anyhow::Result<()> {
+    if ephemeral {
+        return Ok(());
+    }
+    if PUBLISHED_SECRETS.contains(&secret) && !url_is_loopback {
+        bail!("BETTER_AUTH_SECRET is a published default (Better Auth's or Sesame's test secret): anyone could forge session cookies with it. It is refused unless BETTER_AUTH_URL is a loopback URL; `sesame secret` prints a good one");
+    }
+    if secret.chars().count() < MIN_SECRET_CHARS && (!host.is_loopback() || https) {
+        bail!("BETTER_AUTH_SECRET is shorter than {MIN_SECRET_CHARS} characters, which is refused when HOST is not a loopback address or BETTER_AUTH_URL is https; `sesame secret` prints a good one");
+    }
+    Ok(())
+}
 
 /// Which hash new passwords get. Both are always verified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -576,14 +611,15 @@ impl Config {
         if config.read_timeout_secs == 0 || config.max_connections == 0 || config.max_header_bytes < 1024 {
             bail!("SESAME_READ_TIMEOUT_SECS and SESAME_MAX_CONNECTIONS must be at least 1, SESAME_MAX_HEADER_BYTES at least 1024");
         }
-        // A public https deployment must not run on a guessable key: anyone could forge
-        // session cookies. A random per-process secret is safe (sessions just die on restart).
-        if config.secure_cookies()
-            && !config.secret_is_ephemeral
-            && (config.secret.expose() == BETTER_AUTH_DEFAULT_SECRET || config.secret.expose().chars().count() < 32)
-        {
-            bail!("BETTER_AUTH_SECRET is Better Auth's default or shorter than 32 characters, which is refused with an https BETTER_AUTH_URL (`sesame secret` prints a good one)");
-        }
+        // A reachable deployment must not run on a guessable key: anyone could forge session
+        // cookies. A random per-process secret is safe (sessions just die on restart).
+        check_secret(
+            config.secret.expose(),
+            config.secret_is_ephemeral,
+            config.host,
+            is_loopback_host(parsed.host()),
+            config.secure_cookies(),
+        )?;
         if config.min_password_length > config.max_password_length {
             bail!("SESAME_MIN_PASSWORD_LENGTH is larger than SESAME_MAX_PASSWORD_LENGTH");
         }
@@ -596,10 +632,7 @@ impl Config {
     /// A configuration for tests: fixed secret, bcrypt cost 4, memory storage.
     pub fn for_tests() -> Config {
         let mut vars = HashMap::new();
-        vars.insert(
-            "BETTER_AUTH_SECRET".to_string(),
-            "sesame-test-secret-0123456789abcdef0123456789".to_string(),
-        );
+        vars.insert("BETTER_AUTH_SECRET".to_string(), TEST_SECRET.to_string());
         vars.insert("SESAME_BCRYPT_COST".to_string(), "4".to_string());
         vars.insert("SESAME_WORKERS".to_string(), "4".to_string());
         // Tests share one client address and a fixed clock; the rate-limit tests turn it on.
@@ -616,8 +649,12 @@ impl Config {
         let mut w = Vec::new();
         if self.secret_is_ephemeral {
             w.push("BETTER_AUTH_SECRET is not set: using a random secret, sessions will not survive a restart (`sesame secret` prints one)".to_string());
-        } else if self.secret.expose().chars().count() < 32 {
-            w.push("BETTER_AUTH_SECRET is shorter than 32 characters".to_string());
+        } else if PUBLISHED_SECRETS.contains(&self.secret.expose()) {
+            w.push("!!! BETTER_AUTH_SECRET is a published default: anyone can forge session cookies with it. Allowed only because BETTER_AUTH_URL is a loopback URL; never use it in production (`sesame secret` prints a good one) !!!".to_string());
+        } else if self.secret.expose().chars().count() < MIN_SECRET_CHARS {
+            w.push(format!(
+                "BETTER_AUTH_SECRET is shorter than {MIN_SECRET_CHARS} characters (refused on a public HOST)"
+            ));
         }
         if self.email.transport == MailTransport::Log {
             w.push("no mail transport configured: emails (with their links) are printed to stderr; set SESAME_SMTP_URL or SESAME_EMAIL_WEBHOOK_URL in production".to_string());
@@ -826,6 +863,47 @@ mod tests {
         assert_eq!(c.trusted_proxies.len(), 2);
         assert!(!c.rate_limit);
         assert!(Config::for_tests().secret.expose().len() >= 32);
+    }
+
+    #[test]
+    fn published_secrets_only_on_loopback_urls() {
+        for url in [
+            "http://localhost:3000",
+            "http://app.localhost",
+            "http://127.0.0.1:3000",
+            "http://[::1]",
+        ] {
+            let c = Config::from_vars(&vars(&[
+                ("BETTER_AUTH_SECRET", BETTER_AUTH_DEFAULT_SECRET),
+                ("BETTER_AUTH_URL", url),
+            ]))
+            .unwrap();
+            assert!(c.warnings().iter().any(|w| w.contains("published default")), "{url}");
+        }
+        for url in [
+            "http://auth.example.com",
+            "http://localhost.example.com",
+            "http://192.168.1.2",
+        ] {
+            let err =
+                Config::from_vars(&vars(&[("BETTER_AUTH_SECRET", TEST_SECRET), ("BETTER_AUTH_URL", url)])).unwrap_err();
+            assert!(err.to_string().contains("published default"), "{url}: {err}");
+            assert!(!err.to_string().contains(TEST_SECRET));
+        }
+    }
+
+    #[test]
+    fn short_secrets_only_on_a_loopback_host() {
+        let short = ("BETTER_AUTH_SECRET", "short-secret");
+        for host in ["0.0.0.0", "::", "192.168.1.2"] {
+            let err = Config::from_vars(&vars(&[short, ("HOST", host)])).unwrap_err();
+            assert!(err.to_string().contains("shorter than 32"), "{host}: {err}");
+        }
+        assert!(Config::from_vars(&vars(&[short, ("HOST", "::1")])).is_ok());
+        let long = ("BETTER_AUTH_SECRET", "m6Qh2Z9rT4vL8pX1cW7nB3kD5fJ0sA2yE");
+        assert!(Config::from_vars(&vars(&[long, ("HOST", "0.0.0.0")])).is_ok());
+        // A random per-process secret is fine anywhere.
+        assert!(Config::from_vars(&vars(&[("HOST", "0.0.0.0")])).is_ok());
     }
 
     #[test]

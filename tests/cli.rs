@@ -91,3 +91,86 @@ fn serve_answers_then_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Runs `sesame serve` with `env` until it exits or announces its address (then it is killed):
+/// `(exit code or None when it kept running, stderr so far)`.
+fn serve_outcome(env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
+        .env_clear()
+        .env("PORT", "0")
+        .env("DATABASE_URL", "memory")
+        .env("SESAME_WORKERS", "1")
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut text = String::new();
+    let mut line = String::new();
+    // Bounded: the server either fails its configuration or announces itself promptly.
+    for _ in 0..200 {
+        line.clear();
+        if stderr.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        text.push_str(&line);
+        if line.contains("listening on http://") {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (None, text);
+        }
+    }
+    (child.wait().unwrap().code(), text)
+}
+
+/// Issue 12, item 5: Better Auth's published default secret (anyone can forge session cookies
+/// with it) started without a word on a public `http` URL. It is refused unless the URL is a
+/// loopback one, where it is warned about loudly.
+#[test]
+fn a_published_secret_is_refused_outside_loopback() {
+    let default = "better-auth-secret-12345678901234567890";
+    for url in [
+        "http://auth.example.com",
+        "https://auth.example.com",
+        "http://10.1.2.3:3000",
+    ] {
+        let (code, err) = serve_outcome(&[
+            ("HOST", "127.0.0.1"),
+            ("BETTER_AUTH_SECRET", default),
+            ("BETTER_AUTH_URL", url),
+        ]);
+        assert_eq!(code, Some(1), "started with the default secret on {url}: {err}");
+        assert!(err.contains("BETTER_AUTH_SECRET") && err.contains("published"), "{err}");
+        assert!(!err.contains(default), "the secret is never printed: {err}");
+    }
+    for url in ["http://localhost:3000", "http://127.0.0.1:3000", "http://[::1]:3000"] {
+        let (code, err) = serve_outcome(&[
+            ("HOST", "127.0.0.1"),
+            ("BETTER_AUTH_SECRET", default),
+            ("BETTER_AUTH_URL", url),
+        ]);
+        assert_eq!(code, None, "refused on {url}: {err}");
+        assert!(
+            err.contains("WARN") && err.contains("published") && err.contains("never use it in production"),
+            "{err}"
+        );
+    }
+}
+
+/// Issue 12, item 5: a secret shorter than 32 characters is refused when the server listens on
+/// an address other machines can reach.
+#[test]
+fn a_short_secret_is_refused_on_a_public_address() {
+    let (code, err) = serve_outcome(&[
+        ("HOST", "0.0.0.0"),
+        ("BETTER_AUTH_SECRET", "only-twenty-chars-xx"),
+        ("BETTER_AUTH_URL", "http://localhost:3000"),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("BETTER_AUTH_SECRET") && err.contains("32"), "{err}");
+    let (code, err) = serve_outcome(&[("HOST", "127.0.0.1"), ("BETTER_AUTH_SECRET", "only-twenty-chars-xx")]);
+    assert_eq!(code, None, "a short secret on loopback only warns: {err}");
+    assert!(err.contains("shorter than 32"), "{err}");
+}
