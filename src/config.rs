@@ -145,7 +145,7 @@ pub const VARIABLES: &[Variable] = &[
     var(
         "SESAME_SMTP_URL",
         "",
-        "Send email over SMTP: `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://…:465` (implicit TLS)",
+        "Send email over SMTP: `smtp://user:pass@host:587` (STARTTLS required) or `smtps://…:465` (implicit TLS); plain text only with `?tls=none`",
     ),
     var(
         "SESAME_EMAIL_FROM",

@@ -24,6 +24,7 @@ mod delete_user; // delete-user and its emailed link
 mod email_verification; // send-verification-email, verify-email, sending on sign-up / sign-in
 mod flood; // connection floods, slow clients, malformed HTTP over real sockets
 mod http_e2e; // over a real socket: Set-Cookie on the wire, keep-alive, 404/405/413/415
+mod mail_smtp_tls; // SMTP over a stripped (no STARTTLS) server: refused unless ?tls=none
 mod mail_transports; // webhook (signed) and SMTP (aiosmtpd) delivery over real sockets
 mod oauth_accounts; // id-token sign-in, link-social, list/unlink accounts, access and refresh tokens
 mod oauth_flow; // social sign-in redirect flow against the fake provider: state, callback, linking, errors

@@ -1,7 +1,10 @@
-//! SMTP delivery with lettre's blocking transport: `smtp://` upgrades with STARTTLS when the
-//! server offers it, `smtps://` speaks TLS from the start (rustls, WebPKI roots). A new
-//! connection per message, with connect and I/O timeouts. Errors are reduced to the SMTP
-//! status class and code, so nothing the server echoes (such as the address) is logged.
+//! SMTP delivery with lettre's blocking transport: `smtp://` upgrades with STARTTLS and
+//! refuses to go on without it, `smtps://` speaks TLS from the start (rustls, WebPKI roots).
+//! Upgrading only "when offered" would let a network attacker strip the offer and read the
+//! SMTP password and every emailed link; plain text needs `?tls=none` in the URL (a relay on
+//! the same host). A new connection per message, with connect and I/O timeouts. Errors are
+//! reduced to the SMTP status class and code, so nothing the server echoes (such as the
+//! address) is logged.
 
 use std::time::Duration;
 
@@ -36,9 +39,12 @@ impl SmtpMailer {
         };
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
         let tls_params = TlsParameters::new(host.clone()).context("SESAME_SMTP_URL: TLS set-up failed")?;
-        let (tls, default_port) = match parsed.scheme() {
-            "smtp" => (Tls::Opportunistic(tls_params), 25),
-            "smtps" => (Tls::Wrapper(tls_params), 465),
+        let plaintext = plaintext_opt_in(&parsed)?;
+        let (tls, default_port) = match (parsed.scheme(), plaintext) {
+            ("smtp", false) => (Tls::Required(tls_params), 25),
+            ("smtp", true) => (Tls::None, 25),
+            ("smtps", false) => (Tls::Wrapper(tls_params), 465),
+            ("smtps", true) => bail!("SESAME_SMTP_URL: smtps:// is TLS from the start; ?tls=none is for smtp://"),
             _ => bail!("SESAME_SMTP_URL must start with smtp:// or smtps://"),
         };
         let mut builder = SmtpTransport::builder_dangerous(host)
@@ -83,6 +89,21 @@ impl Mailer for SmtpMailer {
     }
 }
 
+/// The URL's query: nothing, `tls=required` (the default), or `tls=none`, the explicit opt-in
+/// to plain text. Anything else is refused rather than guessed (the URL may hold a password:
+/// the error does not quote it).
+fn plaintext_opt_in(url: &url::Url) -> anyhow::Result<bool> {
+    let mut plaintext = false;
+    for (key, value) in url.query_pairs() {
+        match (key.as_ref(), value.as_ref()) {
+            ("tls", "required") => plaintext = false,
+            ("tls", "none") => plaintext = true,
+            _ => bail!("SESAME_SMTP_URL accepts only ?tls=required (the default) or ?tls=none (plain text)"),
+        }
+    }
+    Ok(plaintext)
+}
+
 fn classify(e: &lettre::transport::smtp::Error) -> DeliveryError {
     let code = e.status().map(|c| c.to_string()).unwrap_or_default();
     if e.is_permanent() {
@@ -93,6 +114,11 @@ fn classify(e: &lettre::transport::smtp::Error) -> DeliveryError {
         DeliveryError::transient("the SMTP server timed out")
     } else if e.is_tls() {
         DeliveryError::transient("TLS with the SMTP server failed")
+    } else if e.is_client() && e.to_string().contains("STARTTLS") {
+        // Possibly an attacker stripping the offer; the credentials were not sent.
+        DeliveryError::transient(
+            "the SMTP server did not offer STARTTLS, which is required (?tls=none in SESAME_SMTP_URL allows plain text)",
+        )
     } else {
         DeliveryError::transient("could not talk to the SMTP server")
     }
@@ -105,6 +131,9 @@ mod tests {
     #[test]
     fn urls_and_senders_are_checked() {
         assert!(SmtpMailer::new("smtp://u:p%40ss@127.0.0.1:2525", "Sesame <a@example.com>").is_ok());
+        assert!(SmtpMailer::new("smtp://127.0.0.1:2525?tls=none", "a@example.com").is_ok());
+        assert!(SmtpMailer::new("smtp://127.0.0.1:2525?tls=required", "a@example.com").is_ok());
+        assert!(SmtpMailer::new("smtps://127.0.0.1?tls=none", "a@example.com").is_err());
         assert!(SmtpMailer::new("smtps://mail.example.com", "a@example.com").is_ok());
         let err = SmtpMailer::new("smtp://u:hunter2@127.0.0.1:2525", "not an address")
             .err()

@@ -76,7 +76,7 @@ for storage in "${storages[@]}"; do
   pids+=("$SMTP_PID")
   read -r ready smtp_port <&"${SMTP[0]}"
   [ "$ready" = READY ] || { echo "the SMTP sink did not start (pip install aiosmtpd)" >&2; exit 1; }
-  start "smtp-$storage" "$db" "${mail_flags[@]}" SESAME_SMTP_URL="smtp://mailer:mailpass@127.0.0.1:$smtp_port" \
+  start "smtp-$storage" "$db" "${mail_flags[@]}" SESAME_SMTP_URL="smtp://mailer:mailpass@127.0.0.1:$smtp_port?tls=none" \
     SESAME_EMAIL_FROM="Sesame <no-reply@example.com>"
   node email-flow.mjs "$url" smtp "$work/smtp-$storage" || fail
 
