@@ -204,3 +204,111 @@ fn provider_text_cannot_forge_a_log_line() {
         assert!(!line.starts_with("ERROR forged"), "{line}");
     }
 }
+
+/// Sends raw bytes on one connection, half-closes, and reads until the server closes.
+fn raw(addr: std::net::SocketAddr, bytes: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    s.write_all(bytes).unwrap();
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Item 7: lenient framing is the raw material of request smuggling behind a proxy that reads
+/// the bytes differently. A bare LF inside a header value (`X-Foo: a\nTransfer-Encoding:
+/// chunked` — a header of its own to some proxies) was accepted with `Content-Length` framing
+/// and the pipelined request after it served; so were chunk sizes like `+2` and chunk
+/// extensions ended by a bare LF. Each is now a 400 that closes the connection, and nothing
+/// after it is served.
+#[test]
+fn ambiguous_framing_is_refused_and_closes_the_connection() {
+    let t = TestApp::new(Backend::Memory);
+    let server = http_client::spawn(t.app.clone());
+    let smuggled = "GET /api/auth/ok?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n";
+    let post = "POST /api/auth/sign-in/email HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+    let chunked = format!("{post}Transfer-Encoding: chunked\r\n\r\n");
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "bare LF in a header value",
+            format!("{post}X-Foo: a\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n{smuggled}"),
+        ),
+        (
+            "bare CR in a header value",
+            format!("{post}X-Foo: a\rTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n{smuggled}"),
+        ),
+        (
+            "NUL in a header value",
+            format!("{post}X-Foo: a\0b\r\nContent-Length: 2\r\n\r\n{{}}{smuggled}"),
+        ),
+        (
+            "obsolete line folding",
+            format!("{post}X-Foo: a\r\n Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n{smuggled}"),
+        ),
+        (
+            "LF-only line ends",
+            format!("GET /api/auth/ok HTTP/1.1\nHost: x\n\n{smuggled}"),
+        ),
+        (
+            "empty header name",
+            format!("{post}: v\r\nContent-Length: 2\r\n\r\n{{}}{smuggled}"),
+        ),
+        (
+            "signed chunk size",
+            format!("{chunked}+2\r\n{{}}\r\n0\r\n\r\n{smuggled}"),
+        ),
+        ("0x chunk size", format!("{chunked}0x2\r\n{{}}\r\n0\r\n\r\n{smuggled}")),
+        (
+            "chunk size with a space",
+            format!("{chunked}2 \r\n{{}}\r\n0\r\n\r\n{smuggled}"),
+        ),
+        (
+            "bare LF after a chunk extension",
+            format!("{chunked}2;ext\n{{}}\r\n0\r\n\r\n{smuggled}"),
+        ),
+        (
+            "bare LF after a chunk size",
+            format!("{chunked}2\n{{}}\r\n0\r\n\r\n{smuggled}"),
+        ),
+        (
+            "chunk data not followed by CRLF",
+            format!("{chunked}2\r\n{{}}XX0\r\n\r\n{smuggled}"),
+        ),
+        (
+            "overflowing chunk size",
+            format!("{chunked}1{}\r\n{{}}\r\n0\r\n\r\n{smuggled}", "0".repeat(20)),
+        ),
+        (
+            "bare LF in a trailer",
+            format!("{chunked}2\r\n{{}}\r\n0\r\nX-T: a\nb\r\n\r\n{smuggled}"),
+        ),
+    ];
+    for (what, bytes) in &cases {
+        let out = raw(server.addr, bytes.as_bytes());
+        let resp = http_client::parse(out.as_bytes());
+        assert_eq!(resp.status, 400, "{what}: {out}");
+        assert_eq!(resp.json()["code"], "MALFORMED_REQUEST", "{what}: {out}");
+        assert_eq!(
+            out.matches("HTTP/1.1 ").count(),
+            1,
+            "{what}: a second request was served: {out}"
+        );
+    }
+    // Well-formed chunked bodies, extensions and trailers included, are still read (and the
+    // request after them served).
+    for body in [
+        "2\r\n{}\r\n0\r\n\r\n",
+        "2;name=value\r\n{}\r\n0\r\n\r\n",
+        "2 ; name=\"quoted value\"\r\n{}\r\n0\r\nX-Trailer: v\r\n\r\n",
+        "1\r\n{\r\n1\r\n}\r\n0\r\n\r\n",
+    ] {
+        let out = raw(server.addr, format!("{chunked}{body}{smuggled}").as_bytes());
+        let resp = http_client::parse(out.as_bytes());
+        assert_eq!(resp.status, 400, "{body:?}: {out}");
+        assert_eq!(resp.json()["code"], "VALIDATION_ERROR", "{body:?}: {out}");
+        assert!(out.contains("HTTP/1.1 200"), "the next request is served: {out}");
+    }
+    server.stop();
+}

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use crate::common::{HTTPVersion, Method};
 use crate::limits::{self, ConnectionLimits, Deadline};
+use crate::util::strict_chunked::StrictChunkedDecoder;
 use crate::util::RefinedTcpStream;
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::Request;
@@ -94,7 +95,8 @@ impl ClientConnection {
     ///  at the first byte of the new line.
     ///
     /// Sesame patch: every byte counts against `budget` (`Ok(None)` once it is spent) and the
-    /// `deadline`.
+    /// `deadline`; a CR or LF that is not part of the line's CRLF, or a NUL, is `InvalidData`
+    /// at once (RFC 9112 §2.2: bare CR/LF let a proxy and this server split lines differently).
     fn read_next_line(
         &mut self,
         budget: &mut usize,
@@ -121,6 +123,12 @@ impl ClientConnection {
                 return AsciiString::from_ascii(buf)
                     .map(Some)
                     .map_err(|_| IoError::new(ErrorKind::InvalidData, "Header is not in ASCII"));
+            }
+            if byte == b'\n' || byte == 0 || prev_byte_was_cr {
+                return Err(IoError::new(
+                    ErrorKind::InvalidData,
+                    "bare CR, bare LF or NUL in the request head",
+                ));
             }
 
             prev_byte_was_cr = byte == b'\r';
@@ -173,6 +181,19 @@ impl ClientConnection {
                     if line.is_empty() {
                         break;
                     };
+                    // Sesame patch: obsolete line folding (a line starting with whitespace) is
+                    // refused, as RFC 9112 §5.2 allows: folded into the previous field by one
+                    // reader and a field of its own for another, it smuggles headers.
+                    if line.as_bytes().first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+                        return Err(ReadError::BadFraming(version));
+                    }
+                    let name_ok = match line.as_str().split_once(':') {
+                        Some((name, _)) => !name.is_empty() && name.bytes().all(is_tchar),
+                        None => false,
+                    };
+                    if !name_ok {
+                        return Err(ReadError::WrongHeader(version));
+                    }
                     headers.push(match FromStr::from_str(line.as_str().trim()) {
                         // TODO: remove this conversion
                         Ok(h) => h,
@@ -326,7 +347,7 @@ impl ClientConnection {
                         })
                 }
                 None => limits::read_capped(
-                    chunked_transfer::Decoder::new(data_source.by_ref()),
+                    StrictChunkedDecoder::new(data_source.by_ref()),
                     max_body,
                     timeout,
                 ),
@@ -475,6 +496,11 @@ impl Iterator for ClientConnection {
         // returning the request
         Some(rq)
     }
+}
+
+/// Sesame patch: a `tchar` of RFC 9110 §5.6.2, what a field name is made of.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Parses a "HTTP/1.1" string.

@@ -15,6 +15,8 @@ mod fused_reader;
 mod messages_queue;
 pub(crate) mod refined_tcp_stream;
 mod sequential;
+// Sesame patch: strict chunked decoding (see the module).
+pub(crate) mod strict_chunked;
 mod task_pool;
 
 /// Parses a the value of a header.
