@@ -301,6 +301,11 @@ pub const VARIABLES: &[Variable] = &[
         "Open connections served at once; more are answered 503 and closed",
     ),
     var(
+        "SESAME_MAX_CONNECTIONS_PER_IP",
+        "64",
+        "Open connections one client address may hold (IPv6: per /64; SESAME_TRUSTED_PROXIES exempt); more are answered 503 and closed",
+    ),
+    var(
         "SESAME_MAX_HEADER_BYTES",
         "16384",
         "Largest request line plus headers; larger gets 431",
@@ -430,6 +435,9 @@ pub struct Config {
     pub trusted_proxies: Vec<crate::http::client_ip::IpNet>,
     pub read_timeout_secs: u64,
     pub max_connections: usize,
+    /// Connections one client address may hold (`SESAME_MAX_CONNECTIONS_PER_IP`); trusted
+    /// proxies are exempt.
+    pub max_connections_per_ip: usize,
     pub max_header_bytes: usize,
 }
 
@@ -606,10 +614,19 @@ impl Config {
                 .context("SESAME_TRUSTED_PROXIES")?,
             read_timeout_secs: parse(get("SESAME_READ_TIMEOUT_SECS"), "SESAME_READ_TIMEOUT_SECS", 10)?,
             max_connections: parse(get("SESAME_MAX_CONNECTIONS"), "SESAME_MAX_CONNECTIONS", 512)?,
+            max_connections_per_ip: parse(
+                get("SESAME_MAX_CONNECTIONS_PER_IP"),
+                "SESAME_MAX_CONNECTIONS_PER_IP",
+                64,
+            )?,
             max_header_bytes: parse(get("SESAME_MAX_HEADER_BYTES"), "SESAME_MAX_HEADER_BYTES", 16_384)?,
         };
-        if config.read_timeout_secs == 0 || config.max_connections == 0 || config.max_header_bytes < 1024 {
-            bail!("SESAME_READ_TIMEOUT_SECS and SESAME_MAX_CONNECTIONS must be at least 1, SESAME_MAX_HEADER_BYTES at least 1024");
+        if config.read_timeout_secs == 0
+            || config.max_connections == 0
+            || config.max_connections_per_ip == 0
+            || config.max_header_bytes < 1024
+        {
+            bail!("SESAME_READ_TIMEOUT_SECS, SESAME_MAX_CONNECTIONS and SESAME_MAX_CONNECTIONS_PER_IP must be at least 1, SESAME_MAX_HEADER_BYTES at least 1024");
         }
         // A reachable deployment must not run on a guessable key: anyone could forge session
         // cookies. A random per-process secret is safe (sessions just die on restart).

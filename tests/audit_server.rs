@@ -312,3 +312,108 @@ fn ambiguous_framing_is_refused_and_closes_the_connection() {
     }
     server.stop();
 }
+
+/// A connection to `addr` from the local address `from` (any 127.0.0.0/8 address is this host).
+fn connect_from(from: &str, addr: std::net::SocketAddr) -> std::net::TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let local: std::net::SocketAddr = format!("{from}:0").parse().unwrap();
+    socket.bind(&local.into()).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let stream: std::net::TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
+/// Item 8: with no per-address limit, one client holding idle sockets kept the whole
+/// connection cap busy and honest clients got 503. Measured here with the defaults (512 in all,
+/// `SESAME_MAX_CONNECTIONS_PER_IP` 64): a flood of 200 idle connections from 127.0.0.2 gets 64
+/// served and the rest refused, while 127.0.0.1 is served normally throughout.
+#[test]
+fn one_address_cannot_hold_every_connection() {
+    use std::io::{Read, Write};
+    // The defaults: SESAME_MAX_CONNECTIONS 512, SESAME_MAX_CONNECTIONS_PER_IP 64.
+    let per_ip = 64;
+    let t = TestApp::new(Backend::Memory);
+    assert_eq!(t.app.config.max_connections, 512);
+    let server = http_client::spawn(t.app.clone());
+    let started = std::time::Instant::now();
+    let mut held = Vec::new();
+    let (mut refused, mut slowest) = (0, std::time::Duration::ZERO);
+    for i in 0..200 {
+        let mut s = connect_from("127.0.0.2", server.addr);
+        if i < per_ip {
+            held.push(s);
+        } else {
+            // Over the cap: answered 503 and closed at once (a held one would time out here).
+            let mut out = Vec::new();
+            s.read_to_end(&mut out).expect("refused at once");
+            assert!(
+                out.starts_with(b"HTTP/1.1 503"),
+                "connection {i}: {}",
+                String::from_utf8_lossy(&out)
+            );
+            assert_eq!(http_client::parse(&out).json()["code"], "SERVER_BUSY");
+            refused += 1;
+        }
+        if i % 20 == 0 {
+            let began = std::time::Instant::now();
+            let resp = http_client::send(server.addr, "GET", "/api/auth/ok", &[], b"");
+            assert_eq!(resp.status, 200, "127.0.0.1 during the flood");
+            slowest = slowest.max(began.elapsed());
+        }
+    }
+    let flood = started.elapsed();
+    // Every held connection is served when it speaks.
+    for s in held.iter_mut() {
+        s.write_all(b"GET /api/auth/ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        assert!(out.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&out));
+    }
+    println!(
+        "per-IP cap {per_ip}: 200 connections from 127.0.0.2 in {flood:?}: {} held, {refused} refused; slowest of 10 GET /ok from 127.0.0.1 during the flood {slowest:?}",
+        held.len()
+    );
+    assert_eq!(refused, 200 - per_ip);
+    drop(held);
+    server.stop();
+}
+
+/// Item 8: a trusted reverse proxy carries many clients, so it is exempt from the per-address
+/// cap (its clients are told apart, and rate limited, by `X-Forwarded-For`).
+#[test]
+fn trusted_proxies_are_exempt_from_the_per_address_cap() {
+    use std::io::{Read, Write};
+    let t = TestApp::with_config(Backend::Memory, |c| {
+        c.max_connections_per_ip = 2;
+        c.trusted_proxies = sesame::http::client_ip::parse_proxies("127.0.0.2").unwrap();
+    });
+    let server = http_client::spawn(t.app.clone());
+    let serves = |s: &mut std::net::TcpStream| {
+        s.write_all(b"GET /api/auth/ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let mut proxy: Vec<_> = (0..5).map(|_| connect_from("127.0.0.2", server.addr)).collect();
+    let mut other: Vec<_> = (0..3).map(|_| connect_from("127.0.0.3", server.addr)).collect();
+    for s in proxy.iter_mut() {
+        assert!(serves(s).starts_with("HTTP/1.1 200"));
+    }
+    // The third from 127.0.0.3 is refused at once, before it sends anything.
+    let mut refused = Vec::new();
+    other[2].read_to_end(&mut refused).unwrap();
+    assert!(
+        refused.starts_with(b"HTTP/1.1 503"),
+        "{}",
+        String::from_utf8_lossy(&refused)
+    );
+    for s in other.iter_mut().take(2) {
+        assert!(serves(s).starts_with("HTTP/1.1 200"));
+    }
+    server.stop();
+}

@@ -108,7 +108,12 @@ fn ok_request(addr: SocketAddr) -> Duration {
 
 #[test]
 fn idle_and_half_sent_connections_do_not_starve_workers() {
-    let server = Server::start(&[("SESAME_MAX_CONNECTIONS", "1000"), ("SESAME_READ_TIMEOUT_SECS", "30")]);
+    // One client address opens them all: its own cap is lifted (`audit_server.rs` tests that one).
+    let server = Server::start(&[
+        ("SESAME_MAX_CONNECTIONS", "1000"),
+        ("SESAME_MAX_CONNECTIONS_PER_IP", "1000"),
+        ("SESAME_READ_TIMEOUT_SECS", "30"),
+    ]);
     ok_request(server.addr);
     let (threads0, rss0) = (server.threads(), server.rss_kb());
     let mut held = Vec::new();
@@ -160,7 +165,11 @@ fn idle_and_half_sent_connections_do_not_starve_workers() {
 
 #[test]
 fn connections_over_the_cap_are_refused_quickly() {
-    let server = Server::start(&[("SESAME_MAX_CONNECTIONS", "100"), ("SESAME_READ_TIMEOUT_SECS", "30")]);
+    let server = Server::start(&[
+        ("SESAME_MAX_CONNECTIONS", "100"),
+        ("SESAME_MAX_CONNECTIONS_PER_IP", "1000"),
+        ("SESAME_READ_TIMEOUT_SECS", "30"),
+    ]);
     ok_request(server.addr);
     let (threads0, rss0) = (server.threads(), server.rss_kb());
     let idle: Vec<TcpStream> = (0..100).map(|_| connect(server.addr)).collect();

@@ -5,8 +5,9 @@
 //! joined.
 //!
 //! Connections are bounded by the patched tiny_http in `vendor/tiny_http` (see its
-//! SESAME_PATCHES.md): at most `SESAME_MAX_CONNECTIONS` at once (more get a 503 and are
-//! closed by the accept thread), socket read/write timeouts, a total deadline for a request's
+//! SESAME_PATCHES.md): at most `SESAME_MAX_CONNECTIONS` at once and
+//! `SESAME_MAX_CONNECTIONS_PER_IP` per client address (more get a 503 and are closed by the
+//! accept thread), socket read/write timeouts, a total deadline for a request's
 //! headers and again for its body (`SESAME_READ_TIMEOUT_SECS`), `SESAME_MAX_HEADER_BYTES`
 //! (431), and bodies read in full — up to `SESAME_MAX_BODY_BYTES`, else 413 — on the
 //! connection's own thread, so a slow client never holds one of the few workers.
@@ -98,8 +99,12 @@ pub fn start(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<Running> {
 /// The per-connection limits handed to tiny_http.
 fn limits(config: &crate::config::Config) -> tiny_http::ConnectionLimits {
     let timeout = Some(Duration::from_secs(config.read_timeout_secs));
+    let proxies = config.trusted_proxies.clone();
     tiny_http::ConnectionLimits {
         max_connections: config.max_connections,
+        max_connections_per_ip: config.max_connections_per_ip,
+        // A trusted reverse proxy carries many clients on its connections.
+        per_ip_exempt: Some(std::sync::Arc::new(move |ip| proxies.iter().any(|p| p.contains(ip)))),
         read_timeout: timeout,
         write_timeout: timeout,
         request_timeout: timeout,

@@ -112,7 +112,7 @@ use util::MessagesQueue;
 
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
-pub use limits::{ConnectionLimits, ErrorBody};
+pub use limits::{ConnectionLimits, ErrorBody, PeerFilter};
 pub use request::{ReadWrite, Request};
 pub use response::{Response, ResponseBox};
 pub use test::TestRequest;
@@ -258,6 +258,7 @@ impl Server {
         let listener = listener.into();
         let limits = Arc::new(limits);
         let live = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let per_ip = Arc::new(limits::PerIp::default());
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
 
@@ -306,7 +307,7 @@ impl Server {
             log::debug!("Running accept thread");
             while !inside_close_trigger.load(Relaxed) {
                 let new_client = match server.accept() {
-                    Ok((sock, _)) => {
+                    Ok((sock, peer)) => {
                         use util::RefinedTcpStream;
                         // Sesame patch: over the cap, answer `busy_response` and close at
                         // once, from this thread, so a flood cannot grow the thread count.
@@ -318,6 +319,25 @@ impl Server {
                                     continue;
                                 }
                             };
+                        // Sesame patch: the same over the per-address cap, so one client
+                        // cannot hold every connection the server allows.
+                        let exempt = |ip| limits.per_ip_exempt.as_ref().is_some_and(|f| f(ip));
+                        let ip_guard = match peer.map(|p| p.ip()).filter(|ip| !exempt(*ip)) {
+                            None => None,
+                            Some(ip) => match limits::PerIp::try_new(
+                                &per_ip,
+                                ip,
+                                limits.max_connections_per_ip,
+                            ) {
+                                Some(g) => Some(g),
+                                None => {
+                                    drop(guard);
+                                    sock.refuse(&limits.busy_response);
+                                    continue;
+                                }
+                            },
+                        };
+                        let guard = (guard, ip_guard);
                         if sock
                             .set_timeouts(limits.read_timeout, limits.write_timeout)
                             .is_err()

@@ -6,13 +6,18 @@
 //! `Server::from_listener` keeps upstream behaviour (`ConnectionLimits::default()`);
 //! `Server::from_listener_with_limits` applies the limits.
 
+use std::collections::HashMap;
 use std::io::{self, Read};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Renders a response tiny_http writes by itself (400, 408, 417, 431): `(headers, body)`.
 pub type ErrorBody = fn(u16) -> (Vec<(&'static str, &'static str)>, Vec<u8>);
+
+/// Says whether a peer address is exempt from `max_connections_per_ip`.
+pub type PeerFilter = Arc<dyn Fn(IpAddr) -> bool + Send + Sync>;
 
 /// Limits applied to every connection of a server.
 #[derive(Clone)]
@@ -20,6 +25,13 @@ pub struct ConnectionLimits {
     /// Connections served at once; a connection accepted beyond it gets `busy_response` and is
     /// closed at once. `0`: no cap.
     pub max_connections: usize,
+    /// Connections one client address holds at once (IPv6 addresses counted per /64, since one
+    /// host usually owns a whole /64); beyond it, `busy_response` and an immediate close, so one
+    /// client cannot hold every one of `max_connections`. `0`: no cap.
+    pub max_connections_per_ip: usize,
+    /// Peers `max_connections_per_ip` does not apply to (a trusted reverse proxy carries many
+    /// clients on its connections). `None`: none.
+    pub per_ip_exempt: Option<PeerFilter>,
     /// Socket read timeout: the longest wait for any one read, so also the keep-alive idle time.
     pub read_timeout: Option<Duration>,
     /// Socket write timeout: a client that does not read its responses is dropped.
@@ -48,6 +60,8 @@ impl Default for ConnectionLimits {
     fn default() -> Self {
         ConnectionLimits {
             max_connections: 0,
+            max_connections_per_ip: 0,
+            per_ip_exempt: None,
             read_timeout: None,
             write_timeout: None,
             request_timeout: None,
@@ -85,6 +99,66 @@ impl LiveConnection {
 impl Drop for LiveConnection {
     fn drop(&mut self) {
         self.live.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The address a per-IP count is kept under: IPv4 as is (an IPv4-mapped IPv6 address too),
+/// IPv6 masked to its /64.
+fn peer_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+        v4 => v4,
+    }
+}
+
+/// Live connections per client address; entries go when their count reaches zero, so the map
+/// never holds more than the live connections.
+#[derive(Default)]
+pub(crate) struct PerIp {
+    counts: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection counted against its address; dropped with the connection (a drop guard, so
+/// also on panic).
+pub(crate) struct PerIpConnection {
+    table: Arc<PerIp>,
+    key: IpAddr,
+}
+
+impl PerIp {
+    /// Registers a connection from `ip` unless `max` are already live (`max == 0`: no cap).
+    pub(crate) fn try_new(table: &Arc<PerIp>, ip: IpAddr, max: usize) -> Option<PerIpConnection> {
+        let key = peer_key(ip);
+        // A poisoned lock only means another connection thread panicked mid-update of a plain
+        // counter: the counts are still meaningful.
+        let mut counts = table.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(key).or_insert(0);
+        if max != 0 && *n >= max {
+            if *n == 0 {
+                counts.remove(&key);
+            }
+            return None;
+        }
+        *n += 1;
+        Some(PerIpConnection {
+            table: table.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for PerIpConnection {
+    fn drop(&mut self) {
+        let mut counts = self.table.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.key);
+            }
+        }
     }
 }
 
@@ -160,5 +234,28 @@ pub(crate) fn drain<R: Read>(mut reader: R, max: usize, timeout: Option<Duration
             Ok(0) | Err(_) => return,
             Ok(n) => left -= n,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_ip_counts_by_address_and_ipv6_prefix() {
+        let table = Arc::new(PerIp::default());
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let a1 = PerIp::try_new(&table, ip("10.0.0.1"), 2).unwrap();
+        let a2 = PerIp::try_new(&table, ip("::ffff:10.0.0.1"), 2).unwrap();
+        assert!(PerIp::try_new(&table, ip("10.0.0.1"), 2).is_none());
+        let _b = PerIp::try_new(&table, ip("10.0.0.2"), 2).unwrap();
+        let _v6 = PerIp::try_new(&table, ip("2001:db8::1"), 1).unwrap();
+        assert!(PerIp::try_new(&table, ip("2001:db8::ffff:1"), 1).is_none(), "same /64");
+        assert!(PerIp::try_new(&table, ip("2001:db8:0:1::1"), 1).is_some(), "another /64");
+        drop(a1);
+        let _a3 = PerIp::try_new(&table, ip("10.0.0.1"), 2).unwrap();
+        drop(a2);
+        assert!(PerIp::try_new(&table, ip("10.0.0.1"), 0).is_some(), "0: no cap");
+        assert_eq!(table.counts.lock().unwrap().len(), 3, "freed addresses leave the map");
     }
 }
