@@ -66,7 +66,9 @@ fn social_sign_up_with_an_unverified_email_mails_a_verification_link(t: &TestApp
         mail.url
     );
     assert!(mail.url.ends_with("&callbackURL=%2Fwelcome"), "{}", mail.url);
-    let opened = t.open_link(&mail.url, None);
+    // Opened in the browser that signed up: the account holder proves the address, so the
+    // provider account stays (opened by anyone else it would be dropped: `audit_oauth.rs`).
+    let opened = t.open_link(&mail.url, Some(&cookies));
     assert_eq!(location(&opened), "/welcome");
     let me = json_body(&t.get("/get-session", Some(&cookies)));
     assert_eq!(me["user"]["emailVerified"], true);

@@ -32,7 +32,7 @@ fn tokens(s: &dyn Storage, user_id: &str) -> Vec<String> {
     t
 }
 
-fn verifying_an_address_drops_provider_accounts_and_other_sessions(t: &TestApp) {
+fn verifying_an_address_drops_provider_accounts_and_sessions(t: &TestApp) {
     let s = t.storage();
     let now = T0 + Duration::minutes(5);
     // Unverified, with a provider account and a credential account, and two sessions.
@@ -47,24 +47,25 @@ fn verifying_an_address_drops_provider_accounts_and_other_sessions(t: &TestApp) 
         .unwrap();
     s.create_session(&session("u2", "c", T0)).unwrap();
 
-    let done = s.verify_address("u1", now, Some("a")).unwrap().unwrap();
+    let done = s.verify_address("u1", now).unwrap().unwrap();
     assert_eq!(done.removed_accounts, 1);
     assert!(done.user.email_verified);
     assert_eq!(done.user.updated_at, now);
     assert!(s.find_user_by_id("u1").unwrap().unwrap().email_verified);
     assert_eq!(providers(s, "u1"), ["credential"]);
-    assert_eq!(tokens(s, "u1"), ["a"], "the session that opened the link stays");
+    assert!(tokens(s, "u1").is_empty());
     assert_eq!(providers(s, "u2"), ["credential", "github"]);
     assert_eq!(tokens(s, "u2"), ["c"]);
 
     // Verified now: a second proof changes nothing.
     s.create_account(&oauth("gh3", "u1", "local:oauth:github", "3"))
         .unwrap();
-    let again = s.verify_address("u1", now, None).unwrap().unwrap();
+    s.create_session(&session("u1", "d", T0)).unwrap();
+    let again = s.verify_address("u1", now).unwrap().unwrap();
     assert_eq!(again.removed_accounts, 0);
     assert_eq!(providers(s, "u1"), ["credential", "github"]);
-    assert_eq!(tokens(s, "u1"), ["a"]);
-    assert!(s.verify_address("ghost", now, None).unwrap().is_none());
+    assert_eq!(tokens(s, "u1"), ["d"]);
+    assert!(s.verify_address("ghost", now).unwrap().is_none());
 }
 
 fn verifying_an_address_without_provider_accounts_keeps_sessions(t: &TestApp) {
@@ -72,7 +73,7 @@ fn verifying_an_address_without_provider_accounts_keeps_sessions(t: &TestApp) {
     seed(s, "u1", "ada@example.com", "hash");
     s.create_session(&session("u1", "a", T0)).unwrap();
     s.create_session(&session("u1", "b", T0)).unwrap();
-    let done = s.verify_address("u1", T0, None).unwrap().unwrap();
+    let done = s.verify_address("u1", T0).unwrap().unwrap();
     assert_eq!(done.removed_accounts, 0);
     assert!(done.user.email_verified);
     assert_eq!(tokens(s, "u1"), ["a", "b"]);
@@ -115,7 +116,7 @@ fn resetting_an_unverified_address_drops_provider_accounts_and_every_session(t: 
 }
 
 crate::suite!(
-    verifying_an_address_drops_provider_accounts_and_other_sessions,
+    verifying_an_address_drops_provider_accounts_and_sessions,
     verifying_an_address_without_provider_accounts_keeps_sessions,
     resetting_an_unverified_address_drops_provider_accounts_and_every_session,
 );

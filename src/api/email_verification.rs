@@ -74,16 +74,36 @@ pub fn verify_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> 
         return link.fail(codes::INVALID_TOKEN);
     }
     if !user.email_verified {
-        // The link proves control of the address: provider accounts linked while it was
-        // unverified are dropped with the other sessions (README, "Security model"); the
-        // browser opening the link keeps its own session.
-        let keep = current::session_token(ctx, req);
-        ctx.storage().verify_address(&user.id, ctx.now, keep.as_deref())?;
+        // The link proves control of the address. Opened in a browser signed in as this user,
+        // the account holder and the address owner are one person: the address is verified.
+        // Opened by anyone else, what was attached while the address was unverified may be an
+        // attacker's (pre-account hijacking): provider accounts are dropped, and with them
+        // every session (README, "Security model").
+        if is_account_holder(ctx, req, &user)? {
+            let update = UserUpdate {
+                email_verified: Some(true),
+                ..UserUpdate::default()
+            };
+            ctx.storage().update_user(&user.id, &update, ctx.now)?;
+        } else {
+            ctx.storage().verify_address(&user.id, ctx.now)?;
+        }
         if ctx.config().email.auto_sign_in_after_verification {
             sign_in_after_verification(ctx, req, &user)?;
         }
     }
     link.done(json!({ "status": true, "user": null }))
+}
+
+/// Whether the request carries a live session of `user`.
+fn is_account_holder(ctx: &Ctx<'_>, req: &Request, user: &User) -> Result<bool, ApiError> {
+    let Some(token) = current::session_token(ctx, req) else {
+        return Ok(false);
+    };
+    Ok(ctx
+        .storage()
+        .find_session_with_user(&token)?
+        .is_some_and(|(s, _)| s.user_id == user.id && s.expires_at > ctx.now))
 }
 
 /// Better Auth's `autoSignInAfterVerification`: a new session unless the browser already has

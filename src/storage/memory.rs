@@ -66,13 +66,7 @@ impl Tables {
     /// Proof of the address ([`UserStore::verify_address`]): `None` without the user; a
     /// verified address is left as is. Sessions go when provider accounts did, or always with
     /// `revoke_all`.
-    fn claim_address(
-        &mut self,
-        user_id: &str,
-        now: OffsetDateTime,
-        keep_session: Option<&str>,
-        revoke_all: bool,
-    ) -> Option<VerifiedAddress> {
+    fn claim_address(&mut self, user_id: &str, now: OffsetDateTime, revoke_all: bool) -> Option<VerifiedAddress> {
         let user = self.users.get_mut(user_id)?;
         if user.email_verified {
             return Some(VerifiedAddress {
@@ -87,8 +81,7 @@ impl Tables {
         self.accounts.retain(|_, a| a.user_id != user_id || a.is_credential());
         let removed_accounts = (before - self.accounts.len()) as u64;
         if removed_accounts > 0 || revoke_all {
-            self.sessions
-                .retain(|token, s| s.user_id != user_id || Some(token.as_str()) == keep_session);
+            self.sessions.retain(|_, s| s.user_id != user_id);
         }
         Some(VerifiedAddress { user, removed_accounts })
     }
@@ -206,13 +199,8 @@ impl UserStore for MemoryStorage {
         Ok(true)
     }
 
-    fn verify_address(
-        &self,
-        user_id: &str,
-        now: OffsetDateTime,
-        keep_session: Option<&str>,
-    ) -> StorageResult<Option<VerifiedAddress>> {
-        Ok(self.lock().claim_address(user_id, now, keep_session, false))
+    fn verify_address(&self, user_id: &str, now: OffsetDateTime) -> StorageResult<Option<VerifiedAddress>> {
+        Ok(self.lock().claim_address(user_id, now, false))
     }
 }
 
@@ -417,7 +405,7 @@ impl VerificationStore for MemoryStorage {
         if revoke_sessions {
             t.sessions.retain(|_, s| s.user_id != user_id);
         }
-        t.claim_address(&user_id, now, None, true);
+        t.claim_address(&user_id, now, true);
         Ok(ResetOutcome::Done(user_id))
     }
 }

@@ -95,18 +95,13 @@ pub trait UserStore {
     /// Deletes the user with their sessions, accounts and the verification rows whose value is
     /// the user's id. Returns whether the user existed.
     fn delete_user(&self, id: &str) -> StorageResult<bool>;
-    /// The owner of the user's address proved control of it (an emailed verification link).
-    /// If the address was unverified, in one transaction: it becomes verified, every provider
-    /// account of the user (all but the credential account) is deleted — linked while nobody
-    /// had proved the address, it may be an attacker's (pre-account hijacking) — and, when any
-    /// was, every session of the user except `keep_session`. A verified address is left as is.
-    /// `None`: no such user.
-    fn verify_address(
-        &self,
-        user_id: &str,
-        now: OffsetDateTime,
-        keep_session: Option<&str>,
-    ) -> StorageResult<Option<VerifiedAddress>>;
+    /// Someone who is not signed in as the user proved control of the user's address (an
+    /// emailed verification link). If the address was unverified, in one transaction: it
+    /// becomes verified, every provider account of the user (all but the credential account)
+    /// is deleted — linked while nobody had proved the address, it may be an attacker's
+    /// (pre-account hijacking) — and, when any was, every session of the user. A verified
+    /// address is left as is. `None`: no such user.
+    fn verify_address(&self, user_id: &str, now: OffsetDateTime) -> StorageResult<Option<VerifiedAddress>>;
 }
 
 pub trait SessionStore {

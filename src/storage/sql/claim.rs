@@ -5,7 +5,7 @@
 
 use time::OffsetDateTime;
 
-use super::{columns, users, Backend, Conn, Dialect, SqlResult, Statements, Value};
+use super::{columns, users, Backend, Conn, Dialect, SqlResult, Statements};
 #[cfg(doc)]
 use crate::storage::UserStore;
 use crate::storage::{StorageResult, VerifiedAddress};
@@ -14,7 +14,6 @@ pub struct ClaimSql {
     pub lock_verified: String,
     pub delete_provider_accounts: String,
     pub mark_verified: String,
-    pub delete_sessions_except: String,
 }
 
 impl ClaimSql {
@@ -22,11 +21,6 @@ impl ClaimSql {
         let lock = match d {
             Dialect::Postgres => " for update",
             Dialect::Sqlite => "",
-        };
-        // `$2` may be NULL (keep no session): a plain `<>` would then delete nothing.
-        let not_kept = match d {
-            Dialect::Postgres => r#""token" is distinct from $2"#,
-            Dialect::Sqlite => r#""token" is not $2"#,
         };
         ClaimSql {
             lock_verified: d.render(&format!(r#"select "emailVerified" from "user" where "id" = $1{lock}"#)),
@@ -39,7 +33,6 @@ impl ClaimSql {
                 r#"update "user" set "emailVerified" = $2, "updatedAt" = $3 where "id" = $1 returning {}"#,
                 columns("", &users::COLUMNS)
             )),
-            delete_sessions_except: d.render(&format!(r#"delete from "session" where "userId" = $1 and {not_kept}"#)),
         }
     }
 }
@@ -51,7 +44,6 @@ pub(super) fn claim_in(
     sql: &'static Statements,
     user_id: &str,
     now: OffsetDateTime,
-    keep_session: Option<&str>,
     revoke_all: bool,
 ) -> SqlResult<Option<VerifiedAddress>> {
     let Some(verified) = c.first(&sql.claim.lock_verified, &[user_id.into()], |c| c.boolean())? else {
@@ -71,10 +63,7 @@ pub(super) fn claim_in(
         users::read,
     )?;
     if removed_accounts > 0 || revoke_all {
-        c.execute(
-            &sql.claim.delete_sessions_except,
-            &[user_id.into(), Value::OptText(keep_session)],
-        )?;
+        c.execute(&sql.sessions.delete_all_of_user, &[user_id.into()])?;
     }
     Ok(user.map(|user| VerifiedAddress { user, removed_accounts }))
 }
@@ -84,8 +73,7 @@ pub(super) fn verify_address<B: Backend>(
     b: &B,
     user_id: &str,
     now: OffsetDateTime,
-    keep_session: Option<&str>,
 ) -> StorageResult<Option<VerifiedAddress>> {
     let sql = b.sql();
-    b.transaction(|c| claim_in(c, sql, user_id, now, keep_session, false))
+    b.transaction(|c| claim_in(c, sql, user_id, now, false))
 }

@@ -205,13 +205,8 @@ impl<B: Backend> UserStore for B {
         })
     }
 
-    fn verify_address(
-        &self,
-        user_id: &str,
-        now: OffsetDateTime,
-        keep_session: Option<&str>,
-    ) -> StorageResult<Option<VerifiedAddress>> {
-        super::claim::verify_address(self, user_id, now, keep_session)
+    fn verify_address(&self, user_id: &str, now: OffsetDateTime) -> StorageResult<Option<VerifiedAddress>> {
+        super::claim::verify_address(self, user_id, now)
     }
 }
 

@@ -111,7 +111,7 @@ impl<B: Backend> VerificationStore for B {
                             SessionChange::Keep
                         };
                         set_password_in(c, sql, &row.value, hash, now, &change)?;
-                        super::claim::claim_in(c, sql, &row.value, now, None, true)?;
+                        super::claim::claim_in(c, sql, &row.value, now, true)?;
                         ResetOutcome::Done(row.value)
                     }
                 }
