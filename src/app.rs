@@ -1,32 +1,39 @@
-//! The transport-free core: [`App`] holds configuration, storage, clock and the route table;
-//! [`App::handle_http`] turns a [`Request`] into a [`Response`], and the in-process API
-//! (`inprocess.rs`) walks the same pipeline by endpoint key.
+//! The transport-free core: [`App`] holds the [`Services`] endpoints reach, the route table
+//! composed from core and enabled plugin endpoints, and the rate limiter; [`App::handle_http`]
+//! turns a [`Request`] into a [`Response`], and the in-process API (`inprocess.rs`) walks the
+//! same pipeline by endpoint key.
 //!
-//! Pipeline (spec §1.3, the order decides which error wins): for HTTP, the rate limit (429,
-//! `ratelimit/`) → base path and route (404/405)
-//! → body parse (415/400) → for HTTP, non-GET requests: the Origin check when cookies are
-//! sent and the redirect-URL fields (403) → the handler, which validates (400), resolves the
-//! session (401/403) and acts. Cookies set on the way (a refreshed session, cleared cookies)
-//! are added to whatever the handler answers. A panic becomes a logged 500. Every HTTP answer
-//! then gets the security headers (`http/security_headers.rs`).
+//! The pipeline, in the order that decides which error wins ([`App::dispatch`]):
+//! 1. for HTTP, the rate limit (429, [`App::rate_limit`]);
+//! 2. base path and route (404/405);
+//! 3. body parse (415/400) and the NUL guard;
+//! 4. for HTTP, non-GET requests: the Origin check when cookies are sent, and the redirect-URL
+//!    fields (403);
+//! 5. each enabled plugin's `before` hook, in `plugins::ALL_PLUGINS` order (one may rewrite
+//!    the request, as the bearer plugin does, or answer early);
+//! 6. the handler, which validates (400), resolves the session (401/403) and acts;
+//! 7. on a successful answer, each enabled plugin's `after` hook in the same order.
+//!
+//! Cookies set on the way (a refreshed session, cleared cookies) are added to whatever the
+//! request answers, error or not. A panic becomes a 500; an unexpected failure's cause is
+//! logged here, once, with the request id. Every HTTP answer then gets the security headers
+//! (`http/security_headers.rs`).
 
 use std::cell::RefCell;
+use std::ops::{Deref, DerefMut};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use serde_json::Value;
-use time::OffsetDateTime;
-
-use crate::auth::password;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, StorageUrl};
+use crate::endpoint::{Ctx, Match, Route, Router, Services, Transport};
 use crate::error::{codes, ApiError};
 use crate::http::cookies::CookieJar;
 use crate::http::origin::{self, TrustedOrigins};
-use crate::http::router::{Match, Router};
 use crate::http::{body, request_id, Method, Request, Response};
-use crate::mail::{Mail, Mailer, Outbox, RetryPolicy};
+use crate::mail::{Mailer, Outbox, RetryPolicy};
 use crate::plugins::Plugin;
+use crate::ratelimit::RateLimiter;
 use crate::storage::memory::MemoryStorage;
 use crate::storage::postgres::PgStorage;
 use crate::storage::sql::{migrations::CORE, Migration};
@@ -41,36 +48,36 @@ pub fn migrations() -> Vec<Migration> {
     CORE.iter().chain(plugins).copied().collect()
 }
 
-/// Whether a request came over HTTP (CSRF checks apply) or from Rust code in-process
-/// (Better Auth's `auth.api.*`: no router-level origin check).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Http,
-    InProcess,
+/// The endpoints an app mounts: every core route (`api::CORE_ROUTES`), then each enabled
+/// plugin's, in plugin order. The router refuses two claiming one method and path.
+pub fn routes(plugins: &[&Plugin]) -> Vec<Route> {
+    let mut routes = crate::api::CORE_ROUTES.to_vec();
+    for p in plugins {
+        routes.extend_from_slice(p.routes);
+    }
+    routes
 }
 
 pub struct App {
-    pub config: Config,
-    pub storage: Arc<dyn Storage>,
-    pub clock: Arc<dyn Clock>,
-    pub router: Router,
-    pub cookies: CookieJar,
-    pub trusted: TrustedOrigins,
-    /// Verified against when a sign-in names an unknown user, to equalise timing. Computed on
-    /// first use, not at start-up: one scrypt hash would cost ~100 ms before the first answer.
-    dummy_hash: std::sync::OnceLock<String>,
-    /// Enabled plugins, in hook order.
-    pub plugins: Vec<&'static Plugin>,
-    /// The transport email goes through (`SESAME_SMTP_URL`, `SESAME_EMAIL_WEBHOOK_URL`, or stderr).
-    pub mailer: Arc<dyn Mailer>,
-    /// Delivers through `mailer` from a background thread; handlers only queue.
-    pub outbox: Outbox,
-    /// Social sign-in providers (built from `config.oauth`).
-    pub oauth: crate::oauth::OAuth,
+    services: Services,
     /// Limits HTTP requests per client and path (`ratelimit/`).
-    pub rate_limiter: crate::ratelimit::RateLimiter,
+    pub rate_limiter: RateLimiter,
     /// Warns once about `X-Forwarded-For` from a peer not in `SESAME_TRUSTED_PROXIES`.
     forwarded_for: crate::http::client_ip::UntrustedForwardedFor,
+}
+
+/// The app's services (`app.config`, `app.storage`, …) are read through the app.
+impl Deref for App {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
+impl DerefMut for App {
+    fn deref_mut(&mut self) -> &mut Services {
+        &mut self.services
+    }
 }
 
 impl App {
@@ -88,23 +95,25 @@ impl App {
 
     pub fn new(config: Config, storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         let plugins = crate::plugins::enabled(&config.plugins)?;
-        let router = Router::new(crate::plugins::routes(&plugins))?;
+        let router = Router::new(routes(&plugins))?;
         let mailer = crate::mail::from_config(&config)?;
         let outbox = Outbox::start(mailer.clone(), RetryPolicy::default())?;
         Ok(App {
-            oauth: crate::oauth::OAuth::new(&config.oauth),
-            rate_limiter: crate::ratelimit::RateLimiter::from_config(&config, &storage),
-            cookies: CookieJar::new(&config),
-            trusted: TrustedOrigins::new(&config.base_origin, &config.trusted_origins),
-            config,
-            storage,
-            clock,
-            router,
-            dummy_hash: std::sync::OnceLock::new(),
+            rate_limiter: RateLimiter::from_config(&config, &storage),
             forwarded_for: Default::default(),
-            plugins,
-            mailer,
-            outbox,
+            services: Services {
+                oauth: crate::oauth::OAuth::new(&config.oauth),
+                cookies: CookieJar::new(&config),
+                trusted: TrustedOrigins::new(&config.base_origin, &config.trusted_origins),
+                config,
+                storage,
+                clock,
+                router,
+                dummy_hash: OnceLock::new(),
+                plugins,
+                mailer,
+                outbox,
+            },
         })
     }
 
@@ -119,23 +128,6 @@ impl App {
         self.outbox = Outbox::start(mailer.clone(), policy)?;
         self.mailer = mailer;
         Ok(self)
-    }
-
-    /// Queues an email for background delivery; never blocks, never fails the request.
-    pub fn send_mail(&self, mail: Mail) {
-        self.outbox.send(mail);
-    }
-
-    /// A hash in the configured scheme and cost that no password matches.
-    pub fn dummy_hash(&self) -> &str {
-        self.dummy_hash.get_or_init(|| {
-            password::dummy_hash(self.config.password_hash, self.config.bcrypt_cost).unwrap_or_else(|e| {
-                // Hashing a random string cannot fail with a validated config; if it ever did,
-                // a malformed hash still makes every comparison fail, just faster.
-                eprintln!("ERROR computing the dummy password hash: {e:#}");
-                String::new()
-            })
-        })
     }
 
     /// Whether a request (method and raw target) would run a password-hashing handler.
@@ -156,8 +148,9 @@ impl App {
         resp
     }
 
-    /// Runs the pipeline inside `catch_unwind`; errors keep the cookies set on the way. Every
-    /// `Location` leaves percent-encoded (`http::location`).
+    /// Runs the pipeline inside `catch_unwind`; errors keep the cookies set on the way, and an
+    /// unexpected failure's cause is logged. Every `Location` leaves percent-encoded
+    /// (`http::location`).
     pub(crate) fn run(&self, mut req: Request, transport: Transport) -> Result<Response, ApiError> {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let ctx_cookies = RefCell::new(Vec::new());
@@ -167,14 +160,16 @@ impl App {
         match outcome {
             Ok((Ok(mut resp), cookies)) => {
                 for c in cookies {
-                    resp.add_set_cookie(c);
+                    resp.add_cookie(c);
                 }
                 crate::http::location::encode_headers(&mut resp.headers);
                 Ok(resp)
             }
             Ok((Err(mut err), cookies)) => {
-                err.headers
-                    .extend(cookies.into_iter().map(|c| ("set-cookie".to_string(), c)));
+                if let Some(cause) = err.cause.take() {
+                    crate::log::error(&format!("request_id={} {cause}", request_id::current()));
+                }
+                err.cookies.extend(cookies);
                 crate::http::location::encode_headers(&mut err.headers);
                 Err(err)
             }
@@ -193,11 +188,34 @@ impl App {
         }
     }
 
+    /// The pipeline's first step for HTTP requests: count the request, before routing, so
+    /// unknown paths and bad bodies are counted too. Rules are chosen by the path, buckets
+    /// keyed by the route pattern (`/callback/:id` is one bucket per client, whatever the id).
+    fn rate_limit(&self, req: &Request) -> Result<(), ApiError> {
+        let route = req
+            .path
+            .strip_prefix(self.config.base_path.as_str())
+            .filter(|rest| rest.starts_with('/') && !rest.contains("//"))
+            .and_then(|rest| match self.router.find(&req.method, rest) {
+                // An alias counts against its target's rule and bucket, or it would double the
+                // target's allowance.
+                Match::Found(route, _) => match route.alias_of {
+                    Some(target) => Some((target, target)),
+                    None => Some((rest, route.path)),
+                },
+                _ => None,
+            });
+        let now = self.clock.now();
+        let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        self.rate_limiter.check(req, route, now_ms)
+    }
+
+    /// Steps 1–7 of the module's pipeline.
     fn dispatch(
         &self,
         req: &mut Request,
         transport: Transport,
-        cookies: &RefCell<Vec<String>>,
+        cookies: &RefCell<Vec<crate::http::cookies::SetCookie>>,
     ) -> Result<Response, ApiError> {
         if transport == Transport::Http {
             self.rate_limit(req)?;
@@ -211,7 +229,7 @@ impl App {
         }
         let rest = rest.to_string();
         let (route, params) = match self.router.find(&req.method, &rest) {
-            Match::Found(route, params) => (*route, params),
+            Match::Found(route, params) => (route, params),
             Match::WrongMethod(allow) => {
                 return Err(ApiError::new(405, codes::METHOD_NOT_ALLOWED).with_header("allow", allow.join(", ")))
             }
@@ -226,21 +244,23 @@ impl App {
             }
             origin::check_url_fields(&self.trusted, parsed.as_ref(), req)?;
         }
-        let ctx = Ctx {
-            app: self,
-            now: crate::clock::millis(self.clock.now()),
-            body: parsed,
+        let ctx = Ctx::new(
+            &self.services,
+            crate::clock::millis(self.clock.now()),
+            parsed,
             transport,
             cookies,
-        };
+        );
         for plugin in &self.plugins {
             if let Some(early) = plugin.hooks.before(&ctx, req)? {
                 return Ok(early);
             }
         }
         let mut resp = (route.handler)(&ctx, req)?;
+        // The after hooks see the cookies the handler set (the bearer plugin reads the session
+        // cookie to answer with its token).
         for c in cookies.borrow_mut().drain(..) {
-            resp.add_set_cookie(c);
+            resp.add_cookie(c);
         }
         for plugin in &self.plugins {
             plugin.hooks.after(&ctx, req, &mut resp);
@@ -249,74 +269,16 @@ impl App {
     }
 }
 
-/// Per-request context handed to handlers.
-pub struct Ctx<'a> {
-    pub app: &'a App,
-    /// The request's one reading of the clock, in milliseconds precision.
-    pub now: OffsetDateTime,
-    /// The parsed body, if any.
-    pub body: Option<Value>,
-    pub transport: Transport,
-    cookies: &'a RefCell<Vec<String>>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::{enabled, ALL_PLUGINS};
 
-impl Ctx<'_> {
-    pub fn storage(&self) -> &dyn Storage {
-        self.app.storage.as_ref()
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.app.config
-    }
-
-    pub fn secret(&self) -> &str {
-        self.app.config.secret.expose()
-    }
-
-    /// Queues a rendered `Set-Cookie` for the response, success or error.
-    pub fn add_cookie(&self, rendered: String) {
-        let mut c = self.cookies.borrow_mut();
-        let name = rendered.split('=').next().unwrap_or_default().to_string();
-        if rendered.contains("; Max-Age=0;") {
-            c.retain(|v| v.split('=').next() != Some(name.as_str()));
-        }
-        c.push(rendered);
-    }
-
-    /// Sets the signed session cookie; a rememberMe=false session gets browser-session
-    /// cookies and the signed `dont_remember` marker (spec §4.6).
-    pub fn set_session_cookie(&self, token: &str, dont_remember: bool) {
-        let jar = &self.app.cookies;
-        let max_age = if dont_remember {
-            None
-        } else {
-            Some(self.config().session_expires_in)
-        };
-        self.add_cookie(jar.render_signed(self.secret(), "session_token", token, max_age));
-        if dont_remember {
-            self.add_cookie(jar.render_signed(self.secret(), "dont_remember", "true", None));
-        }
-    }
-
-    /// Expires every session cookie.
-    pub fn expire_session_cookies(&self) {
-        for name in ["session_token", "session_data", "dont_remember"] {
-            self.add_cookie(self.app.cookies.expire(name));
-        }
-    }
-
-    /// The client address recorded on sessions, resolved as for rate limiting
-    /// (`http::client_ip`: trusted proxies, IPv6 /64); `""` when unknown.
-    pub fn client_ip(&self, req: &Request) -> String {
-        crate::http::client_ip::client_key(req, &self.app.config.trusted_proxies).unwrap_or_default()
-    }
-
-    /// A redirect target made absolute against the base URL (`new URL(cb, baseURL)`).
-    pub fn absolute_url(&self, target: &str) -> String {
-        let base = self.config().base_url();
-        match url::Url::parse(&base).and_then(|b| b.join(target)) {
-            Ok(u) => u.to_string(),
-            Err(_) => target.to_string(),
-        }
+    #[test]
+    fn all_plugins_together_build_a_conflict_free_router() {
+        let ids: Vec<String> = ALL_PLUGINS.iter().map(|p| p.id.to_string()).collect();
+        let plugins = enabled(&ids).unwrap();
+        assert_eq!(plugins.len(), ALL_PLUGINS.len());
+        Router::new(routes(&plugins)).unwrap();
     }
 }

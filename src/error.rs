@@ -1,13 +1,14 @@
 //! The one error type every endpoint returns, and the table of codes it is built from.
 //!
-//! Every error answer is JSON `{"message", "code", "status"}` (spec preface, difference 2).
+//! Every error answer is JSON `{"message", "code", "status"}`.
 //! Expected outcomes are built at the call site from a named [`ErrorCode`] with the status
-//! Better Auth uses; unexpected failures become a fixed 500 in exactly one place
-//! ([`ApiError::internal`]), logged with the request id and never echoed to the client.
+//! Better Auth uses; unexpected failures become a fixed 500 ([`ApiError::internal`]) or 503
+//! carrying their cause, which the pipeline logs once with the request id
+//! (`app.rs`) and never echoes to the client. Converting (`?`) logs nothing.
 
 use std::borrow::Cow;
 
-use crate::storage::StorageError;
+use crate::http::cookies::SetCookie;
 
 /// A code and its exact message, as in Better Auth's `BASE_ERROR_CODES`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,13 +118,18 @@ pub mod codes {
     }
 }
 
-/// An error answer: HTTP status, code, message and any extra headers (`Allow`, cookies…).
+/// An error answer: HTTP status, code, message, extra headers (`Allow`, …) and the cookies
+/// set on the way (cleared session cookies survive a failing request).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: u16,
     pub code: Cow<'static, str>,
     pub message: Cow<'static, str>,
     pub headers: Vec<(String, String)>,
+    pub cookies: Vec<SetCookie>,
+    /// What went wrong behind an unexpected failure, for the log line the pipeline writes;
+    /// never part of the answer.
+    pub cause: Option<Box<str>>,
 }
 
 impl ApiError {
@@ -133,6 +139,8 @@ impl ApiError {
             code: Cow::Borrowed(code.code),
             message: Cow::Borrowed(code.message),
             headers: Vec::new(),
+            cookies: Vec::new(),
+            cause: None,
         }
     }
 
@@ -157,9 +165,14 @@ impl ApiError {
     }
 
     /// The only way an unexpected failure reaches a client: a fixed 500 without internals.
-    /// The caller logs the cause with the request id.
     pub fn internal() -> Self {
         ApiError::new(500, codes::INTERNAL_SERVER_ERROR)
+    }
+
+    /// Attaches what went wrong (`"storage failure: …"`), logged by the pipeline.
+    pub fn with_cause(mut self, what: &str, err: &anyhow::Error) -> Self {
+        self.cause = Some(format!("{what}: {err:#}").into());
+        self
     }
 
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -192,35 +205,10 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-impl From<StorageError> for ApiError {
-    fn from(err: StorageError) -> Self {
-        match err {
-            StorageError::Unavailable(cause) => {
-                log_error("storage unavailable", &cause);
-                ApiError::new(503, codes::DATABASE_UNAVAILABLE)
-            }
-            StorageError::Conflict(what) => {
-                crate::log::error(&format!("unexpected storage conflict on {what}"));
-                ApiError::internal()
-            }
-            StorageError::Other(cause) => {
-                log_error("storage failure", &cause);
-                ApiError::internal()
-            }
-        }
-    }
-}
-
 impl From<anyhow::Error> for ApiError {
     fn from(err: anyhow::Error) -> Self {
-        log_error("unexpected failure", &err);
-        ApiError::internal()
+        ApiError::internal().with_cause("unexpected failure", &err)
     }
-}
-
-fn log_error(what: &str, err: &anyhow::Error) {
-    let id = crate::http::request_id::current();
-    crate::log::error(&format!("request_id={id} {what}: {err:#}"));
 }
 
 /// Standard reason names, upper snake case as Better Auth's `APIError.status`.

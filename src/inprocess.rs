@@ -7,10 +7,11 @@
 
 use serde_json::Value;
 
-use crate::app::{App, Transport};
+use crate::app::App;
+use crate::endpoint::Transport;
 use crate::error::{codes, ApiError};
-use crate::http::cookies::encode_uri_component;
-use crate::http::{Method, Request, Response};
+use crate::http::js::encode_uri_component;
+use crate::http::{Request, Response};
 
 /// What a caller passes to an endpoint.
 #[derive(Debug, Clone, Default)]
@@ -79,6 +80,8 @@ impl App {
                 code: "FOUND".into(),
                 message: location.into(),
                 headers: resp.headers,
+                cookies: resp.cookies,
+                cause: None,
             });
         }
         let data = if resp.body.is_empty() {
@@ -89,7 +92,7 @@ impl App {
         };
         Ok(ApiOutput {
             status: resp.status,
-            headers: resp.headers,
+            headers: resp.header_lines(),
             data,
         })
     }
@@ -135,7 +138,7 @@ impl App {
                 None => path.push_str(segment),
             }
         }
-        let mut req = Request::new(Method::parse(route.method.as_str()), &path);
+        let mut req = Request::new(route.method.clone(), &path);
         req.query = input.query;
         req.headers = input.headers;
         if let Some(body) = input.body {

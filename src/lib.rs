@@ -25,6 +25,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod endpoint;
 pub mod error;
 pub mod http;
 pub mod inprocess;

@@ -114,7 +114,7 @@ fn readme_documents_every_variable() {
     }
 }
 
-fn boom(_: &sesame::app::Ctx<'_>, _: &Request) -> Result<sesame::http::Response, sesame::ApiError> {
+fn boom(_: &sesame::endpoint::Ctx<'_>, _: &Request) -> Result<sesame::http::Response, sesame::ApiError> {
     panic!("secret internal detail")
 }
 
@@ -123,7 +123,7 @@ fn a_panicking_handler_gives_500_json_without_internals() {
     let mut app = TestApp::new(Backend::Memory).app;
     let app_mut = std::sync::Arc::get_mut(&mut app).unwrap();
     app_mut.router =
-        sesame::http::router::Router::new(vec![sesame::http::router::Route::get("/boom", "boom", boom, "")]).unwrap();
+        sesame::endpoint::Router::new(vec![sesame::endpoint::Route::get("/boom", "boom", boom, "")]).unwrap();
     let resp = app.handle_http(Request::get(&format!("{BASE}/boom")));
     assert_error(&resp, 500, "INTERNAL_SERVER_ERROR");
     assert!(!String::from_utf8_lossy(&resp.body).contains("secret internal detail"));

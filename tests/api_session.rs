@@ -24,7 +24,7 @@ fn get_session_signed_out_is_200_null(t: &TestApp) {
         let sig = sesame::crypto::hmac_base64("some-other-secret-0123456789abcdef", &s.token);
         format!(
             "{P}.session_token={}",
-            sesame::http::cookies::encode_uri_component(&format!("{}.{sig}", s.token))
+            sesame::http::js::encode_uri_component(&format!("{}.{sig}", s.token))
         )
     };
     for cookie in [

@@ -3,7 +3,7 @@
 //! forms, rememberMe=false, callbackURL and disabled sign-up.
 
 use serde_json::{json, Value};
-use sesame::http::cookies::encode_uri_component;
+use sesame::http::js::encode_uri_component;
 use time::Duration;
 
 use crate::support::wire::{assert_error_message, assert_validation, is_id, iso, set_cookies, the_cookie, SetCookie};

@@ -10,7 +10,8 @@ use proptest::test_runner::{Config as RunnerConfig, RngAlgorithm, TestCaseError,
 use serde_json::{json, Value};
 use sesame::auth::session::new_session;
 use sesame::clock::Clock;
-use sesame::http::cookies::{encode_uri_component, sign};
+use sesame::http::cookies::sign;
+use sesame::http::js::encode_uri_component;
 use sesame::http::{Method, Request, Response};
 
 use crate::support::{body_text, TestApp, BASE, ORIGIN, PASSWORD};

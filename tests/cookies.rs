@@ -94,15 +94,16 @@ fn sesame_signs_exactly_like_better_auth(t: &TestApp) {
     let token = f["sign_up"]["token"].as_str().unwrap();
     let jar = &t.app.cookies;
     assert_eq!(
-        jar.render_signed(secret, "session_token", token, Some(604_800)),
+        jar.signed(secret, "session_token", token, Some(604_800)).render(),
         f["sign_up"]["set_cookie"].as_str().unwrap()
     );
     assert_eq!(t.cookie_for(token), f["sign_up"]["cookie"].as_str().unwrap());
     // rememberMe=false: both browser-session cookies, byte for byte.
     let dr = &f["sign_in_dont_remember"];
     let ours = [
-        jar.render_signed(secret, "session_token", dr["token"].as_str().unwrap(), None),
-        jar.render_signed(secret, "dont_remember", "true", None),
+        jar.signed(secret, "session_token", dr["token"].as_str().unwrap(), None)
+            .render(),
+        jar.signed(secret, "dont_remember", "true", None).render(),
     ];
     assert_eq!(json!(ours), dr["set_cookies"]);
     // Re-issuing the fixture session (update-user) writes Better Auth's exact cookie.

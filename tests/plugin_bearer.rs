@@ -55,7 +55,7 @@ fn signed_and_raw_tokens_authenticate(backend: Backend) {
         "bearer2@example.com"
     );
     // Percent-encoded signed tokens (as copied from a cookie) work too.
-    let encoded = sesame::http::cookies::encode_uri_component(&signed);
+    let encoded = sesame::http::js::encode_uri_component(&signed);
     assert_eq!(
         get_session_with(&t, &format!("Bearer {encoded}"))["user"]["email"],
         "bearer2@example.com"

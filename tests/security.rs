@@ -3,7 +3,6 @@
 //! weak secrets refused for https, and nothing sensitive in the logs.
 
 use serde_json::json;
-use sesame::http::router::Method2;
 use sesame::http::{Method, Request};
 
 use crate::support::{assert_error, body_text, cookie_header, http_client, Backend, TestApp, BASE, ORIGIN, PASSWORD};
@@ -98,7 +97,7 @@ fn open_redirects_are_refused_on_every_route(t: &TestApp) {
         let path = route.path.replace(":id", "github").replace(':', "");
         for evil in EVIL {
             let resp = match route.method {
-                Method2::Post => {
+                Method::Post => {
                     let mut body = json!({"email": "redirect@example.com", "password": PASSWORD, "name": "R"});
                     body["callbackURL"] = json!(evil);
                     t.send(
@@ -107,9 +106,9 @@ fn open_redirects_are_refused_on_every_route(t: &TestApp) {
                             .with_header("origin", ORIGIN),
                     )
                 }
-                Method2::Get => t.send(Request::get(&format!(
+                _ => t.send(Request::get(&format!(
                     "{BASE}{path}?callbackURL={}",
-                    sesame::http::cookies::encode_uri_component(evil)
+                    sesame::http::js::encode_uri_component(evil)
                 ))),
             };
             let location = resp.header("location").unwrap_or_default();
@@ -118,7 +117,7 @@ fn open_redirects_are_refused_on_every_route(t: &TestApp) {
                 "{} {path} with {evil:?} redirected to {location}",
                 route.method.as_str()
             );
-            if route.method == Method2::Post {
+            if route.method == Method::Post {
                 assert_error(&resp, 403, "INVALID_CALLBACK_URL");
             }
         }

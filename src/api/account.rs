@@ -5,12 +5,12 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::app::{Ctx, Transport};
-use crate::auth::current;
 use crate::auth::models::Account;
 use crate::clock::iso;
+use crate::endpoint::current;
+use crate::endpoint::validate::{query_object, Fields};
+use crate::endpoint::{Ctx, Transport};
 use crate::error::{codes, ApiError};
-use crate::http::validate::{query_object, Fields};
 use crate::http::{Request, Response};
 use crate::oauth::config::ProviderKind;
 use crate::oauth::provider::Provider;

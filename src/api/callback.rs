@@ -4,10 +4,10 @@
 
 use serde_json::Value;
 
-use super::create_session;
-use crate::app::Ctx;
+use crate::endpoint::session::create_session;
+use crate::endpoint::validate::query_object;
+use crate::endpoint::Ctx;
 use crate::error::ApiError;
-use crate::http::validate::query_object;
 use crate::http::{Request, Response};
 use crate::oauth::link::{self, AccountKey};
 use crate::oauth::provider::CodeExchange;
@@ -88,7 +88,7 @@ pub fn callback_post(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
         }
     }
     let pairs: Vec<(&str, &str)> = merged.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let encoded_id = crate::http::cookies::encode_uri_component(id);
+    let encoded_id = crate::http::js::encode_uri_component(id);
     let target = format!("{}/callback/{encoded_id}", ctx.config().base_url());
     let query_string = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs.iter())
@@ -207,7 +207,7 @@ pub fn callback_get(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> 
         Ok(r) => r,
         Err(reason) => return fail(&reason.replace(' ', "_")),
     };
-    super::mail::after_social_sign_in(ctx, &resolved.user, resolved.is_register, Some(&data.callback_url));
+    crate::endpoint::mail::after_social_sign_in(ctx, &resolved.user, resolved.is_register, Some(&data.callback_url));
     let session = create_session(ctx, req, &resolved.user.id, true)?;
     ctx.set_session_cookie(&session.token, false);
     let target = match (&data.new_user_url, resolved.is_register) {

@@ -5,12 +5,14 @@
 
 use serde_json::json;
 
-use super::mail::{self, Outgoing};
-use crate::app::Ctx;
+use crate::auth::email;
 use crate::auth::verification_token::{self, Claims, CHANGE_EMAIL_CONFIRMATION, CHANGE_EMAIL_VERIFICATION};
-use crate::auth::{current, email};
+use crate::endpoint::current;
+use crate::endpoint::mail::{self, Outgoing};
+use crate::endpoint::validate::Fields;
+use crate::endpoint::Ctx;
 use crate::error::{codes, ApiError};
-use crate::http::{validate::Fields, Request, Response};
+use crate::http::{Request, Response};
 use crate::mail::MailKind;
 
 pub fn change_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {

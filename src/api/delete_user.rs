@@ -6,15 +6,16 @@
 
 use serde_json::json;
 
-use super::mail::{self, Outgoing};
-use crate::app::Ctx;
-use crate::auth::current::{self, SignedIn};
 use crate::auth::models::{User, Verification};
 use crate::auth::{password, session};
 use crate::crypto::{self, constant_time_eq};
+use crate::endpoint::current::{self, SignedIn};
+use crate::endpoint::mail::{self, Outgoing};
+use crate::endpoint::validate::Fields;
+use crate::endpoint::Ctx;
 use crate::error::{codes, ApiError};
-use crate::http::cookies::encode_uri_component;
-use crate::http::{validate::Fields, Request, Response};
+use crate::http::js::encode_uri_component;
+use crate::http::{Request, Response};
 use crate::mail::MailKind;
 
 const IDENTIFIER_PREFIX: &str = "delete-account-";
@@ -118,7 +119,7 @@ fn delete(ctx: &Ctx<'_>, user: &User) -> Result<(), ApiError> {
 
 /// The emailed link. It works only in a browser signed in as the same user.
 pub fn delete_user_callback(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    let (token, callback_url) = super::link_query(ctx, req)?;
+    let (token, callback_url) = crate::endpoint::mail::link_query(ctx, req)?;
     if !ctx.config().email.delete_user {
         return Err(ApiError::new(404, codes::NOT_FOUND));
     }

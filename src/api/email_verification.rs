@@ -6,17 +6,18 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::create_session;
-use super::mail::{self, Outgoing};
-use crate::app::Ctx;
-use crate::auth::current::{self, SignedIn};
 use crate::auth::email;
 use crate::auth::models::{User, UserUpdate};
 use crate::auth::verification_token::{self, Claims, TokenError, CHANGE_EMAIL_CONFIRMATION, CHANGE_EMAIL_VERIFICATION};
 use crate::crypto::constant_time_eq;
+use crate::endpoint::current::{self, SignedIn};
+use crate::endpoint::mail::{self, Outgoing};
+use crate::endpoint::session::create_session;
+use crate::endpoint::validate::Fields;
+use crate::endpoint::Ctx;
 use crate::error::{codes, ApiError, ErrorCode};
 use crate::http::redirect::append_query;
-use crate::http::{validate::Fields, Request, Response};
+use crate::http::{Request, Response};
 use crate::mail::MailKind;
 use crate::storage::StorageError;
 
@@ -54,7 +55,7 @@ pub fn send_verification_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response,
 }
 
 pub fn verify_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    let (token, callback_url) = super::link_query(ctx, req)?;
+    let (token, callback_url) = crate::endpoint::mail::link_query(ctx, req)?;
     let link = Link {
         ctx,
         callback: callback_url.as_deref(),

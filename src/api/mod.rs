@@ -7,23 +7,17 @@ mod callback;
 mod change_email;
 mod delete_user;
 mod email_verification;
-mod mail;
 mod ok;
 mod password;
 mod password_reset;
 mod session;
-pub(crate) mod sign_in;
+mod sign_in;
 mod sign_out;
 mod sign_up;
 mod social;
 mod user;
 
-use crate::app::Ctx;
-use crate::auth::models::Session;
-use crate::auth::session::new_session;
-use crate::error::{codes, ApiError};
-use crate::http::router::Route;
-use crate::http::Request;
+use crate::endpoint::Route;
 
 /// Every core route, in the order Better Auth's docs list them. Keys are `auth.api` keys.
 pub const CORE_ROUTES: &[Route] = &[
@@ -227,74 +221,15 @@ pub const CORE_ROUTES: &[Route] = &[
     Route::get("/error", "error", ok::error_page, "HTML error page"),
 ];
 
-/// The routes every app mounts.
-pub fn routes() -> Vec<Route> {
-    CORE_ROUTES.to_vec()
-}
-
-/// Creates and stores a session for the user, recording the client address and user agent.
-pub(crate) fn create_session(ctx: &Ctx<'_>, req: &Request, user_id: &str, remember: bool) -> Result<Session, ApiError> {
-    let user_agent = req.header("user-agent").unwrap_or_default().to_string();
-    let session = new_session(user_id, ctx.now, ctx.config(), remember, ctx.client_ip(req), user_agent);
-    ctx.storage().create_session(&session)?;
-    Ok(session)
-}
-
-/// The configured password length policy (UTF-16 units, as Better Auth counts).
-pub(crate) fn check_password_length(ctx: &Ctx<'_>, password: &str) -> Result<(), ApiError> {
-    let len = crate::auth::password::length(password);
-    if len < ctx.config().min_password_length {
-        return Err(ApiError::bad_request(codes::PASSWORD_TOO_SHORT));
-    }
-    if len > ctx.config().max_password_length {
-        return Err(ApiError::bad_request(codes::PASSWORD_TOO_LONG));
-    }
-    Ok(())
-}
-
-/// Hashes a new password with the configured scheme.
-pub(crate) fn hash_password(ctx: &Ctx<'_>, password: &str) -> Result<String, ApiError> {
-    Ok(crate::auth::password::hash(
-        password,
-        ctx.config().password_hash,
-        ctx.config().bcrypt_cost,
-    )?)
-}
-
-/// Better Auth's query booleans use JavaScript truthiness: any non-empty value is true.
-pub(crate) fn query_flag(req: &Request, key: &str) -> bool {
-    req.query_value(key).is_some_and(|v| !v.is_empty())
-}
-
-/// The query as a JSON object of strings, for `validate::Fields::query`.
-/// The `?token=…&callbackURL=…` of an emailed link (verify-email, delete-user callback):
-/// validated, then the callbackURL checked against the trusted origins (after validation, as
-/// Better Auth's originCheck middleware runs). An empty callbackURL counts as none.
-pub(crate) fn link_query(ctx: &Ctx<'_>, req: &Request) -> Result<(String, Option<String>), ApiError> {
-    let query = query_fields(req);
-    let mut f = crate::http::validate::Fields::query(&query);
-    let token = f.string("token");
-    let callback_url = f.opt_string("callbackURL").filter(|c| !c.is_empty());
-    f.finish()?;
-    if ctx.transport == crate::app::Transport::Http {
-        crate::http::redirect::check_query_callback(&ctx.app.trusted, req)?;
-    }
-    Ok((token, callback_url))
-}
-
-pub(crate) fn query_fields(req: &Request) -> serde_json::Map<String, serde_json::Value> {
-    crate::http::validate::query_object(&req.query)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::router::Router;
+    use crate::endpoint::Router;
     use crate::http::Method;
 
     #[test]
     fn password_hashing_routes_run_on_the_slow_lane() {
-        let router = Router::new(routes()).unwrap();
+        let router = Router::new(CORE_ROUTES.to_vec()).unwrap();
         for path in [
             "/sign-up/email",
             "/sign-in/email",

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::app::Ctx;
+use crate::endpoint::Ctx;
 use crate::error::ApiError;
 use crate::http::html::escape as escape_html;
 use crate::http::{Request, Response};

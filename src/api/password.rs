@@ -3,13 +3,14 @@
 use serde_json::json;
 
 use super::session::status_true;
-use super::{check_password_length, hash_password};
-use crate::app::Ctx;
-use crate::auth::current::{self, SignedIn};
 use crate::auth::password;
 use crate::auth::session::new_session;
+use crate::endpoint::current::{self, SignedIn};
+use crate::endpoint::session::{check_password_length, hash_password};
+use crate::endpoint::validate::Fields;
+use crate::endpoint::Ctx;
 use crate::error::{codes, ApiError};
-use crate::http::{validate::Fields, Request, Response};
+use crate::http::{Request, Response};
 use crate::storage::SessionChange;
 
 pub fn change_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {

@@ -4,16 +4,18 @@
 
 use serde_json::json;
 
-use super::mail::{self, Outgoing};
-use super::{check_password_length, hash_password, query_fields};
-use crate::app::{Ctx, Transport};
 use crate::auth::email;
 use crate::auth::models::Verification;
 use crate::crypto;
+use crate::endpoint::mail::{self, Outgoing};
+use crate::endpoint::session::{check_password_length, hash_password};
+use crate::endpoint::validate::query_fields;
+use crate::endpoint::validate::Fields;
+use crate::endpoint::{Ctx, Transport};
 use crate::error::{codes, ApiError};
-use crate::http::cookies::encode_uri_component;
+use crate::http::js::encode_uri_component;
 use crate::http::redirect::{check_query_callback, set_query_param};
-use crate::http::{validate::Fields, Request, Response};
+use crate::http::{Request, Response};
 use crate::mail::MailKind;
 use crate::storage::ResetOutcome;
 

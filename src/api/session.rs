@@ -3,11 +3,11 @@
 
 use serde_json::{json, Value};
 
-use super::query_flag;
-use crate::app::Ctx;
-use crate::auth::current;
+use crate::endpoint::current;
+use crate::endpoint::validate::{self, query_flag, Fields};
+use crate::endpoint::Ctx;
 use crate::error::{codes, ApiError};
-use crate::http::{validate, validate::Fields, Request, Response};
+use crate::http::{Request, Response};
 
 pub fn get_session(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     // Sesame keeps no cookie cache, so `disableCookieCache` changes nothing.

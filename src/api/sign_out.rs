@@ -2,10 +2,11 @@
 
 use serde_json::json;
 
-use crate::app::Ctx;
-use crate::auth::current;
+use crate::endpoint::current;
+use crate::endpoint::validate::Fields;
+use crate::endpoint::Ctx;
 use crate::error::ApiError;
-use crate::http::{validate::Fields, Request, Response};
+use crate::http::{Request, Response};
 
 pub fn sign_out(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let mut f = Fields::optional_body(ctx.body.as_ref());

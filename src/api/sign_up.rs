@@ -2,14 +2,15 @@
 
 use serde_json::json;
 
-use super::{check_password_length, create_session, hash_password};
-use crate::app::{Ctx, Transport};
 use crate::auth::email;
 use crate::auth::models::{Account, User};
 use crate::clock::iso;
 use crate::crypto;
+use crate::endpoint::session::{check_password_length, create_session, hash_password};
+use crate::endpoint::validate::Fields;
+use crate::endpoint::{Ctx, Transport};
 use crate::error::{codes, ApiError};
-use crate::http::{origin, validate::Fields, Request, Response};
+use crate::http::{origin, Request, Response};
 use crate::storage::StorageError;
 
 pub fn sign_up_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
@@ -60,7 +61,7 @@ pub fn sign_up_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
         Err(e) => return Err(e.into()),
     }
     if config.email.send_on_sign_up {
-        super::mail::send_verification(ctx, &user, callback_url.as_deref());
+        crate::endpoint::mail::send_verification(ctx, &user, callback_url.as_deref());
     }
     if generic_duplicates {
         return Ok(Response::json(&json!({ "token": null, "user": user.to_json() })));

@@ -4,11 +4,11 @@
 
 use serde_json::{json, Map, Value};
 
-use super::create_session;
-use crate::app::Ctx;
-use crate::auth::current;
+use crate::endpoint::current;
+use crate::endpoint::session::create_session;
+use crate::endpoint::validate::Fields;
+use crate::endpoint::Ctx;
 use crate::error::{codes, ApiError};
-use crate::http::validate::Fields;
 use crate::http::{Request, Response};
 use crate::oauth::link::{self, AccountKey};
 use crate::oauth::provider::{AuthRequest, Endpoints, Provider};
@@ -328,7 +328,7 @@ pub fn sign_in_social(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError
         Err(reason) => return Err(ApiError::with_message(401, codes::OAUTH_LINK_ERROR, reason)),
     };
     let callback = body.callback_url.as_deref();
-    super::mail::after_social_sign_in(ctx, &resolved.user, resolved.is_register, callback);
+    crate::endpoint::mail::after_social_sign_in(ctx, &resolved.user, resolved.is_register, callback);
     let session = create_session(ctx, req, &resolved.user.id, true)?;
     ctx.set_session_cookie(&session.token, false);
     Ok(Response::json(&json!({

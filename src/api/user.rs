@@ -3,11 +3,11 @@
 use serde_json::Value;
 
 use super::session::status_true;
-use crate::app::Ctx;
-use crate::auth::current;
 use crate::auth::models::UserUpdate;
+use crate::endpoint::current;
+use crate::endpoint::validate::{self, Fields};
+use crate::endpoint::Ctx;
 use crate::error::{codes, ApiError};
-use crate::http::validate::{self, Fields};
 use crate::http::{Request, Response};
 use crate::storage::StorageError;
 
@@ -24,7 +24,7 @@ pub fn update_user(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     f.finish()?;
     let signed_in = current::require(ctx, req)?;
     // Better Auth tests `if (body.email)`: an empty or null email is simply ignored.
-    if body.get("email").is_some_and(validate::truthy) {
+    if body.get("email").is_some_and(crate::http::js::truthy) {
         return Err(ApiError::bad_request(codes::EMAIL_CAN_NOT_BE_UPDATED));
     }
     let mut update = UserUpdate {

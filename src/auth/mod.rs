@@ -1,7 +1,6 @@
 //! Domain rules: rows, password hashing, email rules, session lifetimes and resolving the
 //! signed-in session. No HTTP server types and no SQL here.
 
-pub mod current;
 pub mod email;
 pub mod models;
 pub mod password;

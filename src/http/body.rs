@@ -4,13 +4,21 @@
 
 use serde_json::{Map, Value};
 
-use super::router::BodyKind;
 use super::Request;
 use crate::error::{codes, ApiError};
 
 const JSON: &str = "application/json";
 const FORM: &str = "application/x-www-form-urlencoded";
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Which request bodies an endpoint accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// `application/json` only.
+    Json,
+    /// JSON or `application/x-www-form-urlencoded` (sign-up, sign-in, OAuth callback).
+    JsonOrForm,
+}
 
 /// The parsed body, or `None` when the request has none.
 pub fn parse(req: &Request, kind: BodyKind) -> Result<Option<Value>, ApiError> {

@@ -1,29 +1,47 @@
-//! Cookies: parsing the `Cookie` header, Better Auth's signed-value format, and rendering
-//! `Set-Cookie` with the default attributes (spec §4.2–4.3).
+//! Cookies: parsing the `Cookie` header, Better Auth's signed-value format, and [`SetCookie`],
+//! the typed cookie a response carries until it is rendered as a `Set-Cookie` line at the edge
+//! (the server, or the in-process API's headers), with Better Auth's default attributes.
 //!
 //! A signed value is `encodeURIComponent(value + "." + base64(HMAC-SHA256(secret, value)))`.
 //! On read the signature must be exactly 44 characters ending in `=`, and is compared in
 //! constant time; anything else is treated as no cookie.
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-
+use super::js::encode_uri_component;
 use crate::config::Config;
 use crate::crypto;
 
-/// The characters JavaScript's `encodeURIComponent` leaves alone.
-const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')');
+/// One cookie to set (or delete) on the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetCookie {
+    /// The full name, e.g. `better-auth.session_token`.
+    pub name: String,
+    /// Already encoded for the header (signed values are percent-encoded).
+    pub value: String,
+    /// `None` makes a browser-session cookie; `Some(0)` deletes the cookie.
+    pub max_age: Option<i64>,
+    pub secure: bool,
+}
 
-pub fn encode_uri_component(s: &str) -> String {
-    utf8_percent_encode(s, URI_COMPONENT).to_string()
+impl SetCookie {
+    /// Whether this deletes the cookie (`Max-Age=0`).
+    pub fn is_deletion(&self) -> bool {
+        self.max_age == Some(0)
+    }
+
+    /// The `Set-Cookie` line: Better Auth's attributes, `Path=/; HttpOnly; SameSite=Lax`, and
+    /// `Secure` on an https base URL.
+    pub fn render(&self) -> String {
+        let mut s = format!("{}={}", self.name, self.value);
+        if let Some(age) = self.max_age {
+            s.push_str(&format!("; Max-Age={}", age.max(0)));
+        }
+        s.push_str("; Path=/; HttpOnly");
+        if self.secure {
+            s.push_str("; Secure");
+        }
+        s.push_str("; SameSite=Lax");
+        s
+    }
 }
 
 /// The value of the first cookie called `name` in a `Cookie` header: surrounding quotes
@@ -104,28 +122,25 @@ impl CookieJar {
         format!("{}.{}", self.prefix, short)
     }
 
-    /// `Set-Cookie` for a value; `max_age: None` makes a browser-session cookie.
-    pub fn render(&self, short: &str, value: &str, max_age: Option<i64>) -> String {
-        let mut s = format!("{}={}", self.name(short), value);
-        if let Some(age) = max_age {
-            s.push_str(&format!("; Max-Age={}", age.max(0)));
+    /// A cookie with this (already encoded) value; `max_age: None` makes a browser-session
+    /// cookie.
+    pub fn cookie(&self, short: &str, value: &str, max_age: Option<i64>) -> SetCookie {
+        SetCookie {
+            name: self.name(short),
+            value: value.to_string(),
+            max_age,
+            secure: self.secure,
         }
-        s.push_str("; Path=/; HttpOnly");
-        if self.secure {
-            s.push_str("; Secure");
-        }
-        s.push_str("; SameSite=Lax");
-        s
     }
 
-    /// `Set-Cookie` for a signed value.
-    pub fn render_signed(&self, secret: &str, short: &str, value: &str, max_age: Option<i64>) -> String {
-        self.render(short, &encode_uri_component(&sign(secret, value)), max_age)
+    /// A cookie holding a signed value.
+    pub fn signed(&self, secret: &str, short: &str, value: &str, max_age: Option<i64>) -> SetCookie {
+        self.cookie(short, &encode_uri_component(&sign(secret, value)), max_age)
     }
 
-    /// `Set-Cookie` that deletes a cookie.
-    pub fn expire(&self, short: &str) -> String {
-        self.render(short, "", Some(0))
+    /// The deletion of a cookie.
+    pub fn expire(&self, short: &str) -> SetCookie {
+        self.cookie(short, "", Some(0))
     }
 
     /// Reads and verifies a signed cookie from a `Cookie` header.
@@ -138,12 +153,6 @@ impl CookieJar {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn encode_uri_component_matches_js() {
-        assert_eq!(encode_uri_component("a+b/c=d.e"), "a%2Bb%2Fc%3Dd.e");
-        assert_eq!(encode_uri_component("héllo wörld"), "h%C3%A9llo%20w%C3%B6rld");
-    }
 
     #[test]
     fn sign_and_verify_round_trip() {
@@ -169,12 +178,15 @@ mod tests {
         let config = Config::for_tests();
         let jar = CookieJar::new(&config);
         assert_eq!(
-            jar.render("session_token", "v", Some(604800)),
+            jar.cookie("session_token", "v", Some(604800)).render(),
             "better-auth.session_token=v; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax"
         );
+        let deletion = jar.expire("dont_remember");
+        assert!(deletion.is_deletion());
         assert_eq!(
-            jar.expire("dont_remember"),
+            deletion.render(),
             "better-auth.dont_remember=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
         );
+        assert!(!jar.cookie("state", "x", None).is_deletion());
     }
 }

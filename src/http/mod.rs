@@ -6,15 +6,14 @@ pub mod client_ip;
 pub mod cookies;
 pub mod html;
 pub mod input_guard;
+pub mod js;
 pub mod location;
 pub mod origin;
 pub mod redirect;
 pub mod request;
 pub mod request_id;
 pub mod response;
-pub mod router;
 pub mod security_headers;
-pub mod validate;
 
 pub use request::Request;
 pub use response::Response;

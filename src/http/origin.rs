@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::validate::truthy;
+use super::js::truthy;
 use super::Request;
 use crate::error::{codes, ApiError, ErrorCode};
 

@@ -1,15 +1,19 @@
-//! A response as plain data: status, headers, body. Cookies are added through
-//! [`Response::set_cookie`], which keeps Better Auth's rule that expiring a cookie removes any
-//! earlier `Set-Cookie` for the same name in the same response.
+//! A response as plain data: status, headers, typed cookies, body. Cookies are added through
+//! [`Response::add_cookie`], which keeps Better Auth's rule that deleting a cookie removes any
+//! earlier value for the same name in the same response; they become `Set-Cookie` lines only
+//! at the edge ([`Response::header_lines`]).
 
 use serde_json::Value;
 
+use super::cookies::SetCookie;
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
+    /// Every header but `Set-Cookie`.
     pub headers: Vec<(String, String)>,
+    pub cookies: Vec<SetCookie>,
     pub body: Vec<u8>,
 }
 
@@ -22,6 +26,7 @@ impl Response {
         Response {
             status,
             headers: vec![("content-type".to_string(), "application/json".to_string())],
+            cookies: Vec::new(),
             body: value.to_string().into_bytes(),
         }
     }
@@ -31,6 +36,7 @@ impl Response {
         Response {
             status: 302,
             headers: vec![("location".to_string(), location.to_string())],
+            cookies: Vec::new(),
             body: Vec::new(),
         }
     }
@@ -39,18 +45,16 @@ impl Response {
         Response {
             status,
             headers: vec![("content-type".to_string(), "text/html; charset=utf-8".to_string())],
+            cookies: Vec::new(),
             body: html.into_bytes(),
         }
     }
 
     pub fn from_error(err: &ApiError) -> Response {
         let mut r = Response::json_status(err.status, &err.body_json());
-        for (k, v) in &err.headers {
-            if k == "set-cookie" {
-                r.add_set_cookie(v.clone());
-            } else {
-                r.headers.push((k.clone(), v.clone()));
-            }
+        r.headers.extend(err.headers.iter().cloned());
+        for c in &err.cookies {
+            r.add_cookie(c.clone());
         }
         r
     }
@@ -67,24 +71,25 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Every `Set-Cookie` value, in order.
-    pub fn set_cookies(&self) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k == "set-cookie")
-            .map(|(_, v)| v.as_str())
-            .collect()
+    /// Every cookie as its `Set-Cookie` line, in order.
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.cookies.iter().map(SetCookie::render).collect()
     }
 
-    /// Adds a rendered `Set-Cookie`. An expiring cookie (`Max-Age=0`) drops earlier entries for
-    /// the same name, so a valid value never leaks alongside its deletion.
-    pub fn add_set_cookie(&mut self, rendered: String) {
-        let name = rendered.split('=').next().unwrap_or_default().to_string();
-        if rendered.contains("; Max-Age=0;") || rendered.ends_with("; Max-Age=0") {
-            self.headers
-                .retain(|(k, v)| !(k == "set-cookie" && v.split('=').next() == Some(name.as_str())));
+    /// Adds a cookie. A deletion drops earlier values for the same name, so a valid value never
+    /// leaks alongside its deletion.
+    pub fn add_cookie(&mut self, cookie: SetCookie) {
+        if cookie.is_deletion() {
+            self.cookies.retain(|c| c.name != cookie.name);
         }
-        self.headers.push(("set-cookie".to_string(), rendered));
+        self.cookies.push(cookie);
+    }
+
+    /// The headers as they go on the wire: every header, then one `Set-Cookie` per cookie.
+    pub fn header_lines(&self) -> Vec<(String, String)> {
+        let mut lines = self.headers.clone();
+        lines.extend(self.cookies.iter().map(|c| ("set-cookie".to_string(), c.render())));
+        lines
     }
 
     pub fn body_json(&self) -> Option<Value> {

@@ -22,7 +22,7 @@ pub fn apply(resp: &mut Response) {
 }
 
 fn carries_credentials(resp: &Response) -> bool {
-    if !resp.set_cookies().is_empty() {
+    if !resp.cookies.is_empty() {
         return true;
     }
     let is_json = resp
@@ -78,7 +78,12 @@ mod tests {
         assert_eq!(r.header("cache-control"), None);
 
         let mut r = Response::json(&json!({"ok": true}));
-        r.add_set_cookie("a=b; Path=/".into());
+        r.add_cookie(crate::http::cookies::SetCookie {
+            name: "a".into(),
+            value: "b".into(),
+            max_age: None,
+            secure: false,
+        });
         assert_eq!(applied(r).header("cache-control"), Some("no-store"));
     }
 

@@ -274,7 +274,7 @@ fn s(v: &Value, key: &str) -> Option<String> {
 }
 
 /// `true`/`"true"` → true, anything else → false (Better Auth's `parseStringBoolean ?? false`).
-pub fn truthy(v: Option<&Value>) -> bool {
+pub fn string_boolean(v: Option<&Value>) -> bool {
     matches!(v, Some(Value::Bool(true))) || matches!(v, Some(Value::String(s)) if s == "true")
 }
 
@@ -317,7 +317,10 @@ pub fn user_info(
                 .and_then(|v| v.as_array().cloned())
                 .unwrap_or_default();
             if s(&profile, "email").is_none() {
-                let pick = emails.iter().find(|e| truthy(e.get("primary"))).or(emails.first());
+                let pick = emails
+                    .iter()
+                    .find(|e| string_boolean(e.get("primary")))
+                    .or(emails.first());
                 if let (Some(e), Some(obj)) = (pick.and_then(|e| s(e, "email")), profile.as_object_mut()) {
                     obj.insert("email".into(), Value::String(e));
                 }
@@ -326,7 +329,7 @@ pub fn user_info(
             let verified = emails
                 .iter()
                 .find(|e| email.is_some() && s(e, "email") == email)
-                .is_some_and(|e| truthy(e.get("verified")));
+                .is_some_and(|e| string_boolean(e.get("verified")));
             UserInfo {
                 subject: s(&profile, "id").unwrap_or_default(),
                 name: s(&profile, "name").or_else(|| s(&profile, "login")).unwrap_or_default(),
@@ -341,7 +344,7 @@ pub fn user_info(
             let subject_key = if builtin == Builtin::Google { "sub" } else { "oid" };
             let email = s(&claims, "email");
             let verified = if builtin == Builtin::Google || claims.get("email_verified").is_some() {
-                truthy(claims.get("email_verified"))
+                string_boolean(claims.get("email_verified"))
             } else {
                 // Entra ID lists verified addresses instead of a flag.
                 let listed = |k: &str| {
@@ -375,7 +378,7 @@ pub fn user_info(
                 subject: s(&claims, "sub").unwrap_or_default(),
                 name,
                 email: s(&claims, "email"),
-                email_verified: truthy(claims.get("email_verified")),
+                email_verified: string_boolean(claims.get("email_verified")),
                 image: None,
                 data: claims,
             }
@@ -403,21 +406,21 @@ pub fn user_info(
                 subject: id,
                 name: s(&p, "global_name").or_else(|| s(&p, "username")).unwrap_or_default(),
                 email: s(&p, "email"),
-                email_verified: truthy(p.get("verified")),
+                email_verified: string_boolean(p.get("verified")),
                 image: Some(image),
                 data: p,
             }
         }
         Builtin::Gitlab => {
             let p = http.get_json(need_userinfo()?, Some(access()?), &[])?;
-            if p.get("state").and_then(Value::as_str) != Some("active") || truthy(p.get("locked")) {
+            if p.get("state").and_then(Value::as_str) != Some("active") || string_boolean(p.get("locked")) {
                 anyhow::bail!("GitLab account is not active");
             }
             UserInfo {
                 subject: s(&p, "id").unwrap_or_default(),
                 name: s(&p, "name").or_else(|| s(&p, "username")).unwrap_or_default(),
                 email: s(&p, "email"),
-                email_verified: truthy(p.get("email_verified")),
+                email_verified: string_boolean(p.get("email_verified")),
                 image: s(&p, "avatar_url"),
                 data: p,
             }
@@ -438,7 +441,7 @@ pub fn user_info(
                     subject: s(&p, "id").unwrap_or_default(),
                     name: s(&p, "name").unwrap_or_default(),
                     email: s(&p, "email"),
-                    email_verified: truthy(p.get("email_verified")),
+                    email_verified: string_boolean(p.get("email_verified")),
                     image: p
                         .pointer("/picture/data/url")
                         .and_then(Value::as_str)
@@ -501,7 +504,7 @@ pub fn user_info(
                 subject: subject.unwrap_or_default(),
                 name: s(&p, "name").unwrap_or_default(),
                 email: s(&p, "email"),
-                email_verified: truthy(p.get("email_verified")),
+                email_verified: string_boolean(p.get("email_verified")),
                 image: s(&p, "picture").or_else(|| s(&p, "https://slack.com/user_image_512")),
                 data: p,
             }

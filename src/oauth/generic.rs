@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::builtin::truthy;
+use super::builtin::string_boolean;
 use super::config::FieldMap;
 use super::http::Client;
 use super::tokens::Tokens;
@@ -97,7 +97,7 @@ pub fn oidc_user_info(
         subject: text(profile.get("sub")).unwrap_or_default(),
         name: text(profile.get("name")).unwrap_or_default(),
         email: text(profile.get("email")),
-        email_verified: truthy(profile.get("email_verified")),
+        email_verified: string_boolean(profile.get("email_verified")),
         image: text(profile.get("picture")),
         data: match from_claims {
             Some(_) => profile_from_claims(&profile),
@@ -118,7 +118,7 @@ pub fn oauth2_user_info(http: &Client, userinfo: &str, tokens: &Tokens, fields: 
         subject: text(path(&answer, &fields.id)).unwrap_or_default(),
         name: text(path(&answer, &fields.name)).unwrap_or_default(),
         email: text(path(&answer, &fields.email)),
-        email_verified: truthy(path(&answer, &fields.email_verified)),
+        email_verified: string_boolean(path(&answer, &fields.email_verified)),
         image: text(path(&answer, &fields.image)),
         data: profile_from_userinfo(answer),
     })
@@ -133,7 +133,10 @@ fn profile_from_claims(claims: &Value) -> Value {
     };
     let mut out = Map::new();
     out.insert("id".into(), c.get("sub").cloned().unwrap_or(Value::Null));
-    out.insert("emailVerified".into(), Value::Bool(truthy(c.get("email_verified"))));
+    out.insert(
+        "emailVerified".into(),
+        Value::Bool(string_boolean(c.get("email_verified"))),
+    );
     if let Some(p) = c.get("picture") {
         out.insert("image".into(), p.clone());
     }
@@ -150,7 +153,7 @@ fn profile_from_userinfo(answer: Value) -> Value {
     let Value::Object(mut out) = answer else {
         return answer;
     };
-    let verified = truthy(out.get("email_verified"));
+    let verified = string_boolean(out.get("email_verified"));
     out.insert("emailVerified".into(), Value::Bool(verified));
     match out.get("picture").cloned() {
         Some(p) => {

@@ -5,10 +5,10 @@
 
 use super::tokens::{merge_scopes, Sealer, Tokens};
 use super::UserInfo;
-use crate::app::Ctx;
 use crate::auth::email;
 use crate::auth::models::{Account, User, UserUpdate};
 use crate::crypto;
+use crate::endpoint::Ctx;
 use crate::error::ApiError;
 use crate::storage::StorageError;
 

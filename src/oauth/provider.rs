@@ -15,7 +15,7 @@ use super::http::{Client, FetchError};
 use super::id_token::{self, Expected, IssuerCheck, JwksCache};
 use super::tokens::{decode_jwt_claims, Tokens};
 use super::UserInfo;
-use crate::http::cookies::encode_uri_component;
+use crate::http::js::encode_uri_component;
 
 /// A provider's endpoints once known.
 #[derive(Debug, Clone)]

@@ -8,9 +8,9 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use time::Duration;
 
-use crate::app::Ctx;
 use crate::auth::models::Verification;
 use crate::crypto;
+use crate::endpoint::Ctx;
 use crate::error::ApiError;
 use crate::http::Request;
 
@@ -111,7 +111,7 @@ pub fn create(ctx: &Ctx<'_>, new: NewState) -> Result<(String, String), ApiError
     };
     ctx.storage().create_verification(&row)?;
     let jar = &ctx.app.cookies;
-    ctx.add_cookie(jar.render_signed(ctx.secret(), "state", &state, Some(COOKIE_MAX_AGE)));
+    ctx.add_cookie(jar.signed(ctx.secret(), "state", &state, Some(COOKIE_MAX_AGE)));
     Ok((state, verifier))
 }
 

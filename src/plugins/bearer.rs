@@ -10,9 +10,10 @@
 //! over the header.
 
 use super::{Hooks, Plugin};
-use crate::app::Ctx;
+use crate::endpoint::Ctx;
 use crate::error::ApiError;
-use crate::http::cookies::{self, encode_uri_component};
+use crate::http::cookies;
+use crate::http::js::encode_uri_component;
 use crate::http::{Request, Response};
 
 pub const PLUGIN: Plugin = Plugin {
@@ -40,15 +41,16 @@ impl Hooks for BearerHooks {
     }
 
     fn after(&self, ctx: &Ctx<'_>, _req: &Request, resp: &mut Response) {
-        let prefix = format!("{}=", ctx.app.cookies.name("session_token"));
+        let name = ctx.app.cookies.name("session_token");
         let value = resp
-            .set_cookies()
-            .into_iter()
-            .filter(|c| !c.contains("Max-Age=0"))
-            .find_map(|c| c.strip_prefix(prefix.as_str()))
-            .and_then(|rest| rest.split(';').next())
-            .filter(|v| !v.is_empty())
-            .map(|v| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned());
+            .cookies
+            .iter()
+            .find(|c| c.name == name && !c.is_deletion() && !c.value.is_empty())
+            .map(|c| {
+                percent_encoding::percent_decode_str(&c.value)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            });
         if let Some(token) = value {
             resp.headers.push(("set-auth-token".to_string(), token));
             expose_header(resp, "set-auth-token");

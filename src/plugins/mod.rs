@@ -4,22 +4,23 @@
 //! `SESAME_PLUGINS=bearer,jwt,...` enables plugins by id; an unknown id fails start-up, and so
 //! does a route that conflicts with core or another plugin (the router refuses it).
 //!
-//! Hook order, for every request that reaches a handler: each enabled plugin's
-//! [`Hooks::before`] in [`ALL_PLUGINS`] order (after the body parse and the Origin check, as
-//! Better Auth runs `hooks.before`), then the handler, then each plugin's [`Hooks::after`] in
-//! the same order on the handler's answer (success or error). A `before` hook may rewrite the
-//! request (the bearer plugin turns a token into the session cookie) or answer early.
+//! Hook order, for every request that reaches a handler (the pipeline in `app.rs` runs them):
+//! each enabled plugin's [`Hooks::before`] in [`ALL_PLUGINS`] order (after the body parse and
+//! the Origin check, as Better Auth runs `hooks.before`), then the handler, then each plugin's
+//! [`Hooks::after`] in the same order on the handler's successful answer (an error answer
+//! skips them). A `before` hook may rewrite the request (the bearer plugin turns a token into
+//! the session cookie) or answer early. The app composes core and plugin routes.
 
 pub mod bearer;
 pub mod jwt;
 pub mod open_api;
 pub mod username;
 
-use crate::app::Ctx;
-use crate::auth::current::SignedIn;
 use crate::auth::models::{User, UserUpdate};
+use crate::endpoint::current::SignedIn;
+use crate::endpoint::Ctx;
+use crate::endpoint::Route;
 use crate::error::{ApiError, ErrorCode};
-use crate::http::router::Route;
 use crate::http::{Request, Response};
 use crate::storage::sql::Migration;
 
@@ -82,27 +83,9 @@ pub fn enabled(ids: &[String]) -> anyhow::Result<Vec<&'static Plugin>> {
         .collect())
 }
 
-/// Core routes plus the enabled plugins' routes.
-pub fn routes(plugins: &[&Plugin]) -> Vec<Route> {
-    let mut routes = crate::api::routes();
-    for p in plugins {
-        routes.extend_from_slice(p.routes);
-    }
-    routes
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::router::Router;
-
-    #[test]
-    fn all_plugins_together_build_a_conflict_free_router() {
-        let ids: Vec<String> = ALL_PLUGINS.iter().map(|p| p.id.to_string()).collect();
-        let plugins = enabled(&ids).unwrap();
-        assert_eq!(plugins.len(), ALL_PLUGINS.len());
-        Router::new(routes(&plugins)).unwrap();
-    }
 
     #[test]
     fn unknown_plugin_id_fails() {

@@ -6,8 +6,9 @@
 //! router does not know share one bucket per client (`<ip>|(unmatched)`), so probing random
 //! paths is still counted but cannot grow the table by one key per request.
 //!
-//! Buckets live behind [`RateLimitStore`]: [`memory::MemoryRateLimitStore`] for one process;
-//! a database store implements the same `consume` as one atomic statement (see the trait).
+//! Buckets live behind [`RateLimitStore`] (a storage area): [`memory::MemoryRateLimitStore`]
+//! for one process; a database store implements the same `consume` as one atomic statement
+//! (see the trait). The pipeline's step that calls the limiter is `App::rate_limit`.
 
 pub mod memory;
 pub mod rules;
@@ -17,8 +18,7 @@ use std::sync::Arc;
 use crate::error::{codes, ApiError};
 use crate::http::client_ip::{self, IpNet};
 use crate::http::Request;
-use crate::storage::StorageResult;
-
+pub use crate::storage::rate_limit::{Decision, RateLimitStore};
 pub use rules::{CustomRule, Rule, Rules};
 
 /// Where buckets live (`SESAME_RATE_LIMIT_STORAGE`).
@@ -28,32 +28,6 @@ pub enum StoreKind {
     Memory,
     /// The storage backend's table, shared by every process (PostgreSQL).
     Database,
-}
-
-/// What one request does to its bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Allowed,
-    /// Refused; the client may retry after this many seconds (at least 1).
-    Blocked {
-        retry_after: u64,
-    },
-}
-
-/// Where buckets are kept. Each bucket is `{count, lastRequest}` (ms), and `consume` applies
-/// Better Auth's algorithm atomically:
-///
-/// - if `now - lastRequest >= window`: `count = 1, lastRequest = now` → allowed;
-/// - else if `count >= max`: blocked, `retry_after = ceil((lastRequest + window - now) / 1000)`;
-/// - else `count += 1, lastRequest = now` → allowed.
-///
-/// [`memory::MemoryRateLimitStore`] keeps buckets in this process; the SQL backends
-/// (`storage/sql/rate_limit.rs`) do the same in one upsert on the `"rateLimit"` table,
-/// shared by every process. `tests/rate_limit.rs` checks both give the same decisions.
-pub trait RateLimitStore: Send + Sync {
-    fn consume(&self, key: &str, rule: Rule, now_ms: i64) -> StorageResult<Decision>;
-    /// A short name for logs (`memory`, `postgres`).
-    fn kind(&self) -> &'static str;
 }
 
 /// Better Auth's algorithm on one bucket, shared by stores that hold buckets in memory.
@@ -161,29 +135,6 @@ impl RateLimiter {
                 Ok(())
             }
         }
-    }
-}
-
-impl crate::app::App {
-    /// The pipeline's first step for HTTP requests: count the request, before routing, so
-    /// unknown paths and bad bodies are counted too.
-    pub(crate) fn rate_limit(&self, req: &Request) -> Result<(), ApiError> {
-        let route = req
-            .path
-            .strip_prefix(self.config.base_path.as_str())
-            .filter(|rest| rest.starts_with('/') && !rest.contains("//"))
-            .and_then(|rest| match self.router.find(&req.method, rest) {
-                // An alias counts against its target's rule and bucket, or it would double the
-                // target's allowance.
-                crate::http::router::Match::Found(route, _) => match route.alias_of {
-                    Some(target) => Some((target, target)),
-                    None => Some((rest, route.path)),
-                },
-                _ => None,
-            });
-        let now = self.clock.now();
-        let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
-        self.rate_limiter.check(req, route, now_ms)
     }
 }
 

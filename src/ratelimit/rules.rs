@@ -10,12 +10,7 @@
 
 use anyhow::{bail, Context};
 
-/// At most `max` requests per `window_secs`, per client and path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rule {
-    pub window_secs: u64,
-    pub max: u32,
-}
+pub use crate::storage::rate_limit::Rule;
 
 /// One override from `SESAME_RATE_LIMIT_RULES`; `rule: None` turns limiting off for it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -195,8 +195,9 @@ fn serve(app: &App, mut rq: tiny_http::Request, refuse: Option<ApiError>) {
         }
     });
     let status = response.status;
+    let lines = response.header_lines();
     let mut out = tiny_http::Response::from_data(response.body).with_status_code(status);
-    for h in wire_headers(&response.headers, &id) {
+    for h in wire_headers(&lines, &id) {
         out.add_header(h);
     }
     if let Err(e) = rq.respond(out) {

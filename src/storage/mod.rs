@@ -21,6 +21,7 @@ mod username;
 
 pub use username::UsernameStore;
 pub mod postgres;
+pub mod rate_limit;
 pub mod snapshot;
 pub mod sql;
 pub mod sqlite;
@@ -178,7 +179,7 @@ pub trait Storage:
 
     /// Rate-limit buckets kept in this backend, shared by every process using it
     /// (`SESAME_RATE_LIMIT_STORAGE=database`); `None` when it has no such table.
-    fn rate_limit_store(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn crate::ratelimit::RateLimitStore>> {
+    fn rate_limit_store(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn rate_limit::RateLimitStore>> {
         None
     }
 }

@@ -190,7 +190,7 @@ pub fn cookie_header(resp: &Response) -> String {
 }
 
 /// The `Set-Cookie` line for a cookie name, if any.
-pub fn set_cookie<'a>(resp: &'a Response, name: &str) -> Option<&'a str> {
+pub fn set_cookie(resp: &Response, name: &str) -> Option<String> {
     resp.set_cookies()
         .into_iter()
         .find(|c| c.starts_with(&format!("{name}=")))

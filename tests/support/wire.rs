@@ -69,7 +69,7 @@ impl SetCookie {
 
 /// Every `Set-Cookie` of a response, parsed.
 pub fn set_cookies(resp: &Response) -> Vec<SetCookie> {
-    resp.set_cookies().into_iter().map(SetCookie::parse).collect()
+    resp.set_cookies().iter().map(|l| SetCookie::parse(l)).collect()
 }
 
 /// The one `Set-Cookie` for this full cookie name (panics if there are several).
@@ -188,7 +188,8 @@ impl TestApp {
         let set = self
             .app
             .cookies
-            .render_signed(self.app.config.secret.expose(), "session_token", token, None);
+            .signed(self.app.config.secret.expose(), "session_token", token, None)
+            .render();
         set.split(';').next().unwrap().to_string()
     }
 

@@ -15,10 +15,10 @@ mod sign;
 use serde_json::{json, Map, Value};
 
 use super::{Hooks, Plugin};
-use crate::app::{App, Ctx};
-use crate::auth::current;
+use crate::endpoint::current;
+use crate::endpoint::Route;
+use crate::endpoint::{Ctx, Services};
 use crate::error::ApiError;
-use crate::http::router::Route;
 use crate::http::{Method, Request, Response};
 
 pub use config::{JwtAlg, JwtConfig};
@@ -87,6 +87,6 @@ impl Hooks for JwtHooks {
 
 /// Signs a payload as Better Auth's server-only `auth.api.signJWT` does: with the current key,
 /// `exp`, `iss` and `aud` added unless present.
-pub fn sign_jwt(app: &App, payload: Map<String, Value>) -> Result<String, ApiError> {
+pub fn sign_jwt(app: &Services, payload: Map<String, Value>) -> Result<String, ApiError> {
     sign::sign(app, crate::clock::millis(app.clock.now()), payload)
 }

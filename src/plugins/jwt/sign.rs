@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 
 use super::config::JwtAlg;
 use super::{keys, seal};
-use crate::app::App;
+use crate::endpoint::Services;
 use crate::error::ApiError;
 use crate::storage::Jwk;
 
@@ -33,7 +33,7 @@ static SIGNERS: Mutex<Option<HashMap<[u8; 32], Arc<keys::Signer>>>> = Mutex::new
 const SIGNER_CACHE_MAX: usize = 64;
 
 /// The signer of a stored key, from the cache or decrypted and parsed.
-fn signer_for(app: &App, key: &Jwk, alg: JwtAlg) -> anyhow::Result<Arc<keys::Signer>> {
+fn signer_for(app: &Services, key: &Jwk, alg: JwtAlg) -> anyhow::Result<Arc<keys::Signer>> {
     let secret = app.config.secret.expose();
     let mut hasher = Sha256::new();
     for part in [secret, key.id.as_str(), alg.name(), key.private_key.as_str()] {
@@ -62,7 +62,7 @@ fn signer_for(app: &App, key: &Jwk, alg: JwtAlg) -> anyhow::Result<Arc<keys::Sig
 }
 
 /// The algorithm a stored key signs with: its `alg` column, else the configured one.
-fn key_alg(app: &App, jwk: &Jwk) -> anyhow::Result<JwtAlg> {
+fn key_alg(app: &Services, jwk: &Jwk) -> anyhow::Result<JwtAlg> {
     match jwk.alg.as_deref() {
         None => Ok(app.config.jwt.alg),
         Some(name) => {
@@ -72,7 +72,7 @@ fn key_alg(app: &App, jwk: &Jwk) -> anyhow::Result<JwtAlg> {
 }
 
 /// The key that signs now: the newest live key of the configured algorithm, or a new one.
-pub fn current_key(app: &App, now: OffsetDateTime) -> Result<Jwk, ApiError> {
+pub fn current_key(app: &Services, now: OffsetDateTime) -> Result<Jwk, ApiError> {
     let alg = app.config.jwt.alg;
     if let Some(key) = app.storage.latest_jwk(alg.name(), now)? {
         return Ok(key);
@@ -81,7 +81,7 @@ pub fn current_key(app: &App, now: OffsetDateTime) -> Result<Jwk, ApiError> {
 }
 
 /// Creates a key of `alg` unless another caller just did.
-fn create_key(app: &App, alg: JwtAlg, now: OffsetDateTime) -> Result<Jwk, ApiError> {
+fn create_key(app: &Services, alg: JwtAlg, now: OffsetDateTime) -> Result<Jwk, ApiError> {
     let _guard = KEY_CREATION.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(key) = app.storage.latest_jwk(alg.name(), now)? {
         return Ok(key);
@@ -103,7 +103,7 @@ fn create_key(app: &App, alg: JwtAlg, now: OffsetDateTime) -> Result<Jwk, ApiErr
 
 /// Signs `payload` with the current key, adding `exp`, `iss` and `aud` where the payload has
 /// none (Better Auth's `signJWT`). Claims keep the payload's order, then exp, iss, aud.
-pub fn sign(app: &App, now: OffsetDateTime, mut payload: Map<String, Value>) -> Result<String, ApiError> {
+pub fn sign(app: &Services, now: OffsetDateTime, mut payload: Map<String, Value>) -> Result<String, ApiError> {
     let key = current_key(app, now)?;
     let alg = key_alg(app, &key)?;
     let signer = signer_for(app, &key, alg)?;
@@ -141,7 +141,7 @@ pub fn sign(app: &App, now: OffsetDateTime, mut payload: Map<String, Value>) -> 
 
 /// The token for a signed-in user (Better Auth's `getJwtToken`): `iat`, the user object as
 /// get-session shows it, `sub` = the user id; then `exp`, `iss`, `aud`.
-pub fn user_token(app: &App, now: OffsetDateTime, user: &Value) -> Result<String, ApiError> {
+pub fn user_token(app: &Services, now: OffsetDateTime, user: &Value) -> Result<String, ApiError> {
     let mut payload = Map::new();
     payload.insert("iat".into(), Value::from(now.unix_timestamp()));
     if let Some(fields) = user.as_object() {
@@ -154,7 +154,7 @@ pub fn user_token(app: &App, now: OffsetDateTime, user: &Value) -> Result<String
 
 /// The JSON Web Key Set (`GET /jwks`): every key not past its grace period, as
 /// `{alg, crv?, …public JWK, kid}`; the first call creates a key.
-pub fn key_set(app: &App, now: OffsetDateTime) -> Result<Value, ApiError> {
+pub fn key_set(app: &Services, now: OffsetDateTime) -> Result<Value, ApiError> {
     let mut stored = app.storage.list_jwks()?;
     if stored.is_empty() {
         create_key(app, app.config.jwt.alg, now)?;

@@ -3,9 +3,9 @@
 use serde_json::{json, Map, Value};
 
 use super::endpoints::{doc_for, Field, FieldType};
-use crate::app::App;
+use crate::endpoint::Services;
 use crate::error::codes;
-use crate::http::router::Method2;
+use crate::http::Method;
 
 fn field_schema(ty: FieldType) -> Value {
     match ty {
@@ -46,7 +46,7 @@ fn error_response(description: &str, codes: &[&str]) -> Value {
 }
 
 /// The document for every route the app serves.
-pub fn generate(app: &App) -> Value {
+pub fn generate(app: &Services) -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for route in app.router.routes() {
         let doc = doc_for(route.key);
@@ -96,12 +96,12 @@ pub fn generate(app: &App) -> Value {
         if doc.is_some_and(|d| d.session) {
             op["security"] = json!([{"sessionCookie": []}, {"bearerAuth": []}]);
         }
-        if route.method == Method2::Post {
+        if route.method == Method::Post {
             let body = doc
                 .map(|d| object_schema(d.body))
                 .unwrap_or_else(|| json!({"type": "object"}));
             let mut content = json!({"application/json": {"schema": body.clone()}});
-            if route.body == crate::http::router::BodyKind::JsonOrForm {
+            if route.body == crate::http::body::BodyKind::JsonOrForm {
                 content["application/x-www-form-urlencoded"] = json!({"schema": body});
             }
             op["requestBody"] =

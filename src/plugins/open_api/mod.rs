@@ -10,9 +10,9 @@ mod page;
 use serde_json::Value;
 
 use super::{Hooks, Plugin};
-use crate::app::Ctx;
+use crate::endpoint::Ctx;
+use crate::endpoint::Route;
 use crate::error::ApiError;
-use crate::http::router::Route;
 use crate::http::{Request, Response};
 
 pub use document::generate;

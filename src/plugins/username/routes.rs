@@ -3,10 +3,11 @@
 use serde_json::json;
 
 use super::{check, normalize, INVALID_USERNAME, INVALID_USERNAME_OR_PASSWORD};
-use crate::api::sign_in::password_sign_in;
-use crate::app::{Ctx, Transport};
+use crate::endpoint::session::password_sign_in;
+use crate::endpoint::validate::Fields;
+use crate::endpoint::{Ctx, Transport};
 use crate::error::{codes, ApiError};
-use crate::http::{origin, validate::Fields, Request, Response};
+use crate::http::{origin, Request, Response};
 
 pub fn sign_in_username(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let mut f = Fields::body(ctx.body.as_ref());

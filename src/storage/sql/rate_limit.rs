@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use super::{Backend, Dialect};
-use crate::ratelimit::{Decision, RateLimitStore, Rule};
+use crate::storage::rate_limit::{Decision, RateLimitStore, Rule};
 use crate::storage::{StorageError, StorageResult};
 
 /// How long an idle bucket is kept; windows longer than this are cut to it.

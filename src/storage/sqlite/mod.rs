@@ -249,7 +249,7 @@ impl Storage for SqliteStorage {
         "sqlite"
     }
 
-    fn rate_limit_store(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn crate::ratelimit::RateLimitStore>> {
+    fn rate_limit_store(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn super::rate_limit::RateLimitStore>> {
         Some(self)
     }
 }

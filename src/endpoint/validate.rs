@@ -1,11 +1,12 @@
 //! Schema validation with Better Auth's (zod 4) messages: every issue becomes
 //! `[body.field] Invalid input: expected string, received undefined`, issues joined by `; `,
-//! answered as `400 VALIDATION_ERROR` (spec §1.5). Fields are read from the parsed body or
+//! answered as `400 VALIDATION_ERROR`. Fields are read from the parsed body or
 //! query; all issues are collected before failing, as zod does.
 
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+use crate::http::Request;
 
 /// The zod name of a JSON value's type.
 fn received(v: Option<&Value>) -> &'static str {
@@ -171,16 +172,14 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// JavaScript truthiness of a JSON value: where Better Auth tests a field with `if (x)`,
-/// `""`, `0`, `false` and `null` count as absent.
-pub fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(_) | Value::Object(_) => true,
-    }
+/// Better Auth's query booleans use JavaScript truthiness: any non-empty value is true.
+pub fn query_flag(req: &Request, key: &str) -> bool {
+    req.query_value(key).is_some_and(|v| !v.is_empty())
+}
+
+/// The query as a JSON object of strings, for [`Fields::query`].
+pub fn query_fields(req: &Request) -> Map<String, Value> {
+    query_object(&req.query)
 }
 
 /// A body that must be a record (`z.record(z.string(), z.any())`): any JSON object.

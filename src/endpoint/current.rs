@@ -3,9 +3,9 @@
 //! authenticated endpoint goes through here, so any of them may refresh the session and set
 //! a cookie, as in Better Auth.
 
-use super::models::{Session, User};
-use super::session;
-use crate::app::Ctx;
+use super::Ctx;
+use crate::auth::models::{Session, User};
+use crate::auth::session;
 use crate::error::{codes, ApiError};
 use crate::http::{cookies, Request};
 

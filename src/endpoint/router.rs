@@ -5,24 +5,16 @@
 
 use anyhow::bail;
 
-use super::{Method, Request, Response};
-use crate::app::Ctx;
+use super::Ctx;
 use crate::error::ApiError;
+use crate::http::body::BodyKind;
+use crate::http::{Method, Request, Response};
 
 pub type Handler = fn(&Ctx<'_>, &Request) -> Result<Response, ApiError>;
 
-/// Which request bodies a route accepts (spec §1.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyKind {
-    /// `application/json` only.
-    Json,
-    /// JSON or `application/x-www-form-urlencoded` (sign-up, sign-in, OAuth callback).
-    JsonOrForm,
-}
-
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Route {
-    pub method: Method2,
+    pub method: Method,
     pub path: &'static str,
     /// Better Auth's `auth.api` key, e.g. `signUpEmail`.
     pub key: &'static str,
@@ -38,29 +30,10 @@ pub struct Route {
     pub alias_of: Option<&'static str>,
 }
 
-/// `Method` without the `Other` variant, so routes can be `const`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method2 {
-    Get,
-    Post,
-}
-
-impl Method2 {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method2::Get => "GET",
-            Method2::Post => "POST",
-        }
-    }
-    fn matches(self, m: &Method) -> bool {
-        matches!((self, m), (Method2::Get, Method::Get) | (Method2::Post, Method::Post))
-    }
-}
-
 impl Route {
     pub const fn get(path: &'static str, key: &'static str, handler: Handler, summary: &'static str) -> Route {
         Route {
-            method: Method2::Get,
+            method: Method::Get,
             path,
             key,
             handler,
@@ -72,7 +45,7 @@ impl Route {
     }
     pub const fn post(path: &'static str, key: &'static str, handler: Handler, summary: &'static str) -> Route {
         Route {
-            method: Method2::Post,
+            method: Method::Post,
             path,
             key,
             handler,
@@ -102,7 +75,7 @@ impl Route {
 pub enum Match<'r> {
     Found(&'r Route, Vec<(&'static str, String)>),
     /// The path exists with other methods: the `Allow` list.
-    WrongMethod(Vec<&'static str>),
+    WrongMethod(Vec<&'r str>),
     NotFound,
 }
 
@@ -175,7 +148,7 @@ impl Router {
         let mut allow = Vec::new();
         for route in &self.routes {
             if let Some(params) = match_path(route.path, path) {
-                if route.method.matches(method) {
+                if route.method == *method {
                     return Match::Found(route, params);
                 }
                 allow.push(route.method.as_str());

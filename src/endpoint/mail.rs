@@ -1,16 +1,19 @@
-//! The emails endpoints send: composing them (`mail::templates`) with the configured app
+//! The emails endpoints send (core and plugins alike): composing them (`mail::templates`) with the configured app
 //! name and link lifetime, building their links, and queueing them on the outbox. Queueing
 //! never fails and never waits, so callers' answers do not depend on delivery.
 
-use crate::app::Ctx;
+use super::validate::{query_fields, Fields};
+use super::{Ctx, Transport};
 use crate::auth::models::User;
 use crate::auth::verification_token::{self, Claims};
-use crate::http::cookies::encode_uri_component;
+use crate::error::ApiError;
+use crate::http::js::encode_uri_component;
+use crate::http::Request;
 use crate::mail::templates::{compose, Letter};
 use crate::mail::MailKind;
 
 /// One email to queue.
-pub(crate) struct Outgoing<'a> {
+pub struct Outgoing<'a> {
     pub kind: MailKind,
     pub to: &'a str,
     pub url: String,
@@ -19,7 +22,7 @@ pub(crate) struct Outgoing<'a> {
     pub new_email: Option<&'a str>,
 }
 
-pub(crate) fn queue(ctx: &Ctx<'_>, out: Outgoing<'_>) {
+pub fn queue(ctx: &Ctx<'_>, out: Outgoing<'_>) {
     let mail = compose(&Letter {
         kind: out.kind,
         app_name: &ctx.config().email.app_name,
@@ -33,7 +36,7 @@ pub(crate) fn queue(ctx: &Ctx<'_>, out: Outgoing<'_>) {
 }
 
 /// `<baseURL>/verify-email?token=<jwt>&callbackURL=<encodeURIComponent(callbackURL || "/")>`.
-pub(crate) fn verification_link(ctx: &Ctx<'_>, token: &str, callback: Option<&str>) -> String {
+pub fn verification_link(ctx: &Ctx<'_>, token: &str, callback: Option<&str>) -> String {
     let callback = callback.filter(|c| !c.is_empty()).unwrap_or("/");
     format!(
         "{}/verify-email?token={token}&callbackURL={}",
@@ -43,7 +46,7 @@ pub(crate) fn verification_link(ctx: &Ctx<'_>, token: &str, callback: Option<&st
 }
 
 /// Mails a verification link for the user's current address (spec §6).
-pub(crate) fn send_verification(ctx: &Ctx<'_>, user: &User, callback: Option<&str>) {
+pub fn send_verification(ctx: &Ctx<'_>, user: &User, callback: Option<&str>) {
     let expires_in = ctx.config().email.verification_expires_in;
     let claims = Claims::new(&user.email, &user.id, ctx.now, expires_in);
     let token = verification_token::sign(ctx.secret(), &claims);
@@ -65,7 +68,7 @@ pub(crate) fn send_verification(ctx: &Ctx<'_>, user: &User, callback: Option<&st
 /// through the same path as an email sign-up, when `SESAME_SEND_VERIFICATION_ON_SIGN_UP` is on
 /// (by default it follows `SESAME_REQUIRE_EMAIL_VERIFICATION`). An existing user signing in
 /// gets nothing. `callback` is the sign-in's `callbackURL`.
-pub(crate) fn after_social_sign_in(ctx: &Ctx<'_>, user: &User, is_register: bool, callback: Option<&str>) {
+pub fn after_social_sign_in(ctx: &Ctx<'_>, user: &User, is_register: bool, callback: Option<&str>) {
     if is_register && !user.email_verified && ctx.config().email.send_on_sign_up {
         send_verification(ctx, user, callback);
     }
@@ -73,7 +76,22 @@ pub(crate) fn after_social_sign_in(ctx: &Ctx<'_>, user: &User, is_register: bool
 
 /// Signs a token that is thrown away, so a path that sends nothing costs about as much as one
 /// that does.
-pub(crate) fn sign_dummy_token(ctx: &Ctx<'_>, email: &str) {
+pub fn sign_dummy_token(ctx: &Ctx<'_>, email: &str) {
     let claims = Claims::new(email, "", ctx.now, ctx.config().email.verification_expires_in);
     let _ = verification_token::sign(ctx.secret(), &claims);
+}
+
+/// The `?token=…&callbackURL=…` of an emailed link (verify-email, delete-user callback):
+/// validated, then the callbackURL checked against the trusted origins (after validation, as
+/// Better Auth's originCheck middleware runs). An empty callbackURL counts as none.
+pub fn link_query(ctx: &Ctx<'_>, req: &Request) -> Result<(String, Option<String>), ApiError> {
+    let query = query_fields(req);
+    let mut f = Fields::query(&query);
+    let token = f.string("token");
+    let callback_url = f.opt_string("callbackURL").filter(|c| !c.is_empty());
+    f.finish()?;
+    if ctx.transport == Transport::Http {
+        crate::http::redirect::check_query_callback(&ctx.app.trusted, req)?;
+    }
+    Ok((token, callback_url))
 }

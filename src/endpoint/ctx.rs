@@ -1,0 +1,164 @@
+//! What a handler works with: [`Services`], everything built once at start-up that an endpoint
+//! may reach (configuration, storage, clock, mail, OAuth providers, cookie policy, trusted
+//! origins, the enabled plugins and the mounted endpoints), and [`Ctx`], one request's view of
+//! them with the request's clock reading, parsed body and queued cookies.
+//!
+//! The app (`app.rs`) owns the `Services` and builds a `Ctx` per request; nothing here knows
+//! the pipeline.
+
+use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::Router;
+use crate::auth::password;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http::cookies::{CookieJar, SetCookie};
+use crate::http::origin::TrustedOrigins;
+use crate::http::Request;
+use crate::mail::{Mail, Mailer, Outbox};
+use crate::plugins::Plugin;
+use crate::storage::Storage;
+
+/// Whether a request came over HTTP (CSRF checks apply) or from Rust code in-process
+/// (Better Auth's `auth.api.*`: no router-level origin check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Http,
+    InProcess,
+}
+
+/// Everything an endpoint may reach, built once at start-up.
+pub struct Services {
+    pub config: Config,
+    pub storage: Arc<dyn Storage>,
+    pub clock: Arc<dyn Clock>,
+    /// Every mounted endpoint (core and enabled plugins), matched by method and path or key.
+    pub router: Router,
+    pub cookies: CookieJar,
+    pub trusted: TrustedOrigins,
+    /// Verified against when a sign-in names an unknown user, to equalise timing. Computed on
+    /// first use, not at start-up: one scrypt hash would cost ~100 ms before the first answer.
+    pub(crate) dummy_hash: OnceLock<String>,
+    /// Enabled plugins, in hook order.
+    pub plugins: Vec<&'static Plugin>,
+    /// The transport email goes through (`SESAME_SMTP_URL`, `SESAME_EMAIL_WEBHOOK_URL`, or stderr).
+    pub mailer: Arc<dyn Mailer>,
+    /// Delivers through `mailer` from a background thread; handlers only queue.
+    pub outbox: Outbox,
+    /// Social sign-in providers (built from `config.oauth`).
+    pub oauth: crate::oauth::OAuth,
+}
+
+impl Services {
+    /// Queues an email for background delivery; never blocks, never fails the request.
+    pub fn send_mail(&self, mail: Mail) {
+        self.outbox.send(mail);
+    }
+
+    /// A hash in the configured scheme and cost that no password matches.
+    pub fn dummy_hash(&self) -> &str {
+        self.dummy_hash.get_or_init(|| {
+            password::dummy_hash(self.config.password_hash, self.config.bcrypt_cost).unwrap_or_else(|e| {
+                // Hashing a random string cannot fail with a validated config; if it ever did,
+                // a malformed hash still makes every comparison fail, just faster.
+                crate::log::error(&format!("computing the dummy password hash: {e:#}"));
+                String::new()
+            })
+        })
+    }
+}
+
+/// Per-request context handed to handlers.
+pub struct Ctx<'a> {
+    /// The application's services.
+    pub app: &'a Services,
+    /// The request's one reading of the clock, in milliseconds precision.
+    pub now: OffsetDateTime,
+    /// The parsed body, if any.
+    pub body: Option<Value>,
+    pub transport: Transport,
+    cookies: &'a RefCell<Vec<SetCookie>>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A request's context; `cookies` collects what [`Ctx::add_cookie`] queues, for the
+    /// pipeline to add to whatever the request answers.
+    pub fn new(
+        app: &'a Services,
+        now: OffsetDateTime,
+        body: Option<Value>,
+        transport: Transport,
+        cookies: &'a RefCell<Vec<SetCookie>>,
+    ) -> Ctx<'a> {
+        Ctx {
+            app,
+            now,
+            body,
+            transport,
+            cookies,
+        }
+    }
+
+    pub fn storage(&self) -> &dyn Storage {
+        self.app.storage.as_ref()
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.app.config
+    }
+
+    pub fn secret(&self) -> &str {
+        self.app.config.secret.expose()
+    }
+
+    /// Queues a cookie for the response, success or error. A deletion replaces any value
+    /// queued earlier for the same name.
+    pub fn add_cookie(&self, cookie: SetCookie) {
+        let mut c = self.cookies.borrow_mut();
+        if cookie.is_deletion() {
+            c.retain(|v| v.name != cookie.name);
+        }
+        c.push(cookie);
+    }
+
+    /// Sets the signed session cookie; a rememberMe=false session gets browser-session
+    /// cookies and the signed `dont_remember` marker (Better Auth's `setSessionCookie`).
+    pub fn set_session_cookie(&self, token: &str, dont_remember: bool) {
+        let jar = &self.app.cookies;
+        let max_age = if dont_remember {
+            None
+        } else {
+            Some(self.config().session_expires_in)
+        };
+        self.add_cookie(jar.signed(self.secret(), "session_token", token, max_age));
+        if dont_remember {
+            self.add_cookie(jar.signed(self.secret(), "dont_remember", "true", None));
+        }
+    }
+
+    /// Expires every session cookie.
+    pub fn expire_session_cookies(&self) {
+        for name in ["session_token", "session_data", "dont_remember"] {
+            self.add_cookie(self.app.cookies.expire(name));
+        }
+    }
+
+    /// The client address recorded on sessions, resolved as for rate limiting
+    /// (`http::client_ip`: trusted proxies, IPv6 /64); `""` when unknown.
+    pub fn client_ip(&self, req: &Request) -> String {
+        crate::http::client_ip::client_key(req, &self.app.config.trusted_proxies).unwrap_or_default()
+    }
+
+    /// A redirect target made absolute against the base URL (`new URL(cb, baseURL)`).
+    pub fn absolute_url(&self, target: &str) -> String {
+        let base = self.config().base_url();
+        match url::Url::parse(&base).and_then(|b| b.join(target)) {
+            Ok(u) => u.to_string(),
+            Err(_) => target.to_string(),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Flows several endpoints share around sessions and passwords: creating a session for a
+//! signed-in user, the password policy and hashing, and a password sign-in (email and the
+//! username plugin's both end here).
+
+use serde_json::{json, Map, Value};
+
+use super::Ctx;
+use crate::auth::models::{Account, Session, User};
+use crate::auth::password;
+use crate::auth::session::new_session;
+use crate::error::{codes, ApiError};
+use crate::http::{Request, Response};
+use crate::storage::SessionChange;
+
+/// Creates and stores a session for the user, recording the client address and user agent.
+pub fn create_session(ctx: &Ctx<'_>, req: &Request, user_id: &str, remember: bool) -> Result<Session, ApiError> {
+    let user_agent = req.header("user-agent").unwrap_or_default().to_string();
+    let session = new_session(user_id, ctx.now, ctx.config(), remember, ctx.client_ip(req), user_agent);
+    ctx.storage().create_session(&session)?;
+    Ok(session)
+}
+
+/// The configured password length policy (UTF-16 units, as Better Auth counts).
+pub fn check_password_length(ctx: &Ctx<'_>, password: &str) -> Result<(), ApiError> {
+    let len = password::length(password);
+    if len < ctx.config().min_password_length {
+        return Err(ApiError::bad_request(codes::PASSWORD_TOO_SHORT));
+    }
+    if len > ctx.config().max_password_length {
+        return Err(ApiError::bad_request(codes::PASSWORD_TOO_LONG));
+    }
+    Ok(())
+}
+
+/// Hashes a new password with the configured scheme.
+pub fn hash_password(ctx: &Ctx<'_>, pass: &str) -> Result<String, ApiError> {
+    Ok(password::hash(
+        pass,
+        ctx.config().password_hash,
+        ctx.config().bcrypt_cost,
+    )?)
+}
+
+/// The part of a password sign-in shared by email and username: check the password (with
+/// the same hashing cost when the user is unknown), the verification rule, then create the
+/// session and answer `{redirect, token, url?, user}` (+ `Location` for a callbackURL).
+pub fn password_sign_in(
+    ctx: &Ctx<'_>,
+    req: &Request,
+    found: Option<(User, Option<Account>)>,
+    pass: &str,
+    callback_url: Option<String>,
+    remember: Option<bool>,
+    invalid: ApiError,
+) -> Result<Response, ApiError> {
+    let stored_hash = found
+        .as_ref()
+        .and_then(|(_, account)| account.as_ref())
+        .and_then(|a| a.password.clone());
+    let Some(((user, _), hash)) = found.zip(stored_hash) else {
+        // Unknown user, or no password: spend the same hashing time as a wrong password so
+        // the answer does not reveal which addresses have accounts.
+        password::verify(pass, ctx.app.dummy_hash());
+        return Err(invalid);
+    };
+    if !password::verify(pass, &hash) {
+        return Err(invalid);
+    }
+    rehash_if_configured(ctx, &user.id, pass, &hash);
+    if ctx.config().require_email_verification && !user.email_verified {
+        if ctx.config().email.send_on_sign_in {
+            crate::endpoint::mail::send_verification(ctx, &user, callback_url.as_deref());
+        }
+        return Err(ApiError::new(403, codes::EMAIL_NOT_VERIFIED));
+    }
+    let dont_remember = remember == Some(false);
+    let session = create_session(ctx, req, &user.id, !dont_remember)?;
+    ctx.set_session_cookie(&session.token, dont_remember);
+
+    // An empty callbackURL is falsy in Better Auth: no redirect and no Location, but the
+    // (empty) `url` is still echoed.
+    let redirect_to = callback_url.as_deref().filter(|u| !u.is_empty()).map(str::to_string);
+    let mut body = Map::new();
+    body.insert("redirect".into(), Value::Bool(redirect_to.is_some()));
+    body.insert("token".into(), Value::String(session.token));
+    if let Some(url) = &callback_url {
+        body.insert("url".into(), json!(url));
+    }
+    body.insert("user".into(), user.to_json());
+    let mut resp = Response::json(&Value::Object(body));
+    if let Some(url) = redirect_to {
+        // Better Auth answers 200 with a Location header, not a 302.
+        resp = resp.with_header("location", url);
+    }
+    Ok(resp)
+}
+
+/// `SESAME_REHASH_ON_SIGN_IN`: moves a verified password to the configured scheme (e.g. Better
+/// Auth's scrypt hashes to bcrypt after a take-over). Best effort: a failure is logged and the
+/// sign-in goes on with the old hash still valid.
+fn rehash_if_configured(ctx: &Ctx<'_>, user_id: &str, pass: &str, stored: &str) {
+    let config = ctx.config();
+    if !config.rehash_on_sign_in || !password::needs_rehash(stored, config.password_hash, config.bcrypt_cost) {
+        return;
+    }
+    let result = password::hash(pass, config.password_hash, config.bcrypt_cost)
+        .map_err(|e| e.to_string())
+        .and_then(|new_hash| {
+            ctx.storage()
+                .set_password(user_id, &new_hash, ctx.now, &SessionChange::Keep)
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = result {
+        let id = crate::http::request_id::current();
+        crate::log::warn(&format!(
+            "request_id={id} re-hashing the password on sign-in failed: {e}"
+        ));
+    }
+}
