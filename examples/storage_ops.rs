@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use sesame::auth::models::{Account, Session, User, UserUpdate};
+use sesame::storage::models::{Account, Session, User, UserUpdate};
 use sesame::storage::postgres::{PgOptions, PgStorage};
 use sesame::storage::sqlite::{SqliteOptions, SqliteStorage};
 use sesame::storage::Storage;

@@ -3,8 +3,8 @@
 //! turns a [`Request`] into a [`Response`], and the in-process API (`inprocess.rs`) walks the
 //! same pipeline by endpoint key.
 //!
-//! The pipeline, in the order that decides which error wins ([`App::dispatch`]):
-//! 1. for HTTP, the rate limit (429, [`App::rate_limit`]);
+//! The pipeline, in the order that decides which error wins (`App::dispatch`):
+//! 1. for HTTP, the rate limit (429, `App::rate_limit`);
 //! 2. base path and route (404/405);
 //! 3. body parse (415/400) and the NUL guard;
 //! 4. for HTTP, non-GET requests: the Origin check when cookies are sent, and the redirect-URL

@@ -176,7 +176,7 @@ fn unverified_email_is_refused_after_the_password_check(t: &TestApp) {
     assert_eq!(t.sign_in("v@example.com", "wrong-password").status, 401);
 
     let user = t.storage().find_user_by_email("v@example.com").unwrap().unwrap();
-    let verified = sesame::auth::models::UserUpdate {
+    let verified = sesame::storage::models::UserUpdate {
         email_verified: Some(true),
         ..Default::default()
     };

@@ -4,8 +4,8 @@
 //! flag under an https base URL, the prefix setting and Max-Age following the lifetime.
 
 use serde_json::{json, Value};
-use sesame::auth::models::{Account, Session, User};
 use sesame::config::Secret;
+use sesame::storage::models::{Account, Session, User};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 

@@ -3,8 +3,8 @@
 //! provider, repeat sign-in, implicit linking rules, and every failure redirect.
 
 use serde_json::json;
-use sesame::auth::models::UserUpdate;
 use sesame::http::Request;
+use sesame::storage::models::UserUpdate;
 
 use crate::support::fake_provider::{FakeProvider, TestKey};
 use crate::support::oauth::{self, callback, github_sign_in, location, start};
@@ -73,7 +73,7 @@ fn github_new_user_then_repeat_sign_in(t: &TestApp) {
     assert_eq!(form["redirect_uri"], "http://localhost:3000/api/auth/callback/github");
     assert_eq!(form["code_verifier"].len(), 128);
     assert_eq!(
-        sesame::oauth::state::code_challenge(&form["code_verifier"]),
+        sesame::oauth::code_challenge(&form["code_verifier"]),
         flow.param("code_challenge").unwrap()
     );
     assert_eq!(token_req.header("accept"), Some("application/json"));

@@ -1,9 +1,9 @@
 //! `SESAME_REHASH_ON_SIGN_IN`: a successful sign-in moves the stored hash to the configured
 //! scheme; off (the default), hashes are left as they are.
 
-use sesame::auth::models::{Account, User};
 use sesame::auth::password;
 use sesame::config::PasswordHash;
+use sesame::storage::models::{Account, User};
 
 use crate::support::{Backend, TestApp, PASSWORD};
 

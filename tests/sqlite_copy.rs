@@ -30,7 +30,8 @@ fn copy_to_moves_every_row_into_an_empty_postgres() {
     let (resp, _) = from.sign_up("bob@example.com");
     let bob = json_body(&resp)["user"]["id"].as_str().unwrap().to_string();
     let s: &dyn Storage = from.storage();
-    let mut gh = sesame::auth::models::Account::credential(&bob, String::new(), datetime!(2026-11-26 12:00:01.5 UTC));
+    let mut gh =
+        sesame::storage::models::Account::credential(&bob, String::new(), datetime!(2026-11-26 12:00:01.5 UTC));
     (gh.id, gh.issuer, gh.account_id, gh.provider_id, gh.password) = (
         "acc-gh".into(),
         "local:oauth:github".into(),

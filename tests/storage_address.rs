@@ -3,7 +3,7 @@
 //! address was unverified are dropped, the address becomes verified, sessions are revoked;
 //! a verified address is left alone.
 
-use sesame::auth::models::{Account, UserUpdate};
+use sesame::storage::models::{Account, UserUpdate};
 use sesame::storage::{ResetOutcome, Storage};
 use time::Duration;
 

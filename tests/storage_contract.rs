@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Barrier};
 
-use sesame::auth::models::{Account, Session, User, UserUpdate, Verification};
+use sesame::storage::models::{Account, Session, User, UserUpdate, Verification};
 use sesame::storage::{ResetOutcome, SessionChange, Storage, StorageError};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};

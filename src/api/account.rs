@@ -5,7 +5,6 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::auth::models::Account;
 use crate::clock::iso;
 use crate::endpoint::current;
 use crate::endpoint::validate::{query_object, Fields};
@@ -15,6 +14,7 @@ use crate::http::{Request, Response};
 use crate::oauth::config::ProviderKind;
 use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{Sealer, Tokens};
+use crate::storage::models::Account;
 
 pub fn list_accounts(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let signed_in = current::require(ctx, req)?;
@@ -128,7 +128,7 @@ fn refresh(
     let oauth = &ctx.app.oauth;
     let eps = provider.endpoints(&oauth.http)?;
     let tokens = provider.refresh(&oauth.http, &eps, refresh_token, ctx.now)?;
-    let updated = crate::oauth::link::refresh_account_tokens(ctx, account, &tokens, None)
+    let updated = crate::endpoint::social::link::refresh_account_tokens(ctx, account, &tokens, None)
         .map_err(|e| anyhow::anyhow!("storing refreshed tokens failed: {}", e.code))?;
     Ok((tokens, updated))
 }

@@ -5,13 +5,13 @@
 use serde_json::Value;
 
 use crate::endpoint::session::create_session;
+use crate::endpoint::social::link::{self, AccountKey};
+use crate::endpoint::social::state;
 use crate::endpoint::validate::query_object;
 use crate::endpoint::Ctx;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
-use crate::oauth::link::{self, AccountKey};
 use crate::oauth::provider::CodeExchange;
-use crate::oauth::state;
 
 /// The callback's fields, in Better Auth's schema order.
 const FIELDS: &[&str] = &[

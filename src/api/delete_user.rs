@@ -6,7 +6,6 @@
 
 use serde_json::json;
 
-use crate::auth::models::{User, Verification};
 use crate::auth::{password, session};
 use crate::crypto::{self, constant_time_eq};
 use crate::endpoint::current::{self, SignedIn};
@@ -17,6 +16,7 @@ use crate::error::{codes, ApiError};
 use crate::http::js::encode_uri_component;
 use crate::http::{Request, Response};
 use crate::mail::MailKind;
+use crate::storage::models::{User, Verification};
 
 const IDENTIFIER_PREFIX: &str = "delete-account-";
 const LOWER_ALPHANUMERIC: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::auth::email;
-use crate::auth::models::{User, UserUpdate};
 use crate::auth::verification_token::{self, Claims, TokenError, CHANGE_EMAIL_CONFIRMATION, CHANGE_EMAIL_VERIFICATION};
 use crate::crypto::constant_time_eq;
 use crate::endpoint::current::{self, SignedIn};
@@ -19,6 +18,7 @@ use crate::error::{codes, ApiError, ErrorCode};
 use crate::http::redirect::append_query;
 use crate::http::{Request, Response};
 use crate::mail::MailKind;
+use crate::storage::models::{User, UserUpdate};
 use crate::storage::StorageError;
 
 /// Unauthenticated requests take at least this long, whether or not an email goes out.

@@ -5,7 +5,6 @@
 use serde_json::json;
 
 use crate::auth::email;
-use crate::auth::models::Verification;
 use crate::crypto;
 use crate::endpoint::mail::{self, Outgoing};
 use crate::endpoint::session::{check_password_length, hash_password};
@@ -17,6 +16,7 @@ use crate::http::js::encode_uri_component;
 use crate::http::redirect::{check_query_callback, set_query_param};
 use crate::http::{Request, Response};
 use crate::mail::MailKind;
+use crate::storage::models::Verification;
 use crate::storage::ResetOutcome;
 
 const IDENTIFIER_PREFIX: &str = "reset-password:";

@@ -3,7 +3,6 @@
 use serde_json::json;
 
 use crate::auth::email;
-use crate::auth::models::{Account, User};
 use crate::clock::iso;
 use crate::crypto;
 use crate::endpoint::session::{check_password_length, create_session, hash_password};
@@ -11,6 +10,7 @@ use crate::endpoint::validate::Fields;
 use crate::endpoint::{Ctx, Transport};
 use crate::error::{codes, ApiError};
 use crate::http::{origin, Request, Response};
+use crate::storage::models::{Account, User};
 use crate::storage::StorageError;
 
 pub fn sign_up_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {

@@ -6,13 +6,13 @@ use serde_json::{json, Map, Value};
 
 use crate::endpoint::current;
 use crate::endpoint::session::create_session;
+use crate::endpoint::social::link::{self, AccountKey};
+use crate::endpoint::social::state::{self, LinkTarget, NewState};
 use crate::endpoint::validate::Fields;
 use crate::endpoint::Ctx;
 use crate::error::{codes, ApiError};
 use crate::http::{Request, Response};
-use crate::oauth::link::{self, AccountKey};
 use crate::oauth::provider::{AuthRequest, Endpoints, Provider};
-use crate::oauth::state::{self, LinkTarget, NewState};
 use crate::oauth::tokens::Tokens;
 use crate::oauth::{id_token, UserInfo};
 

@@ -3,12 +3,12 @@
 use serde_json::Value;
 
 use super::session::status_true;
-use crate::auth::models::UserUpdate;
 use crate::endpoint::current;
 use crate::endpoint::validate::{self, Fields};
 use crate::endpoint::Ctx;
 use crate::error::{codes, ApiError};
 use crate::http::{Request, Response};
+use crate::storage::models::UserUpdate;
 use crate::storage::StorageError;
 
 pub fn update_user(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {

@@ -2,9 +2,9 @@
 
 use time::{Duration, OffsetDateTime};
 
-use super::models::Session;
 use crate::config::Config;
 use crate::crypto;
+use crate::storage::models::Session;
 
 /// A rememberMe=false session lives one day, whatever `expiresIn` says.
 pub const DONT_REMEMBER_LIFETIME: i64 = 86_400;

@@ -4,10 +4,10 @@
 //! a cookie, as in Better Auth.
 
 use super::Ctx;
-use crate::auth::models::{Session, User};
 use crate::auth::session;
 use crate::error::{codes, ApiError};
 use crate::http::{cookies, Request};
+use crate::storage::models::{Session, User};
 
 /// A valid session and its user.
 #[derive(Debug, Clone)]

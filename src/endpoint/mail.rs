@@ -4,13 +4,13 @@
 
 use super::validate::{query_fields, Fields};
 use super::{Ctx, Transport};
-use crate::auth::models::User;
 use crate::auth::verification_token::{self, Claims};
 use crate::error::ApiError;
 use crate::http::js::encode_uri_component;
 use crate::http::Request;
 use crate::mail::templates::{compose, Letter};
 use crate::mail::MailKind;
+use crate::storage::models::User;
 
 /// One email to queue.
 pub struct Outgoing<'a> {

@@ -11,6 +11,7 @@ pub mod current;
 pub mod mail;
 mod router;
 pub mod session;
+pub mod social;
 pub mod validate;
 
 pub use ctx::{Ctx, Services, Transport};

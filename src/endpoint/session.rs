@@ -5,11 +5,11 @@
 use serde_json::{json, Map, Value};
 
 use super::Ctx;
-use crate::auth::models::{Account, Session, User};
 use crate::auth::password;
 use crate::auth::session::new_session;
 use crate::error::{codes, ApiError};
 use crate::http::{Request, Response};
+use crate::storage::models::{Account, Session, User};
 use crate::storage::SessionChange;
 
 /// Creates and stores a session for the user, recording the client address and user agent.

@@ -1,6 +1,7 @@
-//! Social sign-in (OAuth 2 / OpenID Connect): the provider registry the app holds, and the
-//! pieces the endpoints in `api/social.rs`, `api/callback.rs` and `api/account.rs` use.
-//! This is the only module that makes outbound HTTP calls (`http.rs`, one shared ureq agent).
+//! Social sign-in (OAuth 2 / OpenID Connect) providers: the registry the app holds and every
+//! call to a provider (`http.rs`, one shared ureq agent with timeouts; the other outbound
+//! calls Sesame makes are email delivery's, in `mail/`). The flow's steps that run inside
+//! endpoints — the state and PKCE verifier, linking accounts — are in `endpoint/social/`.
 //!
 //! - `config.rs`   — the environment variables, parsed into `OAuthConfig`;
 //! - `builtin.rs`  — github, google, discord, gitlab, microsoft, apple, facebook, twitter,
@@ -8,8 +9,6 @@
 //! - `generic.rs`  — OIDC discovery and generic OAuth 2 field mapping;
 //! - `provider.rs` — a provider at run time: authorize URL, code exchange, refresh, profile;
 //! - `id_token.rs` — JWKS-backed ID-token verification with a key cache;
-//! - `state.rs`    — the state and PKCE verifier, stored as a verification row + cookie;
-//! - `link.rs`     — finding or creating the user and account (spec §8.4);
 //! - `tokens.rs`   — token answers, unverified JWT claims, token encryption at rest.
 
 pub mod builtin;
@@ -17,9 +16,7 @@ pub mod config;
 pub mod generic;
 pub mod http;
 pub mod id_token;
-pub mod link;
 pub mod provider;
-pub mod state;
 pub mod tokens;
 
 use serde_json::Value;
@@ -99,5 +96,24 @@ impl OAuth {
                 ));
             }
         }
+    }
+}
+
+/// The PKCE challenge of a verifier: `base64url_nopad(SHA-256(verifier))`.
+pub fn code_challenge(verifier: &str) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn challenge_is_base64url_sha256() {
+        // Computed independently: base64url_nopad(sha256(verifier)) in Python.
+        assert_eq!(
+            super::code_challenge("dBjftJeZ4CVP-mB92K4uhyFEHrKYXcJ8l6ohe6eVBiY"),
+            "aU_HB38ZhQGFnoMjdjIAGCZCDtQ6w14VDwax1OIRnD8"
+        );
     }
 }

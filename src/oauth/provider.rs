@@ -207,7 +207,7 @@ impl Provider {
         }
         if self.config.pkce {
             set("code_challenge_method", "S256");
-            set("code_challenge", &super::state::code_challenge(r.code_verifier));
+            set("code_challenge", &super::code_challenge(r.code_verifier));
         }
         for (k, v) in def.map(|d| d.extra_params).unwrap_or_default() {
             set(k, v);

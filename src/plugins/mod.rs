@@ -16,12 +16,12 @@ pub mod jwt;
 pub mod open_api;
 pub mod username;
 
-use crate::auth::models::{User, UserUpdate};
 use crate::endpoint::current::SignedIn;
 use crate::endpoint::Ctx;
 use crate::endpoint::Route;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{Request, Response};
+use crate::storage::models::{User, UserUpdate};
 use crate::storage::sql::Migration;
 
 /// Hook points core calls; every method has a no-op default.

@@ -10,7 +10,7 @@ use super::{
     AccountStore, Jwk, JwksStore, ResetOutcome, SessionChange, SessionStore, Storage, StorageResult, UserStore,
     UsernameStore, VerificationStore, VerifiedAddress,
 };
-use crate::auth::models::{Account, Session, User, UserUpdate, Verification};
+use crate::storage::models::{Account, Session, User, UserUpdate, Verification};
 use crate::storage::StorageError;
 
 #[derive(Default)]

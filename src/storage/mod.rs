@@ -17,6 +17,7 @@
 
 pub mod jwks;
 pub mod memory;
+pub mod models;
 mod username;
 
 pub use username::UsernameStore;
@@ -28,7 +29,7 @@ pub mod sqlite;
 
 use time::OffsetDateTime;
 
-use crate::auth::models::{Account, Session, User, UserUpdate, Verification};
+use crate::storage::models::{Account, Session, User, UserUpdate, Verification};
 pub use jwks::{Jwk, JwksStore};
 
 #[derive(Debug)]

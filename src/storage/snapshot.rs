@@ -7,7 +7,7 @@
 //! [`PgStorage::load`]: super::postgres::PgStorage::load
 
 use super::Jwk;
-use crate::auth::models::{Account, Session, User, Verification};
+use crate::storage::models::{Account, Session, User, Verification};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {

@@ -2,7 +2,7 @@
 //! backend must implement it (migrations for compiled-in plugins always run).
 
 use super::StorageResult;
-use crate::auth::models::{Account, User};
+use crate::storage::models::{Account, User};
 
 pub trait UsernameStore {
     /// The user with this (normalised) username and their credential account, in one lookup.

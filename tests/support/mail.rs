@@ -42,7 +42,7 @@ impl TestApp {
     /// Marks an address verified directly in storage.
     pub fn mark_verified(&self, email: &str) {
         let user = self.storage().find_user_by_email(email).unwrap().expect("user exists");
-        let update = sesame::auth::models::UserUpdate {
+        let update = sesame::storage::models::UserUpdate {
             email_verified: Some(true),
             ..Default::default()
         };

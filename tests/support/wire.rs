@@ -3,8 +3,8 @@
 //! chosen times, users without a password) for states the API cannot produce directly.
 
 use serde_json::{json, Value};
-use sesame::auth::models::{Account, Session, User};
 use sesame::http::{Request, Response};
+use sesame::storage::models::{Account, Session, User};
 use time::{Duration, OffsetDateTime};
 
 use super::{assert_error, body_text, cookie_header, json_body, TestApp, BASE, ORIGIN, PASSWORD};

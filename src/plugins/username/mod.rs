@@ -12,11 +12,11 @@ mod routes;
 use serde_json::Value;
 
 use super::{Hooks, Plugin};
-use crate::auth::models::{User, UserUpdate};
 use crate::endpoint::current::SignedIn;
 use crate::endpoint::Ctx;
 use crate::endpoint::Route;
 use crate::error::{ApiError, ErrorCode};
+use crate::storage::models::{User, UserUpdate};
 
 macro_rules! username_codes {
     ($($name:ident => $msg:expr,)*) => {

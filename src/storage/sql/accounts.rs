@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 
 use super::{insert, select, sessions, Backend, Cols, Conn, Dialect, SqlResult, Statements, Value};
-use crate::auth::models::Account;
+use crate::storage::models::Account;
 use crate::storage::{AccountStore, SessionChange, StorageResult};
 
 /// Every column, in the order of [`read`] and [`values`].

@@ -1,6 +1,6 @@
 //! Schema migrations, one list for both databases: each [`Migration`] is a name and the same
 //! change written for each dialect, in `sql/postgres/<file>.sql` and `sql/sqlite/<file>.sql`
-//! (a plugin's under `plugins/`), embedded in the binary with [`migration!`].
+//! (a plugin's under `plugins/`), embedded in the binary with [`migration!`](crate::migration).
 //!
 //! Files are append-only: a released file never changes, a schema change is a new file. The
 //! applied names are recorded in `_sesame_migrations` (the same names on both databases). The

@@ -5,7 +5,7 @@
 //! A backend implements [`Backend`]: how a statement reaches the database ([`Conn`], with
 //! PostgreSQL's per-connection prepared statements and SQLite's statement cache), how a read, a
 //! write and a transaction get a connection (the pool; SQLite's single writer and
-//! `BEGIN IMMEDIATE`), and the one mapping of driver errors to [`StorageError`]. Everything
+//! `BEGIN IMMEDIATE`), and the one mapping of driver errors to [`StorageError`](super::StorageError). Everything
 //! else — which statement a store method runs and how its rows become models — is in the
 //! per-table files here, and every [`Backend`] gets the storage traits from them.
 //!

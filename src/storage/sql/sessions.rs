@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 
 use super::{columns, insert, select, users, Backend, Cols, Dialect, SqlResult, Value};
-use crate::auth::models::{Session, User};
+use crate::storage::models::{Session, User};
 use crate::storage::{SessionStore, StorageResult};
 
 /// Every column, in the order of [`read`] and [`values`].

@@ -7,7 +7,7 @@
 use time::OffsetDateTime;
 
 use super::{accounts, columns, insert, select, Backend, Cols, Dialect, SqlResult, Value};
-use crate::auth::models::{Account, User, UserUpdate};
+use crate::storage::models::{Account, User, UserUpdate};
 use crate::storage::{StorageResult, UserStore, UsernameStore, VerifiedAddress};
 
 /// Every column Sesame reads and writes, in the order of [`read`] and [`values`]. The username

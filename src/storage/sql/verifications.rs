@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::accounts::set_password_in;
 use super::{columns, insert, select, Backend, Cols, Conn, Dialect, SqlResult, Value};
-use crate::auth::models::Verification;
+use crate::storage::models::Verification;
 use crate::storage::{ResetOutcome, SessionChange, StorageResult, VerificationStore};
 
 /// Every column, in the order of [`read`] and [`values`].

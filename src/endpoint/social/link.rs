@@ -3,13 +3,13 @@
 //! email when the rules allow it, else a new user and account created together. Also the
 //! explicit link flow of `/link-social`'s callback.
 
-use super::tokens::{merge_scopes, Sealer, Tokens};
-use super::UserInfo;
 use crate::auth::email;
-use crate::auth::models::{Account, User, UserUpdate};
 use crate::crypto;
 use crate::endpoint::Ctx;
 use crate::error::ApiError;
+use crate::oauth::tokens::{merge_scopes, Sealer, Tokens};
+use crate::oauth::UserInfo;
+use crate::storage::models::{Account, User, UserUpdate};
 use crate::storage::StorageError;
 
 /// The provider identity and tokens to store on the account row.

@@ -3,26 +3,19 @@
 //! (Max-Age 300) that ties the flow to the browser that started it. The callback checks both,
 //! consumes the row atomically (a replayed state finds nothing) and checks expiry.
 
-use base64::Engine;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use time::Duration;
 
-use crate::auth::models::Verification;
 use crate::crypto;
 use crate::endpoint::Ctx;
 use crate::error::ApiError;
 use crate::http::Request;
+use crate::storage::models::Verification;
 
 /// Better Auth's `generateRandomString(n, "a-z", "0-9", "A-Z", "-_")`.
 const STATE_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_";
 const ROW_LIFETIME_MS: i64 = 600_000;
 const COOKIE_MAX_AGE: i64 = 300;
-
-/// `base64url_nopad(SHA-256(verifier))`.
-pub fn code_challenge(verifier: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
 
 /// The user a link flow attaches the account to.
 #[derive(Debug, Clone)]
@@ -182,16 +175,4 @@ pub fn consume(ctx: &Ctx<'_>, req: &Request, state: &str) -> Result<Result<State
         request_sign_up: v.get("requestSignUp").and_then(Value::as_bool),
         id_token_nonce: opt_str(&v, "idTokenNonce"),
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn challenge_is_base64url_sha256() {
-        // Computed independently: base64url_nopad(sha256(verifier)) in Python.
-        assert_eq!(
-            super::code_challenge("dBjftJeZ4CVP-mB92K4uhyFEHrKYXcJ8l6ohe6eVBiY"),
-            "aU_HB38ZhQGFnoMjdjIAGCZCDtQ6w14VDwax1OIRnD8"
-        );
-    }
 }

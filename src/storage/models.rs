@@ -1,4 +1,4 @@
-//! Rows of Better Auth's core tables (spec §10) and their JSON output. Output follows Better
+//! The rows storage keeps (Better Auth's core tables) and their JSON output. Output follows Better
 //! Auth's key order and omits `returned:false` columns (account tokens and password).
 
 use serde_json::{json, Value};
