@@ -42,7 +42,8 @@ pub fn vars(f: &FakeProvider, extra: &[(&str, &str)]) -> HashMap<String, String>
         ),
         ("SESAME_OIDC_MOCK_CLIENT_ID", "mock-client".to_string()),
         ("SESAME_OIDC_MOCK_CLIENT_SECRET", "mock-secret".to_string()),
-        ("SESAME_OAUTH_TIMEOUT_MS", "400".to_string()),
+        // Generous: CI machines are loaded two-core boxes. The timeout test sets its own.
+        ("SESAME_OAUTH_TIMEOUT_MS", "10000".to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
