@@ -60,8 +60,6 @@ pub fn routes(plugins: &[&Plugin]) -> Vec<Route> {
 
 pub struct App {
     services: Services,
-    /// Limits HTTP requests per client and path (`ratelimit/`).
-    pub rate_limiter: RateLimiter,
     /// Warns once about `X-Forwarded-For` from a peer not in `SESAME_TRUSTED_PROXIES`.
     forwarded_for: crate::http::client_ip::UntrustedForwardedFor,
 }
@@ -99,9 +97,9 @@ impl App {
         let mailer = crate::mail::from_config(&config)?;
         let outbox = Outbox::start(mailer.clone(), RetryPolicy::default())?;
         Ok(App {
-            rate_limiter: RateLimiter::from_config(&config, &storage),
             forwarded_for: Default::default(),
             services: Services {
+                rate_limiter: RateLimiter::from_config(&config, &storage),
                 oauth: crate::oauth::OAuth::new(&config.oauth),
                 cookies: CookieJar::new(&config),
                 trusted: TrustedOrigins::new(&config.base_origin, &config.trusted_origins),

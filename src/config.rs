@@ -286,6 +286,11 @@ pub const VARIABLES: &[Variable] = &[
         "Where rate-limit buckets live: `memory` (this process) or `database` (a table in the PostgreSQL or SQLite database, shared by every process)",
     ),
     var(
+        "SESAME_EMAIL_RECIPIENT_LIMIT",
+        "5/3600",
+        "Emails per recipient address per SECONDS (MAX/SECONDS or off), counted apart for verification and reset mail and for other mail; more are not sent. Off with SESAME_RATE_LIMIT=false",
+    ),
+    var(
         "SESAME_TRUSTED_PROXIES",
         "",
         "Proxy IPs/CIDRs whose X-Forwarded-For is believed, comma separated. Unset: the socket peer is the client",
@@ -471,6 +476,8 @@ pub struct EmailConfig {
     pub delete_user: bool,
     pub delete_user_verification: bool,
     pub delete_user_expires_in: i64,
+    /// Mails per recipient address and class (`SESAME_EMAIL_RECIPIENT_LIMIT`); `None`: no limit.
+    pub recipient_limit: Option<crate::ratelimit::Rule>,
 }
 
 impl Config {
@@ -738,6 +745,8 @@ fn email_config<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> anyhow::Result<Em
         delete_user: flag("SESAME_DELETE_USER", false)?,
         delete_user_verification: flag("SESAME_DELETE_USER_VERIFICATION", true)?,
         delete_user_expires_in: lifetime("SESAME_DELETE_USER_EXPIRES_IN", 86_400)?,
+        recipient_limit: crate::ratelimit::rules::parse_rule(get("SESAME_EMAIL_RECIPIENT_LIMIT").unwrap_or("5/3600"))
+            .context("SESAME_EMAIL_RECIPIENT_LIMIT")?,
     })
 }
 

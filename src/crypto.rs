@@ -47,6 +47,13 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// `base64url(SHA-256(text))` without padding: a token's fingerprint, stored where the token
+/// itself must not be (a used token's single-use mark).
+pub fn sha256_base64url(text: &str) -> String {
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()))
+}
+
 /// Constant-time equality for tokens and signatures: the time taken does not depend on where
 /// the inputs first differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -130,6 +130,10 @@ fn copy_to(target: Option<&str>) -> anyhow::Result<ExitCode> {
     let Some(url) = target.filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://")) else {
         anyhow::bail!("usage: sesame copy-to postgres://user:pass@host:port/db");
     };
+    // Opening creates a missing file: a mistyped path must not leave an empty database behind.
+    if !std::path::Path::new(path).is_file() {
+        anyhow::bail!("sqlite:{path} does not exist: copy-to reads an existing SQLite database");
+    }
     let source = SqliteStorage::open(path, &SqliteOptions::from_config(&config))?;
     if !source.pending_migrations(&migrations())?.is_empty() {
         anyhow::bail!("sqlite:{path} has pending migrations: run `sesame migrate` on it first");

@@ -153,13 +153,14 @@ fn change_password_revoking_from_a_browser_session(t: &TestApp) {
         &cookie,
     );
     assert_eq!(resp.status, 200);
-    // The cookie stays a browser-session cookie; the row gets the normal lifetime (as
-    // Better Auth's createSession without dontRememberMe).
+    // The cookie stays a browser-session cookie, and the new row keeps the short lifetime
+    // (Better Auth gives it the full one: the short lifetime belongs to the row here).
     assert_eq!(the_cookie(&resp, "better-auth.session_token").unwrap().max_age, None);
     assert_eq!(the_cookie(&resp, "better-auth.dont_remember").unwrap().max_age, None);
     let token = json_body(&resp)["token"].as_str().unwrap().to_string();
     let (row, _) = t.storage().find_session_with_user(&token).unwrap().unwrap();
-    assert_eq!(row.expires_at, now + Duration::days(7));
+    assert_eq!(row.expires_at, now + Duration::days(1));
+    assert!(row.dont_remember_me);
 }
 
 fn verify_password(t: &TestApp) {

@@ -123,15 +123,6 @@ fn verified_user_without_confirmation(t: &TestApp) {
     assert_eq!(session_email(&t, &cookies)["email"], "nc-new@example.com");
 }
 
-fn taken_address_answers_alike_and_sends_nothing(t: &TestApp) {
-    let t = enabled(t);
-    t.sign_up("taken@example.com");
-    let (_, cookies) = t.sign_up("mover@example.com");
-    let resp = t.post_with_cookies("/change-email", json!({"newEmail": "taken@example.com"}), &cookies);
-    assert_eq!((resp.status, json_body(&resp)), (200, json!({"status": true})));
-    t.assert_no_mail();
-}
-
 fn errors(t: &TestApp) {
     let t = enabled(t);
     let (_, cookies) = t.sign_up("same@example.com");
@@ -210,7 +201,6 @@ crate::suite!(
     unverified_user_verifies_the_new_address,
     verified_user_confirms_from_the_old_address_first,
     verified_user_without_confirmation,
-    taken_address_answers_alike_and_sends_nothing,
     errors,
     a_link_opened_by_another_signed_in_user_is_refused,
     legacy_tokens_switch_unverified_and_send_a_link,

@@ -54,6 +54,7 @@ fn app_with_better_auth_rows(t: &TestApp) -> (TestApp, Value) {
         updated_at: date(&s["updatedAt"]),
         ip_address: Some(String::new()),
         user_agent: Some(s["userAgent"].as_str().unwrap().into()),
+        dont_remember_me: false,
     };
     t.storage().create_session(&session).unwrap();
     let mut remembered = session.clone();

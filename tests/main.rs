@@ -22,9 +22,11 @@ mod conformance_oauth; // social sign-up verification email, account-info profil
 mod cookies; // signed-cookie format vs a Better Auth fixture, attributes, __Secure- prefix
 mod csrf; // Origin/Referer check, Fetch-Metadata, trusted origins, callbackURL rules
 mod delete_user; // delete-user and its emailed link
+mod email_link_abuse; // replayed approvals, mail floods per recipient, link scanners, inbox oracles, login CSRF
 mod email_verification; // send-verification-email, verify-email, sending on sign-up / sign-in
 mod flood; // connection floods, slow clients, malformed HTTP over real sockets
 mod http_e2e; // over a real socket: Set-Cookie on the wire, keep-alive, 404/405/413/415
+mod lifetimes; // reset links after password/email changes, rememberMe rows, per-account password limits
 mod mail_smtp_tls; // SMTP over a stripped (no STARTTLS) server: refused unless ?tls=none
 mod mail_transports; // webhook (signed) and SMTP (aiosmtpd) delivery over real sockets
 mod oauth_accounts; // id-token sign-in, link-social, list/unlink accounts, access and refresh tokens
@@ -38,7 +40,8 @@ mod plugin_jwt; // /token, /jwks, set-auth-jwt, key storage
 mod plugin_jwt_interop; // Better Auth's jwks rows, PyJWT cross-check, JwksStore contract
 mod plugin_open_api; // the OpenAPI document and reference page
 mod plugin_username; // username sign-up, sign-in and availability
-mod rate_limit; // rate limiting and client-IP resolution
+mod rate_limit;
+mod rate_limit_table; // the database table's sweep and cap under a flood of distinct addresses // rate limiting and client-IP resolution
 mod security; // security headers, error page, open redirects, secrets, logs
 mod slow_lane; // password hashing on its own bounded, low-priority pool
 mod sqlite_copy; // `sesame copy-to`: a SQLite database moved into an empty PostgreSQL one
@@ -46,3 +49,5 @@ mod sqlite_durability; // the binary on a SQLite file: SIGKILL and restart, the 
 mod sqlite_takeover; // a Better Auth SQLite file (fixture), stored formats, migrations, locking
 mod storage_address; // proving an address (verify_address, a reset): provider accounts dropped, sessions revoked
 mod storage_contract; // the Storage trait's contract, on memory, PostgreSQL and SQLite
+mod storage_faults; // writes that fail: SQLite on a full disk, PostgreSQL refusing writes
+mod storage_token_lifetimes; // reset tokens end with password and email changes, single-use marks, rememberMe rows

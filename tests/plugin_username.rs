@@ -185,6 +185,45 @@ fn update_user_changes_username(backend: Backend) {
     );
 }
 
+fn display_usernames_that_spoof_or_break_pages_are_refused(backend: Backend) {
+    let t = username_app(backend);
+    let bad = [
+        "admin\u{202E}nimda".to_string(),
+        "line\nbreak".to_string(),
+        "zero\u{200B}width".to_string(),
+        "   ".to_string(),
+        "x".repeat(65),
+    ];
+    for (i, display) in bad.iter().enumerate() {
+        let resp = sign_up_with(
+            &t,
+            &format!("s{i}@example.com"),
+            json!({"username": format!("user_{i}"), "displayUsername": display}),
+        );
+        assert_error(&resp, 400, "INVALID_DISPLAY_USERNAME");
+        assert!(
+            t.storage()
+                .find_user_by_email(&format!("s{i}@example.com"))
+                .unwrap()
+                .is_none(),
+            "no user made"
+        );
+    }
+    let resp = sign_up_with(
+        &t,
+        "ok@example.com",
+        json!({"username": "ok_user", "displayUsername": "Ada Lovelace"}),
+    );
+    assert_eq!(resp.status, 200);
+    let cookies = cookie_header(&resp);
+    for display in &bad {
+        let resp = t.post_with_cookies("/update-user", json!({"displayUsername": display}), &cookies);
+        assert_error(&resp, 400, "INVALID_DISPLAY_USERNAME");
+    }
+    let user = json_body(&t.get("/get-session", Some(&cookies)))["user"].clone();
+    assert_eq!(user["displayUsername"], "Ada Lovelace", "unchanged");
+}
+
 fn without_the_plugin_username_is_ignored(backend: Backend) {
     let t = TestApp::new(backend);
     let resp = sign_up_with(&t, "plain@example.com", json!({"username": "ignored"}));
@@ -206,5 +245,6 @@ crate::backend_suite!(
     sign_in_by_username,
     availability,
     update_user_changes_username,
+    display_usernames_that_spoof_or_break_pages_are_refused,
     without_the_plugin_username_is_ignored,
 );

@@ -29,6 +29,11 @@ fn copy_to_moves_every_row_into_an_empty_postgres() {
     let alice_token = json_body(&resp)["token"].as_str().unwrap().to_string();
     let (resp, _) = from.sign_up("bob@example.com");
     let bob = json_body(&resp)["user"]["id"].as_str().unwrap().to_string();
+    let short = from.post(
+        "/sign-in/email",
+        json!({"email": "bob@example.com", "password": PASSWORD, "rememberMe": false}),
+    );
+    let short_token = json_body(&short)["token"].as_str().unwrap().to_string();
     let s: &dyn Storage = from.storage();
     let mut gh =
         sesame::storage::models::Account::credential(&bob, String::new(), datetime!(2026-11-26 12:00:01.5 UTC));
@@ -62,7 +67,7 @@ fn copy_to_moves_every_row_into_an_empty_postgres() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(
-        printed.contains("users 2, accounts 3, sessions 2, verifications 1, jwks 1"),
+        printed.contains("users 2, accounts 3, sessions 3, verifications 1, jwks 1"),
         "{printed}"
     );
     assert!(
@@ -76,6 +81,8 @@ fn copy_to_moves_every_row_into_an_empty_postgres() {
         t.find_session_with_user(&alice_token).unwrap(),
         s.find_session_with_user(&alice_token).unwrap()
     );
+    let (copied, _) = t.find_session_with_user(&short_token).unwrap().unwrap();
+    assert!(copied.dont_remember_me, "rememberMe:false travels with the row");
     assert_eq!(t.list_user_accounts(&bob).unwrap(), s.list_user_accounts(&bob).unwrap());
     assert_eq!(t.list_jwks().unwrap(), vec![jwk]);
     let resp = to.get("/get-session", Some(&alice_cookie));
@@ -110,4 +117,23 @@ fn copy_to_needs_a_sqlite_source_and_a_postgres_target() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage: sesame copy-to"));
+}
+
+#[test]
+fn copy_to_from_a_mistyped_path_fails_and_creates_nothing() {
+    let dir = crate::support::sqlite::SqliteFile::new();
+    let missing = dir.path.with_file_name("typo.db");
+    let out = Command::new(BIN)
+        .args(["copy-to", "postgres://127.0.0.1:9/x"])
+        .env("DATABASE_URL", format!("sqlite:{}", missing.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not exist"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!missing.exists(), "no empty database file is left behind");
+    assert!(!missing.with_file_name("typo.db-wal").exists());
 }

@@ -36,6 +36,7 @@ pub(crate) fn session(user_id: &str, token: &str, created: OffsetDateTime) -> Se
         updated_at: created,
         ip_address: Some(String::new()),
         user_agent: None,
+        dont_remember_me: false,
     }
 }
 
@@ -321,19 +322,26 @@ fn set_password_variants(t: &TestApp) {
     s.create_session(&session("u1", "b", T0 + Duration::seconds(1)))
         .unwrap();
 
-    s.set_password("u1", "new1", now, &SessionChange::Keep).unwrap();
+    s.set_password("u1", "new1", now, &SessionChange::Keep, false).unwrap();
     let acc = s.find_credential_account("u1").unwrap().unwrap();
     assert_eq!((acc.password.as_deref(), acc.updated_at), (Some("new1"), now));
     assert_eq!(s.list_user_accounts("u1").unwrap().len(), 1, "updated in place");
     assert_eq!(tokens(), ["a", "b"]);
 
     let fresh = session("u1", "c", now);
-    s.set_password("u1", "new2", now, &SessionChange::RevokeAllAndCreate(fresh.clone()))
-        .unwrap();
+    s.set_password(
+        "u1",
+        "new2",
+        now,
+        &SessionChange::RevokeAllAndCreate(fresh.clone()),
+        false,
+    )
+    .unwrap();
     assert_eq!(tokens(), ["c"]);
     assert_eq!(s.find_session_with_user("c").unwrap().unwrap().0, fresh);
 
-    s.set_password("u1", "new3", now, &SessionChange::RevokeAll).unwrap();
+    s.set_password("u1", "new3", now, &SessionChange::RevokeAll, false)
+        .unwrap();
     assert!(tokens().is_empty());
     assert_eq!(
         s.find_credential_account("u1").unwrap().unwrap().password.as_deref(),
@@ -346,13 +354,13 @@ fn set_password_variants(t: &TestApp) {
         &oauth("gh", "u2", "local:oauth:github", "7"),
     )
     .unwrap();
-    s.set_password("u2", "bobs", now, &SessionChange::Keep).unwrap();
+    s.set_password("u2", "bobs", now, &SessionChange::Keep, false).unwrap();
     let acc = s.find_credential_account("u2").unwrap().unwrap();
     assert!(acc.is_credential());
     assert_eq!(acc.password.as_deref(), Some("bobs"));
     assert_eq!(s.list_user_accounts("u2").unwrap().len(), 2);
 
-    assert!(s.set_password("ghost", "x", now, &SessionChange::Keep).is_err());
+    assert!(s.set_password("ghost", "x", now, &SessionChange::Keep, false).is_err());
     assert_eq!(s.find_credential_account("ghost").unwrap(), None);
 }
 

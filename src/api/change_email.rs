@@ -1,12 +1,13 @@
 //! `POST /change-email` (spec §3.10), enabled by `SESAME_CHANGE_EMAIL`. A verified user first
 //! approves from the current address (`SESAME_CHANGE_EMAIL_CONFIRMATION`), then proves the new
 //! one; otherwise one email goes to the new address. The switch itself happens in
-//! `/verify-email`. A taken address gets the same answer and no email.
+//! `/verify-email`. A taken address gets the same answer, and its owner the notice that it
+//! cannot be used instead of a link (`mail::send_change_email_step`).
 
 use serde_json::json;
 
 use crate::auth::email;
-use crate::auth::verification_token::{self, Claims, CHANGE_EMAIL_CONFIRMATION, CHANGE_EMAIL_VERIFICATION};
+use crate::auth::verification_token::{self, Claims, CHANGE_EMAIL_CONFIRMATION};
 use crate::endpoint::current;
 use crate::endpoint::mail::{self, Outgoing};
 use crate::endpoint::validate::Fields;
@@ -32,32 +33,23 @@ pub fn change_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> 
     }
     let expires_in = config.verification_expires_in;
     let claims = Claims::new(&user.email, &user.id, ctx.now, expires_in);
-    if ctx.storage().find_user_by_email(&new_email)?.is_some() {
-        // Sign and discard, so the answer costs what a real one does.
-        let _ = verification_token::sign(ctx.secret(), &claims.changing_to(&new_email, CHANGE_EMAIL_VERIFICATION));
-        return Ok(Response::json(&json!({ "status": true })));
-    }
-    let outgoing = if user.email_verified && config.change_email_confirmation {
+    if user.email_verified && config.change_email_confirmation {
+        // The approval goes to the current address whether or not the new one is free, so the
+        // requester's inbox tells nothing the answer hides; the approved step finds out.
         let token = verification_token::sign(ctx.secret(), &claims.changing_to(&new_email, CHANGE_EMAIL_CONFIRMATION));
-        Outgoing {
-            kind: MailKind::ChangeEmailConfirmation,
-            to: &user.email,
-            url: mail::verification_link(ctx, &token, callback_url.as_deref()),
-            token,
-            expires_in,
-            new_email: Some(&new_email),
-        }
+        mail::queue(
+            ctx,
+            Outgoing {
+                kind: MailKind::ChangeEmailConfirmation,
+                to: &user.email,
+                url: mail::verification_link(ctx, &token, callback_url.as_deref()),
+                token,
+                expires_in,
+                new_email: Some(&new_email),
+            },
+        );
     } else {
-        let token = verification_token::sign(ctx.secret(), &claims.changing_to(&new_email, CHANGE_EMAIL_VERIFICATION));
-        Outgoing {
-            kind: MailKind::ChangeEmailVerification,
-            to: &new_email,
-            url: mail::verification_link(ctx, &token, callback_url.as_deref()),
-            token,
-            expires_in,
-            new_email: None,
-        }
-    };
-    mail::queue(ctx, outgoing);
+        mail::send_change_email_step(ctx, claims, &new_email, callback_url.as_deref())?;
+    }
     Ok(Response::json(&json!({ "status": true })))
 }

@@ -37,6 +37,7 @@ pub fn delete_user(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
         return Err(ApiError::new(404, codes::NOT_FOUND));
     }
     if let Some(pass) = &pass {
+        crate::endpoint::session::count_password_attempt(ctx, "/delete-user", &format!("user|{}", signed_in.user.id))?;
         check_password(ctx, &signed_in, pass)?;
     }
     if let Some(token) = token {
@@ -44,6 +45,11 @@ pub fn delete_user(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
         return Ok(deleted());
     }
     if config.delete_user_verification {
+        let sent = Response::json(&json!({ "success": true, "message": "Verification email sent" }));
+        // Over the recipient's mail limit: no email and no token row (the same answer).
+        if !mail::admit(ctx, MailKind::DeleteAccount, &signed_in.user.email) {
+            return Ok(sent);
+        }
         let token = crypto::random_from(LOWER_ALPHANUMERIC, 32);
         let expires_in = config.delete_user_expires_in;
         ctx.storage().create_verification(&Verification {
@@ -60,7 +66,7 @@ pub fn delete_user(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
             ctx.config().base_url(),
             encode_uri_component(callback)
         );
-        mail::queue(
+        mail::queue_admitted(
             ctx,
             Outgoing {
                 kind: MailKind::DeleteAccount,
@@ -71,9 +77,7 @@ pub fn delete_user(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
                 new_email: None,
             },
         );
-        return Ok(Response::json(
-            &json!({ "success": true, "message": "Verification email sent" }),
-        ));
+        return Ok(sent);
     }
     let fresh_age = ctx.config().session_fresh_age;
     if pass.is_none() && !session::is_fresh(&signed_in.session, ctx.now, fresh_age) {

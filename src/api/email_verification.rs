@@ -10,16 +10,18 @@ use crate::auth::email;
 use crate::auth::verification_token::{self, Claims, TokenError, CHANGE_EMAIL_CONFIRMATION, CHANGE_EMAIL_VERIFICATION};
 use crate::crypto::constant_time_eq;
 use crate::endpoint::current::{self, SignedIn};
-use crate::endpoint::mail::{self, Outgoing};
+use crate::endpoint::mail;
 use crate::endpoint::session::create_session;
 use crate::endpoint::validate::Fields;
 use crate::endpoint::Ctx;
 use crate::error::{codes, ApiError, ErrorCode};
 use crate::http::redirect::append_query;
 use crate::http::{Request, Response};
-use crate::mail::MailKind;
-use crate::storage::models::{User, UserUpdate};
+use crate::storage::models::{User, UserUpdate, Verification};
 use crate::storage::StorageError;
+
+/// `identifier` of the single-use marks of used change-email approval links.
+const USED_TOKEN: &str = "used-change-email-confirmation";
 
 /// Unauthenticated requests take at least this long, whether or not an email goes out.
 const MINIMUM_UNAUTHENTICATED: Duration = Duration::from_millis(500);
@@ -66,7 +68,7 @@ pub fn verify_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> 
         Err(TokenError::Invalid) => return link.fail(codes::INVALID_TOKEN),
     };
     if claims.update_to.is_some() {
-        return change_email_step(&link, req, &claims);
+        return change_email_step(&link, req, &claims, &token);
     }
     let Some(user) = ctx.storage().find_user_by_email(&email::normalize(&claims.email))? else {
         return link.fail(codes::USER_NOT_FOUND);
@@ -108,11 +110,14 @@ fn is_account_holder(ctx: &Ctx<'_>, req: &Request, user: &User) -> Result<bool, 
 }
 
 /// Better Auth's `autoSignInAfterVerification`: a new session unless the browser already has
-/// one for this address, whose cookie is then re-issued.
+/// one for this user, whose cookie is then re-issued. A browser signed in as someone else keeps
+/// its session (the address is verified all the same): Better Auth replaces it, so opening an
+/// attacker's own link would sign the victim into the attacker's account (login CSRF).
 fn sign_in_after_verification(ctx: &Ctx<'_>, req: &Request, user: &User) -> Result<(), ApiError> {
     match current::resolve(ctx, req, false)? {
-        Some(s) if s.user.email == user.email => ctx.set_session_cookie(&s.session.token, s.dont_remember),
-        _ => {
+        Some(s) if s.user.id == user.id => ctx.set_session_cookie(&s.session.token, s.dont_remember),
+        Some(_) => {}
+        None => {
             let session = create_session(ctx, req, &user.id, true)?;
             ctx.set_session_cookie(&session.token, false);
         }
@@ -121,8 +126,11 @@ fn sign_in_after_verification(ctx: &Ctx<'_>, req: &Request, user: &User) -> Resu
 }
 
 /// The two-step email change (spec §6, step 3), as Better Auth 1.7.25 does it: the token is
-/// bound to a user id and to that user's address at the time it was issued.
-fn change_email_step(link: &Link<'_, '_>, req: &Request, claims: &Claims) -> Result<Response, ApiError> {
+/// bound to a user id and to that user's address at the time it was issued. Two rules of
+/// Sesame's: the approval step works once (it mails the new address, and replaying the link
+/// must not mail it again and again), and the step that moves the address needs the user's
+/// own signed-in browser, so a mail scanner or link preview opening the link changes nothing.
+fn change_email_step(link: &Link<'_, '_>, req: &Request, claims: &Claims, token: &str) -> Result<Response, ApiError> {
     let ctx = link.ctx;
     let (Some(user_id), Some(new_email)) = (claims.user_id.as_deref(), claims.update_to.as_deref()) else {
         return link.fail(codes::INVALID_TOKEN);
@@ -140,39 +148,48 @@ fn change_email_step(link: &Link<'_, '_>, req: &Request, claims: &Claims) -> Res
     }
     match claims.request_type.as_deref() {
         Some(CHANGE_EMAIL_CONFIRMATION) => {
+            if !claim_once(ctx, token, &user.id, claims.exp)? {
+                return link.fail(codes::INVALID_TOKEN);
+            }
             // The old address approved: now prove the new one.
             let expires_in = ctx.config().email.verification_expires_in;
-            let next = Claims::new(&claims.email, &user.id, ctx.now, expires_in)
-                .changing_to(new_email, CHANGE_EMAIL_VERIFICATION);
-            let token = verification_token::sign(ctx.secret(), &next);
-            mail::queue(
-                ctx,
-                Outgoing {
-                    kind: MailKind::ChangeEmailVerification,
-                    to: new_email,
-                    url: mail::verification_link(ctx, &token, link.callback),
-                    token,
-                    expires_in,
-                    new_email: None,
-                },
-            );
+            let next = Claims::new(&claims.email, &user.id, ctx.now, expires_in);
+            mail::send_change_email_step(ctx, next, new_email, link.callback)?;
             link.done(json!({ "status": true }))
         }
-        // Better Auth keeps the user's verified flag: a verified user stays verified, an
-        // unverified one stays unverified.
-        Some(CHANGE_EMAIL_VERIFICATION) => switch_address(link, session.as_ref(), &user, new_email, false),
+        Some(CHANGE_EMAIL_VERIFICATION) | None => {
+            let Some(session) = session else {
+                return link.fail(codes::UNAUTHORIZED);
+            };
+            // Better Auth keeps the user's verified flag on a two-step change; its legacy
+            // one-step tokens (Sesame issues none) leave the new address unverified and mail
+            // it a verification link.
+            let legacy = claims.request_type.is_none();
+            switch_address(link, &session, &user, new_email, legacy)
+        }
         Some(_) => link.fail(codes::INVALID_TOKEN),
-        // Better Auth's legacy one-step change (tokens from older versions; Sesame issues none):
-        // the new address, unverified, then gets a verification link.
-        None => switch_address(link, session.as_ref(), &user, new_email, true),
     }
+}
+
+/// Marks a token used; false when it was already. The mark (a `verification` row keyed by the
+/// token's SHA-256, never the token) lives as long as the token could.
+fn claim_once(ctx: &Ctx<'_>, token: &str, user_id: &str, exp: i64) -> Result<bool, ApiError> {
+    let expires_at = time::OffsetDateTime::from_unix_timestamp(exp).unwrap_or(ctx.now);
+    Ok(ctx.storage().claim_verification(&Verification {
+        id: format!("used:{}", crate::crypto::sha256_base64url(token)),
+        identifier: USED_TOKEN.to_string(),
+        value: user_id.to_string(),
+        expires_at,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    })?)
 }
 
 /// Moves the user to `new_email` and re-issues the browser's session cookie. A legacy token
 /// leaves the new address unverified and mails it a verification link.
 fn switch_address(
     link: &Link<'_, '_>,
-    session: Option<&SignedIn>,
+    session: &SignedIn,
     user: &User,
     new_email: &str,
     legacy: bool,
@@ -193,9 +210,7 @@ fn switch_address(
     if legacy {
         mail::send_verification(ctx, &updated, link.callback);
     }
-    if let Some(s) = session {
-        ctx.set_session_cookie(&s.session.token, s.dont_remember);
-    }
+    ctx.set_session_cookie(&session.session.token, session.dont_remember);
     link.done(json!({ "status": true, "user": updated.to_json() }))
 }
 

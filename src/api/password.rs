@@ -24,24 +24,27 @@ pub fn change_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiErro
     if password::length(&current_password) > ctx.config().max_password_length {
         return Err(ApiError::bad_request(codes::PASSWORD_TOO_LONG));
     }
+    crate::endpoint::session::count_password_attempt(ctx, "/change-password", &format!("user|{}", signed_in.user.id))?;
     check_current_password(ctx, &signed_in, &current_password)?;
     let hash = hash_password(ctx, &new_password)?;
+    // The storage ends every outstanding reset token with the change (`set_password`).
     if !revoke_others {
         ctx.storage()
-            .set_password(&signed_in.user.id, &hash, ctx.now, &SessionChange::Keep)?;
+            .set_password(&signed_in.user.id, &hash, ctx.now, &SessionChange::Keep, true)?;
         return Ok(Response::json(
             &json!({ "token": null, "user": signed_in.user.to_json() }),
         ));
     }
     // Every session goes, the current one included; a new one replaces it in the same
-    // transaction as the password change. Better Auth gives the new row the full lifetime even
-    // for a rememberMe=false session; only its cookie stays a browser-session cookie.
+    // transaction as the password change. A rememberMe=false session is replaced by another
+    // one (Better Auth gives the new row the full lifetime and keeps only the browser-session
+    // cookie; the short lifetime belongs to the row here).
     let user_agent = req.header("user-agent").unwrap_or_default().to_string();
     let session = new_session(
         &signed_in.user.id,
         ctx.now,
         ctx.config(),
-        true,
+        !signed_in.dont_remember,
         ctx.client_ip(req),
         user_agent,
     );
@@ -50,6 +53,7 @@ pub fn change_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiErro
         &hash,
         ctx.now,
         &SessionChange::RevokeAllAndCreate(session.clone()),
+        true,
     )?;
     ctx.set_session_cookie(&session.token, signed_in.dont_remember);
     Ok(Response::json(
@@ -62,6 +66,7 @@ pub fn verify_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiErro
     let pass = f.string("password");
     f.finish()?;
     let signed_in = current::require(ctx, req)?;
+    crate::endpoint::session::count_password_attempt(ctx, "/verify-password", &format!("user|{}", signed_in.user.id))?;
     match credential_hash(ctx, &signed_in)? {
         Some(hash) if password::verify(&pass, &hash) => Ok(status_true()),
         _ => Err(ApiError::bad_request(codes::INVALID_PASSWORD)),

@@ -19,7 +19,7 @@ use crate::mail::MailKind;
 use crate::storage::models::Verification;
 use crate::storage::ResetOutcome;
 
-const IDENTIFIER_PREFIX: &str = "reset-password:";
+use crate::storage::RESET_PASSWORD_PREFIX as IDENTIFIER_PREFIX;
 const SENT: &str = "If this email exists in our system, check your email for the reset link";
 
 pub fn request_password_reset(ctx: &Ctx<'_>, _req: &Request) -> Result<Response, ApiError> {
@@ -33,6 +33,10 @@ pub fn request_password_reset(ctx: &Ctx<'_>, _req: &Request) -> Result<Response,
         ctx.storage().find_verification("dummy-verification-token")?;
         return Ok(sent());
     };
+    // Over the recipient's mail limit: no email and no token row (the same answer).
+    if !mail::admit(ctx, MailKind::ResetPassword, &user.email) {
+        return Ok(sent());
+    }
     let expires_in = ctx.config().email.reset_password_expires_in;
     ctx.storage().create_verification(&Verification {
         id: crypto::new_id(),
@@ -49,7 +53,7 @@ pub fn request_password_reset(ctx: &Ctx<'_>, _req: &Request) -> Result<Response,
         ctx.config().base_url(),
         encode_uri_component(redirect_to.as_deref().unwrap_or_default())
     );
-    mail::queue(
+    mail::queue_admitted(
         ctx,
         Outgoing {
             kind: MailKind::ResetPassword,

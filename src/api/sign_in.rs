@@ -1,7 +1,7 @@
 //! `POST /sign-in/email` (spec §3.2).
 
 use crate::auth::{email, password};
-use crate::endpoint::session::password_sign_in;
+use crate::endpoint::session::{password_sign_in, Attempt};
 use crate::endpoint::validate::Fields;
 use crate::endpoint::{Ctx, Transport};
 use crate::error::{codes, ApiError};
@@ -25,7 +25,12 @@ pub fn sign_in_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
     if password::length(&pass) > ctx.config().max_password_length {
         return Err(ApiError::bad_request(codes::PASSWORD_TOO_LONG));
     }
-    let found = ctx.storage().find_user_with_credential(&email::normalize(&address))?;
+    let address = email::normalize(&address);
+    let found = ctx.storage().find_user_with_credential(&address)?;
     let invalid = ApiError::new(401, codes::INVALID_EMAIL_OR_PASSWORD);
-    password_sign_in(ctx, req, found, &pass, callback_url, remember, invalid)
+    let attempt = Attempt {
+        path: "/sign-in/email",
+        who: format!("email:{address}"),
+    };
+    password_sign_in(ctx, req, found, &attempt, &pass, callback_url, remember, invalid)
 }

@@ -6,7 +6,8 @@ use crate::config::Config;
 use crate::crypto;
 use crate::storage::models::Session;
 
-/// A rememberMe=false session lives one day, whatever `expiresIn` says.
+/// A rememberMe=false session lives one day, whatever `expiresIn` says, and never slides. The
+/// row says so (`dont_remember_me`), so leaving out the `dont_remember` cookie changes nothing.
 pub const DONT_REMEMBER_LIFETIME: i64 = 86_400;
 
 /// A new session row for the user.
@@ -32,6 +33,7 @@ pub fn new_session(
         updated_at: now,
         ip_address: Some(ip),
         user_agent: Some(user_agent),
+        dont_remember_me: !remember,
     }
 }
 

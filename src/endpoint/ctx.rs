@@ -51,6 +51,9 @@ pub struct Services {
     pub outbox: Outbox,
     /// Social sign-in providers (built from `config.oauth`).
     pub oauth: crate::oauth::OAuth,
+    /// Limits HTTP requests per client and path, password attempts per account and mail per
+    /// recipient (`ratelimit/`).
+    pub rate_limiter: crate::ratelimit::RateLimiter,
 }
 
 impl Services {

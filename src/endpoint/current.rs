@@ -35,7 +35,7 @@ pub fn resolve(ctx: &Ctx<'_>, req: &Request, disable_refresh: bool) -> Result<Op
         return Ok(None);
     };
     let header = req.cookie_header();
-    let dont_remember = ctx
+    let dont_remember_cookie = ctx
         .app
         .cookies
         .read_signed(ctx.secret(), header.as_deref(), "dont_remember")
@@ -44,6 +44,8 @@ pub fn resolve(ctx: &Ctx<'_>, req: &Request, disable_refresh: bool) -> Result<Op
         ctx.expire_session_cookies();
         return Ok(None);
     };
+    // The row decides; Better Auth's cookie can only shorten (a Better Auth row has no flag).
+    let dont_remember = dont_remember_cookie || session.dont_remember_me;
     if session::is_expired(&session, ctx.now) {
         ctx.storage().delete_session(&token)?;
         ctx.expire_session_cookies();

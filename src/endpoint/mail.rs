@@ -1,6 +1,10 @@
 //! The emails endpoints send (core and plugins alike): composing them (`mail::templates`) with the configured app
 //! name and link lifetime, building their links, and queueing them on the outbox. Queueing
 //! never fails and never waits, so callers' answers do not depend on delivery.
+//!
+//! Each recipient address gets at most `SESAME_EMAIL_RECIPIENT_LIMIT` emails per window and
+//! class ([`admit`]); beyond it the email is not sent (logged with the kind and domain) and the
+//! answer does not change, so neither the limit nor its state tells a caller anything.
 
 use super::validate::{query_fields, Fields};
 use super::{Ctx, Transport};
@@ -10,6 +14,7 @@ use crate::http::js::encode_uri_component;
 use crate::http::Request;
 use crate::mail::templates::{compose, Letter};
 use crate::mail::MailKind;
+use crate::ratelimit::MailClass;
 use crate::storage::models::User;
 
 /// One email to queue.
@@ -22,7 +27,36 @@ pub struct Outgoing<'a> {
     pub new_email: Option<&'a str>,
 }
 
-pub fn queue(ctx: &Ctx<'_>, out: Outgoing<'_>) {
+/// Queues the email if its recipient may get one more ([`admit`]); whether it was queued.
+pub fn queue(ctx: &Ctx<'_>, out: Outgoing<'_>) -> bool {
+    if !admit(ctx, out.kind, out.to) {
+        return false;
+    }
+    queue_admitted(ctx, out);
+    true
+}
+
+/// Whether one more email of this kind may go to `to` now (counts it when yes).
+pub fn admit(ctx: &Ctx<'_>, kind: MailKind, to: &str) -> bool {
+    let class = if kind.is_security() {
+        MailClass::Security
+    } else {
+        MailClass::Other
+    };
+    let now_ms = crate::ratelimit::RateLimiter::millis(ctx.now);
+    let admitted = ctx.app.rate_limiter.admit_mail(class, to, now_ms);
+    if !admitted {
+        let domain = to.rsplit_once('@').map(|(_, d)| d).unwrap_or("?");
+        crate::log::warn(&format!(
+            "mail not sent: recipient limit reached kind={} domain={domain}",
+            kind.as_str()
+        ));
+    }
+    admitted
+}
+
+/// Queues an email [`admit`] already let through.
+pub fn queue_admitted(ctx: &Ctx<'_>, out: Outgoing<'_>) {
     let mail = compose(&Letter {
         kind: out.kind,
         app_name: &ctx.config().email.app_name,
@@ -72,6 +106,44 @@ pub fn after_social_sign_in(ctx: &Ctx<'_>, user: &User, is_register: bool, callb
     if is_register && !user.email_verified && ctx.config().email.send_on_sign_up {
         send_verification(ctx, user, callback);
     }
+}
+
+/// Mails the next step of an email change to `new_email`: the verification link, or, when the
+/// address already has an account, the notice that it cannot be used. The caller answers the
+/// same either way.
+pub(crate) fn send_change_email_step(
+    ctx: &Ctx<'_>,
+    claims: Claims,
+    new_email: &str,
+    callback: Option<&str>,
+) -> Result<(), crate::error::ApiError> {
+    let expires_in = ctx.config().email.verification_expires_in;
+    let token = verification_token::sign(
+        ctx.secret(),
+        &claims.changing_to(new_email, verification_token::CHANGE_EMAIL_VERIFICATION),
+    );
+    let taken = ctx.storage().find_user_by_email(new_email)?.is_some();
+    let outgoing = if taken {
+        Outgoing {
+            kind: MailKind::ChangeEmailInUse,
+            to: new_email,
+            url: String::new(),
+            token: String::new(),
+            expires_in,
+            new_email: None,
+        }
+    } else {
+        Outgoing {
+            kind: MailKind::ChangeEmailVerification,
+            to: new_email,
+            url: verification_link(ctx, &token, callback),
+            token,
+            expires_in,
+            new_email: None,
+        }
+    };
+    queue(ctx, outgoing);
+    Ok(())
 }
 
 /// Signs a token that is thrown away, so a path that sends nothing costs about as much as one

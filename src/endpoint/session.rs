@@ -1,6 +1,6 @@
 //! Flows several endpoints share around sessions and passwords: creating a session for a
-//! signed-in user, the password policy and hashing, and a password sign-in (email and the
-//! username plugin's both end here).
+//! signed-in user, the password policy and hashing, counting a password attempt per account,
+//! and a password sign-in (email and the username plugin's both end here).
 
 use serde_json::{json, Map, Value};
 
@@ -41,18 +41,44 @@ pub fn hash_password(ctx: &Ctx<'_>, pass: &str) -> Result<String, ApiError> {
     )?)
 }
 
+/// Counts a password attempt against the account's bucket before the password is checked
+/// (`ratelimit::RateLimiter::check_password_attempt`): 429 when it is full, 503 when it cannot
+/// be recorded. HTTP only: in-process calls are never limited.
+pub fn count_password_attempt(ctx: &Ctx<'_>, path: &str, account: &str) -> Result<(), ApiError> {
+    if ctx.transport != super::Transport::Http {
+        return Ok(());
+    }
+    let now_ms = crate::ratelimit::RateLimiter::millis(ctx.now);
+    ctx.app.rate_limiter.check_password_attempt(path, account, now_ms)
+}
+
+/// Which password attempt a sign-in is: its route (for the rule) and, for an unknown user,
+/// what was asked for (a known user's bucket is keyed by their id, so sign-in by email and by
+/// username share it).
+pub struct Attempt {
+    pub path: &'static str,
+    pub who: String,
+}
+
 /// The part of a password sign-in shared by email and username: check the password (with
 /// the same hashing cost when the user is unknown), the verification rule, then create the
 /// session and answer `{redirect, token, url?, user}` (+ `Location` for a callbackURL).
+#[allow(clippy::too_many_arguments)]
 pub fn password_sign_in(
     ctx: &Ctx<'_>,
     req: &Request,
     found: Option<(User, Option<Account>)>,
+    attempt: &Attempt,
     pass: &str,
     callback_url: Option<String>,
     remember: Option<bool>,
     invalid: ApiError,
 ) -> Result<Response, ApiError> {
+    // Counted (written) before the password is checked: a database that cannot record the
+    // attempt answers 503 whether the password is right or wrong.
+    let who = found.as_ref().map_or(attempt.who.as_str(), |(u, _)| u.id.as_str());
+    let account = format!("sign-in|{}|{who}", ctx.client_ip(req));
+    count_password_attempt(ctx, attempt.path, &account)?;
     let stored_hash = found
         .as_ref()
         .and_then(|(_, account)| account.as_ref())
@@ -107,7 +133,7 @@ fn rehash_if_configured(ctx: &Ctx<'_>, user_id: &str, pass: &str, stored: &str) 
         .map_err(|e| e.to_string())
         .and_then(|new_hash| {
             ctx.storage()
-                .set_password(user_id, &new_hash, ctx.now, &SessionChange::Keep)
+                .set_password(user_id, &new_hash, ctx.now, &SessionChange::Keep, false)
                 .map_err(|e| e.to_string())
         });
     if let Err(e) = result {

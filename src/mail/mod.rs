@@ -28,17 +28,27 @@ pub enum MailKind {
     ChangeEmailConfirmation,
     /// Sent to the new address of an email change.
     ChangeEmailVerification,
+    /// Sent instead of `ChangeEmailVerification` when the new address already has an account:
+    /// no link, just the notice that it cannot be used (the requester sees the same answer).
+    ChangeEmailInUse,
     DeleteAccount,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 5] = [
+    pub const ALL: [MailKind; 6] = [
         MailKind::Verification,
         MailKind::ResetPassword,
         MailKind::ChangeEmailConfirmation,
         MailKind::ChangeEmailVerification,
+        MailKind::ChangeEmailInUse,
         MailKind::DeleteAccount,
     ];
+
+    /// Account-security mail (a link for the recipient's own account): delivered before any
+    /// other and limited per recipient apart from it.
+    pub fn is_security(self) -> bool {
+        matches!(self, MailKind::Verification | MailKind::ResetPassword)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -46,6 +56,7 @@ impl MailKind {
             MailKind::ResetPassword => "reset-password",
             MailKind::ChangeEmailConfirmation => "change-email-confirmation",
             MailKind::ChangeEmailVerification => "change-email-verification",
+            MailKind::ChangeEmailInUse => "change-email-in-use",
             MailKind::DeleteAccount => "delete-account",
         }
     }

@@ -1,20 +1,23 @@
 //! The outbox: a background thread that delivers queued mail through a [`Mailer`], so request
-//! threads never wait for a mail server. The queue is bounded (a full queue drops the message
-//! with a log line); a failed delivery is retried a bounded number of times with doubling
-//! backoff, without holding up the messages behind it. Logs name the kind and the recipient's
-//! domain only.
+//! threads never wait for a mail server. A failed delivery is retried a bounded number of
+//! times with doubling backoff, without holding up the messages behind it. Logs name the kind
+//! and the recipient's domain only.
+//!
+//! Two lanes: account-security mail (verification, password reset: [`MailKind::is_security`])
+//! and the rest. Each lane holds at most `capacity` messages (more are dropped with a log line),
+//! and the thread always delivers security mail first, so a flood of other mail (email-change
+//! notices someone keeps triggering) can neither push a reset email out nor keep it waiting.
 
 use std::collections::VecDeque;
-use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::{Mail, Mailer};
+use super::{Mail, MailKind, Mailer};
 
 /// How hard the outbox tries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Messages queued or awaiting a retry at most; more are dropped.
+    /// Messages queued or awaiting a retry at most, per lane; more are dropped.
     pub capacity: usize,
     /// Delivery attempts per message, the first included.
     pub attempts: u32,
@@ -32,21 +35,62 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Messages accepted but not yet delivered or given up on.
-struct Pending {
-    count: Mutex<usize>,
+/// A lane: security mail or the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    Security,
+    Other,
+}
+
+impl Lane {
+    fn of(kind: MailKind) -> Lane {
+        if kind.is_security() {
+            Lane::Security
+        } else {
+            Lane::Other
+        }
+    }
+}
+
+/// What the sending side and the thread share.
+#[derive(Default)]
+struct State {
+    security: VecDeque<Mail>,
+    other: VecDeque<Mail>,
+    /// Accepted and not yet delivered or given up on, per lane (queued or awaiting a retry).
+    pending_security: usize,
+    pending_other: usize,
+    /// The [`Outbox`] was dropped: finish the queues, give up retries, exit.
+    stopped: bool,
+}
+
+impl State {
+    fn pending(&mut self, lane: Lane) -> &mut usize {
+        match lane {
+            Lane::Security => &mut self.pending_security,
+            Lane::Other => &mut self.pending_other,
+        }
+    }
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when mail is queued or the outbox stops (wakes the thread).
+    work: Condvar,
+    /// Signalled when nothing is pending any more (wakes `flush`).
     idle: Condvar,
 }
 
-impl Pending {
-    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
-        self.count.lock().unwrap_or_else(|p| p.into_inner())
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn done(&self) {
-        let mut n = self.lock();
+    fn done(&self, lane: Lane) {
+        let mut st = self.lock();
+        let n = st.pending(lane);
         *n = n.saturating_sub(1);
-        if *n == 0 {
+        if st.pending_security + st.pending_other == 0 {
             self.idle.notify_all();
         }
     }
@@ -54,8 +98,7 @@ impl Pending {
 
 /// The sending side; dropping it lets the thread finish what is queued and exit.
 pub struct Outbox {
-    tx: Sender<Mail>,
-    pending: Arc<Pending>,
+    shared: Arc<Shared>,
     capacity: usize,
     mailer_name: &'static str,
 }
@@ -63,67 +106,69 @@ pub struct Outbox {
 impl Outbox {
     /// Starts the delivery thread.
     pub fn start(mailer: Arc<dyn Mailer>, policy: RetryPolicy) -> anyhow::Result<Outbox> {
-        let (tx, rx) = channel::<Mail>();
-        let pending = Arc::new(Pending {
-            count: Mutex::new(0),
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            work: Condvar::new(),
             idle: Condvar::new(),
         });
         let mailer_name = mailer.name();
-        let worker_pending = pending.clone();
+        let worker = shared.clone();
         std::thread::Builder::new()
             .name("outbox".to_string())
-            .spawn(move || run(rx, mailer.as_ref(), policy, &worker_pending))?;
+            .spawn(move || run(&worker, mailer.as_ref(), policy))?;
         Ok(Outbox {
-            tx,
-            pending,
+            shared,
             capacity: policy.capacity.max(1),
             mailer_name,
         })
     }
 
-    /// Queues a message and returns at once. A full queue drops it (logged).
+    /// Queues a message and returns at once. A full lane drops it (logged).
     pub fn send(&self, mail: Mail) {
-        {
-            let mut n = self.pending.lock();
-            if *n >= self.capacity {
-                crate::log::warn(&format!(
-                    "mail dropped: outbox full kind={} domain={}",
-                    mail.kind.as_str(),
-                    mail.recipient_domain()
-                ));
-                return;
-            }
-            *n += 1;
-        }
-        let (kind, domain) = (mail.kind, mail.recipient_domain().to_string());
-        let sent = self.tx.send(mail);
-        if sent.is_err() {
-            self.pending.done();
-            crate::log::error(&format!(
-                "mail dropped: outbox stopped kind={} domain={domain}",
-                kind.as_str()
+        let lane = Lane::of(mail.kind);
+        let mut st = self.shared.lock();
+        if *st.pending(lane) >= self.capacity {
+            crate::log::warn(&format!(
+                "mail dropped: outbox full kind={} domain={}",
+                mail.kind.as_str(),
+                mail.recipient_domain()
             ));
+            return;
         }
+        *st.pending(lane) += 1;
+        match lane {
+            Lane::Security => st.security.push_back(mail),
+            Lane::Other => st.other.push_back(mail),
+        }
+        self.shared.work.notify_one();
     }
 
     /// Waits until every accepted message is delivered or given up on; false on timeout.
     pub fn flush(&self, timeout: Duration) -> bool {
-        let n = self.pending.lock();
-        let (n, _) = self
-            .pending
+        let st = self.shared.lock();
+        let (st, _) = self
+            .shared
             .idle
-            .wait_timeout_while(n, timeout, |n| *n > 0)
+            .wait_timeout_while(st, timeout, |s| s.pending_security + s.pending_other > 0)
             .unwrap_or_else(|p| p.into_inner());
-        *n == 0
+        st.pending_security + st.pending_other == 0
     }
 
     /// Messages accepted and not yet finished.
     pub fn pending(&self) -> usize {
-        *self.pending.lock()
+        let st = self.shared.lock();
+        st.pending_security + st.pending_other
     }
 
     pub fn mailer_name(&self) -> &'static str {
         self.mailer_name
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        self.shared.lock().stopped = true;
+        self.shared.work.notify_all();
     }
 }
 
@@ -134,46 +179,68 @@ struct Retry {
     mail: Mail,
 }
 
-fn run(rx: std::sync::mpsc::Receiver<Mail>, mailer: &dyn Mailer, policy: RetryPolicy, pending: &Pending) {
-    let mut retries: VecDeque<Retry> = VecDeque::new();
+/// The next message to try: due security retries, new security mail, other due retries, new
+/// other mail. `None` when the outbox stopped and its queues are empty.
+fn next(shared: &Shared, retries: &mut Vec<Retry>) -> Option<(Mail, u32)> {
+    let mut st = shared.lock();
     loop {
-        let next = match retries.iter().map(|r| r.due).min() {
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(due) => rx.recv_timeout(due.saturating_duration_since(Instant::now())),
-        };
-        match next {
-            Ok(mail) => attempt(mailer, mail, 1, policy, pending, &mut retries),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                for r in retries.drain(..) {
-                    give_up(&r.mail, "the server is stopping", pending);
-                }
-                return;
-            }
-        }
         let now = Instant::now();
-        let (due, later): (VecDeque<Retry>, VecDeque<Retry>) = retries.drain(..).partition(|r| r.due <= now);
-        retries = later;
-        for r in due {
-            attempt(mailer, r.mail, r.attempt, policy, pending, &mut retries);
+        let due = |lane: Lane| {
+            retries
+                .iter()
+                .position(|r| r.due <= now && Lane::of(r.mail.kind) == lane)
+        };
+        if let Some(i) = due(Lane::Security) {
+            let r = retries.swap_remove(i);
+            return Some((r.mail, r.attempt));
         }
+        if let Some(mail) = st.security.pop_front() {
+            return Some((mail, 1));
+        }
+        if let Some(i) = due(Lane::Other) {
+            let r = retries.swap_remove(i);
+            return Some((r.mail, r.attempt));
+        }
+        if let Some(mail) = st.other.pop_front() {
+            return Some((mail, 1));
+        }
+        if st.stopped {
+            return None;
+        }
+        st = match retries.iter().map(|r| r.due).min() {
+            None => shared.work.wait(st).unwrap_or_else(|p| p.into_inner()),
+            Some(due) => {
+                let wait = due.saturating_duration_since(now);
+                shared.work.wait_timeout(st, wait).unwrap_or_else(|p| p.into_inner()).0
+            }
+        };
+    }
+}
+
+fn run(shared: &Shared, mailer: &dyn Mailer, policy: RetryPolicy) {
+    let mut retries: Vec<Retry> = Vec::new();
+    while let Some((mail, n)) = next(shared, &mut retries) {
+        attempt(shared, mailer, mail, n, policy, &mut retries);
+    }
+    for r in retries.drain(..) {
+        give_up(shared, &r.mail, "the server is stopping");
     }
 }
 
 fn attempt(
+    shared: &Shared,
     mailer: &dyn Mailer,
     mail: Mail,
     attempt: u32,
     policy: RetryPolicy,
-    pending: &Pending,
-    retries: &mut VecDeque<Retry>,
+    retries: &mut Vec<Retry>,
 ) {
     // A panicking transport must not take the outbox thread down with it.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| mailer.deliver(&mail)))
         .unwrap_or_else(|_| Err(super::DeliveryError::transient("the transport panicked")));
     let err = match outcome {
         Ok(()) => {
-            pending.done();
+            shared.done(Lane::of(mail.kind));
             return;
         }
         Err(e) => e,
@@ -185,9 +252,9 @@ fn attempt(
             policy.attempts
         ));
         give_up(
+            shared,
             &mail,
             if err.retryable { "no attempts left" } else { "refused" },
-            pending,
         );
         return;
     }
@@ -197,20 +264,20 @@ fn attempt(
         policy.attempts,
         backoff.as_secs_f32()
     ));
-    retries.push_back(Retry {
+    retries.push(Retry {
         due: Instant::now() + backoff,
         attempt: attempt + 1,
         mail,
     });
 }
 
-fn give_up(mail: &Mail, why: &str, pending: &Pending) {
+fn give_up(shared: &Shared, mail: &Mail, why: &str) {
     crate::log::error(&format!(
         "mail not delivered kind={} domain={}: {why}",
         mail.kind.as_str(),
         mail.recipient_domain()
     ));
-    pending.done();
+    shared.done(Lane::of(mail.kind));
 }
 
 #[cfg(test)]
@@ -220,8 +287,12 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     fn mail(to: &str) -> Mail {
+        mail_of(MailKind::Verification, to)
+    }
+
+    fn mail_of(kind: MailKind, to: &str) -> Mail {
         Mail {
-            kind: MailKind::Verification,
+            kind,
             to: to.into(),
             subject: String::new(),
             text: String::new(),
@@ -296,15 +367,16 @@ mod tests {
         assert_eq!(m.calls.load(Ordering::SeqCst), 1, "permanent errors are not retried");
     }
 
-    /// Blocks every delivery until released, so the queue can be filled.
-    struct Gate(Mutex<bool>, Condvar);
+    /// Blocks every delivery until released, so the queue can be filled; records the order.
+    struct Gate(Mutex<bool>, Condvar, Mutex<Vec<String>>);
     impl Mailer for Gate {
-        fn deliver(&self, _: &Mail) -> Result<(), DeliveryError> {
+        fn deliver(&self, mail: &Mail) -> Result<(), DeliveryError> {
             let open = self.0.lock().unwrap();
             let _open = self
                 .1
                 .wait_timeout_while(open, Duration::from_secs(5), |o| !*o)
                 .unwrap();
+            self.2.lock().unwrap().push(mail.to.clone());
             Ok(())
         }
         fn name(&self) -> &'static str {
@@ -314,7 +386,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_instead_of_blocking() {
-        let gate = Arc::new(Gate(Mutex::new(false), Condvar::new()));
+        let gate = Arc::new(Gate(Mutex::new(false), Condvar::new(), Mutex::new(Vec::new())));
         let outbox = Outbox::start(gate.clone(), RetryPolicy { capacity: 2, ..FAST }).unwrap();
         for i in 0..5 {
             outbox.send(mail(&format!("{i}@x.io")));
@@ -323,5 +395,25 @@ mod tests {
         *gate.0.lock().unwrap() = true;
         gate.1.notify_all();
         assert!(outbox.flush(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn security_mail_is_never_crowded_out_by_other_mail() {
+        let gate = Arc::new(Gate(Mutex::new(false), Condvar::new(), Mutex::new(Vec::new())));
+        let outbox = Outbox::start(gate.clone(), RetryPolicy { capacity: 3, ..FAST }).unwrap();
+        for i in 0..10 {
+            outbox.send(mail_of(MailKind::ChangeEmailInUse, &format!("{i}@x.io")));
+        }
+        assert_eq!(outbox.pending(), 3, "the other lane is full");
+        outbox.send(mail_of(MailKind::ResetPassword, "victim@x.io"));
+        assert_eq!(outbox.pending(), 4, "the reset email is still accepted");
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        assert!(outbox.flush(Duration::from_secs(5)));
+        let order = gate.2.lock().unwrap().clone();
+        assert_eq!(order.len(), 4);
+        // At most the one other email already being delivered goes before it.
+        let at = order.iter().position(|to| to == "victim@x.io").unwrap();
+        assert!(at <= 1, "{order:?}");
     }
 }

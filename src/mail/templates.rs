@@ -19,6 +19,9 @@ pub struct Letter<'a> {
 
 /// Renders a letter into a [`Mail`].
 pub fn compose(letter: &Letter<'_>) -> Mail {
+    if letter.kind == MailKind::ChangeEmailInUse {
+        return in_use_notice(letter);
+    }
     let app = letter.app_name;
     let (subject, intro, action) = match letter.kind {
         MailKind::Verification => (
@@ -44,6 +47,8 @@ pub fn compose(letter: &Letter<'_>) -> Mail {
             format!("Please confirm this new email address for your {app} account."),
             "Verify new email address",
         ),
+        // Composed by `in_use_notice`: it has no link.
+        MailKind::ChangeEmailInUse => (String::new(), String::new(), ""),
         MailKind::DeleteAccount => (
             format!("Confirm the deletion of your {app} account"),
             format!("Someone asked to delete your {app} account. This cannot be undone."),
@@ -82,6 +87,37 @@ text-decoration:none;border-radius:4px\">{action}</a></p>\
     }
 }
 
+/// The notice for an address that is already taken: nothing to click.
+fn in_use_notice(letter: &Letter<'_>) -> Mail {
+    let app = letter.app_name;
+    let subject = format!("Someone tried to use your email address at {app}");
+    let intro = format!(
+        "Someone asked to change the email address of another {app} account to {}. This address already belongs to a {app} account, so it cannot be used for another one; nothing was changed.",
+        letter.to
+    );
+    let advice =
+        "If this was you, sign in to the account that uses this address instead. If not, you can ignore this email.";
+    let text = format!("{intro}\n\n{advice}\n\n{app}\n");
+    let html = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{subject}</title></head>\
+<body style=\"font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;color:#222\">\
+<p>{intro}</p><p style=\"font-size:.9rem\">{advice}</p><p style=\"color:#777\">{app}</p></body></html>\n",
+        subject = escape(&subject),
+        intro = escape(&intro),
+        advice = escape(advice),
+        app = escape(app),
+    );
+    Mail {
+        kind: letter.kind,
+        to: letter.to.to_string(),
+        subject,
+        text,
+        html,
+        url: String::new(),
+        token: String::new(),
+    }
+}
+
 /// `3600` → `1 hour`, `86400` → `24 hours`, `90` → `90 seconds`.
 pub fn duration_words(seconds: i64) -> String {
     let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
@@ -101,7 +137,7 @@ mod tests {
     #[test]
     fn both_parts_name_the_app_link_and_expiry() {
         let url = "http://localhost:3000/api/auth/verify-email?token=a.b.c&callbackURL=%2F";
-        for kind in MailKind::ALL {
+        for kind in MailKind::ALL.into_iter().filter(|k| *k != MailKind::ChangeEmailInUse) {
             let mail = compose(&Letter {
                 kind,
                 app_name: "Acme <Auth>",
@@ -117,6 +153,22 @@ mod tests {
             assert!(mail.html.contains("Acme &lt;Auth&gt;") && !mail.html.contains("<Auth>"));
             assert!(mail.subject.contains("Acme <Auth>"));
         }
+    }
+
+    #[test]
+    fn the_in_use_notice_has_no_link() {
+        let mail = compose(&Letter {
+            kind: MailKind::ChangeEmailInUse,
+            app_name: "Acme",
+            to: "taken@example.com",
+            url: "",
+            token: "",
+            expires_in: 3600,
+            new_email: None,
+        });
+        assert!(mail.text.contains("taken@example.com") && mail.text.contains("cannot be used"));
+        assert!(!mail.text.contains("http") && !mail.html.contains("href"));
+        assert_eq!((mail.url.as_str(), mail.token.as_str()), ("", ""));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::{apply, Decision, RateLimitStore, Rule};
 use crate::storage::{StorageError, StorageResult};
 
 /// Better Auth's cap for its memory store.
-pub const DEFAULT_MAX_KEYS: usize = 100_000;
+pub const DEFAULT_MAX_KEYS: usize = crate::storage::rate_limit::DEFAULT_MAX_ROWS;
 const PRUNE_EVERY: usize = 4096;
 
 struct Bucket {

@@ -9,6 +9,21 @@
 //! Buckets live behind [`RateLimitStore`] (a storage area): [`memory::MemoryRateLimitStore`]
 //! for one process; a database store implements the same `consume` as one atomic statement
 //! (see the trait). The pipeline's step that calls the limiter is `App::rate_limit`.
+//!
+//! Two kinds of bucket are not per client address, and live in the database whenever it has a
+//! `"rateLimit"` table (whatever `SESAME_RATE_LIMIT_STORAGE` says), so every process shares
+//! them:
+//! - password attempts per account ([`RateLimiter::check_password_attempt`]): sign-in by email
+//!   and by username share one bucket per account and client; `/verify-password`,
+//!   `/change-password` and `/delete-user` share one per account, so a stolen session gets the
+//!   strict sign-in limit from any number of addresses. The attempt is written before the
+//!   password is checked: a database that cannot record it answers 503 for a right password
+//!   and a wrong one alike.
+//! - mail per recipient address and class ([`RateLimiter::admit_mail`],
+//!   `SESAME_EMAIL_RECIPIENT_LIMIT`).
+//!
+//! A store that fails fails closed (503) on the paths the special rules guard (sign-in,
+//! sign-up, password, email change, mail), and open elsewhere.
 
 pub mod memory;
 pub mod rules;
@@ -19,6 +34,7 @@ use crate::error::{codes, ApiError};
 use crate::http::client_ip::{self, IpNet};
 use crate::http::Request;
 pub use crate::storage::rate_limit::{Decision, RateLimitStore};
+use crate::storage::StorageResult;
 pub use rules::{CustomRule, Rule, Rules};
 
 /// Where buckets live (`SESAME_RATE_LIMIT_STORAGE`).
@@ -58,6 +74,19 @@ pub struct RateLimiter {
     rules: Rules,
     proxies: Vec<IpNet>,
     store: Arc<dyn RateLimitStore>,
+    /// Password-attempt and per-recipient mail buckets: the database's table when it has one.
+    shared: Arc<dyn RateLimitStore>,
+    /// Mails per recipient address and class (`SESAME_EMAIL_RECIPIENT_LIMIT`); `None`: no limit.
+    mail_rule: Option<Rule>,
+}
+
+/// Which mails share a per-recipient bucket. Account-security mail (verification, password
+/// reset) has its own, so mail someone else triggers (an email change, a deletion request)
+/// never uses up the recipient's allowance of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailClass {
+    Security,
+    Other,
 }
 
 /// Bucket key for paths the router does not know.
@@ -69,8 +98,20 @@ impl RateLimiter {
             enabled,
             rules,
             proxies,
+            shared: store.clone(),
             store,
+            mail_rule: None,
         }
+    }
+
+    /// Where password-attempt and per-recipient mail buckets live.
+    pub fn set_shared_store(&mut self, store: Arc<dyn RateLimitStore>) {
+        self.shared = store;
+    }
+
+    /// Mails per recipient address and class; `None` for no limit.
+    pub fn set_mail_rule(&mut self, rule: Option<Rule>) {
+        self.mail_rule = rule;
     }
 
     /// On/off, rules and proxies from the configuration; buckets in memory, or in the storage
@@ -87,15 +128,19 @@ impl RateLimiter {
                 memory()
             }),
         };
-        RateLimiter::new(
+        let shared = storage.clone().rate_limit_store().unwrap_or_else(|| store.clone());
+        let mut limiter = RateLimiter::new(
             config.rate_limit,
             Rules::new(config.rate_limit_rules.clone()),
             config.trusted_proxies.clone(),
             store,
-        )
+        );
+        limiter.set_shared_store(shared);
+        limiter.set_mail_rule(config.email.recipient_limit);
+        limiter
     }
 
-    /// Replaces the bucket store (a database-backed one, for several processes).
+    /// Replaces the per-client bucket store (a database-backed one, for several processes).
     pub fn set_store(&mut self, store: Arc<dyn RateLimitStore>) {
         self.store = store;
     }
@@ -124,17 +169,80 @@ impl RateLimiter {
         // Auth's `no-trusted-ip`.
         let ip = client_ip::client_key(req, &self.proxies).unwrap_or_else(|| "no-trusted-ip".to_string());
         let key = format!("{ip}|{bucket}");
-        match self.store.consume(&key, rule, now_ms) {
-            Ok(Decision::Allowed) => Ok(()),
-            Ok(Decision::Blocked { retry_after }) => Err(ApiError::new(429, codes::RATE_LIMITED)
-                .with_header("x-retry-after", retry_after.to_string())
-                .with_header("retry-after", retry_after.to_string())),
+        let guarded = route.is_some_and(|(path, _)| self.rules.is_guarded(path));
+        decide(self.store.consume(&key, rule, now_ms), guarded)
+    }
+
+    /// Counts one password attempt against the account's bucket, before the password is
+    /// checked: 429 when it is full, 503 when the bucket cannot be written (a database that
+    /// refuses writes answers 503 whether the password is right or wrong). `path` picks the
+    /// rule: its own when a special rule guards it, the sign-in rule otherwise. `account`
+    /// names the bucket (`sign-in|<ip>|<user>` or `user|<id>`).
+    pub fn check_password_attempt(&self, path: &str, account: &str, now_ms: i64) -> Result<(), ApiError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let rule_path = if self.rules.is_guarded(path) {
+            path
+        } else {
+            "/sign-in/email"
+        };
+        let Some(rule) = self.rules.for_path(rule_path) else {
+            return Ok(());
+        };
+        decide(self.shared.consume(&format!("password|{account}"), rule, now_ms), true)
+    }
+
+    /// Whether one more mail of this class may go to `recipient` now. A store failure says
+    /// no (logged): mail is what the limit protects.
+    pub fn admit_mail(&self, class: MailClass, recipient: &str, now_ms: i64) -> bool {
+        let (true, Some(rule)) = (self.enabled, self.mail_rule) else {
+            return true;
+        };
+        let class = match class {
+            MailClass::Security => "security",
+            MailClass::Other => "other",
+        };
+        let key = format!("mail:{class}|{}", recipient.to_lowercase());
+        match self.shared.consume(&key, rule, now_ms) {
+            Ok(Decision::Allowed) => true,
+            Ok(Decision::Blocked { .. }) => false,
             Err(e) => {
-                // Fail open: an unreachable limiter store must not lock every user out.
-                crate::log::warn(&format!("rate limiter store failed, request allowed: {e}"));
-                Ok(())
+                crate::log::error(&format!("rate limiter store failed, mail not sent: {e}"));
+                false
             }
         }
+    }
+}
+
+/// The answer for a bucket's decision. A store failure refuses a guarded request (503: a
+/// failing database must not turn the strict limits off) and lets any other through.
+fn decide(decision: StorageResult<Decision>, guarded: bool) -> Result<(), ApiError> {
+    match decision {
+        Ok(Decision::Allowed) => Ok(()),
+        Ok(Decision::Blocked { retry_after }) => Err(ApiError::new(429, codes::RATE_LIMITED)
+            .with_header("x-retry-after", retry_after.to_string())
+            .with_header("retry-after", retry_after.to_string())),
+        Err(e) if guarded => {
+            let id = crate::http::request_id::current();
+            crate::log::error(&format!(
+                "request_id={id} rate limiter store failed, request refused: {e}"
+            ));
+            Err(ApiError::new(503, codes::DATABASE_UNAVAILABLE))
+        }
+        Err(e) => {
+            // Fail open: an unreachable limiter store must not lock every user out of
+            // everything else.
+            crate::log::warn(&format!("rate limiter store failed, request allowed: {e}"));
+            Ok(())
+        }
+    }
+}
+
+impl RateLimiter {
+    /// Milliseconds since the epoch, as buckets count time.
+    pub fn millis(now: time::OffsetDateTime) -> i64 {
+        i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
     }
 }
 

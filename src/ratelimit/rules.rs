@@ -34,8 +34,16 @@ const MAIL: Rule = Rule {
 };
 
 /// Better Auth's special rules: prefixes with 3 per 10 s, and mail-sending paths with 3 per 60 s.
+/// Sesame adds `/verify-password`, which checks a password as sign-in does (Better Auth gives it
+/// the default 100 per 10 s: a stolen session could test 100 guesses every 10 s).
 fn special(path: &str) -> Option<Rule> {
-    const STRICT_PREFIXES: &[&str] = &["/sign-in", "/sign-up", "/change-password", "/change-email"];
+    const STRICT_PREFIXES: &[&str] = &[
+        "/sign-in",
+        "/sign-up",
+        "/change-password",
+        "/change-email",
+        "/verify-password",
+    ];
     const MAIL_EXACT: &[&str] = &["/request-password-reset", "/send-verification-email"];
     const MAIL_PREFIXES: &[&str] = &[
         "/forget-password",
@@ -70,6 +78,13 @@ impl Rules {
         }
     }
 
+    /// Whether the path is one the special rules guard (sign-in, sign-up, password and email
+    /// changes, mail-sending paths), whatever overrides say: a failing bucket store refuses
+    /// these requests instead of letting them through unlimited.
+    pub fn is_guarded(&self, path: &str) -> bool {
+        special(path).is_some()
+    }
+
     /// The rule for a path (without base path), `None` when limiting is off for it.
     pub fn for_path(&self, path: &str) -> Option<Rule> {
         let exact = self.custom.iter().find(|c| !c.prefix && c.path == path);
@@ -83,6 +98,26 @@ impl Rules {
             None => special(path).or_else(|| self.default_rule()),
         }
     }
+}
+
+/// Parses one `MAX/SECONDS` or `off` (`None`).
+pub fn parse_rule(value: &str) -> anyhow::Result<Option<Rule>> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let (max, window) = value
+        .split_once('/')
+        .with_context(|| format!("{value:?} must be MAX/SECONDS or off"))?;
+    let max: u32 = max.trim().parse().with_context(|| format!("{value:?}: bad MAX"))?;
+    let window_secs: u64 = window
+        .trim()
+        .parse()
+        .with_context(|| format!("{value:?}: bad SECONDS"))?;
+    if max == 0 || window_secs == 0 {
+        bail!("{value:?}: MAX and SECONDS must be at least 1 (use `off` to disable)");
+    }
+    Ok(Some(Rule { window_secs, max }))
 }
 
 /// Parses `SESAME_RATE_LIMIT_RULES`.
@@ -138,6 +173,8 @@ mod tests {
         assert_eq!(r.for_path("/sign-up/email"), Some(STRICT));
         assert_eq!(r.for_path("/change-password"), Some(STRICT));
         assert_eq!(r.for_path("/change-email"), Some(STRICT));
+        assert_eq!(r.for_path("/verify-password"), Some(STRICT));
+        assert!(r.is_guarded("/verify-password") && r.is_guarded("/forget-password") && !r.is_guarded("/get-session"));
         assert_eq!(r.for_path("/request-password-reset"), Some(MAIL));
         assert_eq!(r.for_path("/forget-password"), Some(MAIL));
         assert_eq!(r.for_path("/send-verification-email"), Some(MAIL));
@@ -185,5 +222,16 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad}");
         }
         assert_eq!(parse("").unwrap(), vec![]);
+        assert_eq!(
+            parse_rule("5/3600").unwrap(),
+            Some(Rule {
+                window_secs: 3600,
+                max: 5
+            })
+        );
+        assert_eq!(parse_rule("OFF").unwrap(), None);
+        for bad in ["5", "0/10", "5/0", "a/b"] {
+            assert!(parse_rule(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -86,6 +86,12 @@ impl Tables {
         Some(VerifiedAddress { user, removed_accounts })
     }
 
+    /// Deletes the user's password-reset tokens.
+    fn end_reset_tokens(&mut self, user_id: &str) {
+        self.verifications
+            .retain(|v| !(v.value == user_id && v.identifier.starts_with(super::RESET_PASSWORD_PREFIX)));
+    }
+
     /// Removes every row of the identifier, returning the newest.
     fn take_verification(&mut self, identifier: &str) -> Option<Verification> {
         let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.verifications)
@@ -181,7 +187,11 @@ impl UserStore for MemoryStorage {
             return Ok(None);
         };
         update.apply(user, now);
-        Ok(Some(user.clone()))
+        let user = user.clone();
+        if update.email.is_some() {
+            t.end_reset_tokens(id);
+        }
+        Ok(Some(user))
     }
 
     fn delete_user(&self, id: &str) -> StorageResult<bool> {
@@ -341,6 +351,7 @@ impl AccountStore for MemoryStorage {
         hash: &str,
         now: OffsetDateTime,
         sessions: &SessionChange,
+        end_reset_tokens: bool,
     ) -> StorageResult<()> {
         let mut t = self.lock();
         if !t.users.contains_key(user_id) {
@@ -360,6 +371,9 @@ impl AccountStore for MemoryStorage {
                 t.sessions.insert(new.token.clone(), new.clone());
             }
         }
+        if end_reset_tokens {
+            t.end_reset_tokens(user_id);
+        }
         Ok(())
     }
 }
@@ -368,6 +382,15 @@ impl VerificationStore for MemoryStorage {
     fn create_verification(&self, verification: &Verification) -> StorageResult<()> {
         self.lock().verifications.push(verification.clone());
         Ok(())
+    }
+
+    fn claim_verification(&self, verification: &Verification) -> StorageResult<bool> {
+        let mut t = self.lock();
+        if t.verifications.iter().any(|v| v.id == verification.id) {
+            return Ok(false);
+        }
+        t.verifications.push(verification.clone());
+        Ok(true)
     }
 
     fn find_verification(&self, identifier: &str) -> StorageResult<Option<Verification>> {
@@ -406,6 +429,7 @@ impl VerificationStore for MemoryStorage {
             t.sessions.retain(|_, s| s.user_id != user_id);
         }
         t.claim_address(&user_id, now, true);
+        t.end_reset_tokens(&user_id);
         Ok(ResetOutcome::Done(user_id))
     }
 }

@@ -55,6 +55,11 @@ impl std::error::Error for StorageError {}
 
 pub type StorageResult<T> = Result<T, StorageError>;
 
+/// Identifier prefix of password-reset tokens: `reset-password:<token>`, valued with the user
+/// id. A password change (`set_password` with `end_reset_tokens`), a password reset and an
+/// email change end every such row of the user, in the same transaction.
+pub const RESET_PASSWORD_PREFIX: &str = "reset-password:";
+
 /// What a password change does to the user's sessions, in the same transaction.
 #[derive(Debug, Clone)]
 pub enum SessionChange {
@@ -92,7 +97,9 @@ pub trait UserStore {
     fn find_user_by_email(&self, email: &str) -> StorageResult<Option<User>>;
     /// The user and their credential account in one lookup (sign-in's hot path).
     fn find_user_with_credential(&self, email: &str) -> StorageResult<Option<(User, Option<Account>)>>;
-    /// Applies the update and bumps `updatedAt`; `None` if there is no such user.
+    /// Applies the update and bumps `updatedAt`; `None` if there is no such user. When the
+    /// update sets an email, the user's password-reset tokens ([`RESET_PASSWORD_PREFIX`]) are
+    /// deleted in the same transaction: they were mailed to the old address.
     fn update_user(&self, id: &str, update: &UserUpdate, now: OffsetDateTime) -> StorageResult<Option<User>>;
     /// Deletes the user with their sessions, accounts and the verification rows whose value is
     /// the user's id. Returns whether the user existed.
@@ -139,14 +146,16 @@ pub trait AccountStore {
     fn update_account(&self, account: &Account) -> StorageResult<bool>;
     /// Deletes the account with this local id if it belongs to the user.
     fn delete_account(&self, user_id: &str, id: &str) -> StorageResult<bool>;
-    /// Sets the credential password (creating the credential account if missing) and applies
-    /// the session change, atomically.
+    /// Sets the credential password (creating the credential account if missing), applies
+    /// the session change and, with `end_reset_tokens`, deletes the user's password-reset
+    /// tokens ([`RESET_PASSWORD_PREFIX`]), atomically.
     fn set_password(
         &self,
         user_id: &str,
         hash: &str,
         now: OffsetDateTime,
         sessions: &SessionChange,
+        end_reset_tokens: bool,
     ) -> StorageResult<()>;
 }
 
@@ -158,10 +167,14 @@ pub trait VerificationStore {
     /// Atomically deletes every row of the identifier and returns the newest: of concurrent
     /// callers, only one gets it.
     fn consume_verification(&self, identifier: &str) -> StorageResult<Option<Verification>>;
+    /// Inserts the row unless one with the same `id` exists (expired or not): true when it was
+    /// inserted. Of concurrent callers with one id, exactly one gets true (single-use marks).
+    fn claim_verification(&self, verification: &Verification) -> StorageResult<bool>;
     /// Consumes a `reset-password:<token>` row and, if it is valid and its user exists, sets
-    /// the password (and revokes sessions) in one transaction. A reset proves control of the
-    /// address: if it was unverified, the same transaction also marks it verified, deletes the
-    /// user's provider accounts (as [`UserStore::verify_address`]) and revokes every session.
+    /// the password (and revokes sessions) and deletes the user's other reset tokens, in one
+    /// transaction. A reset proves control of the address: if it was unverified, the same
+    /// transaction also marks it verified, deletes the user's provider accounts (as
+    /// [`UserStore::verify_address`]) and revokes every session.
     fn reset_password(
         &self,
         identifier: &str,

@@ -70,6 +70,9 @@ pub struct Session {
     /// Better Auth writes `""` when unknown.
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
+    /// Created with rememberMe: false: a one-day lifetime that never slides, whatever cookies
+    /// the client sends (`"dontRememberMe"`, a Sesame column; internal, never in JSON).
+    pub dont_remember_me: bool,
 }
 
 impl Session {

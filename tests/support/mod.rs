@@ -11,6 +11,7 @@ pub mod oauth;
 pub mod postgres;
 pub mod sqlite;
 pub mod tcp_proxy;
+pub mod tmpfs;
 pub mod wire;
 
 use std::sync::Arc;

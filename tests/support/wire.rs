@@ -234,6 +234,7 @@ impl TestApp {
             updated_at: created,
             ip_address: Some(String::new()),
             user_agent: Some(String::new()),
+            dont_remember_me: false,
         };
         self.storage().create_session(&session).unwrap();
         session

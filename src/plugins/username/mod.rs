@@ -6,6 +6,11 @@
 //! lower-cased and unique; `displayUsername` keeps the user's spelling and defaults to the
 //! username given at sign-up; a sign-up with only a `displayUsername` that is a valid
 //! username uses it as the username.
+//!
+//! Sesame also checks `displayUsername` ([`check_display`]; Better Auth accepts anything unless
+//! the app configures a validator): at most 64 characters, not blank, and no control or
+//! invisible formatting characters (bidirectional overrides, zero-width characters), which
+//! would let a name pose as another or break the pages that show it.
 
 mod routes;
 
@@ -76,6 +81,33 @@ pub fn check(username: &str) -> Option<ErrorCode> {
     }
 }
 
+/// Longest accepted `displayUsername`, in UTF-16 units (as JavaScript counts).
+const MAX_DISPLAY_LENGTH: usize = 64;
+
+/// `Some(INVALID_DISPLAY_USERNAME)` when a display name is unacceptable.
+pub fn check_display(display: &str) -> Option<ErrorCode> {
+    let invisible = |c: char| {
+        c.is_control()
+            || matches!(c,
+                '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
+    };
+    let bad = display.trim().is_empty()
+        || display.encode_utf16().count() > MAX_DISPLAY_LENGTH
+        || display.chars().any(invisible);
+    bad.then_some(INVALID_DISPLAY_USERNAME)
+}
+
+/// A `displayUsername` from the body: `None` when absent or empty (Better Auth ignores an empty
+/// one), 400 `INVALID_DISPLAY_USERNAME` when unacceptable.
+fn display_field(ctx: &Ctx<'_>) -> Result<Option<String>, ApiError> {
+    let display = body_string(ctx, "displayUsername")?.filter(|d| !d.is_empty());
+    if let Some(code) = display.as_deref().and_then(check_display) {
+        return Err(ApiError::bad_request(code));
+    }
+    Ok(display)
+}
+
 /// The stored form.
 pub fn normalize(username: &str) -> String {
     username.to_lowercase()
@@ -118,7 +150,7 @@ struct UsernameHooks;
 
 impl Hooks for UsernameHooks {
     fn before_user_create(&self, ctx: &Ctx<'_>, user: &mut User) -> Result<(), ApiError> {
-        let display = body_string(ctx, "displayUsername")?;
+        let display = display_field(ctx)?;
         let mut username = body_string(ctx, "username")?;
         if username.is_none() {
             username = display.clone().filter(|d| check(d).is_none());
@@ -136,7 +168,7 @@ impl Hooks for UsernameHooks {
         if let Some(u) = body_string(ctx, "username")? {
             update.username = Some(accept(ctx, &u, Some(&current.user.id))?);
         }
-        update.display_username = body_string(ctx, "displayUsername")?;
+        update.display_username = display_field(ctx)?;
         Ok(())
     }
 }
@@ -153,5 +185,24 @@ mod tests {
         assert_eq!(check("ünï"), Some(INVALID_USERNAME));
         assert_eq!(check("Good_Name.1"), None);
         assert_eq!(normalize("Good_Name.1"), "good_name.1");
+    }
+
+    #[test]
+    fn display_username_rules() {
+        for ok in ["Ada Lovelace", "Grace_H", "Ünïcødé 名前", &"x".repeat(64)] {
+            assert_eq!(check_display(ok), None, "{ok:?}");
+        }
+        for bad in [
+            "   ",
+            &"x".repeat(65),
+            "line\nbreak",
+            "tab\there",
+            "admin\u{202E}nimda",
+            "zero\u{200B}width",
+            "bom\u{FEFF}",
+            "tag\u{E0041}",
+        ] {
+            assert_eq!(check_display(bad), Some(INVALID_DISPLAY_USERNAME), "{bad:?}");
+        }
     }
 }

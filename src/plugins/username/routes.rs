@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{check, normalize, INVALID_USERNAME, INVALID_USERNAME_OR_PASSWORD};
-use crate::endpoint::session::password_sign_in;
+use crate::endpoint::session::{password_sign_in, Attempt};
 use crate::endpoint::validate::Fields;
 use crate::endpoint::{Ctx, Transport};
 use crate::error::{codes, ApiError};
@@ -29,10 +29,13 @@ pub fn sign_in_username(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiErr
     if crate::auth::password::length(&pass) > ctx.config().max_password_length {
         return Err(ApiError::bad_request(codes::PASSWORD_TOO_LONG));
     }
-    let found = ctx
-        .storage()
-        .find_user_with_credential_by_username(&normalize(&username))?;
-    password_sign_in(ctx, req, found, &pass, callback_url, remember, invalid())
+    let username = normalize(&username);
+    let found = ctx.storage().find_user_with_credential_by_username(&username)?;
+    let attempt = Attempt {
+        path: "/sign-in/username",
+        who: format!("username:{username}"),
+    };
+    password_sign_in(ctx, req, found, &attempt, &pass, callback_url, remember, invalid())
 }
 
 pub fn is_username_available(ctx: &Ctx<'_>, _req: &Request) -> Result<Response, ApiError> {

@@ -52,6 +52,8 @@ pub struct PgStorage {
     pool: r2d2::Pool<Manager>,
     config: postgres::Config,
     sql: &'static Statements,
+    /// Sweeping and capping of the `"rateLimit"` table.
+    rate_limit: crate::storage::rate_limit::RateLimitUpkeep,
 }
 
 impl PgStorage {
@@ -76,6 +78,7 @@ impl PgStorage {
             pool,
             config,
             sql: Statements::of(Dialect::Postgres),
+            rate_limit: Default::default(),
         })
     }
 
@@ -194,6 +197,10 @@ impl Backend for PgStorage {
         self.sql
     }
 
+    fn rate_limit_upkeep(&self) -> &crate::storage::rate_limit::RateLimitUpkeep {
+        &self.rate_limit
+    }
+
     fn read<T>(&self, f: impl Fn(&mut dyn Conn) -> SqlResult<T>) -> StorageResult<T> {
         self.run(|c| f(&mut c.session()))
     }
@@ -255,8 +262,15 @@ fn classify(err: &postgres::Error) -> Class {
         }
         let code = db.code().code();
         // 08: connection exception; 57P: shutdown / cannot connect now / database dropped;
-        // 53300: too many connections.
-        if code.starts_with("08") || code.starts_with("57P") || code == "53300" {
+        // 53: insufficient resources (disk full, out of memory, too many connections); 58: I/O
+        // error; 25006: a read-only transaction (a hot standby, a database or role set
+        // read-only): the write was not saved, and retrying later may work.
+        if code.starts_with("08")
+            || code.starts_with("57P")
+            || code.starts_with("53")
+            || code.starts_with("58")
+            || code == "25006"
+        {
             return Class::Unavailable;
         }
         return Class::Other;

@@ -107,8 +107,9 @@ impl AccountSql {
     }
 }
 
-/// Sets the credential password (creating the credential account if the user has none) and
-/// applies the session change, inside the caller's transaction.
+/// Sets the credential password (creating the credential account if the user has none),
+/// applies the session change and, with `end_resets`, deletes the user's password-reset
+/// tokens, inside the caller's transaction.
 pub(super) fn set_password_in(
     c: &mut dyn Conn,
     sql: &'static Statements,
@@ -116,6 +117,7 @@ pub(super) fn set_password_in(
     hash: &str,
     now: OffsetDateTime,
     change: &SessionChange,
+    end_resets: bool,
 ) -> SqlResult<()> {
     let id = crate::crypto::new_id();
     c.execute(
@@ -131,6 +133,9 @@ pub(super) fn set_password_in(
             c.execute(&sql.sessions.delete_all_of_user, &[user_id.into()])?;
             c.execute(&sql.sessions.insert, &sessions::values(new))?;
         }
+    }
+    if end_resets {
+        super::verifications::end_reset_tokens(c, sql, user_id)?;
     }
     Ok(())
 }
@@ -182,7 +187,8 @@ impl<B: Backend> AccountStore for B {
         hash: &str,
         now: OffsetDateTime,
         sessions: &SessionChange,
+        end_reset_tokens: bool,
     ) -> StorageResult<()> {
-        self.transaction(|c| set_password_in(c, self.sql(), user_id, hash, now, sessions))
+        self.transaction(|c| set_password_in(c, self.sql(), user_id, hash, now, sessions, end_reset_tokens))
     }
 }

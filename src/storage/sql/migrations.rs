@@ -52,6 +52,8 @@ pub const CORE: &[Migration] = &[
     migration!("0002_account_issuer"),
     migration!("0003_account_issuer_default"),
     migration!("0004_rate_limit"),
+    migration!("0005_session_dont_remember_me"),
+    migration!("0006_rate_limit_expires_at"),
 ];
 
 /// The migrations of `list` whose names `done` (the names already recorded) lacks, in order.

@@ -172,6 +172,8 @@ impl dyn Conn + '_ {
 pub trait Backend: Send + Sync {
     /// This backend's statements (built once per dialect).
     fn sql(&self) -> &'static Statements;
+    /// When to sweep the `"rateLimit"` table, and its cap (`storage/rate_limit.rs`).
+    fn rate_limit_upkeep(&self) -> &crate::storage::rate_limit::RateLimitUpkeep;
     /// Runs reads on a connection (SQLite: a reader of the pool, which never waits for the
     /// writer).
     fn read<T>(&self, f: impl Fn(&mut dyn Conn) -> SqlResult<T>) -> StorageResult<T>;

@@ -1,58 +1,80 @@
-//! Rate-limit buckets in the `"rateLimit"` table (`SESAME_RATE_LIMIT_STORAGE=database`), shared
-//! by every process on the database and surviving a restart. One statement per check: an
-//! upsert that applies Better Auth's algorithm (see [`RateLimitStore`]) under the row lock, so
-//! concurrent requests from several processes are counted exactly.
+//! Rate-limit buckets in the `"rateLimit"` table (`SESAME_RATE_LIMIT_STORAGE=database`, and the
+//! password-attempt and per-recipient mail buckets), shared by every process on the database
+//! and surviving a restart. One statement per check: an upsert that applies Better Auth's
+//! algorithm (see [`RateLimitStore`]) under the row lock, so concurrent requests from several
+//! processes are counted exactly; it is stepped to its end, so a write that fails (disk full,
+//! a read-only database) is an error, never a silent "first request". The table's size is kept
+//! down as `storage/rate_limit.rs` says.
 //!
 //! A refused request moves `count` to `max + 1` (and leaves `lastRequest`), which decides
 //! nothing differently (`count >= max` blocks either way, the window still slides from the
 //! last allowed request) but lets the returned row tell the two outcomes apart: allowed exactly
-//! when the new `count` is at most `max`. Rows older than [`RETENTION_MS`] are swept at most
-//! once a minute per process.
-
-use std::sync::atomic::{AtomicI64, Ordering};
+//! when the new `count` is at most `max`.
 
 use super::{Backend, Dialect};
-use crate::storage::rate_limit::{Decision, RateLimitStore, Rule};
+use crate::storage::rate_limit::{retry_after, window_ms, Decision, RateLimitStore, Rule, RETENTION_MS};
 use crate::storage::{StorageError, StorageResult};
-
-/// How long an idle bucket is kept; windows longer than this are cut to it.
-const RETENTION_MS: i64 = 24 * 3600 * 1000;
-const SWEEP_EVERY_MS: i64 = 60_000;
-
-static LAST_SWEEP: AtomicI64 = AtomicI64::new(0);
 
 pub struct RateLimitSql {
     pub consume: String,
-    pub sweep: String,
+    pub sweep_expired: String,
+    pub sweep_undated: String,
+    pub count: String,
+    pub trim: String,
 }
 
 impl RateLimitSql {
     pub(super) fn new(d: Dialect) -> RateLimitSql {
         RateLimitSql {
-            // $1 id (new rows), $2 key, $3 now (ms), $4 window (ms), $5 max
+            // $1 id (new rows), $2 key, $3 now (ms), $4 window (ms), $5 max. `"id" = $1` tells
+            // an insert from an update.
             consume: d.render(
-                r#"insert into "rateLimit" ("id", "key", "count", "lastRequest") values ($1, $2, 1, $3)
+                r#"insert into "rateLimit" ("id", "key", "count", "lastRequest", "expiresAt")
+values ($1, $2, 1, $3, cast($3 as bigint) + cast($4 as bigint))
 on conflict ("key") do update set
   "count" = case
     when $3 - "rateLimit"."lastRequest" >= $4 then 1
     when "rateLimit"."count" >= $5 then $5 + 1
     else "rateLimit"."count" + 1 end,
+  "expiresAt" = case
+    when $3 - "rateLimit"."lastRequest" >= $4 or "rateLimit"."count" < $5
+      then cast($3 as bigint) + cast($4 as bigint)
+    else "rateLimit"."lastRequest" + $4 end,
   "lastRequest" = case
     when $3 - "rateLimit"."lastRequest" >= $4 or "rateLimit"."count" < $5 then $3
     else "rateLimit"."lastRequest" end
-returning "count", "lastRequest""#,
+returning "count", "lastRequest", "id" = $1"#,
             ),
-            sweep: d.render(r#"delete from "rateLimit" where "lastRequest" < $1"#),
+            sweep_expired: d.render(r#"delete from "rateLimit" where "expiresAt" <= $1"#),
+            sweep_undated: d.render(r#"delete from "rateLimit" where "expiresAt" is null and "lastRequest" < $1"#),
+            count: d.render(r#"select count(*) from "rateLimit""#),
+            trim: d.render(
+                r#"delete from "rateLimit" where "id" in (select "id" from "rateLimit" order by "lastRequest" limit $1)"#,
+            ),
         }
     }
+}
+
+/// Deletes expired rows, then the oldest while the table is over nine tenths of its cap.
+fn sweep<B: Backend>(b: &B, now_ms: i64) -> StorageResult<()> {
+    let sql = &b.sql().rate_limit;
+    let upkeep = b.rate_limit_upkeep();
+    b.write(|c| {
+        c.execute(&sql.sweep_expired, &[now_ms.into()])?;
+        c.execute(&sql.sweep_undated, &[(now_ms - RETENTION_MS).into()])?;
+        let rows = c.first(&sql.count, &[], |c| c.int())?.unwrap_or(0);
+        let excess = upkeep.excess(usize::try_from(rows).unwrap_or(0));
+        if excess > 0 {
+            c.execute(&sql.trim, &[i64::try_from(excess).unwrap_or(i64::MAX).into()])?;
+        }
+        Ok(())
+    })
 }
 
 impl<B: Backend> RateLimitStore for B {
     fn consume(&self, key: &str, rule: Rule, now_ms: i64) -> StorageResult<Decision> {
         let sql = &self.sql().rate_limit;
-        let window_ms = i64::try_from(rule.window_secs.saturating_mul(1000))
-            .unwrap_or(i64::MAX)
-            .min(RETENTION_MS);
+        let window_ms = window_ms(rule);
         // `count` is a 32-bit column; `max + 1` must fit.
         let max = i64::from(rule.max.min(i32::MAX as u32 - 1));
         let id = crate::crypto::new_id();
@@ -63,28 +85,24 @@ impl<B: Backend> RateLimitStore for B {
             window_ms.into(),
             max.into(),
         ];
-        let row = self.write(|c| c.first(&sql.consume, &params, |c| Ok((c.int()?, c.int()?))))?;
-        let Some((count, last)) = row else {
+        let row = self.write(|c| c.first(&sql.consume, &params, |c| Ok((c.int()?, c.int()?, c.boolean()?))))?;
+        let Some((count, last, inserted)) = row else {
             return Err(StorageError::Other(anyhow::anyhow!(
                 "the rate-limit upsert returned no row"
             )));
         };
-        let last_sweep = LAST_SWEEP.load(Ordering::Relaxed);
-        if now_ms - last_sweep >= SWEEP_EVERY_MS
-            && LAST_SWEEP
-                .compare_exchange(last_sweep, now_ms, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            let cutoff = now_ms - RETENTION_MS;
-            // A failed sweep only leaves old rows for the next one.
-            let _ = self.write(|c| c.execute(&sql.sweep, &[cutoff.into()]));
+        if self.rate_limit_upkeep().sweep_due(now_ms, inserted) {
+            if let Err(e) = sweep(self, now_ms) {
+                // The request was counted; the next sweep tries again.
+                crate::log::warn(&format!("sweeping the rate-limit table failed: {e}"));
+            }
         }
         if count <= max {
             return Ok(Decision::Allowed);
         }
-        let wait_ms = last.saturating_add(window_ms).saturating_sub(now_ms);
-        let retry_after = u64::try_from((wait_ms + 999) / 1000).unwrap_or(1).max(1);
-        Ok(Decision::Blocked { retry_after })
+        Ok(Decision::Blocked {
+            retry_after: retry_after(last, window_ms, now_ms),
+        })
     }
 
     fn kind(&self) -> &'static str {

@@ -8,8 +8,9 @@ use super::{columns, insert, select, users, Backend, Cols, Dialect, SqlResult, V
 use crate::storage::models::{Session, User};
 use crate::storage::{SessionStore, StorageResult};
 
-/// Every column, in the order of [`read`] and [`values`].
-pub(super) const COLUMNS: [&str; 8] = [
+/// Every column, in the order of [`read`] and [`values`]. `dontRememberMe` is Sesame's: a
+/// `rememberMe: false` session's short lifetime belongs to its row.
+pub(super) const COLUMNS: [&str; 9] = [
     "id",
     "token",
     "userId",
@@ -18,6 +19,7 @@ pub(super) const COLUMNS: [&str; 8] = [
     "updatedAt",
     "ipAddress",
     "userAgent",
+    "dontRememberMe",
 ];
 
 pub(super) fn read(c: &mut Cols<'_>) -> SqlResult<Session> {
@@ -30,6 +32,7 @@ pub(super) fn read(c: &mut Cols<'_>) -> SqlResult<Session> {
         updated_at: c.date()?,
         ip_address: c.opt_text()?,
         user_agent: c.opt_text()?,
+        dont_remember_me: c.boolean()?,
     })
 }
 
@@ -43,6 +46,7 @@ pub(super) fn values(s: &Session) -> [Value<'_>; COLUMNS.len()] {
         s.updated_at.into(),
         (&s.ip_address).into(),
         (&s.user_agent).into(),
+        s.dont_remember_me.into(),
     ]
 }
 

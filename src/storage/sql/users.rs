@@ -188,7 +188,18 @@ impl<B: Backend> UserStore for B {
             params.extend([Value::Bool(set), value]);
         }
         params.push(now.into());
-        self.write(|c| c.first(&self.sql().users.update, &params, read))
+        let sql = self.sql();
+        if update.email.is_none() {
+            return self.write(|c| c.first(&sql.users.update, &params, read));
+        }
+        // A new address ends the reset tokens mailed to the old one, in one transaction.
+        self.transaction(|c| {
+            let user = c.first(&sql.users.update, &params, read)?;
+            if user.is_some() {
+                super::verifications::end_reset_tokens(c, sql, id)?;
+            }
+            Ok(user)
+        })
     }
 
     fn delete_user(&self, id: &str) -> StorageResult<bool> {

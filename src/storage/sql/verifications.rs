@@ -7,9 +7,9 @@
 use time::OffsetDateTime;
 
 use super::accounts::set_password_in;
-use super::{columns, insert, select, Backend, Cols, Conn, Dialect, SqlResult, Value};
+use super::{columns, insert, select, Backend, Cols, Conn, Dialect, SqlResult, Statements, Value};
 use crate::storage::models::Verification;
-use crate::storage::{ResetOutcome, SessionChange, StorageResult, VerificationStore};
+use crate::storage::{ResetOutcome, SessionChange, StorageResult, VerificationStore, RESET_PASSWORD_PREFIX};
 
 /// Every column, in the order of [`read`] and [`values`].
 pub(super) const COLUMNS: [&str; 6] = ["id", "identifier", "value", "expiresAt", "createdAt", "updatedAt"];
@@ -38,6 +38,10 @@ pub(super) fn values(v: &Verification) -> [Value<'_>; COLUMNS.len()] {
 
 pub struct VerificationSql {
     pub insert: String,
+    /// Inserts unless the `id` is taken (single-use marks).
+    pub claim: String,
+    /// Deletes a user's password-reset tokens: $1 the user id, $2 `reset-password:%`.
+    pub end_reset_tokens: String,
     pub newest: String,
     pub consume: String,
     pub all: String,
@@ -47,6 +51,11 @@ impl VerificationSql {
     pub(super) fn new(d: Dialect) -> VerificationSql {
         VerificationSql {
             insert: insert(d, "verification", &COLUMNS),
+            claim: format!(
+                r#"{} on conflict ("id") do nothing"#,
+                insert(d, "verification", &COLUMNS)
+            ),
+            end_reset_tokens: d.render(r#"delete from "verification" where "value" = $1 and "identifier" like $2"#),
             newest: select(
                 d,
                 &COLUMNS,
@@ -63,6 +72,17 @@ impl VerificationSql {
     }
 }
 
+/// Deletes the user's password-reset tokens ([`RESET_PASSWORD_PREFIX`]) inside the caller's
+/// transaction.
+pub(super) fn end_reset_tokens(c: &mut dyn Conn, sql: &'static Statements, user_id: &str) -> SqlResult<()> {
+    let pattern = format!("{RESET_PASSWORD_PREFIX}%");
+    c.execute(
+        &sql.verifications.end_reset_tokens,
+        &[user_id.into(), pattern.as_str().into()],
+    )?;
+    Ok(())
+}
+
 /// Deletes every row of the identifier and returns the newest.
 fn consume(c: &mut dyn Conn, sql: &'static VerificationSql, identifier: &str) -> SqlResult<Option<Verification>> {
     let rows = c.all(&sql.consume, &[identifier.into()], read)?;
@@ -74,6 +94,10 @@ fn consume(c: &mut dyn Conn, sql: &'static VerificationSql, identifier: &str) ->
 impl<B: Backend> VerificationStore for B {
     fn create_verification(&self, v: &Verification) -> StorageResult<()> {
         self.write(|c| c.execute(&self.sql().verifications.insert, &values(v)).map(|_| ()))
+    }
+
+    fn claim_verification(&self, v: &Verification) -> StorageResult<bool> {
+        self.write(|c| Ok(c.execute(&self.sql().verifications.claim, &values(v))? == 1))
     }
 
     fn find_verification(&self, identifier: &str) -> StorageResult<Option<Verification>> {
@@ -110,7 +134,8 @@ impl<B: Backend> VerificationStore for B {
                         } else {
                             SessionChange::Keep
                         };
-                        set_password_in(c, sql, &row.value, hash, now, &change)?;
+                        // Using one reset link ends the user's others.
+                        set_password_in(c, sql, &row.value, hash, now, &change, true)?;
                         super::claim::claim_in(c, sql, &row.value, now, true)?;
                         ResetOutcome::Done(row.value)
                     }

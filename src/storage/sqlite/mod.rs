@@ -51,6 +51,8 @@ pub struct SqliteStorage {
     writer: Mutex<Connection>,
     path: String,
     sql: &'static Statements,
+    /// Sweeping and capping of the `"rateLimit"` table.
+    rate_limit: crate::storage::rate_limit::RateLimitUpkeep,
 }
 
 impl SqliteStorage {
@@ -82,6 +84,7 @@ impl SqliteStorage {
             writer: Mutex::new(writer),
             path: path.to_string(),
             sql: Statements::of(Dialect::Sqlite),
+            rate_limit: Default::default(),
         })
     }
 
@@ -139,6 +142,10 @@ impl SqliteStorage {
 impl Backend for SqliteStorage {
     fn sql(&self) -> &'static Statements {
         self.sql
+    }
+
+    fn rate_limit_upkeep(&self) -> &crate::storage::rate_limit::RateLimitUpkeep {
+        &self.rate_limit
     }
 
     /// On a reader connection (the writer for an in-memory database).
@@ -223,7 +230,7 @@ fn map_error(err: SqlError) -> StorageError {
     }
     if matches!(
         sqlite.sqlite_error_code(),
-        Some(ErrorCode::CannotOpen | ErrorCode::DiskFull | ErrorCode::SystemIoFailure)
+        Some(ErrorCode::CannotOpen | ErrorCode::DiskFull | ErrorCode::SystemIoFailure | ErrorCode::ReadOnly)
     ) {
         return StorageError::Unavailable(err.into_anyhow());
     }
