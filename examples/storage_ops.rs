@@ -51,6 +51,7 @@ fn session(user_id: &str, now: OffsetDateTime) -> Session {
         updated_at: now,
         ip_address: Some("127.0.0.1".into()),
         user_agent: Some("bench".into()),
+        dont_remember_me: false,
     }
 }
 
