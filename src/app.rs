@@ -30,7 +30,7 @@ use crate::endpoint::{Ctx, Match, Route, Router, Services, Transport};
 use crate::error::{codes, ApiError};
 use crate::http::cookies::CookieJar;
 use crate::http::origin::{self, TrustedOrigins};
-use crate::http::{body, request_id, Method, Request, Response};
+use crate::http::{body, Method, Request, Response};
 use crate::mail::{Mailer, Outbox, RetryPolicy};
 use crate::plugins::Plugin;
 use crate::ratelimit::RateLimiter;
@@ -165,7 +165,7 @@ impl App {
             }
             Ok((Err(mut err), cookies)) => {
                 if let Some(cause) = err.cause.take() {
-                    crate::log::error(&format!("request_id={} {cause}", request_id::current()));
+                    tracing::error!("{cause}");
                 }
                 err.cookies.extend(cookies);
                 crate::http::location::encode_headers(&mut err.headers);
@@ -177,10 +177,7 @@ impl App {
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                crate::log::error(&format!(
-                    "request_id={} handler panicked: {what}",
-                    request_id::current()
-                ));
+                tracing::error!("handler panicked: {what}");
                 Err(ApiError::internal())
             }
         }

@@ -1,21 +1,62 @@
-//! The `sesame` binary: parse the command line and environment, build the app, serve.
-//! The only place that decides the exit code.
+//! The `sesame` binary: parse the command line (clap) and the environment, build the app,
+//! serve. The only place that decides the exit code: 0 done, 1 failed, 2 usage error.
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-
 use std::time::Duration;
 
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use sesame::app::migrations;
-use sesame::config::{StorageUrl, VARIABLES};
+use sesame::config::{report, Environment, Loaded, StorageUrl};
 use sesame::storage::postgres::{PgOptions, PgStorage};
 use sesame::storage::sqlite::{SqliteOptions, SqliteStorage};
 use sesame::{server, App, Config};
 
+/// sesame: a Better Auth-compatible authentication server.
+///
+/// Settings come from environment variables (listed below), not from flags.
+#[derive(Parser)]
+#[command(name = "sesame", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default when no command is given)
+    Serve,
+    /// Apply pending migrations to DATABASE_URL (SQLite or PostgreSQL) and exit
+    Migrate,
+    /// Copy the SQLite database DATABASE_URL into an empty PostgreSQL database
+    CopyTo {
+        /// The target, postgres://user:pass@host:port/db
+        url: String,
+    },
+    /// Print a fresh random secret for BETTER_AUTH_SECRET
+    Secret,
+    /// Inspect the configuration
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (secrets redacted); exit 1 on any error or unknown
+    /// SESAME_*/BETTER_AUTH_* variable
+    Check,
+    /// Print every variable as Markdown tables (the README's "Configuration" section)
+    Docs,
+}
+
 fn main() -> ExitCode {
-    match run() {
+    let command = match parse_args() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match run(command) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("ERROR {err:#}");
@@ -24,62 +65,143 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> anyhow::Result<ExitCode> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        None | Some("serve") => serve(),
-        Some("migrate") => migrate(),
-        Some("copy-to") => copy_to(args.get(1).map(String::as_str)),
-        Some("secret") => {
-            println!("{}", sesame::crypto::random_string(48));
-            Ok(ExitCode::SUCCESS)
-        }
-        Some("-h" | "--help" | "help") => {
-            print!("{}", help());
-            Ok(ExitCode::SUCCESS)
-        }
-        Some("-V" | "--version") => {
-            println!("sesame {}", env!("CARGO_PKG_VERSION"));
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(other) => {
-            eprintln!("unknown command {other:?}\n\n{}", help());
-            Ok(ExitCode::from(2))
+/// The command, or the exit code after clap printed help, the version or a usage error.
+fn parse_args() -> Result<Command, ExitCode> {
+    let env_help = report::help();
+    let cli = Cli::command()
+        .after_help(env_help.clone())
+        .mut_subcommand("serve", |serve| serve.after_help(env_help));
+    let parsed = cli.try_get_matches().and_then(|m| Cli::from_arg_matches(&m));
+    match parsed {
+        Ok(cli) => Ok(cli.command.unwrap_or(Command::Serve)),
+        Err(err) => {
+            let _ = err.print();
+            if err.kind() == clap::error::ErrorKind::UnknownArgument {
+                eprintln!("\n{}", flag_hint(&err));
+            }
+            Err(ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2)))
         }
     }
 }
 
+/// Sesame has no settings flags: point someone typing `--port 7302` at the variable.
+fn flag_hint(err: &clap::Error) -> String {
+    let flag = err
+        .get(clap::error::ContextKind::InvalidArg)
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    let guess = flag
+        .trim_start_matches('-')
+        .split('=')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase()
+        .replace('-', "_");
+    let variable = sesame::config::variables()
+        .map(|v| v.name)
+        .find(|name| !guess.is_empty() && (*name == guess || *name == format!("SESAME_{guess}")));
+    match variable {
+        Some(name) => format!("Sesame is configured through environment variables: `{name}=… sesame serve`."),
+        None => "Sesame is configured through environment variables; `sesame --help` lists them.".to_string(),
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve => serve(),
+        Command::Migrate => migrate(),
+        Command::CopyTo { url } => copy_to(&url),
+        Command::Secret => {
+            println!("{}", sesame::crypto::random_string(48));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config(ConfigCommand::Check) => config_check(),
+        Command::Config(ConfigCommand::Docs) => {
+            print!("{}", report::markdown());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The environment read once, then the log set up as it says and unknown names reported; or
+/// every configuration error.
+fn load() -> anyhow::Result<(Config, Loaded)> {
+    let mut loaded = Config::load(&Environment::capture());
+    let Some(config) = loaded.config.take() else {
+        return Err(loaded.error());
+    };
+    sesame::log::init(&config.log_filter, config.log_format)?;
+    for unknown in &loaded.unknown {
+        tracing::warn!("{unknown}");
+    }
+    Ok((config, loaded))
+}
+
 fn serve() -> anyhow::Result<ExitCode> {
-    let config = Config::from_env()?;
+    let (config, loaded) = load()?;
     for warning in config.warnings() {
-        eprintln!("WARN {warning}");
+        tracing::warn!("{warning}");
     }
     let addr = SocketAddr::new(config.host, config.port);
-    let storage = storage_description(&config);
+    let storage = storage_description(&config, &loaded);
     let app = Arc::new(App::from_config(config)?);
+    let signals = server::ShutdownSignals::install()?;
     let running = server::start(app.clone(), addr)?;
-    eprintln!(
-        "INFO sesame listening on http://{} (endpoints under {}, storage {}, mail {}, {} workers)",
+    tracing::info!(
+        "sesame listening on http://{} (endpoints under {}, storage {}, mail {}, {} workers)",
         running.addr,
         app.config.base_url(),
         storage,
         app.mailer.name(),
         app.config.workers
     );
-    running.wait_for_signal()?;
-    if !app.outbox.flush(std::time::Duration::from_secs(10)) {
-        eprintln!("WARN {} email(s) still undelivered at exit", app.outbox.pending());
+    running.wait_for_signal(signals)?;
+    if !app.outbox.flush(Duration::from_secs(10)) {
+        tracing::warn!("{} email(s) still undelivered at exit", app.outbox.pending());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sesame config check`: the effective configuration on stdout, problems on stderr.
+fn config_check() -> anyhow::Result<ExitCode> {
+    let loaded = Config::load(&Environment::capture());
+    print!("{}", report::effective(&loaded.effective));
+    let mut failed = false;
+    for problem in &loaded.problems {
+        eprintln!("ERROR {problem}");
+        failed = true;
+    }
+    for unknown in &loaded.unknown {
+        eprintln!("ERROR {unknown}");
+        failed = true;
+    }
+    if let Some(config) = &loaded.config {
+        if let Err(e) = sesame::mail::from_config(config) {
+            eprintln!("ERROR {e:#}");
+            failed = true;
+        }
+        for warning in config.warnings() {
+            eprintln!("WARN {warning}");
+        }
+    }
+    if failed {
+        eprintln!("configuration has errors");
+        return Ok(ExitCode::from(1));
+    }
+    eprintln!("configuration is valid");
     Ok(ExitCode::SUCCESS)
 }
 
 /// The storage for the start-up line: the SQLite file (and whether it is the default), never
 /// a PostgreSQL password.
-fn storage_description(config: &Config) -> String {
+fn storage_description(config: &Config, loaded: &Loaded) -> String {
     match &config.storage {
         StorageUrl::Sqlite(path) if path == ":memory:" => "sqlite (in memory, lost at exit)".to_string(),
         StorageUrl::Sqlite(path) => {
-            let defaulted = std::env::var("DATABASE_URL").map_or(true, |v| v.trim().is_empty());
+            let defaulted = loaded
+                .effective
+                .iter()
+                .any(|e| e.name == "DATABASE_URL" && e.origin == sesame::config::var::Origin::Default);
             let note = if defaulted {
                 " (the default; set DATABASE_URL to change)"
             } else {
@@ -95,7 +217,7 @@ fn storage_description(config: &Config) -> String {
 /// `sesame migrate`: applies pending migrations to `DATABASE_URL` (default
 /// `sqlite:sesame.db`) and exits.
 fn migrate() -> anyhow::Result<ExitCode> {
-    let config = Config::from_env()?;
+    let (config, _) = load()?;
     let (target, applied) = match &config.storage {
         StorageUrl::Postgres(url) => {
             let storage = PgStorage::new(url.expose(), &PgOptions::from_config(&config))?;
@@ -122,12 +244,12 @@ fn migrate() -> anyhow::Result<ExitCode> {
 
 /// `sesame copy-to postgres://…`: copies every row of the SQLite database `DATABASE_URL` names
 /// (default `sqlite:sesame.db`) into an empty PostgreSQL database, migrating it first.
-fn copy_to(target: Option<&str>) -> anyhow::Result<ExitCode> {
-    let config = Config::from_env()?;
+fn copy_to(url: &str) -> anyhow::Result<ExitCode> {
+    let (config, _) = load()?;
     let StorageUrl::Sqlite(path) = &config.storage else {
         anyhow::bail!("`sesame copy-to` copies from SQLite: DATABASE_URL must be sqlite:PATH");
     };
-    let Some(url) = target.filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://")) else {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         anyhow::bail!("usage: sesame copy-to postgres://user:pass@host:port/db");
     };
     // Opening creates a missing file: a mistyped path must not leave an empty database behind.
@@ -145,21 +267,4 @@ fn copy_to(target: Option<&str>) -> anyhow::Result<ExitCode> {
     target.load(&snapshot)?;
     println!("copied sqlite:{path} to {}: {}", target.target(), snapshot.counts());
     Ok(ExitCode::SUCCESS)
-}
-
-fn help() -> String {
-    let mut s = String::from(
-        "sesame: a Better Auth-compatible authentication server\n\n\
-Usage:\n  sesame [serve]     run the server (the default)\n  sesame migrate     apply pending migrations to DATABASE_URL (SQLite or PostgreSQL) and exit\n  sesame copy-to URL copy the SQLite database DATABASE_URL into an empty PostgreSQL database URL\n  sesame secret      print a fresh random secret for BETTER_AUTH_SECRET\n  sesame --help      this text\n  sesame --version   the version\n\n\
-Environment:\n",
-    );
-    for v in VARIABLES {
-        s.push_str(&format!(
-            "  {:<36} {} (default: {})\n",
-            v.name,
-            v.help,
-            if v.default.is_empty() { "none" } else { v.default }
-        ));
-    }
-    s
 }

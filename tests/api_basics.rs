@@ -102,18 +102,6 @@ fn over_the_socket_errors_are_json() {
     server.stop();
 }
 
-#[test]
-fn readme_documents_every_variable() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for v in sesame::config::VARIABLES {
-        assert!(
-            readme.contains(&format!("`{}`", v.name)),
-            "README.md does not document {}",
-            v.name
-        );
-    }
-}
-
 fn boom(_: &sesame::endpoint::Ctx<'_>, _: &Request) -> Result<sesame::http::Response, sesame::ApiError> {
     panic!("secret internal detail")
 }

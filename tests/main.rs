@@ -27,6 +27,7 @@ mod email_verification; // send-verification-email, verify-email, sending on sig
 mod flood; // connection floods, slow clients, malformed HTTP over real sockets
 mod http_e2e; // over a real socket: Set-Cookie on the wire, keep-alive, 404/405/413/415
 mod lifetimes; // reset links after password/email changes, rememberMe rows, per-account password limits
+mod logs; // the binary's log: timestamps, SESAME_LOG filter, JSON lines, request span, no secrets
 mod mail_smtp_tls; // SMTP over a stripped (no STARTTLS) server: refused unless ?tls=none
 mod mail_transports; // webhook (signed) and SMTP (aiosmtpd) delivery over real sockets
 mod oauth_accounts; // id-token sign-in, link-social, list/unlink accounts, access and refresh tokens

@@ -302,7 +302,8 @@ fn logs_hold_no_secrets() {
         }
     }
     assert!(
-        ours.iter().any(|l| l.contains("POST /api/auth/sign-up/email 200")),
+        ours.iter()
+            .any(|l| l.contains("method=POST route=/api/auth/sign-up/email status=200")),
         "{ours:?}"
     );
 }

@@ -136,11 +136,7 @@ fn refresh(
 /// A usable access token, refreshed first when it expires within 5 s.
 fn valid_access_token(ctx: &Ctx<'_>, provider: &Provider, account: &Account) -> Result<(Account, String), ApiError> {
     let failed = |e: anyhow::Error| {
-        let id = crate::http::request_id::current();
-        crate::log::warn(&format!(
-            "request_id={id} oauth provider {}: access token: {e:#}",
-            provider.id()
-        ));
+        tracing::warn!("oauth provider {}: access token: {e:#}", provider.id());
         ApiError::bad_request(codes::FAILED_TO_GET_ACCESS_TOKEN)
     };
     let expiring = account
@@ -198,11 +194,7 @@ pub fn refresh_token(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
         return Err(ApiError::bad_request(codes::REFRESH_TOKEN_NOT_FOUND));
     };
     let failed = |e: anyhow::Error| {
-        let id = crate::http::request_id::current();
-        crate::log::warn(&format!(
-            "request_id={id} oauth provider {}: refresh failed: {e:#}",
-            provider.id()
-        ));
+        tracing::warn!("oauth provider {}: refresh failed: {e:#}", provider.id());
         ApiError::bad_request(codes::FAILED_TO_REFRESH_ACCESS_TOKEN)
     };
     let refresh_plain = sealer(ctx).open(Some(&stored)).map_err(failed)?.unwrap_or_default();
@@ -263,11 +255,7 @@ pub fn account_info(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> 
         info = read(&tokens);
     }
     let info = info.map_err(|e| {
-        let id = crate::http::request_id::current();
-        crate::log::warn(&format!(
-            "request_id={id} oauth provider {}: account info: {e:#}",
-            provider.id()
-        ));
+        tracing::warn!("oauth provider {}: account info: {e:#}", provider.id());
         ApiError::new(401, codes::FAILED_TO_GET_USER_INFO)
     })?;
     let mut user = Map::new();

@@ -128,11 +128,7 @@ pub fn callback_get(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> 
         return fail("oauth_provider_not_found");
     };
     let log = |what: &str, e: &dyn std::fmt::Display| {
-        let id = crate::http::request_id::current();
-        crate::log::warn(&format!(
-            "request_id={id} oauth callback {}: {what}: {e}",
-            provider.id()
-        ));
+        tracing::warn!("oauth callback {}: {what}: {e}", provider.id());
     };
     let eps = match provider.endpoints(&oauth.http) {
         Ok(e) => e,

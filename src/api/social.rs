@@ -203,8 +203,7 @@ fn find_provider<'a>(ctx: &'a Ctx<'_>, id: &str) -> Result<&'a Provider, ApiErro
 
 fn endpoints(ctx: &Ctx<'_>, provider: &Provider) -> Result<Endpoints, ApiError> {
     provider.endpoints(&ctx.app.oauth.http).map_err(|e| {
-        let id = crate::http::request_id::current();
-        crate::log::warn(&format!("request_id={id} oauth provider {}: {e:#}", provider.id()));
+        tracing::warn!("oauth provider {}: {e:#}", provider.id());
         ApiError::new(502, codes::PROVIDER_UNAVAILABLE)
     })
 }
@@ -249,10 +248,7 @@ fn start_redirect(
             },
         )
         .map_err(|e| {
-            crate::log::error(&format!(
-                "oauth provider {}: bad authorization endpoint: {e}",
-                provider.id()
-            ));
+            tracing::error!("oauth provider {}: bad authorization endpoint: {e}", provider.id());
             ApiError::new(502, codes::PROVIDER_UNAVAILABLE)
         })?;
     let mut resp = Response::json(&json!({ "url": url, "redirect": !body.disable_redirect }));
@@ -271,11 +267,7 @@ fn verified_identity(ctx: &Ctx<'_>, provider: &Provider, input: &IdTokenInput) -
     let eps = endpoints(ctx, provider)?;
     let audiences = provider.audiences();
     let invalid = |reason: String| {
-        let id = crate::http::request_id::current();
-        crate::log::info(&format!(
-            "request_id={id} oauth provider {}: id token refused: {reason}",
-            provider.id()
-        ));
+        tracing::info!("oauth provider {}: id token refused: {reason}", provider.id());
         ApiError::new(401, codes::INVALID_TOKEN)
     };
     let Some((jwks, rules)) = provider.id_token_rules(&eps, &audiences, input.nonce.as_deref()) else {

@@ -68,7 +68,7 @@ impl Services {
             password::dummy_hash(self.config.password_hash, self.config.bcrypt_cost).unwrap_or_else(|e| {
                 // Hashing a random string cannot fail with a validated config; if it ever did,
                 // a malformed hash still makes every comparison fail, just faster.
-                crate::log::error(&format!("computing the dummy password hash: {e:#}"));
+                tracing::error!("computing the dummy password hash: {e:#}");
                 String::new()
             })
         })

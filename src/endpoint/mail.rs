@@ -47,10 +47,10 @@ pub fn admit(ctx: &Ctx<'_>, kind: MailKind, to: &str) -> bool {
     let admitted = ctx.app.rate_limiter.admit_mail(class, to, now_ms);
     if !admitted {
         let domain = to.rsplit_once('@').map(|(_, d)| d).unwrap_or("?");
-        crate::log::warn(&format!(
+        tracing::warn!(
             "mail not sent: recipient limit reached kind={} domain={domain}",
             kind.as_str()
-        ));
+        );
     }
     admitted
 }

@@ -137,9 +137,6 @@ fn rehash_if_configured(ctx: &Ctx<'_>, user_id: &str, pass: &str, stored: &str) 
                 .map_err(|e| e.to_string())
         });
     if let Err(e) = result {
-        let id = crate::http::request_id::current();
-        crate::log::warn(&format!(
-            "request_id={id} re-hashing the password on sign-in failed: {e}"
-        ));
+        tracing::warn!("re-hashing the password on sign-in failed: {e}");
     }
 }

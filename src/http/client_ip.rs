@@ -173,11 +173,11 @@ impl UntrustedForwardedFor {
         if proxies.iter().any(|n| n.contains(peer)) || self.warned.swap(true, Ordering::Relaxed) {
             return;
         }
-        crate::log::warn(&format!(
+        tracing::warn!(
             "requests carry X-Forwarded-For from {peer}, which is not a trusted proxy: the header is \
              ignored and clients are recorded (rate limits, session ipAddress) as {peer}. If {peer} \
              is your reverse proxy, list it in SESAME_TRUSTED_PROXIES (logged once)"
-        ));
+        );
     }
 }
 

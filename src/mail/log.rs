@@ -8,12 +8,12 @@ pub struct LogMailer;
 
 impl Mailer for LogMailer {
     fn deliver(&self, mail: &Mail) -> Result<(), DeliveryError> {
-        crate::log::info(&format!(
+        tracing::info!(
             "mail (log transport, development only) kind={} to={} link={}",
             mail.kind.as_str(),
             mail.to,
             mail.url
-        ));
+        );
         Ok(())
     }
 

@@ -128,11 +128,11 @@ impl Outbox {
         let lane = Lane::of(mail.kind);
         let mut st = self.shared.lock();
         if *st.pending(lane) >= self.capacity {
-            crate::log::warn(&format!(
+            tracing::warn!(
                 "mail dropped: outbox full kind={} domain={}",
                 mail.kind.as_str(),
                 mail.recipient_domain()
-            ));
+            );
             return;
         }
         *st.pending(lane) += 1;
@@ -247,10 +247,10 @@ fn attempt(
     };
     let (kind, domain, via) = (mail.kind.as_str(), mail.recipient_domain(), mailer.name());
     if !err.retryable || attempt >= policy.attempts {
-        crate::log::warn(&format!(
+        tracing::warn!(
             "mail delivery failed kind={kind} domain={domain} via={via} attempt={attempt}/{}: {err}",
             policy.attempts
-        ));
+        );
         give_up(
             shared,
             &mail,
@@ -259,7 +259,7 @@ fn attempt(
         return;
     }
     let backoff = policy.first_backoff.saturating_mul(1u32 << (attempt - 1).min(16));
-    crate::log::warn(&format!(
+    tracing::warn!(
         "mail delivery failed kind={kind} domain={domain} via={via} attempt={attempt}/{}: {err}; retrying in {}s",
         policy.attempts,
         backoff.as_secs_f32()
@@ -272,11 +272,11 @@ fn attempt(
 }
 
 fn give_up(shared: &Shared, mail: &Mail, why: &str) {
-    crate::log::error(&format!(
+    tracing::error!(
         "mail not delivered kind={} domain={}: {why}",
         mail.kind.as_str(),
         mail.recipient_domain()
-    ));
+    );
     shared.done(Lane::of(mail.kind));
 }
 

@@ -4,10 +4,10 @@
 
 use serde_json::Value;
 
-use super::config::ClientAuth;
 use super::http::Client;
 use super::tokens::{decode_jwt_claims, Tokens};
 use super::UserInfo;
+use crate::config::oauth::ClientAuth;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Builtin {

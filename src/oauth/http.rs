@@ -126,14 +126,13 @@ fn read_body(resp: ureq::Response) -> Option<Value> {
 }
 
 fn finish(url: &str, result: Result<ureq::Response, ureq::Error>) -> Result<Value, FetchError> {
-    let id = crate::http::request_id::current();
     let err = match result {
         Ok(resp) if (300..400).contains(&resp.status()) => FetchError::Status(resp.status(), Value::Null),
         Ok(resp) => return read_body(resp).ok_or(FetchError::Parse),
         Err(ureq::Error::Status(code, resp)) => FetchError::Status(code, read_body(resp).unwrap_or(Value::Null)),
         Err(ureq::Error::Transport(t)) => FetchError::Transport(t.kind().to_string()),
     };
-    crate::log::warn(&format!("request_id={id} oauth call to {} failed: {err}", redact(url)));
+    tracing::warn!("oauth call to {} failed: {err}", redact(url));
     Err(err)
 }
 

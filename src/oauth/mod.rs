@@ -3,7 +3,7 @@
 //! calls Sesame makes are email delivery's, in `mail/`). The flow's steps that run inside
 //! endpoints — the state and PKCE verifier, linking accounts — are in `endpoint/social/`.
 //!
-//! - `config.rs`   — the environment variables, parsed into `OAuthConfig`;
+//! - `config/oauth.rs` (in the configuration) — the environment variables, parsed into `OAuthConfig`;
 //! - `builtin.rs`  — github, google, discord, gitlab, microsoft, apple, facebook, twitter,
 //!   linkedin, slack: endpoints, scopes, profile mapping;
 //! - `generic.rs`  — OIDC discovery and generic OAuth 2 field mapping;
@@ -12,7 +12,6 @@
 //! - `tokens.rs`   — token answers, unverified JWT claims, token encryption at rest.
 
 pub mod builtin;
-pub mod config;
 pub mod generic;
 pub mod http;
 pub mod id_token;
@@ -21,8 +20,8 @@ pub mod tokens;
 
 use serde_json::Value;
 
-use self::config::OAuthConfig;
 use self::provider::Provider;
+use crate::config::oauth::OAuthConfig;
 
 /// A provider's view of the user, mapped as Better Auth's `getUserInfo` does.
 #[derive(Debug, Clone)]
@@ -90,10 +89,10 @@ impl OAuth {
     pub fn warm_up(&self) {
         for p in &self.providers {
             if let Err(e) = p.endpoints(&self.http) {
-                crate::log::warn(&format!(
+                tracing::warn!(
                     "oauth provider {}: discovery failed, will retry on first use: {e:#}",
                     p.id()
-                ));
+                );
             }
         }
     }

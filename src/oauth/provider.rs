@@ -9,7 +9,6 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::builtin::{self, Builtin, BuiltinDef, IssuerRule, ProfileUrls};
-use super::config::{ClientAuth, ProviderConfig, ProviderKind};
 use super::generic::{self, Discovered};
 use super::http::{Client, FetchError};
 use super::id_token::{self, Expected, IssuerCheck, JwksCache};

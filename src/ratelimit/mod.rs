@@ -121,10 +121,10 @@ impl RateLimiter {
         let store = match config.rate_limit_storage {
             StoreKind::Memory => memory(),
             StoreKind::Database => storage.clone().rate_limit_store().unwrap_or_else(|| {
-                crate::log::warn(&format!(
+                tracing::warn!(
                     "SESAME_RATE_LIMIT_STORAGE=database but {} storage has no table for it: buckets stay in memory",
                     storage.kind()
-                ));
+                );
                 memory()
             }),
         };
@@ -208,7 +208,7 @@ impl RateLimiter {
             Ok(Decision::Allowed) => true,
             Ok(Decision::Blocked { .. }) => false,
             Err(e) => {
-                crate::log::error(&format!("rate limiter store failed, mail not sent: {e}"));
+                tracing::error!("rate limiter store failed, mail not sent: {e}");
                 false
             }
         }
@@ -224,16 +224,15 @@ fn decide(decision: StorageResult<Decision>, guarded: bool) -> Result<(), ApiErr
             .with_header("x-retry-after", retry_after.to_string())
             .with_header("retry-after", retry_after.to_string())),
         Err(e) if guarded => {
-            let id = crate::http::request_id::current();
-            crate::log::error(&format!(
-                "request_id={id} rate limiter store failed, request refused: {e}"
-            ));
+            tracing::error!(
+                "rate limiter store failed, request refused: {e}"
+            );
             Err(ApiError::new(503, codes::DATABASE_UNAVAILABLE))
         }
         Err(e) => {
             // Fail open: an unreachable limiter store must not lock every user out of
             // everything else.
-            crate::log::warn(&format!("rate limiter store failed, request allowed: {e}"));
+            tracing::warn!("rate limiter store failed, request allowed: {e}");
             Ok(())
         }
     }

@@ -55,17 +55,28 @@ impl Running {
         }
     }
 
-    /// Blocks until SIGINT or SIGTERM, then stops.
-    pub fn wait_for_signal(self) -> anyhow::Result<()> {
-        let mut signals =
-            signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
-                .context("installing signal handlers")?;
+    /// Blocks until SIGINT or SIGTERM, then stops. Install the handlers with
+    /// [`ShutdownSignals::install`] before announcing the server, so a signal sent right after
+    /// start-up is not lost to the default action (dying without finishing requests).
+    pub fn wait_for_signal(self, signals: ShutdownSignals) -> anyhow::Result<()> {
+        let mut signals = signals.0;
         if let Some(sig) = signals.forever().next() {
-            crate::log::info(&format!("received signal {sig}, finishing in-flight requests"));
+            tracing::info!("received signal {sig}, finishing in-flight requests");
         }
         self.stop();
-        crate::log::info("stopped");
+        tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// SIGINT and SIGTERM, caught from the moment of [`ShutdownSignals::install`].
+pub struct ShutdownSignals(signal_hook::iterator::Signals);
+
+impl ShutdownSignals {
+    pub fn install() -> anyhow::Result<ShutdownSignals> {
+        signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
+            .map(ShutdownSignals)
+            .context("installing signal handlers")
     }
 }
 
@@ -171,57 +182,54 @@ fn worker(server: &tiny_http::Server, app: &App, stopping: &AtomicBool, lane: &S
             }
             Ok(rq) => serve(app, rq, None),
             Err(_) if stopping.load(Ordering::SeqCst) => return,
-            Err(e) => crate::log::warn(&format!("accept failed: {e}")),
+            Err(e) => tracing::warn!("accept failed: {e}"),
         }
     }
 }
 
-/// Answers one request; `refuse` answers it with that error instead of running it.
+/// Answers one request; `refuse` answers it with that error instead of running it. Everything
+/// logged meanwhile (by any layer) is inside the request's span, which carries its id.
 fn serve(app: &App, mut rq: tiny_http::Request, refuse: Option<ApiError>) {
     let started = Instant::now();
-    let id = request_id::generate();
+    let span = tracing::info_span!("request", request_id = %request_id::generate());
+    let _entered = span.enter();
     let method = crate::log::sanitize(rq.method().as_str(), 16);
     let path = log_path(app, rq.url());
     let converted = match refuse {
         Some(err) => Err(err),
         None => convert(app, &mut rq),
     };
-    let response = request_id::scope(&id, || match converted {
+    let response = match converted {
         Ok(req) => app.handle_http(req),
         Err(err) => {
             let mut r = Response::from_error(&err);
             crate::http::security_headers::apply(&mut r);
             r
         }
-    });
+    };
     let status = response.status;
     let lines = response.header_lines();
     let mut out = tiny_http::Response::from_data(response.body).with_status_code(status);
-    for h in wire_headers(&lines, &id) {
+    for h in wire_headers(&lines) {
         out.add_header(h);
     }
     if let Err(e) = rq.respond(out) {
         // Almost always the client went away; nothing to do but note it.
-        crate::log::debug(&format!("request_id={id} respond failed: {e}"));
+        tracing::debug!("respond failed: {e}");
     }
-    crate::log::info(&format!(
-        "{method} {path} {status} {:.1}ms request_id={id}",
-        started.elapsed().as_secs_f64() * 1000.0
-    ));
+    let elapsed_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+    tracing::info!(target: "sesame::access", %method, route = %path, status, elapsed_ms, "answered");
 }
 
 /// Response headers as tiny_http writes them. A value holding CR, LF or NUL is dropped (and
 /// logged by name): it would end the header early and split the response, whatever produced it.
-fn wire_headers(headers: &[(String, String)], id: &str) -> Vec<tiny_http::Header> {
+fn wire_headers(headers: &[(String, String)]) -> Vec<tiny_http::Header> {
     headers
         .iter()
         .filter(|(k, v)| {
             let unsafe_value = v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
             if unsafe_value {
-                crate::log::warn(&format!(
-                    "request_id={id} dropped a {} header holding CR/LF/NUL",
-                    crate::log::sanitize(k, 40)
-                ));
+                tracing::warn!("dropped a {} header holding CR/LF/NUL", crate::log::sanitize(k, 40));
             }
             !unsafe_value
         })
@@ -305,7 +313,7 @@ mod tests {
             ("x-b".to_string(), "lf\n".to_string()),
             ("content-type".to_string(), "application/json".to_string()),
         ];
-        let out = wire_headers(&headers, "test");
+        let out = wire_headers(&headers);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].value.as_str(), "application/json");
     }

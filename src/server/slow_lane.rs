@@ -56,7 +56,7 @@ impl SlowLane {
 
 fn run(app: &App, rx: &Mutex<Receiver<tiny_http::Request>>) {
     if let Err(e) = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min) {
-        crate::log::warn(&format!("slow lane runs at normal priority: {e:?}"));
+        tracing::warn!("slow lane runs at normal priority: {e:?}");
     }
     loop {
         // The lock is held only while waiting for the next request, not while serving it.

@@ -3,6 +3,7 @@
 //! port for over-the-socket checks.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod browser;
 pub mod fake_provider;
 pub mod http_client;

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
+use sesame::config::oauth::OAuthConfig;
 use sesame::http::{Request, Response};
-use sesame::oauth::config::OAuthConfig;
 
 use super::fake_provider::{FakeProvider, TestKey};
 use super::{cookie_header, json_body, Backend, TestApp, BASE};

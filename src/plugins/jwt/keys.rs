@@ -14,7 +14,7 @@ use ring::rand::SystemRandom;
 use ring::signature;
 use serde_json::{Map, Value};
 
-use super::config::JwtAlg;
+use super::JwtAlg;
 
 /// A freshly generated key pair.
 pub struct KeyPair {

@@ -7,7 +7,6 @@
 //! `SESAME_JWT_ALG` (EdDSA by default), the private half encrypted (`seal.rs`). Wire details
 //! and the table format are in `docs/plugins/jwt.md`.
 
-pub mod config;
 mod keys;
 pub mod seal;
 mod sign;
@@ -21,7 +20,7 @@ use crate::endpoint::{Ctx, Services};
 use crate::error::ApiError;
 use crate::http::{Method, Request, Response};
 
-pub use config::{JwtAlg, JwtConfig};
+pub use crate::config::plugins::{JwtAlg, JwtConfig};
 
 pub const PLUGIN: Plugin = Plugin {
     id: "jwt",

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::config::JwtAlg;
+use super::JwtAlg;
 use super::{keys, seal};
 use crate::endpoint::Services;
 use crate::error::ApiError;

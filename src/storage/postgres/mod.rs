@@ -93,11 +93,11 @@ impl PgStorage {
         } else {
             let pending = storage.pending_migrations(migrations)?;
             if !pending.is_empty() {
-                crate::log::warn(&format!(
+                tracing::warn!(
                     "{} migration(s) pending and SESAME_AUTO_MIGRATE=false: run `sesame migrate` ({})",
                     pending.len(),
                     pending.join(", ")
-                ));
+                );
             }
         }
         Ok(storage)
@@ -124,7 +124,7 @@ impl PgStorage {
             let err = match self.config.connect(postgres::NoTls) {
                 Ok(client) => {
                     if warned {
-                        crate::log::info(&format!("PostgreSQL at {} is reachable", self.target()));
+                        tracing::info!("PostgreSQL at {} is reachable", self.target());
                     }
                     drop(client);
                     return Ok(());
@@ -140,11 +140,11 @@ impl PgStorage {
                 );
             }
             if !warned {
-                crate::log::warn(&format!(
+                tracing::warn!(
                     "PostgreSQL at {} is not reachable ({err:#}); retrying for up to {}s",
                     self.target(),
                     timeout.as_secs()
-                ));
+                );
                 warned = true;
             }
             std::thread::sleep((deadline - now).min(Duration::from_millis(500)));
@@ -157,7 +157,7 @@ impl PgStorage {
         let mut conn = self.pool.get().context("no PostgreSQL connection for migrating")?;
         let applied = migrate::apply(&mut conn.client, migrations).context("applying migrations")?;
         if !applied.is_empty() {
-            crate::log::info(&format!("applied migrations: {}", applied.join(", ")));
+            tracing::info!("applied migrations: {}", applied.join(", "));
         }
         Ok(applied)
     }

@@ -94,7 +94,7 @@ impl<B: Backend> RateLimitStore for B {
         if self.rate_limit_upkeep().sweep_due(now_ms, inserted) {
             if let Err(e) = sweep(self, now_ms) {
                 // The request was counted; the next sweep tries again.
-                crate::log::warn(&format!("sweeping the rate-limit table failed: {e}"));
+                tracing::warn!("sweeping the rate-limit table failed: {e}");
             }
         }
         if count <= max {

@@ -101,7 +101,7 @@ impl Manager {
         if !self.is_memory() {
             let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
-                eprintln!("WARN SQLite database {} is in journal mode {mode}, not WAL", self.path);
+                tracing::warn!("SQLite database {} is in journal mode {mode}, not WAL", self.path);
             }
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;

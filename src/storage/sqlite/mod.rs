@@ -97,8 +97,8 @@ impl SqliteStorage {
         } else {
             let pending = storage.pending_migrations(migrations)?;
             if !pending.is_empty() {
-                eprintln!(
-                    "WARN {} migration(s) pending and SESAME_AUTO_MIGRATE=false: run `sesame migrate` ({})",
+                tracing::warn!(
+                    "{} migration(s) pending and SESAME_AUTO_MIGRATE=false: run `sesame migrate` ({})",
                     pending.len(),
                     pending.join(", ")
                 );
@@ -117,7 +117,7 @@ impl SqliteStorage {
         let mut conn = self.lock_writer();
         let applied = migrate::apply(&mut conn, migrations).context("applying migrations")?;
         if !applied.is_empty() {
-            eprintln!("INFO applied migrations: {}", applied.join(", "));
+            tracing::info!("applied migrations: {}", applied.join(", "));
         }
         Ok(applied)
     }

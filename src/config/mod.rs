@@ -1,0 +1,368 @@
+//! Configuration: variables (the process environment, or any other name → value [`Source`])
+//! parsed once into a validated, typed [`Config`].
+//!
+//! Each variable is described once, as a [`Var`] (name, default, help, parser) in the module
+//! of its area; [`AREAS`] lists the areas' tables in the order `--help` and the README show
+//! them. Everything else is made from those tables: `sesame --help` and the README tables
+//! (`report.rs`, a test keeps README.md equal to them), `sesame config check`, and the report
+//! of unknown `SESAME_*` / `BETTER_AUTH_*` names (`unknown.rs`). Secrets live in [`Secret`],
+//! whose `Debug` prints `****`, so a logged `Config` never leaks them.
+
+pub mod accounts;
+pub mod cookies;
+pub mod mail;
+pub mod oauth;
+pub mod observability;
+pub mod plugins;
+pub mod rate_limit;
+pub mod report;
+pub mod server;
+pub mod storage;
+pub mod unknown;
+pub mod var;
+
+use std::collections::{BTreeMap, HashMap};
+
+pub use mail::{EmailConfig, MailTransport};
+pub use unknown::Unknown;
+pub use var::{Effective, Reader, Source, Spec, Var};
+
+/// A value that must never be printed: `Debug` shows `****`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+/// One area's variables, as `--help` and the README group them.
+pub struct Area {
+    pub title: &'static str,
+    pub variables: &'static [&'static Spec],
+}
+
+/// Every area, in the order `--help`, the README and `config check` show them.
+pub const AREAS: &[Area] = &[
+    Area {
+        title: server::TITLE,
+        variables: server::VARIABLES,
+    },
+    Area {
+        title: cookies::TITLE,
+        variables: cookies::VARIABLES,
+    },
+    Area {
+        title: storage::TITLE,
+        variables: storage::VARIABLES,
+    },
+    Area {
+        title: accounts::TITLE,
+        variables: accounts::VARIABLES,
+    },
+    Area {
+        title: mail::TITLE,
+        variables: mail::VARIABLES,
+    },
+    Area {
+        title: oauth::TITLE,
+        variables: oauth::VARIABLES,
+    },
+    Area {
+        title: rate_limit::TITLE,
+        variables: rate_limit::VARIABLES,
+    },
+    Area {
+        title: plugins::TITLE,
+        variables: plugins::VARIABLES,
+    },
+    Area {
+        title: observability::TITLE,
+        variables: observability::VARIABLES,
+    },
+];
+
+/// Every variable, area by area.
+pub fn variables() -> impl Iterator<Item = &'static Spec> {
+    AREAS.iter().flat_map(|a| a.variables.iter().copied())
+}
+
+/// Which hash new passwords get. Both are always verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordHash {
+    Bcrypt,
+    Scrypt,
+}
+
+/// What storage to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageUrl {
+    Memory,
+    Postgres(Secret),
+    /// A SQLite database file path, or `:memory:` for an ephemeral one.
+    Sqlite(String),
+}
+
+/// The process environment as a [`Source`] (read once; values that are not UTF-8 are kept
+/// lossily, so they fail their parser instead of vanishing).
+pub struct Environment(BTreeMap<String, String>);
+
+impl Environment {
+    pub fn capture() -> Environment {
+        Environment(
+            std::env::vars_os()
+                .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+                .collect(),
+        )
+    }
+}
+
+impl Source for Environment {
+    fn value(&self, name: &str) -> Option<&str> {
+        self.0.value(name)
+    }
+    fn names(&self) -> Vec<String> {
+        self.0.names()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: std::net::IpAddr,
+    pub port: u16,
+    pub workers: usize,
+    /// Threads of the slow lane (password hashing), and how many requests may wait for them.
+    pub hash_threads: usize,
+    pub hash_queue: usize,
+    /// Origin of the public URL, without a trailing slash (`http://localhost:3000`).
+    pub base_origin: String,
+    /// Path prefix of every endpoint (`/api/auth`).
+    pub base_path: String,
+    pub secret: Secret,
+    /// True when the secret was generated for this process.
+    pub secret_is_ephemeral: bool,
+    pub trusted_origins: Vec<String>,
+    pub storage: StorageUrl,
+    pub max_body_bytes: usize,
+    pub bcrypt_cost: u32,
+    pub password_hash: PasswordHash,
+    pub min_password_length: usize,
+    pub max_password_length: usize,
+    pub session_expires_in: i64,
+    pub session_update_age: i64,
+    pub session_fresh_age: i64,
+    pub disable_sign_up: bool,
+    pub auto_sign_in: bool,
+    pub require_email_verification: bool,
+    pub cookie_prefix: String,
+    pub pool_size: Option<u32>,
+    pub auto_migrate: bool,
+    /// Enabled plugin ids (`SESAME_PLUGINS`), checked against the compiled-in list.
+    pub plugins: Vec<String>,
+    /// bearer plugin: refuse raw (unsigned) session tokens (`SESAME_BEARER_REQUIRE_SIGNATURE`).
+    pub bearer_require_signature: bool,
+    /// The jwt plugin's settings (`SESAME_JWT_*`).
+    pub jwt: plugins::JwtConfig,
+    pub postgres_startup_timeout: u64,
+    pub rehash_on_sign_in: bool,
+    /// Email delivery and the email flows.
+    pub email: EmailConfig,
+    /// Social sign-in providers and settings.
+    pub oauth: oauth::OAuthConfig,
+    pub rate_limit: bool,
+    pub rate_limit_rules: Vec<crate::ratelimit::CustomRule>,
+    pub rate_limit_storage: crate::ratelimit::StoreKind,
+    pub trusted_proxies: Vec<crate::http::client_ip::IpNet>,
+    pub read_timeout_secs: u64,
+    pub max_connections: usize,
+    /// Connections one client address may hold (`SESAME_MAX_CONNECTIONS_PER_IP`); trusted
+    /// proxies are exempt.
+    pub max_connections_per_ip: usize,
+    pub max_header_bytes: usize,
+    /// `SESAME_LOG`: the log filter (checked).
+    pub log_filter: String,
+    pub log_format: crate::log::LogFormat,
+    /// Where `/metrics` is served; `None`: nowhere.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+}
+
+/// What reading a [`Source`] gave: the configuration unless there were problems, every value
+/// read (redacted) for `config check`, and the names nobody reads.
+pub struct Loaded {
+    pub config: Option<Config>,
+    pub problems: Vec<String>,
+    pub effective: Vec<Effective>,
+    pub unknown: Vec<Unknown>,
+}
+
+impl Loaded {
+    /// The configuration, or an error listing every problem.
+    pub fn into_result(self) -> anyhow::Result<Config> {
+        match self.config {
+            Some(c) if self.problems.is_empty() => Ok(c),
+            _ => Err(self.error()),
+        }
+    }
+
+    /// Every problem as one error (the unknown names too: a typo may be the cause).
+    pub fn error(&self) -> anyhow::Error {
+        let mut message = String::from("invalid configuration:");
+        for p in &self.problems {
+            message.push_str("\n  ");
+            message.push_str(p);
+        }
+        for u in &self.unknown {
+            message.push_str(&format!("\n  (also: {u})"));
+        }
+        anyhow::anyhow!("{message}")
+    }
+}
+
+impl Config {
+    /// Reads every area from `source`.
+    pub fn load(source: &dyn Source) -> Loaded {
+        let r = Reader::new(source);
+        let server = server::read(&r);
+        let cookies = cookies::read(&r, server.host, server.port);
+        let storage = storage::read(&r);
+        let accounts = accounts::read(&r);
+        let email = mail::read(&r, accounts.require_email_verification);
+        let oauth = oauth::read(&r);
+        let rate = rate_limit::read(&r);
+        let plugins = plugins::read(&r);
+        let observe = observability::read(&r);
+        let config = Config {
+            host: server.host,
+            port: server.port,
+            workers: server.workers,
+            hash_threads: server.hash_threads,
+            hash_queue: server.hash_queue,
+            base_origin: cookies.base_origin,
+            base_path: cookies.base_path,
+            secret: cookies.secret,
+            secret_is_ephemeral: cookies.secret_is_ephemeral,
+            trusted_origins: cookies.trusted_origins,
+            storage: storage.storage,
+            max_body_bytes: server.max_body_bytes,
+            bcrypt_cost: accounts.bcrypt_cost,
+            password_hash: accounts.password_hash,
+            min_password_length: accounts.min_password_length,
+            max_password_length: accounts.max_password_length,
+            session_expires_in: accounts.session_expires_in,
+            session_update_age: accounts.session_update_age,
+            session_fresh_age: accounts.session_fresh_age,
+            disable_sign_up: accounts.disable_sign_up,
+            auto_sign_in: accounts.auto_sign_in,
+            require_email_verification: accounts.require_email_verification,
+            cookie_prefix: cookies.cookie_prefix,
+            pool_size: storage.pool_size,
+            auto_migrate: storage.auto_migrate,
+            plugins: plugins.plugins,
+            bearer_require_signature: plugins.bearer_require_signature,
+            jwt: plugins.jwt,
+            postgres_startup_timeout: storage.postgres_startup_timeout,
+            rehash_on_sign_in: accounts.rehash_on_sign_in,
+            email,
+            oauth,
+            rate_limit: rate.rate_limit,
+            rate_limit_rules: rate.rate_limit_rules,
+            rate_limit_storage: rate.rate_limit_storage,
+            trusted_proxies: server.trusted_proxies,
+            read_timeout_secs: server.read_timeout_secs,
+            max_connections: server.max_connections,
+            max_connections_per_ip: server.max_connections_per_ip,
+            max_header_bytes: server.max_header_bytes,
+            log_filter: observe.log_filter,
+            log_format: observe.log_format,
+            metrics_addr: observe.metrics_addr,
+        };
+        let effective = r.effective();
+        let specs: Vec<&Spec> = variables().collect();
+        let unknown = unknown::find(source, &specs, &effective);
+        let problems = r.problems();
+        Loaded {
+            config: problems.is_empty().then_some(config),
+            problems,
+            effective,
+            unknown,
+        }
+    }
+
+    /// Reads `source`; an error lists every problem.
+    pub fn from_source(source: &dyn Source) -> anyhow::Result<Config> {
+        Config::load(source).into_result()
+    }
+
+    /// Reads the process environment.
+    pub fn from_env() -> anyhow::Result<Config> {
+        Config::from_source(&Environment::capture())
+    }
+
+    /// Parses a set of variables; unknown names are ignored, bad values are errors naming the
+    /// variable.
+    pub fn from_vars(vars: &HashMap<String, String>) -> anyhow::Result<Config> {
+        Config::from_source(vars)
+    }
+
+    /// A configuration for tests: fixed secret, bcrypt cost 4, memory storage.
+    pub fn for_tests() -> Config {
+        let vars: HashMap<String, String> = [
+            ("BETTER_AUTH_SECRET", cookies::TEST_SECRET),
+            ("DATABASE_URL", "memory"),
+            ("SESAME_BCRYPT_COST", "4"),
+            ("SESAME_WORKERS", "4"),
+            // Tests share one client address and a fixed clock; the rate-limit tests turn it on.
+            ("SESAME_RATE_LIMIT", "false"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        match Config::from_vars(&vars) {
+            Ok(c) => c,
+            // The fixed variables above always parse; reaching this is a bug in this function.
+            Err(e) => unreachable!("test config must parse: {e:#}"),
+        }
+    }
+
+    /// Warnings worth printing at start-up (never the secret itself).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.secret_is_ephemeral {
+            w.push("BETTER_AUTH_SECRET is not set: using a random secret, sessions will not survive a restart (`sesame secret` prints one)".to_string());
+        } else if cookies::PUBLISHED_SECRETS.contains(&self.secret.expose()) {
+            w.push("!!! BETTER_AUTH_SECRET is a published default: anyone can forge session cookies with it. Allowed only because BETTER_AUTH_URL is a loopback URL; never use it in production (`sesame secret` prints a good one) !!!".to_string());
+        } else if self.secret.expose().chars().count() < cookies::MIN_SECRET_CHARS {
+            w.push(format!(
+                "BETTER_AUTH_SECRET is shorter than {} characters (refused on a public HOST)",
+                cookies::MIN_SECRET_CHARS
+            ));
+        }
+        if self.email.transport == MailTransport::Log {
+            w.push("no mail transport configured: emails (with their links) are printed to stderr; set SESAME_SMTP_URL or SESAME_EMAIL_WEBHOOK_URL in production".to_string());
+        }
+        w
+    }
+
+    /// The full endpoint base (`http://localhost:3000/api/auth`), Better Auth's `ctx.baseURL`.
+    pub fn base_url(&self) -> String {
+        format!("{}{}", self.base_origin, self.base_path)
+    }
+
+    /// Cookies are `Secure` and `__Secure-`-prefixed when the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.base_origin.starts_with("https://")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,221 @@
+//! Plugins area: which plugins are enabled, and each plugin's settings. A plugin's variables
+//! are read whether or not it is enabled, so a bad value fails start-up either way.
+
+use super::var::{list, text, Default, Reader, Spec, Var};
+
+pub const TITLE: &str = "Plugins";
+
+pub const PLUGINS: Var<Vec<String>> = Var::new(
+    "SESAME_PLUGINS",
+    Default::None,
+    "Plugins to enable, comma separated: bearer, username, jwt, open-api",
+    list,
+);
+pub const BEARER_REQUIRE_SIGNATURE: Var<bool> = Var::new(
+    "SESAME_BEARER_REQUIRE_SIGNATURE",
+    Default::Value("false"),
+    "bearer plugin: accept only the signed token of `set-auth-token`, never a raw session token",
+    super::var::boolean,
+);
+pub const JWT_ALG: Var<JwtAlg> = Var::new(
+    "SESAME_JWT_ALG",
+    Default::Value("EdDSA"),
+    "jwt plugin: algorithm of new signing keys, `EdDSA` (Ed25519), `ES256` or `RS256`",
+    jwt_alg,
+);
+pub const JWT_ISSUER: Var<String> = Var::new(
+    "SESAME_JWT_ISSUER",
+    Default::Computed("base URL origin"),
+    "jwt plugin: the `iss` claim",
+    text,
+);
+pub const JWT_AUDIENCE: Var<Vec<String>> = Var::new(
+    "SESAME_JWT_AUDIENCE",
+    Default::Computed("base URL origin"),
+    "jwt plugin: the `aud` claim; several comma separated become an array",
+    list,
+);
+pub const JWT_EXPIRES_IN: Var<i64> = Var::new(
+    "SESAME_JWT_EXPIRES_IN",
+    Default::Value("15m"),
+    "jwt plugin: token lifetime, seconds or a duration like `15m`, `1h`, `7d`",
+    duration,
+);
+
+pub const VARIABLES: &[&Spec] = &[
+    &PLUGINS.spec,
+    &BEARER_REQUIRE_SIGNATURE.spec,
+    &JWT_ALG.spec,
+    &JWT_ISSUER.spec,
+    &JWT_AUDIENCE.spec,
+    &JWT_EXPIRES_IN.spec,
+];
+
+/// A signing algorithm Sesame can generate keys for. `EdDSA` (Ed25519) is Better Auth's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlg {
+    EdDSA,
+    ES256,
+    RS256,
+}
+
+impl JwtAlg {
+    pub fn name(self) -> &'static str {
+        match self {
+            JwtAlg::EdDSA => "EdDSA",
+            JwtAlg::ES256 => "ES256",
+            JwtAlg::RS256 => "RS256",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<JwtAlg> {
+        [JwtAlg::EdDSA, JwtAlg::ES256, JwtAlg::RS256]
+            .into_iter()
+            .find(|a| a.name() == name)
+    }
+}
+
+/// The jwt plugin's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtConfig {
+    /// Algorithm of newly generated keys (`SESAME_JWT_ALG`).
+    pub alg: JwtAlg,
+    /// `iss` claim; `None`: the base URL's origin, as Better Auth.
+    pub issuer: Option<String>,
+    /// `aud` claim, one or more values; empty: the base URL's origin.
+    pub audience: Vec<String>,
+    /// Token lifetime in seconds (`SESAME_JWT_EXPIRES_IN`, default 15 minutes).
+    pub expires_in: i64,
+}
+
+impl std::default::Default for JwtConfig {
+    fn default() -> Self {
+        JwtConfig {
+            alg: JwtAlg::EdDSA,
+            issuer: None,
+            audience: Vec::new(),
+            expires_in: 15 * 60,
+        }
+    }
+}
+
+fn jwt_alg(s: &str) -> Result<JwtAlg, String> {
+    JwtAlg::from_name(s).ok_or_else(|| "must be EdDSA, ES256 or RS256".to_string())
+}
+
+fn duration(s: &str) -> Result<i64, String> {
+    match parse_duration(s) {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err("must be a positive number of seconds or a duration like 15m, 1h, 7d".to_string()),
+    }
+}
+
+/// Seconds from `900` or a Better Auth-style duration (`15m`, `1h`, `7d`, `2 weeks`).
+fn parse_duration(value: &str) -> Option<i64> {
+    if let Ok(n) = value.parse::<i64>() {
+        return Some(n);
+    }
+    let split = value.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = value.split_at(split);
+    let n: i64 = number.parse().ok()?;
+    let unit_seconds = match unit.trim().to_ascii_lowercase().as_str() {
+        "s" | "sec" | "secs" | "second" | "seconds" => 1,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60,
+        "h" | "hr" | "hrs" | "hour" | "hours" => 3_600,
+        "d" | "day" | "days" => 86_400,
+        "w" | "week" | "weeks" => 604_800,
+        _ => return None,
+    };
+    n.checked_mul(unit_seconds)
+}
+
+pub struct Plugins {
+    pub plugins: Vec<String>,
+    pub bearer_require_signature: bool,
+    pub jwt: JwtConfig,
+}
+
+pub fn read(r: &Reader) -> Plugins {
+    r.area(TITLE);
+    let plugins = r.opt(&PLUGINS).unwrap_or_default();
+    let known: Vec<&str> = crate::plugins::ALL_PLUGINS.iter().map(|p| p.id).collect();
+    for id in &plugins {
+        if !known.contains(&id.as_str()) {
+            r.problem(format!(
+                "SESAME_PLUGINS names an unknown plugin {id:?} (known: {})",
+                known.join(", ")
+            ));
+        }
+    }
+    Plugins {
+        plugins,
+        bearer_require_signature: r.get(&BEARER_REQUIRE_SIGNATURE),
+        jwt: JwtConfig {
+            alg: r.get(&JWT_ALG),
+            issuer: r.opt(&JWT_ISSUER),
+            audience: r.opt(&JWT_AUDIENCE).unwrap_or_default(),
+            expires_in: r.get(&JWT_EXPIRES_IN),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<JwtConfig, Vec<String>> {
+        let vars: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let r = Reader::new(&vars);
+        let p = read(&r);
+        match r.problems() {
+            problems if problems.is_empty() => Ok(p.jwt),
+            problems => Err(problems),
+        }
+    }
+
+    #[test]
+    fn jwt_defaults_match_better_auth() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c, JwtConfig::default());
+        assert_eq!(c.alg.name(), "EdDSA");
+        assert_eq!(c.expires_in, 900);
+    }
+
+    #[test]
+    fn jwt_values_parse() {
+        let c = parse(&[
+            ("SESAME_JWT_ALG", "RS256"),
+            ("SESAME_JWT_ISSUER", "https://issuer.example"),
+            ("SESAME_JWT_AUDIENCE", "api-a, api-b"),
+            ("SESAME_JWT_EXPIRES_IN", "1h"),
+        ])
+        .unwrap();
+        assert_eq!(c.alg, JwtAlg::RS256);
+        assert_eq!(c.issuer.as_deref(), Some("https://issuer.example"));
+        assert_eq!(c.audience, vec!["api-a", "api-b"]);
+        assert_eq!(c.expires_in, 3600);
+        assert_eq!(parse(&[("SESAME_JWT_EXPIRES_IN", "120")]).unwrap().expires_in, 120);
+        assert_eq!(
+            parse(&[("SESAME_JWT_EXPIRES_IN", "2 days")]).unwrap().expires_in,
+            172_800
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (name, value) in [
+            ("SESAME_JWT_ALG", "HS256"),
+            ("SESAME_JWT_ALG", "eddsa"),
+            ("SESAME_JWT_EXPIRES_IN", "0"),
+            ("SESAME_JWT_EXPIRES_IN", "-5"),
+            ("SESAME_JWT_EXPIRES_IN", "15 fortnights"),
+            ("SESAME_JWT_EXPIRES_IN", "m"),
+            ("SESAME_JWT_EXPIRES_IN", "99999999999999999999d"),
+            ("SESAME_PLUGINS", "jwt,nope"),
+        ] {
+            let err = parse(&[(name, value)]).unwrap_err().join("\n");
+            assert!(err.contains(name), "{name}={value}: {err}");
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Server area: where Sesame listens, how many threads answer, and the per-connection limits
+//! (enforced by the patched tiny_http, see `server/mod.rs`).
+
+use std::net::IpAddr;
+
+use super::var::{number, positive, Default, Reader, Spec, Var};
+use crate::http::client_ip::{self, IpNet};
+
+pub const TITLE: &str = "Server";
+
+pub const HOST: Var<IpAddr> = Var::new("HOST", Default::Value("127.0.0.1"), "Address to listen on", number);
+pub const PORT: Var<u16> = Var::new("PORT", Default::Value("3000"), "Port to listen on", number);
+pub const WORKERS: Var<usize> = Var::new(
+    "SESAME_WORKERS",
+    Default::Computed("2 x cores"),
+    "Worker threads answering requests",
+    positive,
+);
+pub const HASH_THREADS: Var<usize> = Var::new(
+    "SESAME_HASH_THREADS",
+    Default::Computed("cores"),
+    "Low-priority threads that run the requests which hash passwords (sign-in, sign-up, …)",
+    positive,
+);
+pub const HASH_QUEUE: Var<usize> = Var::new(
+    "SESAME_HASH_QUEUE",
+    Default::Value("256"),
+    "Password-hashing requests that may wait for those threads; beyond it: 503 SERVER_BUSY",
+    positive,
+);
+pub const MAX_BODY_BYTES: Var<usize> = Var::new(
+    "SESAME_MAX_BODY_BYTES",
+    Default::Value("1048576"),
+    "Largest accepted request body; larger gets 413",
+    number,
+);
+pub const TRUSTED_PROXIES: Var<Vec<IpNet>> = Var::new(
+    "SESAME_TRUSTED_PROXIES",
+    Default::None,
+    "Proxy IPs/CIDRs whose X-Forwarded-For is believed, comma separated. Unset: the socket peer is the client",
+    proxies,
+);
+pub const READ_TIMEOUT_SECS: Var<u64> = Var::new(
+    "SESAME_READ_TIMEOUT_SECS",
+    Default::Value("10"),
+    "Seconds a client has to send a request's headers, and again its body; also the keep-alive idle time",
+    positive,
+);
+pub const MAX_CONNECTIONS: Var<usize> = Var::new(
+    "SESAME_MAX_CONNECTIONS",
+    Default::Value("512"),
+    "Open connections served at once; more are answered 503 and closed",
+    positive,
+);
+pub const MAX_CONNECTIONS_PER_IP: Var<usize> = Var::new(
+    "SESAME_MAX_CONNECTIONS_PER_IP",
+    Default::Value("64"),
+    "Open connections one client address may hold (IPv6: per /64; SESAME_TRUSTED_PROXIES exempt); more are answered 503 and closed",
+    positive,
+);
+pub const MAX_HEADER_BYTES: Var<usize> = Var::new(
+    "SESAME_MAX_HEADER_BYTES",
+    Default::Value("16384"),
+    "Largest request line plus headers; larger gets 431",
+    header_bytes,
+);
+
+pub const VARIABLES: &[&Spec] = &[
+    &HOST.spec,
+    &PORT.spec,
+    &WORKERS.spec,
+    &HASH_THREADS.spec,
+    &HASH_QUEUE.spec,
+    &MAX_BODY_BYTES.spec,
+    &TRUSTED_PROXIES.spec,
+    &READ_TIMEOUT_SECS.spec,
+    &MAX_CONNECTIONS.spec,
+    &MAX_CONNECTIONS_PER_IP.spec,
+    &MAX_HEADER_BYTES.spec,
+];
+
+fn proxies(s: &str) -> Result<Vec<IpNet>, String> {
+    client_ip::parse_proxies(s).map_err(|e| format!("{e:#}"))
+}
+
+fn header_bytes(s: &str) -> Result<usize, String> {
+    let n: usize = number(s)?;
+    if n < 1024 {
+        return Err("must be at least 1024".to_string());
+    }
+    Ok(n)
+}
+
+pub struct Server {
+    pub host: IpAddr,
+    pub port: u16,
+    pub workers: usize,
+    pub hash_threads: usize,
+    pub hash_queue: usize,
+    pub max_body_bytes: usize,
+    pub trusted_proxies: Vec<IpNet>,
+    pub read_timeout_secs: u64,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub max_header_bytes: usize,
+}
+
+pub fn read(r: &Reader) -> Server {
+    r.area(TITLE);
+    let (host, port) = (r.get(&HOST), r.get(&PORT));
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let workers = r.get_or(&WORKERS, || cores * 2);
+    r.note_default(&WORKERS, workers);
+    let hash_threads = r.get_or(&HASH_THREADS, || cores);
+    r.note_default(&HASH_THREADS, hash_threads);
+    Server {
+        host,
+        port,
+        workers,
+        hash_threads,
+        hash_queue: r.get(&HASH_QUEUE),
+        max_body_bytes: r.get(&MAX_BODY_BYTES),
+        trusted_proxies: r.opt(&TRUSTED_PROXIES).unwrap_or_default(),
+        read_timeout_secs: r.get(&READ_TIMEOUT_SECS),
+        max_connections: r.get(&MAX_CONNECTIONS),
+        max_connections_per_ip: r.get(&MAX_CONNECTIONS_PER_IP),
+        max_header_bytes: r.get(&MAX_HEADER_BYTES),
+    }
+}
