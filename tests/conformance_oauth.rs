@@ -3,9 +3,9 @@
 //! profile and closed `account` object, and `/refresh-token` leaving out what it does not have.
 
 use serde_json::{json, Map, Value};
+use sesame::config::oauth::OAuthConfig;
 use sesame::http::Response;
 use sesame::mail::MailKind;
-use sesame::oauth::config::OAuthConfig;
 use sesame::ApiInput;
 
 use crate::support::fake_provider::{FakeProvider, TestKey};

@@ -12,6 +12,9 @@
 //! - `tokens.rs`   — token answers, unverified JWT claims, token encryption at rest.
 
 pub mod builtin;
+/// The OAuth settings live with the rest of the configuration (`config/oauth/`); this path
+/// names them too.
+pub use crate::config::oauth as config;
 pub mod generic;
 pub mod http;
 pub mod id_token;
