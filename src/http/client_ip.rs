@@ -191,7 +191,7 @@ mod tests {
         let warned = |lines: &[String]| {
             lines
                 .iter()
-                .filter(|l| l.starts_with("WARN ") && l.contains("SESAME_TRUSTED_PROXIES"))
+                .filter(|l| l.contains(" WARN ") && l.contains("SESAME_TRUSTED_PROXIES"))
                 .filter(|l| {
                     ["203.0.113.7", "198.51.100.1", "10.0.0.2"]
                         .iter()
