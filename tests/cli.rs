@@ -2,7 +2,8 @@
 //! `config check`, unknown-variable warnings, and graceful shutdown on SIGTERM.
 
 use std::collections::BTreeSet;
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::binary::{self, tempdir, BIN};
