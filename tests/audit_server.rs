@@ -161,13 +161,15 @@ fn unmatched_paths_are_logged_without_what_follows_their_first_segment() {
     }
     server.stop();
     let lines = tap.lines();
-    let access: Vec<&String> = lines.iter().filter(|l| l.contains(" 404 ")).collect();
+    let access: Vec<&String> = lines.iter().filter(|l| l.contains(" status=404 ")).collect();
     assert!(access.len() >= 7, "{lines:?}");
     for line in &lines {
         assert!(!line.contains(secret), "the log leaks the token: {line}");
     }
     assert!(
-        access.iter().any(|l| l.contains("GET /api/auth/reset-password/… 404")),
+        access
+            .iter()
+            .any(|l| l.contains("method=GET route=/api/auth/reset-password/… status=404")),
         "{access:?}"
     );
 }
