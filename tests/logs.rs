@@ -212,7 +212,10 @@ fn control_characters_from_clients_never_reach_the_log_raw() {
     let _ = s.read_to_end(&mut answer);
     // Whatever became of it (refused by the HTTP parser, or answered and logged), the next
     // request's access line marks the point by which it was logged, if at all.
-    assert_eq!(http_client::send(served.addr, "GET", "/api/auth/ok", &[], b"").status, 200);
+    assert_eq!(
+        http_client::send(served.addr, "GET", "/api/auth/ok", &[], b"").status,
+        200
+    );
     access_line(&served, "/api/auth/ok");
     for line in served.lines() {
         assert!(
