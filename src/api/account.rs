@@ -6,10 +6,10 @@
 use serde_json::{json, Map, Value};
 
 use crate::clock::iso;
+use crate::config::oauth::ProviderKind;
 use crate::endpoint::current;
 use crate::endpoint::validate::{query_object, Fields};
 use crate::endpoint::{Ctx, Transport};
-use crate::config::oauth::ProviderKind;
 use crate::error::{codes, ApiError};
 use crate::http::{Request, Response};
 use crate::oauth::provider::Provider;

@@ -9,7 +9,6 @@ use super::config::FieldMap;
 use super::http::Client;
 use super::tokens::Tokens;
 use super::UserInfo;
-use crate::config::oauth::FieldMap;
 
 /// What a discovery document contributes.
 #[derive(Debug, Clone, PartialEq, Eq)]

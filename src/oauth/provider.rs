@@ -14,6 +14,7 @@ use super::http::{Client, FetchError};
 use super::id_token::{self, Expected, IssuerCheck, JwksCache};
 use super::tokens::{decode_jwt_claims, Tokens};
 use super::UserInfo;
+use crate::config::oauth::{ClientAuth, ProviderConfig, ProviderKind};
 use crate::http::js::encode_uri_component;
 
 /// A provider's endpoints once known.
