@@ -263,7 +263,7 @@ fn attempt(
         "mail delivery failed kind={kind} domain={domain} via={via} attempt={attempt}/{}: {err}; retrying in {}s",
         policy.attempts,
         backoff.as_secs_f32()
-    ));
+    );
     retries.push(Retry {
         due: Instant::now() + backoff,
         attempt: attempt + 1,

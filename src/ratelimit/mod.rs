@@ -224,9 +224,7 @@ fn decide(decision: StorageResult<Decision>, guarded: bool) -> Result<(), ApiErr
             .with_header("x-retry-after", retry_after.to_string())
             .with_header("retry-after", retry_after.to_string())),
         Err(e) if guarded => {
-            tracing::error!(
-                "rate limiter store failed, request refused: {e}"
-            );
+            tracing::error!("rate limiter store failed, request refused: {e}");
             Err(ApiError::new(503, codes::DATABASE_UNAVAILABLE))
         }
         Err(e) => {
