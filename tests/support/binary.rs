@@ -111,7 +111,21 @@ impl Served {
         }
     }
 
-    /// Sends SIGTERM and waits (bounded) for the exit status.
+    /// Waits (until `deadline`) for the reader to reach the end of stderr, so [`Served::lines`]
+    /// holds everything the process wrote.
+    fn wait_for_eof(&self, deadline: Instant) {
+        let (lock, cv) = &*self.lines;
+        let mut guard = lock.lock().unwrap();
+        while !guard.1 {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            guard = cv.wait_timeout(guard, deadline - now).unwrap().0;
+        }
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status and the end of its stderr.
     pub fn terminate(&mut self) -> Option<i32> {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -121,6 +135,7 @@ impl Served {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(code) = self.child.try_wait().unwrap() {
+                self.wait_for_eof(deadline);
                 return code.code();
             }
             assert!(Instant::now() < deadline, "server did not stop within 15 s of SIGTERM");
