@@ -3,7 +3,7 @@
 //! leaves the setting at its default. Each is reported with the closest known name.
 
 use super::var::{Effective, Source, Spec};
-use crate::oauth::builtin::Builtin;
+use crate::oauth::providers::Builtin;
 
 /// A variable nobody reads, and the known name it most likely meant.
 #[derive(Debug, Clone, PartialEq, Eq)]

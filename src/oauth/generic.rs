@@ -4,9 +4,9 @@
 
 use serde_json::{Map, Value};
 
-use super::builtin::string_boolean;
 use super::config::FieldMap;
 use super::http::Client;
+use super::providers::string_boolean;
 use super::tokens::Tokens;
 use super::UserInfo;
 

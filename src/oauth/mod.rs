@@ -3,15 +3,15 @@
 //! calls Sesame makes are email delivery's, in `mail/`). The flow's steps that run inside
 //! endpoints — the state and PKCE verifier, linking accounts — are in `endpoint/social/`.
 //!
-//! - `config/oauth.rs` (in the configuration) — the environment variables, parsed into `OAuthConfig`;
-//! - `builtin.rs`  — github, google, discord, gitlab, microsoft, apple, facebook, twitter,
-//!   linkedin, slack: endpoints, scopes, profile mapping;
+//! - `config/oauth/` (in the configuration) — the environment variables, parsed into
+//!   `OAuthConfig`;
+//! - `providers/`  — the built-ins, one file each (github, google, discord, gitlab, microsoft,
+//!   apple, facebook, twitter, linkedin, slack): endpoints, scopes, profile mapping;
 //! - `generic.rs`  — OIDC discovery and generic OAuth 2 field mapping;
 //! - `provider.rs` — a provider at run time: authorize URL, code exchange, refresh, profile;
 //! - `id_token.rs` — JWKS-backed ID-token verification with a key cache;
 //! - `tokens.rs`   — token answers, unverified JWT claims, token encryption at rest.
 
-pub mod builtin;
 /// The OAuth settings live with the rest of the configuration (`config/oauth/`); this path
 /// names them too.
 pub use crate::config::oauth as config;
@@ -19,6 +19,7 @@ pub mod generic;
 pub mod http;
 pub mod id_token;
 pub mod provider;
+pub mod providers;
 pub mod tokens;
 
 use serde_json::Value;

@@ -8,10 +8,10 @@ use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::builtin::{self, Builtin, BuiltinDef, IssuerRule, ProfileUrls};
 use super::generic::{self, Discovered};
 use super::http::{Client, FetchError};
 use super::id_token::{self, Expected, IssuerCheck, JwksCache};
+use super::providers::{self, Builtin, BuiltinDef, IssuerRule, Profile};
 use super::tokens::{decode_jwt_claims, Tokens};
 use super::UserInfo;
 use crate::config::oauth::{ClientAuth, ProviderConfig, ProviderKind};
@@ -111,7 +111,7 @@ impl Provider {
                     emails: o
                         .emails
                         .clone()
-                        .or_else(|| (*b == Builtin::Github).then(|| builtin::GITHUB_EMAILS.to_string())),
+                        .or_else(|| (*b == Builtin::Github).then(|| providers::GITHUB_EMAILS.to_string())),
                     jwks: o.jwks.clone().or(d.jwks.map(|j| self.tenant_url(j))),
                     issuer: None,
                     algorithms: vec![Algorithm::RS256],
@@ -312,7 +312,7 @@ impl Provider {
         let (issuer, max_age, sha) = match (self.builtin(), self.def().and_then(|d| d.id_token)) {
             (Some(Builtin::Microsoft), Some(r)) => (
                 IssuerCheck::Microsoft {
-                    authority: builtin::MICROSOFT_AUTHORITY.to_string(),
+                    authority: providers::MICROSOFT_AUTHORITY.to_string(),
                     tenant: self.config.tenant.clone(),
                 },
                 r.max_age_secs,
@@ -360,13 +360,14 @@ impl Provider {
         now: OffsetDateTime,
     ) -> anyhow::Result<UserInfo> {
         match &self.config.kind {
-            ProviderKind::Builtin(b) => {
-                let urls = ProfileUrls {
-                    userinfo: eps.userinfo.as_deref(),
-                    emails: eps.emails.as_deref(),
-                };
-                builtin::user_info(*b, http, &urls, tokens, apple_user)
-            }
+            ProviderKind::Builtin(b) => b.user_info(&Profile {
+                http,
+                userinfo: eps.userinfo.as_deref(),
+                emails: eps.emails.as_deref(),
+                tokens,
+                verified_claims: None,
+                apple_user,
+            }),
             ProviderKind::OAuth2 { fields } => {
                 let url = eps
                     .userinfo
@@ -399,17 +400,14 @@ impl Provider {
         let token_only = Tokens::default();
         match &self.config.kind {
             ProviderKind::Oidc { .. } => generic::oidc_user_info(http, None, &token_only, Some(&claims)),
-            ProviderKind::Builtin(b) => {
-                let tokens = Tokens {
-                    id_token: Some(claims_token(&claims)),
-                    ..Tokens::default()
-                };
-                let urls = ProfileUrls {
-                    userinfo: None,
-                    emails: None,
-                };
-                builtin::user_info(*b, http, &urls, &tokens, apple_user)
-            }
+            ProviderKind::Builtin(b) => b.user_info(&Profile {
+                http,
+                userinfo: None,
+                emails: None,
+                tokens: &token_only,
+                verified_claims: Some(&claims),
+                apple_user,
+            }),
             ProviderKind::OAuth2 { .. } => anyhow::bail!("OAuth 2 providers have no ID tokens"),
         }
     }
@@ -429,12 +427,4 @@ impl Provider {
             _ => Some(local()),
         }
     }
-}
-
-/// An unsigned JWT carrying already-verified claims, so the built-in mappers (which read
-/// claims from `tokens.id_token`) can be reused for the `idToken` sign-in.
-fn claims_token(claims: &Value) -> String {
-    use base64::Engine;
-    let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
-    format!("{}.{}.", b64(b"{\"alg\":\"none\"}"), b64(claims.to_string().as_bytes()))
 }

@@ -14,7 +14,7 @@ pub use vars::*;
 
 use super::var::{Reader, Var};
 use super::Secret;
-use crate::oauth::builtin::Builtin;
+use crate::oauth::providers::Builtin;
 
 pub const TITLE: &str = "Social sign-in (OAuth)";
 
