@@ -11,7 +11,8 @@
 //!    fields (403);
 //! 5. each enabled plugin's `before` hook, in `plugins::ALL_PLUGINS` order (one may rewrite
 //!    the request, as the bearer plugin does, or answer early);
-//! 6. the handler, which validates (400), resolves the session (401/403) and acts;
+//! 6. the body and query against the endpoint's declaration (400 `VALIDATION_ERROR`), then the
+//!    handler, which resolves the session (401/403) and acts;
 //! 7. on a successful answer, each enabled plugin's `after` hook in the same order.
 //!
 //! Cookies set on the way (a refreshed session, cleared cookies) are added to whatever the
@@ -26,7 +27,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, StorageUrl};
-use crate::endpoint::{Ctx, Match, Route, Router, Services, Transport};
+use crate::endpoint::{Ctx, Declared, Match, Router, Services, Transport};
 use crate::error::{codes, ApiError};
 use crate::http::cookies::CookieJar;
 use crate::http::origin::{self, TrustedOrigins};
@@ -48,14 +49,18 @@ pub fn migrations() -> Vec<Migration> {
     CORE.iter().chain(plugins).copied().collect()
 }
 
-/// The endpoints an app mounts: every core route (`api::CORE_ROUTES`), then each enabled
-/// plugin's, in plugin order. The router refuses two claiming one method and path.
-pub fn routes(plugins: &[&Plugin]) -> Vec<Route> {
-    let mut routes = crate::api::CORE_ROUTES.to_vec();
+/// The endpoints an app mounts: every core endpoint (`api::CORE_ENDPOINTS`), then each
+/// enabled plugin's, in plugin order. The router refuses two claiming one method and path.
+pub fn endpoints(plugins: &[&Plugin]) -> Vec<&'static dyn Declared> {
+    let mut all = crate::api::CORE_ENDPOINTS.to_vec();
     for p in plugins {
-        routes.extend_from_slice(p.routes);
+        all.extend_from_slice(p.endpoints);
     }
-    routes
+    all
+}
+
+fn router(plugins: &[&Plugin]) -> anyhow::Result<Router> {
+    Router::new(endpoints(plugins).into_iter().map(|d| d.endpoint()).collect())
 }
 
 pub struct App {
@@ -93,7 +98,7 @@ impl App {
 
     pub fn new(config: Config, storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         let plugins = crate::plugins::enabled(&config.plugins)?;
-        let router = Router::new(routes(&plugins))?;
+        let router = router(&plugins)?;
         let mailer = crate::mail::from_config(&config)?;
         let outbox = Outbox::start(mailer.clone(), RetryPolicy::default())?;
         Ok(App {
@@ -231,7 +236,7 @@ impl App {
             Match::NotFound => return Err(not_found()),
         };
         req.params = params;
-        let parsed = body::parse(req, route.body)?;
+        let parsed = body::parse(req, route.media)?;
         crate::http::input_guard::check(req, parsed.as_ref())?;
         if transport == Transport::Http && !matches!(req.method, Method::Get | Method::Head | Method::Options) {
             if req.header("cookie").is_some() {
@@ -251,6 +256,9 @@ impl App {
                 return Ok(early);
             }
         }
+        // The input against the endpoint's declaration: after the hooks, before the handler (as
+        // Better Auth validates when the endpoint is called).
+        route.validate(ctx.body.as_ref(), req)?;
         let mut resp = (route.handler)(&ctx, req)?;
         // The after hooks see the cookies the handler set (the bearer plugin reads the session
         // cookie to answer with its token).
@@ -274,6 +282,6 @@ mod tests {
         let ids: Vec<String> = ALL_PLUGINS.iter().map(|p| p.id.to_string()).collect();
         let plugins = enabled(&ids).unwrap();
         assert_eq!(plugins.len(), ALL_PLUGINS.len());
-        Router::new(routes(&plugins)).unwrap();
+        router(&plugins).unwrap();
     }
 }

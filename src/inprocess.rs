@@ -1,14 +1,21 @@
-//! The in-process API, Better Auth's `auth.api.*`: call any route by its endpoint key with a
-//! body, headers (cookies) and query, and get the data, the data with the response headers
-//! (`returnHeaders`), or the whole response (`asResponse`). Failures are a typed [`ApiError`].
+//! The in-process API, Better Auth's `auth.api.*`. Every endpoint, core or plugin, has a typed
+//! function derived from its declaration: `app.endpoint(&api::SIGN_UP_EMAIL)` takes the typed
+//! body and query plus headers, and answers the typed data ([`Call::send`]), the data with
+//! the response headers (`returnHeaders`, [`Call::with_headers`]) or the whole response
+//! (`asResponse`, [`Call::as_response`]). Untyped, any endpoint is also callable by its key
+//! with JSON ([`App::call`]). Failures are a typed [`ApiError`].
 //!
 //! Calls go through the same pipeline and handlers as HTTP, minus the router-level Origin
 //! check (as in Better Auth), so plugin routes are reachable with no extra code.
 
+use std::marker::PhantomData;
+
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::app::App;
-use crate::endpoint::Transport;
+use crate::endpoint::declare::decode_answer;
+use crate::endpoint::{Endpoint, Input, Transport, Typed};
 use crate::error::{codes, ApiError};
 use crate::http::js::encode_uri_component;
 use crate::http::{Request, Response};
@@ -74,15 +81,7 @@ impl App {
     pub fn call_with_headers(&self, key: &str, input: ApiInput) -> Result<ApiOutput, ApiError> {
         let resp = self.run(self.request_for(key, input)?, Transport::InProcess)?;
         if resp.status == 302 {
-            let location = resp.header("location").unwrap_or_default().to_string();
-            return Err(ApiError {
-                status: 302,
-                code: "FOUND".into(),
-                message: location.into(),
-                headers: resp.headers,
-                cookies: resp.cookies,
-                cause: None,
-            });
+            return Err(found(resp));
         }
         let data = if resp.body.is_empty() {
             Value::Null
@@ -108,9 +107,17 @@ impl App {
         }
     }
 
-    /// Typed wrappers for the core endpoints.
-    pub fn api(&self) -> Api<'_> {
-        Api { app: self }
+    /// An endpoint's typed in-process function, from its declaration:
+    /// `app.endpoint(&api::SIGN_UP_EMAIL).body(SignUpEmailBody { .. }).send()`.
+    pub fn endpoint<B, Q, A>(&self, declared: &'static Typed<B, Q, A>) -> Call<'_, B, Q, A> {
+        Call {
+            app: self,
+            endpoint: &declared.endpoint,
+            body: None,
+            query: None,
+            input: ApiInput::new(),
+            answer: PhantomData,
+        }
     }
 
     fn request_for(&self, key: &str, input: ApiInput) -> Result<Request, ApiError> {
@@ -118,6 +125,19 @@ impl App {
             .router
             .by_key(key)
             .ok_or_else(|| ApiError::with_message(404, codes::NOT_FOUND, format!("No endpoint with key {key}")))?;
+        self.request_for_endpoint(route, input)
+    }
+
+    /// The request an in-process call makes. An endpoint this app does not mount (a disabled
+    /// plugin's) is 404, as over HTTP.
+    fn request_for_endpoint(&self, route: &Endpoint, input: ApiInput) -> Result<Request, ApiError> {
+        if self.router.by_key(route.key).is_none() {
+            return Err(ApiError::with_message(
+                404,
+                codes::NOT_FOUND,
+                format!("No endpoint with key {}", route.key),
+            ));
+        }
         let mut path = self.config.base_path.clone();
         for segment in route.path.split('/').filter(|s| !s.is_empty()) {
             path.push('/');
@@ -148,48 +168,123 @@ impl App {
     }
 }
 
-/// `app.api().sign_in_email(input)`: one method per core endpoint, named like Better Auth's
-/// `auth.api` keys in snake case.
-pub struct Api<'a> {
+/// One typed call being built: body `B`, query `Q`, answer `A` (see [`App::endpoint`]).
+pub struct Call<'a, B, Q, A> {
     app: &'a App,
+    endpoint: &'static Endpoint,
+    body: Option<B>,
+    query: Option<Q>,
+    input: ApiInput,
+    answer: PhantomData<fn() -> A>,
 }
 
-macro_rules! endpoints {
-    ($($fn_name:ident => $key:literal,)*) => {
-        impl Api<'_> {
-            $(
-                #[doc = concat!("Calls `", $key, "`.")]
-                pub fn $fn_name(&self, input: ApiInput) -> Result<Value, ApiError> {
-                    self.app.call($key, input)
-                }
-            )*
+/// A typed answer with its status and response headers (`returnHeaders: true`).
+#[derive(Debug, Clone)]
+pub struct Answered<A> {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub data: A,
+}
+
+impl<A> Answered<A> {
+    pub fn set_cookies(&self) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == "set-cookie")
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+impl<B: Input, Q: Input, A: DeserializeOwned> Call<'_, B, Q, A> {
+    pub fn body(mut self, body: B) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    pub fn query(mut self, query: Q) -> Self {
+        self.query = Some(query);
+        self
+    }
+
+    /// A request header, e.g. the `cookie` that carries the session.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.input = self.input.header(name, value);
+        self
+    }
+
+    /// A path parameter, e.g. `("token", …)` for `/reset-password/:token`.
+    pub fn param(mut self, name: &str, value: &str) -> Self {
+        self.input = self.input.param(name, value);
+        self
+    }
+
+    /// The typed answer. A redirect is an `ApiError` with status 302 and the `location`
+    /// header, as Better Auth throws `APIError("FOUND")`.
+    pub fn send(self) -> Result<A, ApiError> {
+        self.with_headers().map(|a| a.data)
+    }
+
+    /// The typed answer with status and response headers (`returnHeaders: true`).
+    pub fn with_headers(self) -> Result<Answered<A>, ApiError> {
+        let app = self.app;
+        let resp = app.run(self.request()?, Transport::InProcess)?;
+        let (status, headers) = (resp.status, resp.header_lines());
+        if status == 302 {
+            return Err(found(resp));
         }
-        /// The keys the typed wrappers cover (checked against the route table in a test).
-        pub const TYPED_KEYS: &[&str] = &[$($key),*];
-    };
+        let data = decode_answer(&resp)
+            .map_err(|e| ApiError::internal().with_cause("decoding an in-process answer", &anyhow::anyhow!("{e}")))?;
+        Ok(Answered { status, headers, data })
+    }
+
+    /// The whole response, errors rendered as HTTP would (`asResponse: true`).
+    pub fn as_response(self) -> Response {
+        let app = self.app;
+        match self.request().and_then(|r| app.run(r, Transport::InProcess)) {
+            Ok(r) => r,
+            Err(e) => Response::from_error(&e),
+        }
+    }
+
+    fn request(self) -> Result<Request, ApiError> {
+        let mut input = self.input;
+        let encode = |e: serde_json::Error| ApiError::validation(format!("[body] {e}"));
+        if let Some(body) = self.body {
+            input.body = Some(serde_json::to_value(body).map_err(encode)?);
+        }
+        if let Some(query) = self.query {
+            if let Value::Object(m) = serde_json::to_value(query).map_err(encode)? {
+                for (k, v) in m {
+                    match v {
+                        Value::Null => {}
+                        Value::String(s) => input.query.push((k, s)),
+                        Value::Array(items) => input.query.extend(items.iter().map(|i| (k.clone(), text(i)))),
+                        other => input.query.push((k, text(&other))),
+                    }
+                }
+            }
+        }
+        self.app.request_for_endpoint(self.endpoint, input)
+    }
 }
 
-endpoints! {
-    sign_up_email => "signUpEmail",
-    sign_in_email => "signInEmail",
-    get_session => "getSession",
-    sign_out => "signOut",
-    list_sessions => "listSessions",
-    revoke_session => "revokeSession",
-    revoke_sessions => "revokeSessions",
-    revoke_other_sessions => "revokeOtherSessions",
-    update_user => "updateUser",
-    update_session => "updateSession",
-    change_password => "changePassword",
-    verify_password => "verifyPassword",
-    send_verification_email => "sendVerificationEmail",
-    verify_email => "verifyEmail",
-    request_password_reset => "requestPasswordReset",
-    forget_password => "forgetPassword",
-    request_password_reset_callback => "requestPasswordResetCallback",
-    reset_password => "resetPassword",
-    change_email => "changeEmail",
-    delete_user => "deleteUser",
-    delete_user_callback => "deleteUserCallback",
-    ok => "ok",
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Better Auth's `APIError("FOUND")` for a redirect.
+fn found(resp: Response) -> ApiError {
+    let location = resp.header("location").unwrap_or_default().to_string();
+    ApiError {
+        status: 302,
+        code: "FOUND".into(),
+        message: location.into(),
+        headers: resp.headers,
+        cookies: resp.cookies,
+        cause: None,
+    }
 }

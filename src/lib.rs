@@ -6,8 +6,9 @@
 //! ```text
 //! server/, main.rs           transport: the only tiny_http user; the binary
 //! app.rs, inprocess.rs       the pipeline: rate limit, routing, body, origin, hooks, handler
-//! api/, plugins/, endpoint/  endpoints: core and plugin handlers, and what they share
-//!                            (Ctx over the app's Services, Route/Router, validation,
+//! api/, plugins/, endpoint/  endpoints: core and plugin handlers, each declared once next
+//!                            to its handler, and what they share (Ctx over the app's
+//!                            Services, declarations and Router, validation, answers,
 //!                            session and mail flows, the social sign-in steps)
 //! oauth/, mail/, auth/,      domain rules and outbound calls (providers, email delivery,
 //! ratelimit/                 passwords, session lifetimes, the limiter's rules)
@@ -22,19 +23,20 @@
 //! 1. `server/` reads it into an owned [`http::Request`], with the body capped at
 //!    `SESAME_MAX_BODY_BYTES` (connection limits in the patched `vendor/tiny_http`);
 //! 2. [`app::App::handle_http`] counts it against the rate limit ([`ratelimit`]; 429), strips
-//!    the base path, matches the route table (`api::CORE_ROUTES` plus the enabled plugins'
-//!    routes; 404/405), parses the body (415/400), refuses NUL characters
+//!    the base path, matches the route table (`api::CORE_ENDPOINTS` plus the enabled plugins'
+//!    endpoints; 404/405), parses the body (415/400), refuses NUL characters
 //!    (`http::input_guard`), runs the Origin/CSRF and redirect-URL checks (403), then each
-//!    enabled plugin's `before` hook, the handler, and on success each plugin's `after` hook,
+//!    enabled plugin's `before` hook, validates body and query against the endpoint's
+//!    declaration (400), runs the handler, and on success each plugin's `after` hook,
 //!    inside `catch_unwind`; the answer gets the security headers (`http::security_headers`)
 //!    and its cookies become `Set-Cookie` lines at the edge;
-//! 3. the handler (`api/*.rs`, `plugins/*`) validates its input (`endpoint::validate`,
-//!    zod-style messages), resolves the session (`endpoint::current`), acts through the
-//!    [`storage::Storage`] trait, and answers JSON; errors are [`error::ApiError`]s rendered as
-//!    `{"message","code","status"}`, an unexpected failure logged once by the pipeline.
+//! 3. the handler (`api/*.rs`, `plugins/*`) reads its typed input, resolves the session
+//!    (`endpoint::current`), acts through the [`storage::Storage`] trait, and answers JSON;
+//!    errors are [`error::ApiError`]s rendered as `{"message","code","status"}`, an unexpected
+//!    failure logged once by the pipeline.
 //!
-//! The in-process API ([`inprocess`], Better Auth's `auth.api.*`) runs the same pipeline by
-//! endpoint key.
+//! The in-process API ([`inprocess`], Better Auth's `auth.api.*`) runs the same pipeline: every
+//! endpoint's declaration is its typed function (`app.endpoint(&api::SIGN_UP_EMAIL)`).
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -58,7 +60,7 @@ pub mod storage;
 pub use app::App;
 pub use config::Config;
 pub use error::ApiError;
-pub use inprocess::{ApiInput, ApiOutput};
+pub use inprocess::{Answered, ApiInput, ApiOutput, Call};
 
 #[cfg(test)]
 mod tests {

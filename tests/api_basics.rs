@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use sesame::http::Request;
-use sesame::ApiInput;
+use sesame::{api, ApiInput};
 
 use crate::support::{assert_error, http_client, json_body, Backend, TestApp, BASE};
 
@@ -36,7 +36,6 @@ fn ok_endpoint(t: &TestApp) {
 }
 
 fn in_process_call_returns_data_headers_and_typed_errors(t: &TestApp) {
-    let api = t.app.api();
     let out = t
         .app
         .call_with_headers(
@@ -50,11 +49,24 @@ fn in_process_call_returns_data_headers_and_typed_errors(t: &TestApp) {
         .iter()
         .any(|c| c.starts_with("better-auth.session_token=")));
     let cookie = out.set_cookies()[0].split(';').next().unwrap().to_string();
-    let session = api.get_session(ApiInput::new().header("cookie", &cookie)).unwrap();
-    assert_eq!(session["user"]["email"], "inproc@example.com");
+    let session = t
+        .app
+        .endpoint(&api::GET_SESSION)
+        .header("cookie", &cookie)
+        .send()
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.user.email, "inproc@example.com");
 
-    let err = api
-        .sign_in_email(ApiInput::new().body(json!({"email": "inproc@example.com", "password": "wrong-password"})))
+    let err = t
+        .app
+        .endpoint(&api::SIGN_IN_EMAIL)
+        .body(api::SignInEmailBody {
+            email: "inproc@example.com".into(),
+            password: "wrong-password".into(),
+            ..Default::default()
+        })
+        .send()
         .unwrap_err();
     assert_eq!(
         (err.status, err.status_name(), err.code.as_ref()),
@@ -72,14 +84,6 @@ crate::suite!(
     ok_endpoint,
     in_process_call_returns_data_headers_and_typed_errors,
 );
-
-#[test]
-fn typed_wrappers_cover_real_routes() {
-    let t = TestApp::new(Backend::Memory);
-    for key in sesame::inprocess::TYPED_KEYS {
-        assert!(t.app.router.by_key(key).is_some(), "{key} has no route");
-    }
-}
 
 #[test]
 fn over_the_socket_errors_are_json() {
@@ -110,8 +114,9 @@ fn boom(_: &sesame::endpoint::Ctx<'_>, _: &Request) -> Result<sesame::http::Resp
 fn a_panicking_handler_gives_500_json_without_internals() {
     let mut app = TestApp::new(Backend::Memory).app;
     let app_mut = std::sync::Arc::get_mut(&mut app).unwrap();
-    app_mut.router =
-        sesame::endpoint::Router::new(vec![sesame::endpoint::Route::get("/boom", "boom", boom, "")]).unwrap();
+    static BOOM: sesame::endpoint::Endpoint =
+        sesame::endpoint::Endpoint::new(sesame::http::Method::Get, "/boom", "boom", boom);
+    app_mut.router = sesame::endpoint::Router::new(vec![&BOOM]).unwrap();
     let resp = app.handle_http(Request::get(&format!("{BASE}/boom")));
     assert_error(&resp, 500, "INTERNAL_SERVER_ERROR");
     assert!(!String::from_utf8_lossy(&resp.body).contains("secret internal detail"));

@@ -1,10 +1,14 @@
-//! The in-process API (spec §13, Better Auth's `auth.api.*`): `call`, `call_with_headers`,
-//! `call_as_response`, every typed wrapper of `app.api()`, and the typed `ApiError`.
+//! The in-process API (Better Auth's `auth.api.*`): `call`, `call_with_headers`,
+//! `call_as_response`, the typed function every endpoint's declaration gives
+//! (`app.endpoint(&…)`: `send`, `with_headers`, `as_response`), and the typed `ApiError`.
 
 use serde_json::{json, Value};
+use sesame::api::{self, ChangePasswordBody, RevokeSessionBody, SignInEmailBody, SignUpEmailBody, UpdateUserBody};
+use sesame::endpoint::NoInput;
+use sesame::plugins::ALL_PLUGINS;
 use sesame::{ApiError, ApiInput};
 
-use crate::support::{json_body, TestApp, PASSWORD};
+use crate::support::{json_body, Backend, TestApp, PASSWORD};
 
 fn cookie_from(headers: &[(String, String)]) -> String {
     headers
@@ -105,8 +109,13 @@ fn call_as_response_renders_success_and_errors(t: &TestApp) {
 fn errors_are_typed(t: &TestApp) {
     let err: ApiError = t
         .app
-        .api()
-        .sign_in_email(ApiInput::new().body(json!({"email": "nobody@example.com", "password": PASSWORD})))
+        .endpoint(&api::SIGN_IN_EMAIL)
+        .body(SignInEmailBody {
+            email: "nobody@example.com".into(),
+            password: PASSWORD.into(),
+            ..Default::default()
+        })
+        .send()
         .unwrap_err();
     assert_eq!(err.status, 401);
     assert_eq!(err.status_name(), "UNAUTHORIZED");
@@ -121,16 +130,16 @@ fn errors_are_typed(t: &TestApp) {
         "401 UNAUTHORIZED INVALID_EMAIL_OR_PASSWORD: Invalid email or password"
     );
 
-    let err = t
-        .app
-        .api()
-        .update_user(ApiInput::new().body(json!({"name": "x"})))
-        .unwrap_err();
+    let name = || UpdateUserBody {
+        name: Some("x".into()),
+        ..Default::default()
+    };
+    let err = t.app.endpoint(&api::UPDATE_USER).body(name()).send().unwrap_err();
     assert_eq!(
         (err.status, err.status_name(), err.code.as_ref()),
         (401, "UNAUTHORIZED", "UNAUTHORIZED")
     );
-    let err = t.app.api().sign_up_email(ApiInput::new().body(json!({}))).unwrap_err();
+    let err = t.app.call("signUpEmail", ApiInput::new().body(json!({}))).unwrap_err();
     assert_eq!(
         (err.status, err.status_name(), err.code.as_ref()),
         (400, "BAD_REQUEST", "VALIDATION_ERROR")
@@ -144,8 +153,10 @@ fn errors_are_typed(t: &TestApp) {
     t.clock.advance(time::Duration::days(8));
     let err = t
         .app
-        .api()
-        .update_user(ApiInput::new().header("cookie", &s.cookie).body(json!({"name": "x"})))
+        .endpoint(&api::UPDATE_USER)
+        .header("cookie", &s.cookie)
+        .body(name())
+        .send()
         .unwrap_err();
     assert_eq!(err.status, 401);
     assert_eq!(err.cookies.len(), 3);
@@ -153,59 +164,144 @@ fn errors_are_typed(t: &TestApp) {
     assert!(err.cookies.iter().all(|c| c.render().contains("Max-Age=0")));
 }
 
-/// Every typed wrapper reaches its endpoint and returns that endpoint's data.
-fn typed_wrappers_cover_the_core_endpoints(t: &TestApp) {
-    let api = t.app.api();
-    assert_eq!(api.ok(ApiInput::new()).unwrap(), json!({"ok": true}));
-    let up = api
-        .sign_up_email(ApiInput::new().body(json!({"name": "T", "email": "typed@example.com", "password": PASSWORD})))
+/// The typed functions reach their endpoints and answer their typed data.
+fn typed_functions_answer_typed_data(t: &TestApp) {
+    let app = &t.app;
+    assert!(app.endpoint(&api::OK).send().unwrap().ok);
+    let up = app
+        .endpoint(&api::SIGN_UP_EMAIL)
+        .body(SignUpEmailBody {
+            name: "T".into(),
+            email: "typed@example.com".into(),
+            password: PASSWORD.into(),
+            ..Default::default()
+        })
+        .send()
         .unwrap();
-    assert_eq!(up["user"]["email"], "typed@example.com");
-    let first = t.cookie_for(up["token"].as_str().unwrap());
-    let signed = api
-        .sign_in_email(ApiInput::new().body(json!({"email": "typed@example.com", "password": PASSWORD})))
+    assert_eq!(up.user.email, "typed@example.com");
+    let first = t.cookie_for(&up.token.unwrap());
+    let signed = app
+        .endpoint(&api::SIGN_IN_EMAIL)
+        .body(SignInEmailBody {
+            email: "typed@example.com".into(),
+            password: PASSWORD.into(),
+            ..Default::default()
+        })
+        .with_headers()
         .unwrap();
-    assert_eq!(signed["redirect"], false);
-    let second = t.cookie_for(signed["token"].as_str().unwrap());
+    assert_eq!((signed.status, signed.data.redirect), (200, false));
+    assert!(signed.set_cookies()[0].starts_with("better-auth.session_token="));
+    let second = t.cookie_for(&signed.data.token);
     let third = t.signed_in("typed@example.com", PASSWORD);
-    let with = |c: &str| ApiInput::new().header("cookie", c);
 
-    assert_eq!(
-        api.get_session(with(&first)).unwrap()["user"]["email"],
-        "typed@example.com"
-    );
-    assert_eq!(api.list_sessions(with(&first)).unwrap().as_array().unwrap().len(), 3);
-    assert_eq!(
-        api.update_user(with(&first).body(json!({"name": "Typed"}))).unwrap(),
-        json!({"status": true})
-    );
-    assert_eq!(
-        api.verify_password(with(&first).body(json!({"password": PASSWORD})))
-            .unwrap(),
-        json!({"status": true})
-    );
-    assert_eq!(
-        api.revoke_session(with(&first).body(json!({"token": third.token})))
-            .unwrap(),
-        json!({"status": true})
-    );
-    assert!(!t.session_exists(&third.token));
-    let changed = api
-        .change_password(with(&first).body(json!({"newPassword": "typed-password-2", "currentPassword": PASSWORD})))
+    let session = app.endpoint(&api::GET_SESSION).header("cookie", &first).send().unwrap();
+    assert_eq!(session.unwrap().user.email, "typed@example.com");
+    let sessions = app
+        .endpoint(&api::LIST_SESSIONS)
+        .header("cookie", &first)
+        .send()
         .unwrap();
-    assert_eq!(
-        (changed["token"].clone(), changed["user"]["name"].clone()),
-        (Value::Null, json!("Typed"))
+    assert_eq!(sessions.len(), 3);
+    let renamed = UpdateUserBody {
+        name: Some("Typed".into()),
+        ..Default::default()
+    };
+    let status = app
+        .endpoint(&api::UPDATE_USER)
+        .header("cookie", &first)
+        .body(renamed)
+        .send();
+    assert!(status.unwrap().status);
+    let revoked = app
+        .endpoint(&api::REVOKE_SESSION)
+        .header("cookie", &first)
+        .body(RevokeSessionBody {
+            token: third.token.clone(),
+        })
+        .send()
+        .unwrap();
+    assert!(revoked.status);
+    assert!(!t.session_exists(&third.token));
+    let changed = app
+        .endpoint(&api::CHANGE_PASSWORD)
+        .header("cookie", &first)
+        .body(ChangePasswordBody {
+            new_password: "typed-password-2".into(),
+            current_password: PASSWORD.into(),
+            ..Default::default()
+        })
+        .send()
+        .unwrap();
+    assert_eq!((changed.token, changed.user.name.as_str()), (None, "Typed"));
+    let others = app.endpoint(&api::REVOKE_OTHER_SESSIONS).header("cookie", &first);
+    assert!(others.send().unwrap().status);
+    let gone = app
+        .endpoint(&api::GET_SESSION)
+        .header("cookie", &second)
+        .send()
+        .unwrap();
+    assert!(gone.is_none());
+    assert!(
+        app.endpoint(&api::REVOKE_SESSIONS)
+            .header("cookie", &first)
+            .send()
+            .unwrap()
+            .status
     );
-    assert_eq!(
-        api.revoke_other_sessions(with(&first)).unwrap(),
-        json!({"status": true})
-    );
-    assert!(api.get_session(with(&second)).unwrap().is_null());
-    assert_eq!(api.revoke_sessions(with(&first)).unwrap(), json!({"status": true}));
-    assert!(api.get_session(with(&first)).unwrap().is_null());
-    assert_eq!(api.sign_out(ApiInput::new()).unwrap(), json!({"success": true}));
+    assert!(app
+        .endpoint(&api::GET_SESSION)
+        .header("cookie", &first)
+        .send()
+        .unwrap()
+        .is_none());
+    assert!(app.endpoint(&api::SIGN_OUT).send().unwrap().success);
     assert_eq!(t.sign_in("typed@example.com", "typed-password-2").status, 200);
+
+    // asResponse: the whole response, errors rendered as over HTTP.
+    let resp = app
+        .endpoint(&api::ERROR)
+        .query(api::ErrorPageQuery::default())
+        .as_response();
+    assert!(resp.header("content-type").unwrap().starts_with("text/html"));
+    let html = app.endpoint(&api::ERROR).send().unwrap();
+    assert!(html.contains("UNKNOWN"));
+    let resp = app.endpoint(&api::UPDATE_SESSION).body(NoInput {}).as_response();
+    assert_eq!(
+        (resp.status, json_body(&resp)["code"].clone()),
+        (401, json!("UNAUTHORIZED"))
+    );
+    // A plugin endpoint this app does not mount is 404, as over HTTP.
+    let err = app.endpoint(&sesame::plugins::jwt::GET_TOKEN).send().unwrap_err();
+    assert_eq!((err.status, err.code.as_ref()), (404, "NOT_FOUND"));
+}
+
+/// Every endpoint the router mounts, with every plugin enabled, has its typed in-process
+/// function: called with default input it reaches the endpoint, and every successful answer
+/// decodes as the declared answer type.
+#[test]
+fn every_route_has_its_typed_in_process_function() {
+    let t = TestApp::with_config(Backend::Memory, |c| {
+        c.plugins = ALL_PLUGINS.iter().map(|p| p.id.to_string()).collect()
+    });
+    let plugins = sesame::plugins::enabled(&t.app.config.plugins).unwrap();
+    let declared = sesame::app::endpoints(&plugins);
+    let routes = t.app.router.routes();
+    assert_eq!(declared.len(), routes.len());
+    for route in routes {
+        let typed = declared.iter().find(|d| std::ptr::eq(d.endpoint(), *route));
+        let typed = typed.unwrap_or_else(|| panic!("{} ({}) has no typed function", route.key, route.path));
+        let run = |body: Value, query: Value| {
+            let mut input = ApiInput::new().body(body);
+            for (k, v) in query.as_object().unwrap() {
+                input = input.query(k, v.as_str().unwrap());
+            }
+            for p in route.path.split('/').filter_map(|s| s.strip_prefix(':')) {
+                input = input.param(p, "x");
+            }
+            t.app.call_as_response(route.key, input)
+        };
+        typed.call_with_defaults(&run).unwrap();
+    }
 }
 
 crate::suite!(
@@ -213,5 +309,5 @@ crate::suite!(
     call_with_headers_returns_status_headers_and_cookies,
     call_as_response_renders_success_and_errors,
     errors_are_typed,
-    typed_wrappers_cover_the_core_endpoints,
+    typed_functions_answer_typed_data,
 );

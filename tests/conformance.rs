@@ -188,14 +188,19 @@ fn update_session_answers_as_better_auth_without_additional_fields(t: &TestApp) 
         .with_header("cookie", &s.cookie)
         .with_header("origin", ORIGIN);
     assert_error(&t.send(form), 415, "UNSUPPORTED_MEDIA_TYPE");
-    // In-process, through the typed wrapper.
+    // In-process, through the typed function.
     let err = t
         .app
-        .api()
-        .update_session(ApiInput::new().header("cookie", &s.cookie).body(json!({"x": 1})))
+        .endpoint(&sesame::api::UPDATE_SESSION)
+        .header("cookie", &s.cookie)
+        .body(sesame::endpoint::NoInput {})
+        .send()
         .unwrap_err();
     assert_eq!((err.status, err.code.as_ref()), (400, "NO_FIELDS_TO_UPDATE"));
-    let err = t.app.api().update_session(ApiInput::new().body(json!({}))).unwrap_err();
+    let err = t
+        .app
+        .call("updateSession", ApiInput::new().body(json!({})))
+        .unwrap_err();
     assert_eq!((err.status, err.code.as_ref()), (401, "UNAUTHORIZED"));
 }
 

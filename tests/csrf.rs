@@ -326,10 +326,11 @@ fn callback_url_validation(t: &TestApp) {
 
 fn in_process_calls_skip_the_router_level_checks(t: &TestApp) {
     let s = t.signed_up("inproc@example.com");
-    let api = t.app.api();
     // A cookie and no Origin: refused over HTTP, fine in-process.
-    let data = api
-        .update_user(
+    let data = t
+        .app
+        .call(
+            "updateUser",
             ApiInput::new()
                 .header("cookie", &s.cookie)
                 .body(json!({"name": "In Process"})),
@@ -337,8 +338,10 @@ fn in_process_calls_skip_the_router_level_checks(t: &TestApp) {
         .unwrap();
     assert_eq!(data, json!({"status": true}));
     assert_eq!(t.session_of(&s.cookie)["user"]["name"], "In Process");
-    let data = api
-        .update_user(
+    let data = t
+        .app
+        .call(
+            "updateUser",
             ApiInput::new()
                 .header("cookie", &s.cookie)
                 .header("origin", EVIL)
@@ -347,8 +350,10 @@ fn in_process_calls_skip_the_router_level_checks(t: &TestApp) {
         .unwrap();
     assert_eq!(data, json!({"status": true}));
     // Sign-in's Fetch-Metadata rule and the callbackURL check are HTTP-only too.
-    let out = api
-        .sign_in_email(
+    let out = t
+        .app
+        .call(
+            "signInEmail",
             ApiInput::new()
                 .header("sec-fetch-site", "cross-site")
                 .header("sec-fetch-mode", "navigate")
@@ -358,8 +363,12 @@ fn in_process_calls_skip_the_router_level_checks(t: &TestApp) {
     assert_eq!(out["redirect"], true);
     assert_eq!(out["url"], "https://elsewhere.example/x");
     // Validation still applies.
-    let err = api
-        .update_user(ApiInput::new().header("cookie", &s.cookie).body(json!([])))
+    let err = t
+        .app
+        .call(
+            "updateUser",
+            ApiInput::new().header("cookie", &s.cookie).body(json!([])),
+        )
         .unwrap_err();
     assert_eq!((err.status, err.code.as_ref()), (400, "VALIDATION_ERROR"));
 }

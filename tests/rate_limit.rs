@@ -88,8 +88,10 @@ fn in_process_calls_are_never_limited(b: &TestApp) {
     for _ in 0..10 {
         let err = t
             .app
-            .api()
-            .sign_in_email(ApiInput::new().body(json!({"email": "x@example.com", "password": "wrong-password"})))
+            .call(
+                "signInEmail",
+                ApiInput::new().body(json!({"email": "x@example.com", "password": "wrong-password"})),
+            )
             .unwrap_err();
         assert_eq!(err.status, 401);
     }

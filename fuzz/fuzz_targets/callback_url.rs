@@ -48,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let req = Request::post(&format!(
         "/x?callbackURL={}",
-        sesame::http::cookies::encode_uri_component(&s)
+        sesame::http::js::encode_uri_component(&s)
     ));
     let _ = check_url_fields(t, None, &req);
 });

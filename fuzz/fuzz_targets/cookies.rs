@@ -4,7 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sesame::http::cookies::{encode_uri_component, get, sign, verify};
+use sesame::http::cookies::{get, sign, verify};
+use sesame::http::js::encode_uri_component;
 
 const SECRET: &str = "fuzz-secret-0123456789abcdef0123456789";
 

@@ -1,12 +1,12 @@
-//! Body parsing and zod-style validation (`http::body::parse`, `http::validate::Fields`,
-//! `auth::email`) with arbitrary content types and bytes. Input: `content type, '\n', body`.
-//! Oracle: no panic; parse failures are 400 or 415 with a code.
+//! Body parsing and zod-style validation (`http::body::parse`, `endpoint::Schema`, with sign-up's
+//! and sign-in's declared bodies) with arbitrary content types and bytes. Input:
+//! `content type, '\n', body`. Oracle: no panic; failures are 400 or 415 with a code; a body
+//! the schema accepts deserializes into the declared type.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sesame::http::body;
-use sesame::http::router::BodyKind;
-use sesame::http::validate::Fields;
+use sesame::api::{SignInEmailBody, SignUpEmailBody, SIGN_IN_EMAIL, SIGN_OUT, SIGN_UP_EMAIL};
+use sesame::http::body::{self, BodyKind};
 use sesame::http::Request;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,16 +19,18 @@ fuzz_target!(|data: &[u8]| {
         let req = Request::post("/x").with_body(&ct, payload);
         match body::parse(&req, kind) {
             Ok(parsed) => {
-                let mut f = Fields::body(parsed.as_ref());
-                let _ = f.string("name");
-                let email = f.email("email");
-                let _ = f.opt_bool("rememberMe");
-                let _ = f.opt_string("image");
-                let _ = f.finish();
-                let _ = sesame::auth::email::normalize(&email);
-                let mut f = Fields::optional_body(parsed.as_ref());
-                let _ = f.opt_string("callbackURL");
-                let _ = f.finish();
+                if SIGN_UP_EMAIL.endpoint.validate(parsed.as_ref(), &req).is_ok() {
+                    let v = parsed.clone().unwrap_or_default();
+                    let b: SignUpEmailBody = serde_json::from_value(v).expect("a valid body deserializes");
+                    let _ = sesame::auth::email::normalize(&b.email);
+                }
+                if SIGN_IN_EMAIL.endpoint.validate(parsed.as_ref(), &req).is_ok() {
+                    let v = parsed.clone().unwrap_or_default();
+                    let _: SignInEmailBody = serde_json::from_value(v).expect("a valid body deserializes");
+                }
+                if let Err(e) = SIGN_OUT.endpoint.validate(parsed.as_ref(), &req) {
+                    assert_eq!((e.status, e.code.as_ref()), (400, "VALIDATION_ERROR"));
+                }
             }
             Err(e) => {
                 assert!(e.status == 400 || e.status == 415, "{e}");

@@ -1,32 +1,111 @@
-//! Account endpoints (spec §3.18): `GET /list-accounts`, `POST /unlink-account`,
+//! Account endpoints: `GET /list-accounts`, `POST /unlink-account`,
 //! `POST /refresh-token`, `POST /get-access-token`, `GET /account-info`. Accounts are chosen
 //! by their local row id. Where Better Auth answers 401 with an empty body, Sesame answers
-//! JSON `UNAUTHORIZED` (spec preface, difference 2).
+//! JSON `UNAUTHORIZED`.
 
 use serde_json::{json, Map, Value};
 
 use crate::clock::iso;
 use crate::config::oauth::ProviderKind;
+use crate::endpoint::answers::{AccountAnswer, AccountInfoAnswer, StatusAnswer, TokensAnswer};
 use crate::endpoint::current;
-use crate::endpoint::validate::{query_object, Fields};
-use crate::endpoint::{Ctx, Transport};
+use crate::endpoint::validate::query_object;
+use crate::endpoint::{Ctx, Kind, NoInput, Schema, Transport, Typed};
 use crate::error::{codes, ApiError};
 use crate::http::{Request, Response};
 use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{Sealer, Tokens};
 use crate::storage::models::Account;
 
-pub fn list_accounts(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+pub static LIST_USER_ACCOUNTS: Typed<NoInput, NoInput, Vec<AccountAnswer>> =
+    Typed::get("/list-accounts", "listUserAccounts", list_accounts)
+        .summary("The user's accounts, without tokens")
+        .session()
+        .errors(&[codes::UNAUTHORIZED]);
+
+crate::input! {
+    /// The body of `POST /unlink-account`.
+    pub struct UnlinkAccountBody {
+        account_id: String = "accountId" as Kind::String,
+    }
+}
+
+pub static UNLINK_ACCOUNT: Typed<UnlinkAccountBody, NoInput, StatusAnswer> =
+    Typed::post("/unlink-account", "unlinkAccount", unlink_account)
+        .summary("Unlink an account (fresh session; never the last one)")
+        .session()
+        .errors(&[
+            codes::UNAUTHORIZED,
+            codes::SESSION_NOT_FRESH,
+            codes::FAILED_TO_UNLINK_LAST_ACCOUNT,
+            codes::ACCOUNT_NOT_FOUND,
+        ]);
+
+crate::input! {
+    /// Which account a token or profile call is about: exactly `{accountId, userId?}` or
+    /// `{useAccountCookie: true, userId?}` (`userId` only for server callers without a session).
+    pub struct AccountSelector {
+        account_id: Option<String> = "accountId" as Kind::String,
+        use_account_cookie: Option<bool> = "useAccountCookie" as Kind::Boolean,
+        user_id: Option<String> = "userId" as Kind::String,
+    }
+}
+
+/// The selector as zod sees the union: one `[source] Invalid input` for any mismatch.
+fn check_selector(source: &'static str, value: Option<&Value>) -> Result<(), ApiError> {
+    selector(source, value.and_then(Value::as_object)).map(|_| ())
+}
+
+const SELECTOR: Schema = Schema::Custom(check_selector, <AccountSelector as crate::endpoint::Input>::FIELDS);
+
+pub static REFRESH_TOKEN: Typed<AccountSelector, NoInput, TokensAnswer> =
+    Typed::post("/refresh-token", "refreshToken", refresh_token)
+        .summary("Refresh an account's provider tokens")
+        .body_schema(SELECTOR)
+        .session()
+        .errors(&[
+            codes::UNAUTHORIZED,
+            codes::ACCOUNT_NOT_FOUND,
+            codes::PROVIDER_NOT_SUPPORTED,
+            codes::TOKEN_REFRESH_NOT_SUPPORTED,
+            codes::REFRESH_TOKEN_NOT_FOUND,
+            codes::FAILED_TO_REFRESH_ACCESS_TOKEN,
+        ]);
+
+pub static GET_ACCESS_TOKEN: Typed<AccountSelector, NoInput, TokensAnswer> =
+    Typed::post("/get-access-token", "getAccessToken", get_access_token)
+        .summary("A valid provider access token, refreshed when expired")
+        .body_schema(SELECTOR)
+        .session()
+        .errors(&[
+            codes::UNAUTHORIZED,
+            codes::ACCOUNT_NOT_FOUND,
+            codes::PROVIDER_NOT_SUPPORTED,
+            codes::FAILED_TO_GET_ACCESS_TOKEN,
+        ]);
+
+pub static ACCOUNT_INFO: Typed<NoInput, AccountSelector, AccountInfoAnswer> =
+    Typed::get("/account-info", "accountInfo", account_info)
+        .summary("The provider's profile for an account")
+        .query_schema(SELECTOR)
+        .session()
+        .errors(&[
+            codes::UNAUTHORIZED,
+            codes::ACCOUNT_NOT_FOUND,
+            codes::PROVIDER_NOT_CONFIGURED,
+            codes::ACCESS_TOKEN_NOT_FOUND,
+            codes::FAILED_TO_GET_USER_INFO,
+        ]);
+
+fn list_accounts(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let signed_in = current::require(ctx, req)?;
     let accounts = ctx.storage().list_user_accounts(&signed_in.user.id)?;
     let list: Vec<Value> = accounts.iter().map(Account::to_public_json).collect();
     Ok(Response::json(&Value::Array(list)))
 }
 
-pub fn unlink_account(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    let mut f = Fields::body(ctx.body.as_ref());
-    let account_id = f.string("accountId");
-    f.finish()?;
+fn unlink_account(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let UnlinkAccountBody { account_id } = ctx.input()?;
     let signed_in = current::require_fresh(ctx, req)?;
     let accounts = ctx.storage().list_user_accounts(&signed_in.user.id)?;
     if accounts.len() == 1 {
@@ -167,7 +246,7 @@ fn scopes(account: &Account) -> Vec<String> {
         .collect()
 }
 
-pub fn get_access_token(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+fn get_access_token(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let sel = selector("body", ctx.body.as_ref().and_then(Value::as_object))?;
     let user_id = resolve_user_id(ctx, req, sel.user_id.clone())?;
     let account = find_account(ctx, &user_id, &sel)?;
@@ -185,7 +264,7 @@ pub fn get_access_token(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiErr
     Ok(Response::json(&Value::Object(out)))
 }
 
-pub fn refresh_token(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+fn refresh_token(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let sel = selector("body", ctx.body.as_ref().and_then(Value::as_object))?;
     let user_id = resolve_user_id(ctx, req, sel.user_id.clone())?;
     let account = find_account(ctx, &user_id, &sel)?;
@@ -224,7 +303,7 @@ pub fn refresh_token(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
     Ok(Response::json(&Value::Object(out)))
 }
 
-pub fn account_info(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+fn account_info(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let query = query_object(&req.query);
     let sel = selector("query", Some(&query))?;
     let user_id = resolve_user_id(ctx, req, sel.user_id.clone())?;

@@ -1,4 +1,4 @@
-//! `GET /callback/:provider` and `POST /callback/:provider` (spec §3.4, §8.3): state check,
+//! `GET /callback/:provider` and `POST /callback/:provider`: state check,
 //! code exchange, profile, user/account resolution, session, then a 302. Every failure is a
 //! 302 to an error URL with `?error=<code>`; nothing here answers 500 for a provider's fault.
 
@@ -8,7 +8,7 @@ use crate::endpoint::session::create_session;
 use crate::endpoint::social::link::{self, AccountKey};
 use crate::endpoint::social::state;
 use crate::endpoint::validate::query_object;
-use crate::endpoint::Ctx;
+use crate::endpoint::{Ctx, Kind, Produces, Typed};
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::oauth::provider::CodeExchange;
@@ -23,6 +23,34 @@ const FIELDS: &[&str] = &[
     "user",
     "iss",
 ];
+
+crate::input! {
+    /// The callback's parameters (the query of the GET, the form body of the POST), in Better
+    /// Auth's schema order. Input of another type redirects to the error page
+    /// (`invalid_callback_request`), as Better Auth's `onValidationError` does.
+    pub struct CallbackInput {
+        code: Option<String> = "code" as Kind::String,
+        error: Option<String> = "error" as Kind::String,
+        device_id: Option<String> = "device_id" as Kind::String,
+        error_description: Option<String> = "error_description" as Kind::String,
+        state: Option<String> = "state" as Kind::String,
+        user: Option<String> = "user" as Kind::String,
+        iss: Option<String> = "iss" as Kind::String,
+    }
+}
+
+pub static CALLBACK_OAUTH: Typed<crate::endpoint::NoInput, CallbackInput, serde_json::Value> =
+    Typed::get("/callback/:provider", "callbackOAuth", callback_get)
+        .summary("OAuth redirect target: state, code exchange, session, 302")
+        .produces(Produces::Redirect)
+        .handler_validates();
+
+pub static CALLBACK_OAUTH_POST: Typed<CallbackInput, CallbackInput, serde_json::Value> =
+    Typed::post("/callback/:provider", "callbackOAuthPost", callback_post)
+        .summary("form_post OAuth callback: 302 to the GET form")
+        .forms()
+        .produces(Produces::Redirect)
+        .handler_validates();
 
 /// `url` plus `?`/`&` plus form-encoded params (`appendQueryParams`).
 fn append_query(url: &str, params: &[(&str, &str)]) -> String {
@@ -59,7 +87,7 @@ fn fields(source: &serde_json::Map<String, Value>) -> Option<Vec<(&'static str, 
 }
 
 /// Form-post providers (Apple): bounce to the GET form so SameSite=Lax cookies are sent.
-pub fn callback_post(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+fn callback_post(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let id = req.param("provider").unwrap_or_default();
     let body = match &ctx.body {
         None => serde_json::Map::new(),
@@ -96,7 +124,7 @@ pub fn callback_post(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
     Ok(Response::redirect(&format!("{target}?{query_string}")))
 }
 
-pub fn callback_get(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+fn callback_get(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let default_error = default_error_url(ctx);
     let Some(q) = fields(&query_object(&req.query)) else {
         return Ok(redirect_error(&default_error, "invalid_callback_request", None));

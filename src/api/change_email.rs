@@ -1,4 +1,4 @@
-//! `POST /change-email` (spec §3.10), enabled by `SESAME_CHANGE_EMAIL`. A verified user first
+//! `POST /change-email`, enabled by `SESAME_CHANGE_EMAIL`. A verified user first
 //! approves from the current address (`SESAME_CHANGE_EMAIL_CONFIRMATION`), then proves the new
 //! one; otherwise one email goes to the new address. The switch itself happens in
 //! `/verify-email`. A taken address gets the same answer, and its owner the notice that it
@@ -8,19 +8,37 @@ use serde_json::json;
 
 use crate::auth::email;
 use crate::auth::verification_token::{self, Claims, CHANGE_EMAIL_CONFIRMATION};
+use crate::endpoint::answers::StatusAnswer;
 use crate::endpoint::current;
 use crate::endpoint::mail::{self, Outgoing};
-use crate::endpoint::validate::Fields;
-use crate::endpoint::Ctx;
+use crate::endpoint::{Ctx, Kind, NoInput, Typed};
 use crate::error::{codes, ApiError};
 use crate::http::{Request, Response};
 use crate::mail::MailKind;
 
-pub fn change_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    let mut f = Fields::body(ctx.body.as_ref());
-    let new_email = f.email("newEmail");
-    let callback_url = f.opt_string("callbackURL");
-    f.finish()?;
+crate::input! {
+    /// The body of `POST /change-email`.
+    pub struct ChangeEmailBody {
+        new_email: String = "newEmail" as Kind::Email,
+        callback_url: Option<String> = "callbackURL" as Kind::String,
+    }
+}
+
+pub static CHANGE_EMAIL: Typed<ChangeEmailBody, NoInput, StatusAnswer> =
+    Typed::post("/change-email", "changeEmail", change_email)
+        .summary("Start changing the email address (SESAME_CHANGE_EMAIL)")
+        .session()
+        .errors(&[
+            codes::CHANGE_EMAIL_DISABLED,
+            codes::EMAIL_IS_THE_SAME,
+            codes::UNAUTHORIZED,
+        ]);
+
+fn change_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let ChangeEmailBody {
+        new_email,
+        callback_url,
+    } = ctx.input()?;
     let signed_in = current::require(ctx, req)?;
     let config = &ctx.config().email;
     if !config.change_email {

@@ -1,4 +1,4 @@
-//! `POST /delete-user` (spec §3.15) and `GET /delete-user/callback` (spec §3.16), enabled by
+//! `POST /delete-user` and `GET /delete-user/callback`, enabled by
 //! `SESAME_DELETE_USER`. With `SESAME_DELETE_USER_VERIFICATION` (the default) deletion always
 //! goes through an emailed link, even when the password is given. Deleting removes the user
 //! with their sessions, accounts and pending verifications in one storage call, and expires
@@ -8,10 +8,10 @@ use serde_json::json;
 
 use crate::auth::{password, session};
 use crate::crypto::{self, constant_time_eq};
+use crate::endpoint::answers::SuccessAnswer;
 use crate::endpoint::current::{self, SignedIn};
-use crate::endpoint::mail::{self, Outgoing};
-use crate::endpoint::validate::Fields;
-use crate::endpoint::Ctx;
+use crate::endpoint::mail::{self, LinkQuery, Outgoing};
+use crate::endpoint::{Ctx, Kind, NoInput, Produces, Typed};
 use crate::error::{codes, ApiError};
 use crate::http::js::encode_uri_component;
 use crate::http::{Request, Response};
@@ -25,12 +25,48 @@ fn deleted() -> Response {
     Response::json(&json!({ "success": true, "message": "User deleted" }))
 }
 
-pub fn delete_user(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    let mut f = Fields::body(ctx.body.as_ref());
-    let callback_url = f.opt_string("callbackURL");
-    let pass = f.opt_string("password").filter(|p| !p.is_empty());
-    let token = f.opt_string("token").filter(|t| !t.is_empty());
-    f.finish()?;
+crate::input! {
+    /// The body of `POST /delete-user`.
+    pub struct DeleteUserBody {
+        callback_url: Option<String> = "callbackURL" as Kind::String,
+        password: Option<String> = "password" as Kind::String,
+        token: Option<String> = "token" as Kind::String,
+    }
+}
+
+pub static DELETE_USER: Typed<DeleteUserBody, NoInput, SuccessAnswer> =
+    Typed::post("/delete-user", "deleteUser", delete_user)
+        .summary("Delete the account, or email a link that does (SESAME_DELETE_USER)")
+        .session()
+        .hashing()
+        .errors(&[
+            codes::NOT_FOUND,
+            codes::CREDENTIAL_ACCOUNT_NOT_FOUND,
+            codes::INVALID_PASSWORD,
+            codes::SESSION_EXPIRED,
+            codes::INVALID_TOKEN,
+        ]);
+
+pub static DELETE_USER_CALLBACK: Typed<NoInput, LinkQuery, SuccessAnswer> =
+    Typed::get("/delete-user/callback", "deleteUserCallback", delete_user_callback)
+        .summary("Open an account deletion link")
+        .session()
+        .produces(Produces::Redirect)
+        .errors(&[
+            codes::NOT_FOUND,
+            codes::FAILED_TO_GET_USER_INFO,
+            codes::INVALID_TOKEN,
+            codes::INVALID_CALLBACK_URL,
+        ]);
+
+fn delete_user(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let DeleteUserBody {
+        callback_url,
+        password: pass,
+        token,
+    } = ctx.input()?;
+    let pass = pass.filter(|p| !p.is_empty());
+    let token = token.filter(|t| !t.is_empty());
     let signed_in = current::require(ctx, req)?;
     let config = &ctx.config().email;
     if !config.delete_user {
@@ -122,7 +158,7 @@ fn delete(ctx: &Ctx<'_>, user: &User) -> Result<(), ApiError> {
 }
 
 /// The emailed link. It works only in a browser signed in as the same user.
-pub fn delete_user_callback(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+fn delete_user_callback(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let (token, callback_url) = crate::endpoint::mail::link_query(ctx, req)?;
     if !ctx.config().email.delete_user {
         return Err(ApiError::new(404, codes::NOT_FOUND));

@@ -9,11 +9,11 @@ use serde_json::{json, Value};
 use crate::auth::email;
 use crate::auth::verification_token::{self, Claims, TokenError, CHANGE_EMAIL_CONFIRMATION, CHANGE_EMAIL_VERIFICATION};
 use crate::crypto::constant_time_eq;
+use crate::endpoint::answers::{StatusAnswer, VerifyEmailAnswer};
 use crate::endpoint::current::{self, SignedIn};
-use crate::endpoint::mail;
+use crate::endpoint::mail::{self, LinkQuery};
 use crate::endpoint::session::create_session;
-use crate::endpoint::validate::Fields;
-use crate::endpoint::Ctx;
+use crate::endpoint::{Ctx, Kind, NoInput, Produces, Typed};
 use crate::error::{codes, ApiError, ErrorCode};
 use crate::http::redirect::append_query;
 use crate::http::{Request, Response};
@@ -26,12 +26,42 @@ const USED_TOKEN: &str = "used-change-email-confirmation";
 /// Unauthenticated requests take at least this long, whether or not an email goes out.
 const MINIMUM_UNAUTHENTICATED: Duration = Duration::from_millis(500);
 
-pub fn send_verification_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+crate::input! {
+    /// The body of `POST /send-verification-email`.
+    pub struct SendVerificationEmailBody {
+        email: String = "email" as Kind::Email,
+        callback_url: Option<String> = "callbackURL" as Kind::String,
+    }
+}
+
+pub static SEND_VERIFICATION_EMAIL: Typed<SendVerificationEmailBody, NoInput, StatusAnswer> = Typed::post(
+    "/send-verification-email",
+    "sendVerificationEmail",
+    send_verification_email,
+)
+.summary("Email a verification link")
+.errors(&[codes::EMAIL_MISMATCH, codes::EMAIL_ALREADY_VERIFIED]);
+
+/// Answers JSON, or redirects to the link's callbackURL (302; in-process an `ApiError` with
+/// status 302).
+pub static VERIFY_EMAIL: Typed<NoInput, LinkQuery, VerifyEmailAnswer> =
+    Typed::get("/verify-email", "verifyEmail", verify_email)
+        .summary("Open a verification link (also the steps of an email change)")
+        .produces(Produces::Redirect)
+        .errors(&[
+            codes::INVALID_TOKEN,
+            codes::TOKEN_EXPIRED,
+            codes::USER_NOT_FOUND,
+            codes::INVALID_USER,
+            codes::INVALID_CALLBACK_URL,
+        ]);
+
+fn send_verification_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let mut f = Fields::body(ctx.body.as_ref());
-    let address = f.email("email");
-    let callback_url = f.opt_string("callbackURL");
-    f.finish()?;
+    let SendVerificationEmailBody {
+        email: address,
+        callback_url,
+    } = ctx.input()?;
     let Some(signed_in) = current::resolve(ctx, req, false)? else {
         // Unauthenticated: the same answer, no sooner than the floor, whether the address is
         // unknown, verified, or gets an email.
@@ -56,7 +86,7 @@ pub fn send_verification_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response,
     Ok(status_true())
 }
 
-pub fn verify_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+fn verify_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let (token, callback_url) = crate::endpoint::mail::link_query(ctx, req)?;
     let link = Link {
         ctx,

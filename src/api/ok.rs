@@ -1,19 +1,36 @@
-//! `GET /ok` and `GET /error` (spec §3.19).
+//! `GET /ok` and `GET /error`.
 
 use serde_json::json;
 
-use crate::endpoint::Ctx;
+use crate::endpoint::answers::OkAnswer;
+use crate::endpoint::{Ctx, Kind, NoInput, Produces, Typed};
 use crate::error::ApiError;
 use crate::http::html::escape as escape_html;
 use crate::http::{Request, Response};
 
-pub fn ok(_ctx: &Ctx<'_>, _req: &Request) -> Result<Response, ApiError> {
+pub static OK: Typed<NoInput, NoInput, OkAnswer> = Typed::get("/ok", "ok", ok).summary("Health check");
+
+crate::input! {
+    /// The query of `GET /error` (read leniently: anything else shows `UNKNOWN`).
+    pub struct ErrorPageQuery {
+        error: Option<String> = "error" as Kind::String,
+        error_description: Option<String> = "error_description" as Kind::String,
+    }
+}
+
+/// The page's HTML is the answer.
+pub static ERROR: Typed<NoInput, ErrorPageQuery, String> = Typed::get("/error", "error", error_page)
+    .summary("HTML error page")
+    .produces(Produces::Html)
+    .handler_validates();
+
+fn ok(_ctx: &Ctx<'_>, _req: &Request) -> Result<Response, ApiError> {
     Ok(Response::json(&json!({ "ok": true })))
 }
 
 /// A self-contained HTML page naming the error. The code must match `^['A-Za-z0-9_-]+$`
 /// (else `UNKNOWN`); everything shown is HTML-escaped.
-pub fn error_page(_ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+fn error_page(_ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let code = req
         .query_value("error")
         .filter(|c| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_alphanumeric() || "'_-".contains(ch)))

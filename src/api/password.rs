@@ -1,24 +1,61 @@
-//! `POST /change-password` (spec §3.9) and `POST /verify-password` (spec §3.13).
+//! `POST /change-password` and `POST /verify-password`.
 
 use serde_json::json;
 
 use super::session::status_true;
 use crate::auth::password;
 use crate::auth::session::new_session;
+use crate::endpoint::answers::{StatusAnswer, TokenAnswer};
 use crate::endpoint::current::{self, SignedIn};
 use crate::endpoint::session::{check_password_length, hash_password};
-use crate::endpoint::validate::Fields;
-use crate::endpoint::Ctx;
+use crate::endpoint::{Ctx, Kind, NoInput, Typed};
 use crate::error::{codes, ApiError};
 use crate::http::{Request, Response};
 use crate::storage::SessionChange;
 
-pub fn change_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    let mut f = Fields::body(ctx.body.as_ref());
-    let new_password = f.string("newPassword");
-    let current_password = f.string("currentPassword");
-    let revoke_others = f.opt_bool("revokeOtherSessions").unwrap_or(false);
-    f.finish()?;
+crate::input! {
+    /// The body of `POST /change-password`.
+    pub struct ChangePasswordBody {
+        new_password: String = "newPassword" as Kind::String,
+        current_password: String = "currentPassword" as Kind::String,
+        revoke_other_sessions: Option<bool> = "revokeOtherSessions" as Kind::Boolean,
+    }
+}
+
+pub static CHANGE_PASSWORD: Typed<ChangePasswordBody, NoInput, TokenAnswer> =
+    Typed::post("/change-password", "changePassword", change_password)
+        .summary("Change the password")
+        .session()
+        .hashing()
+        .errors(&[
+            codes::UNAUTHORIZED,
+            codes::PASSWORD_TOO_SHORT,
+            codes::PASSWORD_TOO_LONG,
+            codes::CREDENTIAL_ACCOUNT_NOT_FOUND,
+            codes::INVALID_PASSWORD,
+        ]);
+
+crate::input! {
+    /// The body of `POST /verify-password`.
+    pub struct VerifyPasswordBody {
+        password: String = "password" as Kind::String,
+    }
+}
+
+pub static VERIFY_PASSWORD: Typed<VerifyPasswordBody, NoInput, StatusAnswer> =
+    Typed::post("/verify-password", "verifyPassword", verify_password)
+        .summary("Check the current user's password")
+        .session()
+        .hashing()
+        .errors(&[codes::UNAUTHORIZED, codes::INVALID_PASSWORD]);
+
+fn change_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let ChangePasswordBody {
+        new_password,
+        current_password,
+        revoke_other_sessions,
+    } = ctx.input()?;
+    let revoke_others = revoke_other_sessions.unwrap_or(false);
     let signed_in = current::require(ctx, req)?;
     check_password_length(ctx, &new_password)?;
     if password::length(&current_password) > ctx.config().max_password_length {
@@ -61,10 +98,8 @@ pub fn change_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiErro
     ))
 }
 
-pub fn verify_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    let mut f = Fields::body(ctx.body.as_ref());
-    let pass = f.string("password");
-    f.finish()?;
+fn verify_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let VerifyPasswordBody { password: pass } = ctx.input()?;
     let signed_in = current::require(ctx, req)?;
     crate::endpoint::session::count_password_attempt(ctx, "/verify-password", &format!("user|{}", signed_in.user.id))?;
     match credential_hash(ctx, &signed_in)? {

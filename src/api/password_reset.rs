@@ -1,4 +1,4 @@
-//! Password reset (spec §3.7, §7): `POST /request-password-reset` (and its alias
+//! Password reset: `POST /request-password-reset` (and its alias
 //! `POST /forget-password`, which Sesame keeps), `GET /reset-password/:token` (the emailed
 //! link: a redirect to the app's form) and `POST /reset-password` (consumes the token).
 
@@ -6,11 +6,10 @@ use serde_json::json;
 
 use crate::auth::email;
 use crate::crypto;
+use crate::endpoint::answers::StatusAnswer;
 use crate::endpoint::mail::{self, Outgoing};
 use crate::endpoint::session::{check_password_length, hash_password};
-use crate::endpoint::validate::query_fields;
-use crate::endpoint::validate::Fields;
-use crate::endpoint::{Ctx, Transport};
+use crate::endpoint::{Ctx, Kind, NoInput, Produces, Transport, Typed};
 use crate::error::{codes, ApiError};
 use crate::http::js::encode_uri_component;
 use crate::http::redirect::{check_query_callback, set_query_param};
@@ -22,11 +21,77 @@ use crate::storage::ResetOutcome;
 use crate::storage::RESET_PASSWORD_PREFIX as IDENTIFIER_PREFIX;
 const SENT: &str = "If this email exists in our system, check your email for the reset link";
 
-pub fn request_password_reset(ctx: &Ctx<'_>, _req: &Request) -> Result<Response, ApiError> {
-    let mut f = Fields::body(ctx.body.as_ref());
-    let address = f.email("email");
-    let redirect_to = f.opt_string("redirectTo");
-    f.finish()?;
+crate::input! {
+    /// The body of `POST /request-password-reset`.
+    pub struct RequestPasswordResetBody {
+        email: String = "email" as Kind::Email,
+        redirect_to: Option<String> = "redirectTo" as Kind::String,
+    }
+}
+
+pub static REQUEST_PASSWORD_RESET: Typed<RequestPasswordResetBody, NoInput, StatusAnswer> = Typed::post(
+    "/request-password-reset",
+    "requestPasswordReset",
+    request_password_reset,
+)
+.summary("Email a password reset link")
+.errors(&[codes::INVALID_REDIRECT_URL]);
+
+/// Better Auth's former name of [`REQUEST_PASSWORD_RESET`], which Sesame keeps; it shares
+/// that endpoint's rate-limit rule and bucket.
+pub static FORGET_PASSWORD: Typed<RequestPasswordResetBody, NoInput, StatusAnswer> =
+    Typed::post("/forget-password", "forgetPassword", request_password_reset)
+        .summary("Alias of /request-password-reset, kept by Sesame")
+        .alias_of("/request-password-reset")
+        .errors(&[codes::INVALID_REDIRECT_URL]);
+
+crate::input! {
+    /// The query of the emailed reset link.
+    pub struct ResetPasswordLinkQuery {
+        callback_url: String = "callbackURL" as Kind::String,
+    }
+}
+
+pub static REQUEST_PASSWORD_RESET_CALLBACK: Typed<NoInput, ResetPasswordLinkQuery, serde_json::Value> = Typed::get(
+    "/reset-password/:token",
+    "requestPasswordResetCallback",
+    reset_password_callback,
+)
+.summary("Open a password reset link: redirect to the app with the token")
+.produces(Produces::Redirect)
+.errors(&[codes::INVALID_CALLBACK_URL]);
+
+crate::input! {
+    /// The body of `POST /reset-password`: the token comes here or in the query.
+    pub struct ResetPasswordBody {
+        new_password: String = "newPassword" as Kind::String,
+        token: Option<String> = "token" as Kind::String,
+    }
+}
+
+crate::input! {
+    /// The query of `POST /reset-password`.
+    pub struct ResetPasswordQuery {
+        token: Option<String> = "token" as Kind::String,
+    }
+}
+
+pub static RESET_PASSWORD: Typed<ResetPasswordBody, ResetPasswordQuery, StatusAnswer> =
+    Typed::post("/reset-password", "resetPassword", reset_password)
+        .summary("Set a new password with a reset token")
+        .hashing()
+        .errors(&[
+            codes::INVALID_TOKEN,
+            codes::PASSWORD_TOO_SHORT,
+            codes::PASSWORD_TOO_LONG,
+            codes::USER_NOT_FOUND,
+        ]);
+
+fn request_password_reset(ctx: &Ctx<'_>, _req: &Request) -> Result<Response, ApiError> {
+    let RequestPasswordResetBody {
+        email: address,
+        redirect_to,
+    } = ctx.input()?;
     let token = crypto::random_string(24);
     let Some(user) = ctx.storage().find_user_by_email(&email::normalize(&address))? else {
         // The same work as a known address, minus the email: a verification lookup.
@@ -73,11 +138,8 @@ fn sent() -> Response {
 
 /// The emailed link: `302 <callbackURL>?token=…` while the token is valid (it is not
 /// consumed), else `302 <callbackURL or <baseURL>/error>?error=INVALID_TOKEN`.
-pub fn reset_password_callback(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    let query = query_fields(req);
-    let mut f = Fields::query(&query);
-    let callback_url = f.string("callbackURL");
-    f.finish()?;
+fn reset_password_callback(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let ResetPasswordLinkQuery { callback_url } = ctx.query(req)?;
     // After validation, as Better Auth's originCheck middleware runs.
     if ctx.transport == Transport::Http {
         check_query_callback(&ctx.app.trusted, req)?;
@@ -114,15 +176,12 @@ pub fn reset_password_callback(ctx: &Ctx<'_>, req: &Request) -> Result<Response,
     }
 }
 
-pub fn reset_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    let mut f = Fields::body(ctx.body.as_ref());
-    let new_password = f.string("newPassword");
-    let body_token = f.opt_string("token");
-    f.finish()?;
-    let query = query_fields(req);
-    let mut q = Fields::query(&query);
-    let query_token = q.opt_string("token");
-    q.finish()?;
+fn reset_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let ResetPasswordBody {
+        new_password,
+        token: body_token,
+    } = ctx.input()?;
+    let ResetPasswordQuery { token: query_token } = ctx.query(req)?;
     let Some(token) = body_token
         .filter(|t| !t.is_empty())
         .or(query_token)

@@ -3,13 +3,70 @@
 
 use serde_json::{json, Value};
 
+use crate::endpoint::answers::{SessionAnswer, SignedInAnswer, StatusAnswer};
 use crate::endpoint::current;
-use crate::endpoint::validate::{self, query_flag, Fields};
-use crate::endpoint::Ctx;
+use crate::endpoint::validate::query_flag;
+use crate::endpoint::{Ctx, Kind, NoInput, Typed};
 use crate::error::{codes, ApiError};
 use crate::http::{Request, Response};
 
-pub fn get_session(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+crate::input! {
+    /// The query of `GET /get-session`: flags Better Auth reads with JavaScript truthiness.
+    pub struct GetSessionQuery {
+        disable_cookie_cache: Option<Value> = "disableCookieCache" as Kind::Flag,
+        disable_refresh: Option<Value> = "disableRefresh" as Kind::Flag,
+    }
+}
+
+pub static GET_SESSION: Typed<NoInput, GetSessionQuery, Option<SignedInAnswer>> =
+    Typed::get("/get-session", "getSession", get_session)
+        .summary("The current session and user, or null")
+        .errors(&[codes::FAILED_TO_GET_SESSION]);
+
+pub static GET_SESSION_POST: Typed<NoInput, NoInput, Value> =
+    Typed::post("/get-session", "getSessionPost", get_session_post)
+        .summary("Refused: deferred session refresh is not enabled")
+        .errors(&[codes::METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED]);
+
+pub static UPDATE_SESSION: Typed<NoInput, NoInput, Value> =
+    Typed::post("/update-session", "updateSession", update_session)
+        .summary("Update the session's additional fields (Sesame's sessions have none)")
+        .record()
+        .session()
+        .errors(&[codes::UNAUTHORIZED, codes::NO_FIELDS_TO_UPDATE]);
+
+pub static LIST_SESSIONS: Typed<NoInput, NoInput, Vec<SessionAnswer>> =
+    Typed::get("/list-sessions", "listSessions", list_sessions)
+        .summary("The user's active sessions (fresh session)")
+        .session()
+        .errors(&[codes::UNAUTHORIZED, codes::SESSION_NOT_FRESH]);
+
+crate::input! {
+    /// The body of `POST /revoke-session`.
+    pub struct RevokeSessionBody {
+        token: String = "token" as Kind::String,
+    }
+}
+
+pub static REVOKE_SESSION: Typed<RevokeSessionBody, NoInput, StatusAnswer> =
+    Typed::post("/revoke-session", "revokeSession", revoke_session)
+        .summary("Revoke one of the user's sessions")
+        .session()
+        .errors(&[codes::UNAUTHORIZED]);
+
+pub static REVOKE_SESSIONS: Typed<NoInput, NoInput, StatusAnswer> =
+    Typed::post("/revoke-sessions", "revokeSessions", revoke_sessions)
+        .summary("Revoke every session of the user")
+        .session()
+        .errors(&[codes::UNAUTHORIZED]);
+
+pub static REVOKE_OTHER_SESSIONS: Typed<NoInput, NoInput, StatusAnswer> =
+    Typed::post("/revoke-other-sessions", "revokeOtherSessions", revoke_other_sessions)
+        .summary("Revoke every other session of the user")
+        .session()
+        .errors(&[codes::UNAUTHORIZED]);
+
+fn get_session(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     // Sesame keeps no cookie cache, so `disableCookieCache` changes nothing.
     let disable_refresh = query_flag(req, "disableRefresh");
     let body = match current::resolve(ctx, req, disable_refresh)? {
@@ -23,7 +80,7 @@ pub fn get_session(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
 
 /// `POST /get-session` exists in Better Auth only with `deferSessionRefresh`, which Sesame
 /// does not offer; it keeps Better Auth's answer.
-pub fn get_session_post(_ctx: &Ctx<'_>, _req: &Request) -> Result<Response, ApiError> {
+fn get_session_post(_ctx: &Ctx<'_>, _req: &Request) -> Result<Response, ApiError> {
     Err(ApiError::new(405, codes::METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED).with_header("allow", "GET"))
 }
 
@@ -33,13 +90,12 @@ pub fn get_session_post(_ctx: &Ctx<'_>, _req: &Request) -> Result<Response, ApiE
 /// fields, so a signed-in caller always gets Better Auth's answer for that case: 400 "No
 /// fields to update". The order of the checks is Better Auth's: the body must be an object
 /// (400 `VALIDATION_ERROR`, before the session), then the session (401).
-pub fn update_session(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    validate::record(ctx.body.as_ref())?;
+fn update_session(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     current::require(ctx, req)?;
     Err(ApiError::bad_request(codes::NO_FIELDS_TO_UPDATE))
 }
 
-pub fn list_sessions(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+fn list_sessions(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let signed_in = current::require_fresh(ctx, req)?;
     let sessions: Vec<Value> = ctx
         .storage()
@@ -51,10 +107,8 @@ pub fn list_sessions(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
     Ok(Response::json(&Value::Array(sessions)))
 }
 
-pub fn revoke_session(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    let mut f = Fields::body(ctx.body.as_ref());
-    let token = f.string("token");
-    f.finish()?;
+fn revoke_session(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let RevokeSessionBody { token } = ctx.input()?;
     let signed_in = current::require(ctx, req)?;
     // Always the same answer: an unknown or foreign token is not revealed.
     ctx.storage().delete_user_session(&signed_in.user.id, &token)?;
@@ -64,7 +118,7 @@ pub fn revoke_session(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError
     Ok(status_true())
 }
 
-pub fn revoke_sessions(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+fn revoke_sessions(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let signed_in = current::require(ctx, req)?;
     ctx.storage().delete_user_sessions(&signed_in.user.id)?;
     // Better Auth 1.7.25 clears the cookies here (the spec, written for 1.7.1, says it does not).
@@ -72,7 +126,7 @@ pub fn revoke_sessions(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiErro
     Ok(status_true())
 }
 
-pub fn revoke_other_sessions(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+fn revoke_other_sessions(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let signed_in = current::require(ctx, req)?;
     ctx.storage()
         .delete_other_sessions(&signed_in.user.id, &signed_in.session.token)?;

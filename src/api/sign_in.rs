@@ -1,19 +1,42 @@
-//! `POST /sign-in/email` (spec §3.2).
+//! `POST /sign-in/email`.
 
 use crate::auth::{email, password};
+use crate::endpoint::answers::SignInAnswer;
 use crate::endpoint::session::{password_sign_in, Attempt};
-use crate::endpoint::validate::Fields;
-use crate::endpoint::{Ctx, Transport};
+use crate::endpoint::{Ctx, Kind, NoInput, Transport, Typed};
 use crate::error::{codes, ApiError};
 use crate::http::{origin, Request, Response};
 
-pub fn sign_in_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    let mut f = Fields::body(ctx.body.as_ref());
-    let address = f.string("email");
-    let pass = f.string("password");
-    let callback_url = f.opt_string("callbackURL");
-    let remember = f.opt_bool("rememberMe");
-    f.finish()?;
+crate::input! {
+    /// The body of `POST /sign-in/email`.
+    pub struct SignInEmailBody {
+        email: String = "email" as Kind::String,
+        password: String = "password" as Kind::String,
+        callback_url: Option<String> = "callbackURL" as Kind::String,
+        remember_me: Option<bool> = "rememberMe" as Kind::Boolean,
+    }
+}
+
+pub static SIGN_IN_EMAIL: Typed<SignInEmailBody, NoInput, SignInAnswer> =
+    Typed::post("/sign-in/email", "signInEmail", sign_in_email)
+        .summary("Sign in with email and password")
+        .forms()
+        .hashing()
+        .errors(&[
+            codes::INVALID_EMAIL,
+            codes::INVALID_EMAIL_OR_PASSWORD,
+            codes::PASSWORD_TOO_LONG,
+            codes::EMAIL_NOT_VERIFIED,
+            codes::CROSS_SITE_NAVIGATION_LOGIN_BLOCKED,
+        ]);
+
+fn sign_in_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let SignInEmailBody {
+        email: address,
+        password: pass,
+        callback_url,
+        remember_me: remember,
+    } = ctx.input()?;
     if ctx.transport == Transport::Http {
         origin::check_login_csrf(&ctx.app.trusted, req)?;
     }

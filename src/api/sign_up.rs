@@ -5,23 +5,54 @@ use serde_json::json;
 use crate::auth::email;
 use crate::clock::iso;
 use crate::crypto;
+use crate::endpoint::answers::TokenAnswer;
 use crate::endpoint::session::{check_password_length, create_session, hash_password};
-use crate::endpoint::validate::Fields;
-use crate::endpoint::{Ctx, Transport};
+use crate::endpoint::{Ctx, Kind, NoInput, Transport, Typed};
 use crate::error::{codes, ApiError};
 use crate::http::{origin, Request, Response};
 use crate::storage::models::{Account, User};
 use crate::storage::StorageError;
 
-pub fn sign_up_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    let mut f = Fields::object_and_record(ctx.body.as_ref());
-    let name = f.string("name");
-    let address = f.email("email");
-    let password = f.nonempty_string("password");
-    let image = f.opt_string("image");
-    let callback_url = f.opt_string("callbackURL");
-    let remember = f.opt_bool("rememberMe");
-    f.finish()?;
+crate::input! {
+    /// The body of `POST /sign-up/email`. Other keys (plugin fields such as the username
+    /// plugin's) are kept in `extra`.
+    pub struct SignUpEmailBody {
+        name: String = "name" as Kind::String,
+        email: String = "email" as Kind::Email,
+        password: String = "password" as Kind::NonEmpty,
+        image: Option<String> = "image" as Kind::String,
+        callback_url: Option<String> = "callbackURL" as Kind::String,
+        remember_me: Option<bool> = "rememberMe" as Kind::Boolean,
+    }
+    rest: extra
+}
+
+pub static SIGN_UP_EMAIL: Typed<SignUpEmailBody, NoInput, TokenAnswer> =
+    Typed::post("/sign-up/email", "signUpEmail", sign_up_email)
+        .summary("Sign up with email and password")
+        .object_and_record()
+        .forms()
+        .hashing()
+        .errors(&[
+            codes::EMAIL_PASSWORD_SIGN_UP_DISABLED,
+            codes::INVALID_EMAIL,
+            codes::PASSWORD_TOO_SHORT,
+            codes::PASSWORD_TOO_LONG,
+            codes::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL,
+            codes::CROSS_SITE_NAVIGATION_LOGIN_BLOCKED,
+        ]);
+
+fn sign_up_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let body: SignUpEmailBody = ctx.input()?;
+    let SignUpEmailBody {
+        name,
+        email: address,
+        password,
+        image,
+        callback_url,
+        remember_me: remember,
+        ..
+    } = body;
     if ctx.transport == Transport::Http {
         origin::check_login_csrf(&ctx.app.trusted, req)?;
     }

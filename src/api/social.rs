@@ -1,15 +1,15 @@
-//! `POST /sign-in/social` (spec §3.3) and `POST /link-social` (spec §3.18): start a redirect
+//! `POST /sign-in/social` and `POST /link-social`: start a redirect
 //! flow (state + PKCE, `{url, redirect}` with a `Location` header, 200 not 302), or sign in /
 //! link directly with a provider ID token.
 
 use serde_json::{json, Map, Value};
 
+use crate::endpoint::answers::SocialAnswer;
 use crate::endpoint::current;
 use crate::endpoint::session::create_session;
 use crate::endpoint::social::link::{self, AccountKey};
 use crate::endpoint::social::state::{self, LinkTarget, NewState};
-use crate::endpoint::validate::Fields;
-use crate::endpoint::Ctx;
+use crate::endpoint::{Ctx, Input, Kind, NoInput, Typed};
 use crate::error::{codes, ApiError};
 use crate::http::{Request, Response};
 use crate::oauth::provider::{AuthRequest, Endpoints, Provider};
@@ -27,171 +27,81 @@ const RESERVED: &[&str] = &[
     "scope",
 ];
 
-/// The `idToken` object of the body.
-struct IdTokenInput {
-    token: String,
-    nonce: Option<String>,
-    access_token: Option<String>,
-    refresh_token: Option<String>,
-    user: Option<Value>,
-}
-
-/// The body shared by both endpoints.
-struct SocialBody {
-    provider: String,
-    callback_url: Option<String>,
-    new_user_url: Option<String>,
-    error_url: Option<String>,
-    disable_redirect: bool,
-    scopes: Vec<String>,
-    login_hint: Option<String>,
-    request_sign_up: Option<bool>,
-    additional_params: Vec<(String, String)>,
-    additional_data: Option<Map<String, Value>>,
-    id_token: Option<IdTokenInput>,
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
+crate::input! {
+    /// The `idToken` object of the body: sign in (or link) with a provider's ID token.
+    pub struct IdTokenInput {
+        token: String = "token" as Kind::String,
+        nonce: Option<String> = "nonce" as Kind::String,
+        access_token: Option<String> = "accessToken" as Kind::String,
+        refresh_token: Option<String> = "refreshToken" as Kind::String,
+        user: Option<Value> = "user" as Kind::Any,
     }
 }
 
-fn parse_body(ctx: &Ctx<'_>) -> Result<SocialBody, ApiError> {
-    let body = ctx.body.as_ref();
-    let field = |k: &str| body.and_then(|b| b.get(k));
-    let mut f = Fields::body(body);
-    let provider = match field("provider") {
-        Some(Value::String(s)) => s.clone(),
-        _ => {
-            if body.is_some_and(Value::is_object) {
-                f.custom("provider", "Invalid input");
-            }
-            String::new()
-        }
-    };
-    let callback_url = f.opt_string("callbackURL");
-    let new_user_url = f.opt_string("newUserCallbackURL");
-    let error_url = f.opt_string("errorCallbackURL");
-    let disable_redirect = f.opt_bool("disableRedirect").unwrap_or(false);
-    let login_hint = f.opt_string("loginHint");
-    let request_sign_up = f.opt_bool("requestSignUp");
-    let mut scopes = Vec::new();
-    match field("scopes") {
-        None => {}
-        Some(Value::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                match item {
-                    Value::String(s) => scopes.push(s.clone()),
-                    other => f.custom(
-                        &format!("scopes.{i}"),
-                        &format!("Invalid input: expected string, received {}", kind(other)),
-                    ),
-                }
-            }
-        }
-        Some(other) => f.custom(
-            "scopes",
-            &format!("Invalid input: expected array, received {}", kind(other)),
-        ),
-    }
-    let mut additional_params = Vec::new();
-    match field("additionalParams") {
-        None => {}
-        Some(Value::Object(m)) => {
-            for (k, v) in m {
-                match v {
-                    Value::String(s) => additional_params.push((k.clone(), s.clone())),
-                    other => f.custom(
-                        &format!("additionalParams.{k}"),
-                        &format!("Invalid input: expected string, received {}", kind(other)),
-                    ),
-                }
-            }
-            if m.keys().any(|k| RESERVED.contains(&k.as_str())) {
-                f.custom(
-                    "additionalParams",
-                    &format!(
-                        "additionalParams cannot include reserved OAuth parameters: {}",
-                        RESERVED.join(", ")
-                    ),
-                );
-            }
-        }
-        Some(other) => f.custom(
-            "additionalParams",
-            &format!("Invalid input: expected record, received {}", kind(other)),
-        ),
-    }
-    let additional_data = match field("additionalData") {
-        None => None,
-        Some(Value::Object(m)) => Some(m.clone()),
-        Some(other) => {
-            f.custom(
-                "additionalData",
-                &format!("Invalid input: expected record, received {}", kind(other)),
-            );
-            None
-        }
-    };
-    let id_token = match field("idToken") {
-        None => None,
-        Some(Value::Object(m)) => {
-            let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
-            let token = match m.get("token") {
-                Some(Value::String(s)) => s.clone(),
-                other => {
-                    let got = other.map_or("undefined", kind);
-                    f.custom(
-                        "idToken.token",
-                        &format!("Invalid input: expected string, received {got}"),
-                    );
-                    String::new()
-                }
-            };
-            for k in ["nonce", "accessToken", "refreshToken"] {
-                if let Some(v) = m.get(k).filter(|v| !v.is_string()) {
-                    f.custom(
-                        &format!("idToken.{k}"),
-                        &format!("Invalid input: expected string, received {}", kind(v)),
-                    );
-                }
-            }
-            Some(IdTokenInput {
-                token,
-                nonce: text("nonce"),
-                access_token: text("accessToken"),
-                refresh_token: text("refreshToken"),
-                user: m.get("user").cloned(),
-            })
-        }
-        Some(other) => {
-            f.custom(
-                "idToken",
-                &format!("Invalid input: expected object, received {}", kind(other)),
-            );
-            None
-        }
-    };
-    f.finish()?;
-    Ok(SocialBody {
-        provider,
-        callback_url,
-        new_user_url,
-        error_url,
-        disable_redirect,
-        scopes,
-        login_hint,
-        request_sign_up,
-        additional_params,
-        additional_data,
-        id_token,
+/// `additionalParams` may not set the parameters Sesame sends itself.
+fn no_reserved_params(v: &Value) -> Option<String> {
+    let m = v.as_object()?;
+    m.keys().any(|k| RESERVED.contains(&k.as_str())).then(|| {
+        format!(
+            "additionalParams cannot include reserved OAuth parameters: {}",
+            RESERVED.join(", ")
+        )
     })
+}
+
+crate::input! {
+    /// The body of `POST /sign-in/social` and `POST /link-social`.
+    pub struct SocialBody {
+        provider: String = "provider" as Kind::Choice,
+        callback_url: Option<String> = "callbackURL" as Kind::String,
+        new_user_url: Option<String> = "newUserCallbackURL" as Kind::String,
+        error_url: Option<String> = "errorCallbackURL" as Kind::String,
+        disable_redirect: Option<bool> = "disableRedirect" as Kind::Boolean,
+        login_hint: Option<String> = "loginHint" as Kind::String,
+        request_sign_up: Option<bool> = "requestSignUp" as Kind::Boolean,
+        scopes: Option<Vec<String>> = "scopes" as Kind::Strings,
+        additional_params: Option<Map<String, Value>> = "additionalParams" as Kind::StringMap => no_reserved_params,
+        additional_data: Option<Map<String, Value>> = "additionalData" as Kind::Record,
+        id_token: Option<IdTokenInput> = "idToken" as Kind::Object(<IdTokenInput as Input>::FIELDS),
+    }
+}
+
+pub static SIGN_IN_SOCIAL: Typed<SocialBody, NoInput, SocialAnswer> =
+    Typed::post("/sign-in/social", "signInSocial", sign_in_social)
+        .summary("Sign in with a social provider (redirect URL or idToken)")
+        .errors(&[
+            codes::PROVIDER_NOT_FOUND,
+            codes::ID_TOKEN_NOT_SUPPORTED,
+            codes::INVALID_TOKEN,
+            codes::FAILED_TO_GET_USER_INFO,
+            codes::USER_EMAIL_NOT_FOUND,
+            codes::EMAIL_NOT_VERIFIED,
+            codes::OAUTH_LINK_ERROR,
+            codes::CALLBACK_URL_REQUIRED,
+        ]);
+
+pub static LINK_SOCIAL_ACCOUNT: Typed<SocialBody, NoInput, SocialAnswer> =
+    Typed::post("/link-social", "linkSocialAccount", link_social)
+        .summary("Link a social account to the current user")
+        .session()
+        .errors(&[
+            codes::UNAUTHORIZED,
+            codes::PROVIDER_NOT_FOUND,
+            codes::SOCIAL_ACCOUNT_ALREADY_LINKED,
+            codes::LINKING_NOT_ALLOWED,
+            codes::LINKING_DIFFERENT_EMAILS_NOT_ALLOWED,
+            codes::LINKING_FAILED,
+        ]);
+
+impl SocialBody {
+    /// `additionalParams` as pairs, in the body's order.
+    fn params(&self) -> Vec<(String, String)> {
+        self.additional_params
+            .iter()
+            .flatten()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+            .collect()
+    }
 }
 
 fn find_provider<'a>(ctx: &'a Ctx<'_>, id: &str) -> Result<&'a Provider, ApiError> {
@@ -215,6 +125,8 @@ fn start_redirect(
     body: SocialBody,
     link: Option<LinkTarget>,
 ) -> Result<Response, ApiError> {
+    let scopes = body.scopes.clone().unwrap_or_default();
+    let additional = body.params();
     let callback_url = body
         .callback_url
         .filter(|u| !u.is_empty())
@@ -241,18 +153,19 @@ fn start_redirect(
                 state: &state,
                 code_verifier: &verifier,
                 redirect_uri: &redirect_uri,
-                scopes: &body.scopes,
+                scopes: &scopes,
                 login_hint: body.login_hint.as_deref(),
                 nonce: nonce.as_deref(),
-                additional: &body.additional_params,
+                additional: &additional,
             },
         )
         .map_err(|e| {
             tracing::error!("oauth provider {}: bad authorization endpoint: {e}", provider.id());
             ApiError::new(502, codes::PROVIDER_UNAVAILABLE)
         })?;
-    let mut resp = Response::json(&json!({ "url": url, "redirect": !body.disable_redirect }));
-    if !body.disable_redirect {
+    let disable_redirect = body.disable_redirect.unwrap_or(false);
+    let mut resp = Response::json(&json!({ "url": url, "redirect": !disable_redirect }));
+    if !disable_redirect {
         resp = resp.with_header("location", url);
     }
     Ok(resp)
@@ -300,8 +213,8 @@ fn body_tokens(input: &IdTokenInput) -> Tokens {
     }
 }
 
-pub fn sign_in_social(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    let body = parse_body(ctx)?;
+fn sign_in_social(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let body: SocialBody = ctx.input()?;
     let provider = find_provider(ctx, &body.provider)?;
     let Some(input) = &body.id_token else {
         return start_redirect(ctx, provider, body, None);
@@ -330,8 +243,8 @@ pub fn sign_in_social(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError
     })))
 }
 
-pub fn link_social(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
-    let body = parse_body(ctx)?;
+fn link_social(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
+    let body: SocialBody = ctx.input()?;
     let signed_in = current::require(ctx, req)?;
     let provider = find_provider(ctx, &body.provider)?;
     let Some(input) = &body.id_token else {

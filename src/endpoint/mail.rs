@@ -6,8 +6,7 @@
 //! class ([`admit`]); beyond it the email is not sent (logged with the kind and domain) and the
 //! answer does not change, so neither the limit nor its state tells a caller anything.
 
-use super::validate::{query_fields, Fields};
-use super::{Ctx, Transport};
+use super::{Ctx, Kind, Transport};
 use crate::auth::verification_token::{self, Claims};
 use crate::error::ApiError;
 use crate::http::js::encode_uri_component;
@@ -153,15 +152,20 @@ pub fn sign_dummy_token(ctx: &Ctx<'_>, email: &str) {
     let _ = verification_token::sign(ctx.secret(), &claims);
 }
 
-/// The `?token=…&callbackURL=…` of an emailed link (verify-email, delete-user callback):
-/// validated, then the callbackURL checked against the trusted origins (after validation, as
-/// Better Auth's originCheck middleware runs). An empty callbackURL counts as none.
+crate::input! {
+    /// The query of an emailed link (verify-email, delete-user callback).
+    pub struct LinkQuery {
+        token: String = "token" as Kind::String,
+        callback_url: Option<String> = "callbackURL" as Kind::String,
+    }
+}
+
+/// The `?token=…&callbackURL=…` of an emailed link, already validated ([`LinkQuery`]), with
+/// the callbackURL checked against the trusted origins (after validation, as Better Auth's
+/// originCheck middleware runs). An empty callbackURL counts as none.
 pub fn link_query(ctx: &Ctx<'_>, req: &Request) -> Result<(String, Option<String>), ApiError> {
-    let query = query_fields(req);
-    let mut f = Fields::query(&query);
-    let token = f.string("token");
-    let callback_url = f.opt_string("callbackURL").filter(|c| !c.is_empty());
-    f.finish()?;
+    let LinkQuery { token, callback_url } = ctx.query(req)?;
+    let callback_url = callback_url.filter(|c| !c.is_empty());
     if ctx.transport == Transport::Http {
         crate::http::redirect::check_query_callback(&ctx.app.trusted, req)?;
     }

@@ -1,13 +1,16 @@
 //! The endpoints' floor: what every endpoint handler, core (`api/`) or plugin (`plugins/`),
-//! is written against. A request's context ([`Ctx`]) over the app's [`Services`]; the
-//! [`Route`] rows and the [`Router`] that matches them; resolving the signed-in session
+//! is written against. A request's context ([`Ctx`]) over the app's [`Services`]; each
+//! endpoint's one declaration ([`Typed`], [`Endpoint`]) and the [`Router`] that matches them;
+//! resolving the signed-in session
 //! ([`current`]); input validation with Better Auth's messages ([`validate`]); and the flows
 //! several endpoints share ([`session`]: creating a session, a password sign-in).
 //!
 //! It knows nothing of the pipeline that runs handlers (`app.rs`) or of the transport.
 
+pub mod answers;
 mod ctx;
 pub mod current;
+pub mod declare;
 pub mod mail;
 mod router;
 pub mod session;
@@ -15,7 +18,9 @@ pub mod social;
 pub mod validate;
 
 pub use ctx::{Ctx, Services, Transport};
-pub use router::{Handler, Match, Route, Router};
+pub use declare::{Declared, Endpoint, Input, NoInput, OnInvalid, Produces, Typed};
+pub use router::{Handler, Match, Router};
+pub use validate::{Field, Kind, Schema};
 
 use crate::error::{codes, ApiError};
 use crate::storage::StorageError;

@@ -1,91 +1,30 @@
-//! The route table: static `(method, path, endpoint key, handler)` rows, matched with `:param`
-//! segments. The same table serves HTTP (by method + path) and the in-process API (by key).
-//! Two routes claiming one method + path shape, or one key, fail [`Router::new`] — at start-up
-//! and in a unit test.
+//! The route table: the mounted [`Endpoint`] declarations, matched by method and path (with
+//! `:param` segments) for HTTP and by key for the in-process API. Two endpoints claiming one
+//! method + path shape, or one key, fail [`Router::new`] — at start-up and in a unit test.
 
 use anyhow::bail;
 
-use super::Ctx;
+use super::{Ctx, Endpoint};
 use crate::error::ApiError;
-use crate::http::body::BodyKind;
 use crate::http::{Method, Request, Response};
 
 pub type Handler = fn(&Ctx<'_>, &Request) -> Result<Response, ApiError>;
 
-#[derive(Clone)]
-pub struct Route {
-    pub method: Method,
-    pub path: &'static str,
-    /// Better Auth's `auth.api` key, e.g. `signUpEmail`.
-    pub key: &'static str,
-    pub handler: Handler,
-    pub body: BodyKind,
-    /// A one-line description, used by `--help`-style listings and the OpenAPI document.
-    pub summary: &'static str,
-    /// The handler hashes a password (or otherwise holds a thread for long): the server runs
-    /// it on the bounded, low-priority slow lane so it cannot starve session checks.
-    pub slow: bool,
-    /// Another path for the same endpoint (`/forget-password` for `/request-password-reset`):
-    /// the target's path, whose rate-limit rule and bucket the alias shares.
-    pub alias_of: Option<&'static str>,
-}
-
-impl Route {
-    pub const fn get(path: &'static str, key: &'static str, handler: Handler, summary: &'static str) -> Route {
-        Route {
-            method: Method::Get,
-            path,
-            key,
-            handler,
-            body: BodyKind::Json,
-            summary,
-            slow: false,
-            alias_of: None,
-        }
-    }
-    pub const fn post(path: &'static str, key: &'static str, handler: Handler, summary: &'static str) -> Route {
-        Route {
-            method: Method::Post,
-            path,
-            key,
-            handler,
-            body: BodyKind::Json,
-            summary,
-            slow: false,
-            alias_of: None,
-        }
-    }
-    pub const fn accepting_forms(mut self) -> Route {
-        self.body = BodyKind::JsonOrForm;
-        self
-    }
-    /// Marks a route as another path of the endpoint at `target` (see [`Route::alias_of`]).
-    pub const fn alias_of(mut self, target: &'static str) -> Route {
-        self.alias_of = Some(target);
-        self
-    }
-    /// Marks a route whose handler hashes passwords (see [`Route::slow`]).
-    pub const fn hashing(mut self) -> Route {
-        self.slow = true;
-        self
-    }
-}
-
 /// The outcome of matching a request path.
 pub enum Match<'r> {
-    Found(&'r Route, Vec<(&'static str, String)>),
+    Found(&'static Endpoint, Vec<(&'static str, String)>),
     /// The path exists with other methods: the `Allow` list.
     WrongMethod(Vec<&'r str>),
     NotFound,
 }
 
 pub struct Router {
-    routes: Vec<Route>,
+    routes: Vec<&'static Endpoint>,
 }
 
 impl Router {
     /// Builds the table, refusing conflicting routes or keys.
-    pub fn new(routes: Vec<Route>) -> anyhow::Result<Router> {
+    pub fn new(routes: Vec<&'static Endpoint>) -> anyhow::Result<Router> {
         for (i, a) in routes.iter().enumerate() {
             for b in routes.iter().skip(i + 1) {
                 if a.method == b.method && shape(a.path) == shape(b.path) {
@@ -104,7 +43,7 @@ impl Router {
                 }
             }
         }
-        for r in &routes {
+        for r in routes.iter() {
             if let Some(target) = r.alias_of {
                 if !routes
                     .iter()
@@ -121,17 +60,18 @@ impl Router {
         Ok(Router { routes })
     }
 
-    pub fn routes(&self) -> &[Route] {
+    pub fn routes(&self) -> &[&'static Endpoint] {
         &self.routes
     }
 
-    /// Whether a request would run a [`Route::slow`] handler (path without the base path).
+    /// Whether a request would run a slow ([`Endpoint::slow`]) handler (path without the base
+    /// path).
     pub fn is_slow(&self, method: &Method, path: &str) -> bool {
         matches!(self.find(method, path), Match::Found(route, _) if route.slow)
     }
 
-    pub fn by_key(&self, key: &str) -> Option<&Route> {
-        self.routes.iter().find(|r| r.key == key)
+    pub fn by_key(&self, key: &str) -> Option<&'static Endpoint> {
+        self.routes.iter().copied().find(|r| r.key == key)
     }
 
     /// The pattern (`/reset-password/:token`) of the route a path matches, whatever the method,
@@ -146,7 +86,7 @@ impl Router {
     /// Matches a path already stripped of the base path.
     pub fn find(&self, method: &Method, path: &str) -> Match<'_> {
         let mut allow = Vec::new();
-        for route in &self.routes {
+        for route in self.routes.iter().copied() {
             if let Some(params) = match_path(route.path, path) {
                 if route.method == *method {
                     return Match::Found(route, params);
@@ -201,14 +141,20 @@ mod tests {
         Err(ApiError::internal())
     }
 
+    const fn get(path: &'static str, key: &'static str) -> Endpoint {
+        Endpoint::new(Method::Get, path, key, h)
+    }
+
+    const fn post(path: &'static str, key: &'static str) -> Endpoint {
+        Endpoint::new(Method::Post, path, key, h)
+    }
+
     #[test]
     fn matches_params_and_reports_allow() {
-        let r = Router::new(vec![
-            Route::get("/callback/:id", "callbackOAuth", h, ""),
-            Route::post("/callback/:id", "callbackOAuthPost", h, ""),
-            Route::get("/ok", "ok", h, ""),
-        ])
-        .unwrap();
+        static CB_GET: Endpoint = get("/callback/:id", "callbackOAuth");
+        static CB_POST: Endpoint = post("/callback/:id", "callbackOAuthPost");
+        static OK: Endpoint = get("/ok", "ok");
+        let r = Router::new(vec![&CB_GET, &CB_POST, &OK]).unwrap();
         match r.find(&Method::Get, "/callback/git%2Dhub") {
             Match::Found(route, params) => {
                 assert_eq!(route.key, "callbackOAuth");
@@ -226,17 +172,16 @@ mod tests {
 
     #[test]
     fn conflicting_routes_fail() {
-        let err = Router::new(vec![Route::get("/a/:x", "a", h, ""), Route::get("/a/:y", "b", h, "")])
-            .err()
-            .unwrap();
+        static A: Endpoint = get("/a/:x", "a");
+        static B: Endpoint = get("/a/:y", "b");
+        let err = Router::new(vec![&A, &B]).err().unwrap();
         assert!(err.to_string().contains("route conflict"));
-        let err = Router::new(vec![Route::get("/a", "k", h, ""), Route::post("/b", "k", h, "")])
-            .err()
-            .unwrap();
+        static K1: Endpoint = get("/a", "k");
+        static K2: Endpoint = post("/b", "k");
+        let err = Router::new(vec![&K1, &K2]).err().unwrap();
         assert!(err.to_string().contains("endpoint key"));
-        let err = Router::new(vec![Route::post("/alias", "alias", h, "").alias_of("/missing")])
-            .err()
-            .unwrap();
+        static ALIAS: Endpoint = post("/alias", "alias").alias_of("/missing");
+        let err = Router::new(vec![&ALIAS]).err().unwrap();
         assert!(err.to_string().contains("not a route"));
     }
 }

@@ -1,15 +1,142 @@
-//! Schema validation with Better Auth's (zod 4) messages: every issue becomes
-//! `[body.field] Invalid input: expected string, received undefined`, issues joined by `; `,
-//! answered as `400 VALIDATION_ERROR`. Fields are read from the parsed body or
-//! query; all issues are collected before failing, as zod does.
+//! Input schemas and their validation with Better Auth's (zod 4) messages. An endpoint declares
+//! its body and query as a [`Schema`] of [`Field`]s; the pipeline checks the input against it
+//! before the handler runs, and the OpenAPI document is drawn from the same fields.
+//!
+//! Every issue reads `[body.field] Invalid input: expected string, received undefined`;
+//! issues are collected in field order and joined by `; ` into one `400 VALIDATION_ERROR`, as
+//! zod does. The body is checked before the query, and a failing body stops there.
 
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::http::Request;
 
+/// What a field may hold.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    String,
+    /// A string of at least one character (`z.string().nonempty()`).
+    NonEmpty,
+    /// A string that is an email address (`z.email()`).
+    Email,
+    Boolean,
+    Number,
+    /// A string or `null` (update-user's `image`, which `null` clears).
+    NullableString,
+    /// An array of strings.
+    Strings,
+    /// An object whose values are strings (`z.record(z.string(), z.string())`).
+    StringMap,
+    /// Any object (`z.record(z.string(), z.any())`).
+    Record,
+    /// An object with fields of its own.
+    Object(&'static [Field]),
+    /// A string from a set known at run time (a provider id): anything else is
+    /// `Invalid input`, zod's message for a failed union.
+    Choice,
+    /// Any value: a flag Better Auth reads with JavaScript truthiness (`?disableRefresh=…`).
+    Flag,
+    /// Anything.
+    Any,
+}
+
+/// One named field of an object.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+    /// A rule beyond the type (zod's `refine`): the message of the issue, if any.
+    pub check: Option<fn(&Value) -> Option<String>>,
+}
+
+impl Field {
+    pub const fn required(name: &'static str, kind: Kind) -> Field {
+        Field {
+            name,
+            kind,
+            required: true,
+            check: None,
+        }
+    }
+
+    pub const fn optional(name: &'static str, kind: Kind) -> Field {
+        Field {
+            name,
+            kind,
+            required: false,
+            check: None,
+        }
+    }
+
+    pub const fn with_check(mut self, check: fn(&Value) -> Option<String>) -> Field {
+        self.check = Some(check);
+        self
+    }
+}
+
+/// The shape of a body or query.
+#[derive(Debug, Clone, Copy)]
+pub enum Schema {
+    /// Nothing is read.
+    None,
+    /// An object with these fields (`z.object`); a missing body is an issue.
+    Object(&'static [Field]),
+    /// Like `Object`, but a missing body counts as `{}` (every field optional).
+    OptionalObject(&'static [Field]),
+    /// Sign-up's `z.object({..}).and(z.record(..))`: a body that is not an object fails both
+    /// halves, so zod reports two issues. Other keys are kept (plugin fields).
+    ObjectAndRecord(&'static [Field]),
+    /// `z.record(..)` (any object), then these fields.
+    Record(&'static [Field]),
+    /// A union zod reports only as `[source] Invalid input`: checked by the function; the
+    /// fields describe it for the OpenAPI document.
+    Custom(
+        fn(&'static str, Option<&Value>) -> Result<(), ApiError>,
+        &'static [Field],
+    ),
+}
+
+impl Schema {
+    /// The fields, for documentation.
+    pub fn fields(&self) -> &'static [Field] {
+        match self {
+            Schema::None => &[],
+            Schema::Object(f)
+            | Schema::OptionalObject(f)
+            | Schema::ObjectAndRecord(f)
+            | Schema::Record(f)
+            | Schema::Custom(_, f) => f,
+        }
+    }
+
+    /// Checks `value` (the parsed body, or the query as an object of strings) as `source`
+    /// (`body` or `query`).
+    pub fn check(&self, source: &'static str, value: Option<&Value>) -> Result<(), ApiError> {
+        let mut issues = Issues::default();
+        match (self, value) {
+            (Schema::None, _) => {}
+            (Schema::Custom(f, _), v) => return f(source, v),
+            (Schema::OptionalObject(_), None) => {}
+            (Schema::Object(fields) | Schema::OptionalObject(fields), Some(Value::Object(m))) => {
+                issues.fields(source, m, fields)
+            }
+            (Schema::ObjectAndRecord(fields) | Schema::Record(fields), Some(Value::Object(m))) => {
+                issues.fields(source, m, fields)
+            }
+            (Schema::Object(_) | Schema::OptionalObject(_), other) => issues.expected(source, "object", other),
+            (Schema::ObjectAndRecord(_), other) => {
+                issues.expected(source, "object", other);
+                issues.expected(source, "record", other);
+            }
+            (Schema::Record(_), other) => issues.expected(source, "record", other),
+        }
+        issues.finish()
+    }
+}
+
 /// The zod name of a JSON value's type.
-fn received(v: Option<&Value>) -> &'static str {
+pub fn received(v: Option<&Value>) -> &'static str {
     match v {
         None => "undefined",
         Some(Value::Null) => "null",
@@ -21,153 +148,89 @@ fn received(v: Option<&Value>) -> &'static str {
     }
 }
 
-/// Collects issues for one source (`body` or `query`).
-pub struct Fields<'a> {
-    source: &'static str,
-    obj: Option<&'a Map<String, Value>>,
-    issues: Vec<String>,
-}
+#[derive(Default)]
+struct Issues(Vec<String>);
 
-impl<'a> Fields<'a> {
-    /// Validates a body that must be an object; a missing body or another type is an issue.
-    pub fn body(body: Option<&'a Value>) -> Fields<'a> {
-        let mut f = Fields {
-            source: "body",
-            obj: None,
-            issues: Vec::new(),
-        };
-        match body {
-            Some(Value::Object(m)) => f.obj = Some(m),
-            other => f.issues.push(format!(
-                "[body] Invalid input: expected object, received {}",
-                received(other)
-            )),
-        }
-        f
+impl Issues {
+    fn push(&mut self, path: &str, message: String) {
+        self.0.push(format!("[{path}] {message}"));
     }
 
-    /// Validates a body where every field is optional: a missing body is an empty object.
-    pub fn optional_body(body: Option<&'a Value>) -> Fields<'a> {
-        match body {
-            None => Fields {
-                source: "body",
-                obj: None,
-                issues: Vec::new(),
-            },
-            some => Fields::body(some),
-        }
+    fn expected(&mut self, path: &str, expected: &str, got: Option<&Value>) {
+        self.push(
+            path,
+            format!("Invalid input: expected {expected}, received {}", received(got)),
+        );
     }
 
-    /// Sign-up's body is `z.object({..}).and(z.record(..))`: a body that is not an object fails
-    /// both halves of the intersection, so zod reports two issues.
-    pub fn object_and_record(body: Option<&'a Value>) -> Fields<'a> {
-        let mut f = Fields::body(body);
-        if f.obj.is_none() {
-            f.issues.push(format!(
-                "[body] Invalid input: expected record, received {}",
-                received(body)
-            ));
-        }
-        f
-    }
-
-    /// Validates query values (all strings).
-    pub fn query(query: &'a Map<String, Value>) -> Fields<'a> {
-        Fields {
-            source: "query",
-            obj: Some(query),
-            issues: Vec::new(),
-        }
-    }
-
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.obj.and_then(|m| m.get(key))
-    }
-
-    fn issue(&mut self, key: &str, msg: String) {
-        self.issues.push(format!("[{}.{}] {}", self.source, key, msg));
-    }
-
-    fn type_issue(&mut self, key: &str, expected: &str, got: Option<&Value>) {
-        let msg = format!("Invalid input: expected {expected}, received {}", received(got));
-        self.issue(key, msg);
-    }
-
-    /// A required string.
-    pub fn string(&mut self, key: &str) -> String {
-        match self.get(key) {
-            Some(Value::String(s)) => s.clone(),
-            other => {
-                if self.obj.is_some() {
-                    self.type_issue(key, "string", other);
+    fn fields(&mut self, path: &str, m: &Map<String, Value>, fields: &[Field]) {
+        for f in fields {
+            let at = format!("{path}.{}", f.name);
+            match m.get(f.name) {
+                None if !f.required => {}
+                v => {
+                    self.value(&at, f.kind, v);
+                    if let (Some(check), Some(v)) = (f.check, v) {
+                        if let Some(message) = check(v) {
+                            self.push(&at, message);
+                        }
+                    }
                 }
-                String::new()
             }
         }
     }
 
-    /// A required non-empty string (`z.string().nonempty()`).
-    pub fn nonempty_string(&mut self, key: &str) -> String {
-        let s = self.string(key);
-        if matches!(self.get(key), Some(Value::String(v)) if v.is_empty()) {
-            self.issue(key, "Too small: expected string to have >=1 characters".to_string());
-        }
-        s
-    }
-
-    /// An optional string; `null` is an issue, as in zod's `.optional()`.
-    pub fn opt_string(&mut self, key: &str) -> Option<String> {
-        match self.get(key) {
-            None => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            other => {
-                self.type_issue(key, "string", other);
-                None
+    fn value(&mut self, at: &str, kind: Kind, v: Option<&Value>) {
+        match (kind, v) {
+            (Kind::Flag | Kind::Any, _) => {}
+            (Kind::String, Some(Value::String(_))) => {}
+            (Kind::NonEmpty, Some(Value::String(s))) => {
+                if s.is_empty() {
+                    self.push(at, "Too small: expected string to have >=1 characters".to_string());
+                }
             }
-        }
-    }
-
-    /// An optional boolean.
-    pub fn opt_bool(&mut self, key: &str) -> Option<bool> {
-        match self.get(key) {
-            None => None,
-            Some(Value::Bool(b)) => Some(*b),
-            other => {
-                self.type_issue(key, "boolean", other);
-                None
-            }
-        }
-    }
-
-    /// A required email address (`z.email()`).
-    pub fn email(&mut self, key: &str) -> String {
-        match self.get(key) {
-            Some(Value::String(s)) => {
+            (Kind::Email, Some(Value::String(s))) => {
                 if !crate::auth::email::is_valid(s) {
-                    self.issue(key, "Invalid email address".to_string());
+                    self.push(at, "Invalid email address".to_string());
                 }
-                s.clone()
             }
-            other => {
-                if self.obj.is_some() {
-                    self.type_issue(key, "string", other);
+            (Kind::NullableString, Some(Value::String(_) | Value::Null)) => {}
+            (Kind::Choice, Some(Value::String(_))) => {}
+            (Kind::Choice, _) => self.push(at, "Invalid input".to_string()),
+            (Kind::String | Kind::NonEmpty | Kind::Email | Kind::NullableString, other) => {
+                self.expected(at, "string", other)
+            }
+            (Kind::Boolean, Some(Value::Bool(_))) => {}
+            (Kind::Boolean, other) => self.expected(at, "boolean", other),
+            (Kind::Number, Some(Value::Number(_))) => {}
+            (Kind::Number, other) => self.expected(at, "number", other),
+            (Kind::Strings, Some(Value::Array(items))) => {
+                for (i, item) in items.iter().enumerate() {
+                    if !item.is_string() {
+                        self.expected(&format!("{at}.{i}"), "string", Some(item));
+                    }
                 }
-                String::new()
             }
+            (Kind::Strings, other) => self.expected(at, "array", other),
+            (Kind::StringMap, Some(Value::Object(m))) => {
+                for (k, v) in m {
+                    if !v.is_string() {
+                        self.expected(&format!("{at}.{k}"), "string", Some(v));
+                    }
+                }
+            }
+            (Kind::Record, Some(Value::Object(_))) => {}
+            (Kind::StringMap | Kind::Record, other) => self.expected(at, "record", other),
+            (Kind::Object(fields), Some(Value::Object(m))) => self.fields(at, m, fields),
+            (Kind::Object(_), other) => self.expected(at, "object", other),
         }
     }
 
-    /// An issue found by the caller's own rule.
-    pub fn custom(&mut self, key: &str, message: &str) {
-        self.issue(key, message.to_string());
-    }
-
-    /// `Err(400 VALIDATION_ERROR)` when any issue was recorded.
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.issues.is_empty() {
+    fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::validation(self.issues.join("; ")))
+            Err(ApiError::validation(self.0.join("; ")))
         }
     }
 }
@@ -175,22 +238,6 @@ impl<'a> Fields<'a> {
 /// Better Auth's query booleans use JavaScript truthiness: any non-empty value is true.
 pub fn query_flag(req: &Request, key: &str) -> bool {
     req.query_value(key).is_some_and(|v| !v.is_empty())
-}
-
-/// The query as a JSON object of strings, for [`Fields::query`].
-pub fn query_fields(req: &Request) -> Map<String, Value> {
-    query_object(&req.query)
-}
-
-/// A body that must be a record (`z.record(z.string(), z.any())`): any JSON object.
-pub fn record(body: Option<&Value>) -> Result<&Map<String, Value>, ApiError> {
-    match body {
-        Some(Value::Object(m)) => Ok(m),
-        other => Err(ApiError::validation(format!(
-            "[body] Invalid input: expected record, received {}",
-            received(other)
-        ))),
-    }
 }
 
 /// Query pairs as a JSON object of strings; a repeated key becomes an array, which string
@@ -217,70 +264,101 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const SIGN_UP: Schema = Schema::ObjectAndRecord(&[
+        Field::required("name", Kind::String),
+        Field::required("email", Kind::Email),
+        Field::required("password", Kind::NonEmpty),
+    ]);
+
+    fn message(schema: Schema, source: &'static str, v: Option<&Value>) -> String {
+        schema.check(source, v).unwrap_err().message.into_owned()
+    }
+
     #[test]
     fn sign_up_empty_object_message() {
-        let body = json!({});
-        let mut f = Fields::body(Some(&body));
-        f.string("name");
-        f.email("email");
-        f.string("password");
         assert_eq!(
-            f.finish().unwrap_err().message,
+            message(SIGN_UP, "body", Some(&json!({}))),
             "[body.name] Invalid input: expected string, received undefined; [body.email] Invalid input: expected string, received undefined; [body.password] Invalid input: expected string, received undefined"
         );
     }
 
     #[test]
     fn types_and_email() {
-        let body = json!({"email": "nope", "rememberMe": "false", "image": null});
-        let mut f = Fields::body(Some(&body));
-        f.email("email");
-        f.opt_bool("rememberMe");
-        f.opt_string("image");
+        const SCHEMA: Schema = Schema::Object(&[
+            Field::required("email", Kind::Email),
+            Field::optional("rememberMe", Kind::Boolean),
+            Field::optional("image", Kind::String),
+        ]);
+        let schema = SCHEMA;
         assert_eq!(
-            f.finish().unwrap_err().message,
+            message(schema, "body", Some(&json!({"email": "nope", "rememberMe": "false", "image": null}))),
             "[body.email] Invalid email address; [body.rememberMe] Invalid input: expected boolean, received string; [body.image] Invalid input: expected string, received null"
         );
     }
 
     #[test]
     fn sign_up_body_shapes() {
-        let f = Fields::object_and_record(None);
         assert_eq!(
-            f.finish().unwrap_err().message,
+            message(SIGN_UP, "body", None),
             "[body] Invalid input: expected object, received undefined; [body] Invalid input: expected record, received undefined"
         );
-        let body = json!({"password": ""});
-        let mut f = Fields::object_and_record(Some(&body));
-        f.nonempty_string("password");
         assert_eq!(
-            f.finish().unwrap_err().message,
+            message(
+                SIGN_UP,
+                "body",
+                Some(&json!({"name": "a", "email": "a@b.co", "password": ""}))
+            ),
             "[body.password] Too small: expected string to have >=1 characters"
         );
         assert_eq!(
-            record(Some(&json!([]))).unwrap_err().message,
+            message(Schema::Record(&[]), "body", Some(&json!([]))),
             "[body] Invalid input: expected record, received array"
         );
     }
 
     #[test]
     fn missing_body() {
-        let mut f = Fields::body(None);
-        f.string("password");
+        const SCHEMA: Schema = Schema::Object(&[Field::required("password", Kind::String)]);
         assert_eq!(
-            f.finish().unwrap_err().message,
+            message(SCHEMA, "body", None),
             "[body] Invalid input: expected object, received undefined"
         );
+        assert!(Schema::OptionalObject(&[]).check("body", None).is_ok());
     }
 
     #[test]
     fn repeated_query_key_is_rejected() {
-        let q = query_object(&[("token".into(), "a".into()), ("token".into(), "b".into())]);
-        let mut f = Fields::query(&q);
-        f.string("token");
+        let q = Value::Object(query_object(&[
+            ("token".into(), "a".into()),
+            ("token".into(), "b".into()),
+        ]));
+        const SCHEMA: Schema = Schema::Object(&[Field::required("token", Kind::String)]);
         assert_eq!(
-            f.finish().unwrap_err().message,
+            message(SCHEMA, "query", Some(&q)),
             "[query.token] Invalid input: expected string, received array"
+        );
+    }
+
+    #[test]
+    fn nested_arrays_maps_and_checks() {
+        const ID_TOKEN: &[Field] = &[
+            Field::required("token", Kind::String),
+            Field::optional("nonce", Kind::String),
+        ];
+        fn no_x(v: &Value) -> Option<String> {
+            v.get("x").map(|_| "x is reserved".to_string())
+        }
+        const SCHEMA: Schema = Schema::Object(&[
+            Field::required("provider", Kind::Choice),
+            Field::optional("scopes", Kind::Strings),
+            Field::optional("params", Kind::StringMap).with_check(no_x),
+            Field::optional("idToken", Kind::Object(ID_TOKEN)),
+        ]);
+        let schema = SCHEMA;
+        let body = json!({"provider": 1, "scopes": ["a", 2], "params": {"x": 1}, "idToken": {"nonce": 3}});
+        assert_eq!(
+            message(schema, "body", Some(&body)),
+            "[body.provider] Invalid input; [body.scopes.1] Invalid input: expected string, received number; [body.params.x] Invalid input: expected string, received number; [body.params] x is reserved; [body.idToken.token] Invalid input: expected string, received undefined; [body.idToken.nonce] Invalid input: expected string, received number"
         );
     }
 }

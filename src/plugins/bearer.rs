@@ -18,7 +18,7 @@ use crate::http::{Request, Response};
 
 pub const PLUGIN: Plugin = Plugin {
     id: "bearer",
-    routes: &[],
+    endpoints: &[],
     error_codes: &[],
     migrations: &[],
     hooks: &BearerHooks,

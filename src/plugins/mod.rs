@@ -18,7 +18,7 @@ pub mod username;
 
 use crate::endpoint::current::SignedIn;
 use crate::endpoint::Ctx;
-use crate::endpoint::Route;
+use crate::endpoint::Declared;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{Request, Response};
 use crate::storage::models::{User, UserUpdate};
@@ -53,7 +53,8 @@ pub trait Hooks: Sync {
 /// A compiled-in plugin.
 pub struct Plugin {
     pub id: &'static str,
-    pub routes: &'static [Route],
+    /// The plugin's endpoints, each declared next to its handler.
+    pub endpoints: &'static [&'static dyn Declared],
     pub error_codes: &'static [ErrorCode],
     /// SQL for the plugin's tables and columns (`sql/<dialect>/plugins/<id>.sql`), applied
     /// after the core migrations whether the plugin is enabled or not.
@@ -91,6 +92,21 @@ mod tests {
     fn unknown_plugin_id_fails() {
         let err = enabled(&["nope".to_string()]).err().unwrap();
         assert!(err.to_string().contains("nope"));
+    }
+
+    /// A plugin's codes join the core table in answers and the OpenAPI document: a code means
+    /// one thing everywhere.
+    #[test]
+    fn plugin_error_codes_are_unique_across_core_and_plugins() {
+        let mut seen: std::collections::HashMap<&str, &str> =
+            crate::error::codes::ALL.iter().map(|c| (c.code, c.message)).collect();
+        for p in ALL_PLUGINS {
+            for c in p.error_codes {
+                if let Some(message) = seen.insert(c.code, c.message) {
+                    assert_eq!(message, c.message, "{} redefines {}", p.id, c.code);
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The slow lane: requests whose handler hashes a password (`Route::slow`: sign-in, sign-up,
+//! The slow lane: requests whose handler hashes a password (`Endpoint::slow`: sign-in, sign-up,
 //! change-password…) are handed from the worker that received them to a small pool of
 //! low-priority threads (`SESAME_HASH_THREADS`, default one per core) through a bounded queue.
 //!

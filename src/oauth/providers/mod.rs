@@ -3,7 +3,7 @@
 //! ([`BuiltinDef`]) and the mapping of the provider's profile onto [`UserInfo`].
 //!
 //! A mapper reads what the provider sent: its user-info endpoints through [`Profile::http`],
-//! and the ID token's claims through [`Profile::claims`] — verified ones for the `idToken`
+//! and the ID token's claims through `Profile::claims` — verified ones for the `idToken`
 //! sign-in, the token answer's own otherwise. Adding a provider is a file here and a row in
 //! [`Builtin`].
 

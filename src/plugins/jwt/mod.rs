@@ -15,29 +15,35 @@ use serde_json::{json, Map, Value};
 
 use super::{Hooks, Plugin};
 use crate::endpoint::current;
-use crate::endpoint::Route;
-use crate::endpoint::{Ctx, Services};
-use crate::error::ApiError;
+use crate::endpoint::{Ctx, NoInput, Services, Typed};
+use crate::error::{codes, ApiError};
 use crate::http::{Method, Request, Response};
 
 pub use crate::config::plugins::{JwtAlg, JwtConfig};
 
+/// `GET /token`'s answer.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TokenAnswer {
+    pub token: String,
+}
+
+/// `GET /jwks`'s answer: public JWKs, each with its `kid`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct JwksAnswer {
+    pub keys: Vec<Value>,
+}
+
+pub static GET_TOKEN: Typed<NoInput, NoInput, TokenAnswer> = Typed::get("/token", "getToken", get_token)
+    .summary("A JWT for the current session, signed with the key published at /jwks")
+    .session()
+    .errors(&[codes::UNAUTHORIZED]);
+
+pub static GET_JWKS: Typed<NoInput, NoInput, JwksAnswer> = Typed::get("/jwks", "getJwks", get_jwks)
+    .summary("The JSON Web Key Set that verifies the tokens of /token and set-auth-jwt");
+
 pub const PLUGIN: Plugin = Plugin {
     id: "jwt",
-    routes: &[
-        Route::get(
-            "/token",
-            "getToken",
-            get_token,
-            "A JWT for the current session, signed with the key published at /jwks",
-        ),
-        Route::get(
-            "/jwks",
-            "getJwks",
-            get_jwks,
-            "The JSON Web Key Set that verifies the tokens of /token and set-auth-jwt",
-        ),
-    ],
+    endpoints: &[&GET_TOKEN, &GET_JWKS],
     error_codes: &[],
     migrations: &[crate::migration!("plugin_jwt_0001", "plugins/jwt")],
     hooks: &JwtHooks,

@@ -1,28 +1,33 @@
-//! Builds the OpenAPI 3.1 document from the app's route table and [`super::endpoints`].
+//! Builds the OpenAPI 3.1 document from the mounted endpoints' declarations
+//! (`endpoint::Endpoint`): paths, parameters and bodies from their schemas, error codes from
+//! their `codes::` constants, and every code any endpoint or plugin declares.
 
 use serde_json::{json, Map, Value};
 
-use super::endpoints::{doc_for, Field, FieldType};
-use crate::endpoint::Services;
+use crate::endpoint::{Field, Kind, Produces, Services};
 use crate::error::codes;
 use crate::http::Method;
 
-fn field_schema(ty: FieldType) -> Value {
-    match ty {
-        FieldType::String => json!({"type": "string"}),
-        FieldType::Email => json!({"type": "string", "format": "email"}),
-        FieldType::Boolean => json!({"type": "boolean"}),
-        FieldType::Number => json!({"type": "number"}),
-        FieldType::NullableString => json!({"type": ["string", "null"]}),
-        FieldType::StringArray => json!({"type": "array", "items": {"type": "string"}}),
-        FieldType::Object => json!({"type": "object"}),
+fn field_schema(kind: Kind) -> Value {
+    match kind {
+        Kind::String | Kind::Choice => json!({"type": "string"}),
+        Kind::NonEmpty => json!({"type": "string", "minLength": 1}),
+        Kind::Email => json!({"type": "string", "format": "email"}),
+        Kind::Boolean => json!({"type": "boolean"}),
+        Kind::Number => json!({"type": "number"}),
+        Kind::NullableString => json!({"type": ["string", "null"]}),
+        Kind::Strings => json!({"type": "array", "items": {"type": "string"}}),
+        Kind::StringMap => json!({"type": "object", "additionalProperties": {"type": "string"}}),
+        Kind::Record => json!({"type": "object"}),
+        Kind::Object(fields) => object_schema(fields),
+        Kind::Flag | Kind::Any => json!({}),
     }
 }
 
 fn object_schema(fields: &[Field]) -> Value {
     let props: Map<String, Value> = fields
         .iter()
-        .map(|f| (f.name.to_string(), field_schema(f.ty)))
+        .map(|f| (f.name.to_string(), field_schema(f.kind)))
         .collect();
     let required: Vec<&str> = fields.iter().filter(|f| f.required).map(|f| f.name).collect();
     let mut schema = json!({"type": "object", "properties": props});
@@ -49,7 +54,6 @@ fn error_response(description: &str, codes: &[&str]) -> Value {
 pub fn generate(app: &Services) -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for route in app.router.routes() {
-        let doc = doc_for(route.key);
         let path = route
             .path
             .split('/')
@@ -66,21 +70,33 @@ pub fn generate(app: &Services) -> Value {
             .filter_map(|s| s.strip_prefix(':'))
             .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
-        for q in doc.map(|d| d.query).unwrap_or_default() {
+        for q in route.query.fields() {
             parameters
-                .push(json!({"name": q.name, "in": "query", "required": q.required, "schema": field_schema(q.ty)}));
+                .push(json!({"name": q.name, "in": "query", "required": q.required, "schema": field_schema(q.kind)}));
         }
         let mut responses = Map::new();
-        responses.insert(
-            "200".into(),
-            json!({"description": "Success", "content": {"application/json": {"schema": {}}}}),
-        );
-        let errors = doc.map(|d| d.errors).unwrap_or_default();
+        let success = match route.produces {
+            Produces::Json => (
+                "200",
+                json!({"description": "Success", "content": {"application/json": {"schema": {}}}}),
+            ),
+            Produces::Html => (
+                "200",
+                json!({"description": "An HTML page", "content": {"text/html": {}}}),
+            ),
+            Produces::Redirect => (
+                "302",
+                json!({"description": "A redirect (JSON when no callbackURL leads elsewhere)", "headers": {"Location": {"schema": {"type": "string"}}}}),
+            ),
+        };
+        responses.insert(success.0.into(), success.1);
+        let errors: Vec<&str> = route.errors.iter().map(|c| c.code).collect();
+        let errors = errors.as_slice();
         responses.insert(
             "400".into(),
             error_response("Invalid input (VALIDATION_ERROR and the endpoint's codes)", errors),
         );
-        if doc.is_some_and(|d| d.session) {
+        if route.needs_session {
             responses.insert("401".into(), error_response("No valid session", &["UNAUTHORIZED"]));
         }
         responses.insert(
@@ -93,24 +109,26 @@ pub fn generate(app: &Services) -> Value {
             "parameters": parameters,
             "responses": responses,
         });
-        if doc.is_some_and(|d| d.session) {
+        if route.needs_session {
             op["security"] = json!([{"sessionCookie": []}, {"bearerAuth": []}]);
         }
         if route.method == Method::Post {
-            let body = doc
-                .map(|d| object_schema(d.body))
-                .unwrap_or_else(|| json!({"type": "object"}));
+            let fields = route.body.fields();
+            let body = object_schema(fields);
             let mut content = json!({"application/json": {"schema": body.clone()}});
-            if route.body == crate::http::body::BodyKind::JsonOrForm {
+            if route.media == crate::http::body::BodyKind::JsonOrForm {
                 content["application/x-www-form-urlencoded"] = json!({"schema": body});
             }
-            op["requestBody"] =
-                json!({"required": doc.is_some_and(|d| d.body.iter().any(|f| f.required)), "content": content});
+            op["requestBody"] = json!({"required": fields.iter().any(|f| f.required), "content": content});
         }
         let entry = paths.entry(path).or_insert_with(|| json!({}));
         entry[route.method.as_str().to_ascii_lowercase()] = op;
     }
-    let all_codes: Vec<&str> = codes::ALL.iter().map(|c| c.code).collect();
+    // Every code an answer may carry: the core table's and each enabled plugin's.
+    let mut all_codes: Vec<&str> = codes::ALL.iter().map(|c| c.code).collect();
+    for plugin in &app.plugins {
+        all_codes.extend(plugin.error_codes.iter().map(|c| c.code));
+    }
     json!({
         "openapi": "3.1.0",
         "info": {

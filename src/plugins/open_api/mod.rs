@@ -1,39 +1,32 @@
 //! The open-api plugin (Better Auth's `openAPI`): `GET /open-api/generate-schema` answers an
-//! OpenAPI 3.1 document generated from the live route table — every core and enabled plugin
-//! route, its body fields, path and query parameters, responses and error codes — and
+//! OpenAPI 3.1 document generated from the mounted endpoints' declarations — every core and
+//! enabled plugin endpoint, its body fields, path and query parameters, responses and error
+//! codes — and
 //! `GET /reference` a self-contained reference page (no CDN) that renders it.
 
 mod document;
-mod endpoints;
 mod page;
 
 use serde_json::Value;
 
 use super::{Hooks, Plugin};
-use crate::endpoint::Ctx;
-use crate::endpoint::Route;
+use crate::endpoint::{Ctx, NoInput, Produces, Typed};
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 
 pub use document::generate;
-pub use endpoints::{doc_for, EndpointDoc, Field, FieldType};
+pub static GENERATE_OPENAPI_SCHEMA: Typed<NoInput, NoInput, Value> =
+    Typed::get("/open-api/generate-schema", "generateOpenAPISchema", generate_schema)
+        .summary("The OpenAPI 3.1 document of this server");
+
+/// The page's HTML is the answer.
+pub static OPENAPI_REFERENCE: Typed<NoInput, NoInput, String> = Typed::get("/reference", "openAPIReference", reference)
+    .summary("An HTML reference of every endpoint")
+    .produces(Produces::Html);
 
 pub const PLUGIN: Plugin = Plugin {
     id: "open-api",
-    routes: &[
-        Route::get(
-            "/open-api/generate-schema",
-            "generateOpenAPISchema",
-            generate_schema,
-            "The OpenAPI 3.1 document of this server",
-        ),
-        Route::get(
-            "/reference",
-            "openAPIReference",
-            reference,
-            "An HTML reference of every endpoint",
-        ),
-    ],
+    endpoints: &[&GENERATE_OPENAPI_SCHEMA, &OPENAPI_REFERENCE],
     error_codes: &[],
     migrations: &[],
     hooks: &NoHooks,

@@ -19,7 +19,6 @@ use serde_json::Value;
 use super::{Hooks, Plugin};
 use crate::endpoint::current::SignedIn;
 use crate::endpoint::Ctx;
-use crate::endpoint::Route;
 use crate::error::{ApiError, ErrorCode};
 use crate::storage::models::{User, UserUpdate};
 
@@ -39,23 +38,13 @@ username_codes! {
     INVALID_DISPLAY_USERNAME => "Display username is invalid",
 }
 
+pub use routes::{
+    AvailableAnswer, IsUsernameAvailableBody, SignInUsernameBody, IS_USERNAME_AVAILABLE, SIGN_IN_USERNAME,
+};
+
 pub const PLUGIN: Plugin = Plugin {
     id: "username",
-    routes: &[
-        Route::post(
-            "/sign-in/username",
-            "signInUsername",
-            routes::sign_in_username,
-            "Sign in with username and password",
-        )
-        .hashing(),
-        Route::post(
-            "/is-username-available",
-            "isUsernameAvailable",
-            routes::is_username_available,
-            "Whether a username is free",
-        ),
-    ],
+    endpoints: &[&SIGN_IN_USERNAME, &IS_USERNAME_AVAILABLE],
     error_codes: CODES,
     migrations: &[crate::migration!("plugin_username_0001", "plugins/username")],
     hooks: &UsernameHooks,
