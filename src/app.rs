@@ -27,12 +27,13 @@ use std::sync::{Arc, OnceLock};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, StorageUrl};
-use crate::endpoint::{Ctx, Declared, Match, Router, Services, Transport};
+use crate::endpoint::{Ctx, Declared, Endpoint, Match, Router, Services, Transport};
 use crate::error::{codes, ApiError};
 use crate::http::cookies::CookieJar;
 use crate::http::origin::{self, TrustedOrigins};
 use crate::http::{body, Method, Request, Response};
 use crate::mail::{Mailer, Outbox, RetryPolicy};
+use crate::metrics::{FailureLabels, MailStats, Metrics, RouteLabels, StatsCollector};
 use crate::plugins::Plugin;
 use crate::ratelimit::RateLimiter;
 use crate::storage::memory::MemoryStorage;
@@ -67,6 +68,8 @@ pub struct App {
     services: Services,
     /// Warns once about `X-Forwarded-For` from a peer not in `SESAME_TRUSTED_PROXIES`.
     forwarded_for: crate::http::client_ip::UntrustedForwardedFor,
+    /// Counts the outbox keeps, shared by every outbox this app starts.
+    mail_stats: Arc<MailStats>,
 }
 
 /// The app's services (`app.config`, `app.storage`, …) are read through the app.
@@ -100,9 +103,16 @@ impl App {
         let plugins = crate::plugins::enabled(&config.plugins)?;
         let router = router(&plugins)?;
         let mailer = crate::mail::from_config(&config)?;
-        let outbox = Outbox::start(mailer.clone(), RetryPolicy::default())?;
+        let mail_stats = Arc::new(MailStats::default());
+        let outbox = Outbox::start_counting(mailer.clone(), RetryPolicy::default(), mail_stats.clone())?;
+        let scraped = storage.clone();
+        let metrics = Arc::new(Metrics::new(StatsCollector {
+            storage: Box::new(move || scraped.stats()),
+            mail: mail_stats.clone(),
+        }));
         Ok(App {
             forwarded_for: Default::default(),
+            mail_stats,
             services: Services {
                 rate_limiter: RateLimiter::from_config(&config, &storage),
                 oauth: crate::oauth::OAuth::new(&config.oauth),
@@ -116,6 +126,8 @@ impl App {
                 plugins,
                 mailer,
                 outbox,
+                metrics,
+                readiness: crate::api::ready::Readiness::new(migrations()),
             },
         })
     }
@@ -128,7 +140,7 @@ impl App {
     /// The same app sending email through `mailer` with a retry policy of its own.
     pub fn with_mailer_policy(mut self, mailer: Arc<dyn Mailer>, policy: RetryPolicy) -> anyhow::Result<App> {
         // Dropping the old outbox ends its thread once its queue is empty.
-        self.outbox = Outbox::start(mailer.clone(), policy)?;
+        self.outbox = Outbox::start_counting(mailer.clone(), policy, self.mail_stats.clone())?;
         self.mailer = mailer;
         Ok(self)
     }
@@ -200,14 +212,31 @@ impl App {
                 // An alias counts against its target's rule and bucket, or it would double the
                 // target's allowance.
                 Match::Found(route, _) => match route.alias_of {
-                    Some(target) => Some((target, target)),
-                    None => Some((rest, route.path)),
+                    Some(target) => Some((target, target, route.unlimited)),
+                    None => Some((rest, route.path, route.unlimited)),
                 },
                 _ => None,
             });
+        // `/ready`: a load balancer probes it constantly from one address.
+        if route.is_some_and(|(_, _, unlimited)| unlimited) {
+            return Ok(());
+        }
         let now = self.clock.now();
         let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
-        self.rate_limiter.check(req, route, now_ms)
+        let result = self
+            .rate_limiter
+            .check(req, route.map(|(rest, pattern, _)| (rest, pattern)), now_ms);
+        if result.is_err() {
+            let labels = RouteLabels {
+                method: crate::metrics::method_label(req.method.as_str()).to_string(),
+                route: route.map_or_else(
+                    || "unmatched".to_string(),
+                    |(_, pattern, _)| format!("{}{}", self.config.base_path, pattern),
+                ),
+            };
+            self.metrics.rate_limited.get_or_create(&labels).inc();
+        }
+        result
     }
 
     /// Steps 1–7 of the module's pipeline.
@@ -236,6 +265,27 @@ impl App {
             Match::NotFound => return Err(not_found()),
         };
         req.params = params;
+        let result = self.run_route(route, req, transport, cookies);
+        if let Err(e) = &result {
+            if route.path.starts_with("/sign-in") {
+                let labels = FailureLabels {
+                    route: format!("{}{}", self.config.base_path, route.path),
+                    reason: e.code.to_string(),
+                };
+                self.metrics.sign_in_failures.get_or_create(&labels).inc();
+            }
+        }
+        result
+    }
+
+    /// Steps past routing: body, input and origin checks, hooks, handler.
+    fn run_route(
+        &self,
+        route: &Endpoint,
+        req: &mut Request,
+        transport: Transport,
+        cookies: &RefCell<Vec<crate::http::cookies::SetCookie>>,
+    ) -> Result<Response, ApiError> {
         let parsed = body::parse(req, route.media)?;
         crate::http::input_guard::check(req, parsed.as_ref())?;
         if transport == Transport::Http && !matches!(req.method, Method::Get | Method::Head | Method::Options) {

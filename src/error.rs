@@ -101,6 +101,7 @@ pub mod codes {
         INVALID_URL_FIELD => "Invalid URL field: expected a string",
         RATE_LIMITED => "Too many requests. Please try again later.",
         DATABASE_UNAVAILABLE => "The database is unavailable. Please try again later.",
+        NOT_READY => "Not ready to serve",
         // Social sign-in and account endpoints (inline codes of Better Auth's routes).
         OAUTH_LINK_ERROR => "Unable to sign in with this account",
         LINKING_NOT_ALLOWED => "Account not linked - linking not allowed",

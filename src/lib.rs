@@ -15,7 +15,8 @@
 //! storage/ (+ storage/sql/)  persistence: rows and intention-named traits; memory, SQLite
 //!                            and PostgreSQL, the SQL written once for both databases
 //! http/, error.rs, config    types: request, response, cookies, origin rules; ApiError
-//! clock, crypto, log         leaves
+//! clock, crypto, log,        leaves
+//! metrics
 //! ```
 //!
 //! A request flows:
@@ -51,6 +52,7 @@ pub mod http;
 pub mod inprocess;
 pub mod log;
 pub mod mail;
+pub mod metrics;
 pub mod oauth;
 pub mod plugins;
 pub mod ratelimit;
@@ -66,7 +68,7 @@ pub use inprocess::{Answered, ApiInput, ApiOutput, Call};
 mod tests {
     /// The floors of the map above, lowest first.
     const FLOORS: &[&[&str]] = &[
-        &["clock", "crypto", "log"],
+        &["clock", "crypto", "log", "metrics"],
         &["http", "error", "config"],
         &["storage"],
         &["oauth", "mail", "auth", "ratelimit"],

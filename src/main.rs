@@ -155,6 +155,9 @@ fn serve() -> anyhow::Result<ExitCode> {
         app.mailer.name(),
         app.config.workers
     );
+    if let Some(at) = running.metrics_addr {
+        tracing::info!("metrics on http://{at}/metrics");
+    }
     running.wait_for_signal(signals)?;
     if !app.outbox.flush(Duration::from_secs(10)) {
         tracing::warn!("{} email(s) still undelivered at exit", app.outbox.pending());

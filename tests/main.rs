@@ -25,11 +25,13 @@ mod delete_user; // delete-user and its emailed link
 mod email_link_abuse; // replayed approvals, mail floods per recipient, link scanners, inbox oracles, login CSRF
 mod email_verification; // send-verification-email, verify-email, sending on sign-up / sign-in
 mod flood; // connection floods, slow clients, malformed HTTP over real sockets
+mod health; // /ok and /ready on the binary: database, migrations, mail; never rate-limited
 mod http_e2e; // over a real socket: Set-Cookie on the wire, keep-alive, 404/405/413/415
 mod lifetimes; // reset links after password/email changes, rememberMe rows, per-account password limits
 mod logs; // the binary's log: timestamps, SESAME_LOG filter, JSON lines, request span, no secrets
 mod mail_smtp_tls; // SMTP over a stripped (no STARTTLS) server: refused unless ?tls=none
 mod mail_transports; // webhook (signed) and SMTP (aiosmtpd) delivery over real sockets
+mod metrics; // Prometheus metrics scraped from the binary and parsed by prometheus_client
 mod oauth_accounts; // id-token sign-in, link-social, list/unlink accounts, access and refresh tokens
 mod oauth_flow; // social sign-in redirect flow against the fake provider: state, callback, linking, errors
 mod password_rehash; // SESAME_REHASH_ON_SIGN_IN

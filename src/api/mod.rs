@@ -13,6 +13,7 @@ mod email_verification;
 mod ok;
 mod password;
 mod password_reset;
+pub mod ready;
 mod session;
 mod sign_in;
 mod sign_out;
@@ -34,6 +35,7 @@ pub use password_reset::{
     RequestPasswordResetBody, ResetPasswordBody, ResetPasswordLinkQuery, ResetPasswordQuery, FORGET_PASSWORD,
     REQUEST_PASSWORD_RESET, REQUEST_PASSWORD_RESET_CALLBACK, RESET_PASSWORD,
 };
+pub use ready::{ReadyAnswer, READY};
 pub use session::{
     GetSessionQuery, RevokeSessionBody, GET_SESSION, GET_SESSION_POST, LIST_SESSIONS, REVOKE_OTHER_SESSIONS,
     REVOKE_SESSION, REVOKE_SESSIONS, UPDATE_SESSION,
@@ -81,6 +83,7 @@ pub static CORE_ENDPOINTS: &[&dyn Declared] = &[
     &GET_ACCESS_TOKEN,
     &ACCOUNT_INFO,
     &OK,
+    &READY,
     &ERROR,
 ];
 

@@ -54,6 +54,10 @@ pub struct Services {
     /// Limits HTTP requests per client and path, password attempts per account and mail per
     /// recipient (`ratelimit/`).
     pub rate_limiter: crate::ratelimit::RateLimiter,
+    /// Every Prometheus metric (`metrics.rs`), served when `SESAME_METRICS_ADDR` is set.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Answers `/ready` within its time budget (`api/ready.rs`).
+    pub readiness: crate::api::ready::Readiness,
 }
 
 impl Services {

@@ -65,6 +65,9 @@ pub struct Endpoint {
     /// Another path for the same endpoint (`/forget-password` for `/request-password-reset`):
     /// the target's path, whose rate-limit rule and bucket the alias shares.
     pub alias_of: Option<&'static str>,
+    /// Never counted by the rate limiter (`/ready`: a load balancer probes it constantly from
+    /// one address).
+    pub unlimited: bool,
 }
 
 impl Endpoint {
@@ -84,6 +87,7 @@ impl Endpoint {
             on_invalid: OnInvalid::Reject,
             slow: false,
             alias_of: None,
+            unlimited: false,
         }
     }
 
@@ -298,6 +302,12 @@ impl<B: Input, Q: Input, A> Typed<B, Q, A> {
     /// Another path of the endpoint at `target`.
     pub const fn alias_of(mut self, target: &'static str) -> Self {
         self.endpoint.alias_of = Some(target);
+        self
+    }
+
+    /// Never rate-limited (see [`Endpoint::unlimited`]).
+    pub const fn never_rate_limited(mut self) -> Self {
+        self.endpoint.unlimited = true;
         self
     }
 

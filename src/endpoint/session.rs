@@ -17,6 +17,7 @@ pub fn create_session(ctx: &Ctx<'_>, req: &Request, user_id: &str, remember: boo
     let user_agent = req.header("user-agent").unwrap_or_default().to_string();
     let session = new_session(user_id, ctx.now, ctx.config(), remember, ctx.client_ip(req), user_agent);
     ctx.storage().create_session(&session)?;
+    ctx.app.metrics.sessions_created.inc();
     Ok(session)
 }
 

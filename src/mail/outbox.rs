@@ -12,7 +12,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::Ordering;
+
 use super::{Mail, MailKind, Mailer};
+use crate::metrics::MailStats;
 
 /// How hard the outbox tries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +82,8 @@ struct Shared {
     work: Condvar,
     /// Signalled when nothing is pending any more (wakes `flush`).
     idle: Condvar,
+    /// Queued, sent and failed mail, for the metrics.
+    stats: Arc<MailStats>,
 }
 
 impl Shared {
@@ -86,11 +91,20 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn done(&self, lane: Lane) {
+    /// One message finished: `delivered`, or given up on.
+    fn done(&self, lane: Lane, delivered: bool) {
+        let counter = if delivered {
+            &self.stats.sent
+        } else {
+            &self.stats.failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         let mut st = self.lock();
         let n = st.pending(lane);
         *n = n.saturating_sub(1);
-        if st.pending_security + st.pending_other == 0 {
+        let total = st.pending_security + st.pending_other;
+        self.stats.queued.store(total as u64, Ordering::Relaxed);
+        if total == 0 {
             self.idle.notify_all();
         }
     }
@@ -106,10 +120,21 @@ pub struct Outbox {
 impl Outbox {
     /// Starts the delivery thread.
     pub fn start(mailer: Arc<dyn Mailer>, policy: RetryPolicy) -> anyhow::Result<Outbox> {
+        Outbox::start_counting(mailer, policy, Arc::default())
+    }
+
+    /// Starts the delivery thread, counting queued, sent and failed mail in `stats` (which
+    /// outlives this outbox when the app swaps its mailer).
+    pub fn start_counting(
+        mailer: Arc<dyn Mailer>,
+        policy: RetryPolicy,
+        stats: Arc<MailStats>,
+    ) -> anyhow::Result<Outbox> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             work: Condvar::new(),
             idle: Condvar::new(),
+            stats,
         });
         let mailer_name = mailer.name();
         let worker = shared.clone();
@@ -128,6 +153,7 @@ impl Outbox {
         let lane = Lane::of(mail.kind);
         let mut st = self.shared.lock();
         if *st.pending(lane) >= self.capacity {
+            self.shared.stats.failed.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 "mail dropped: outbox full kind={} domain={}",
                 mail.kind.as_str(),
@@ -136,6 +162,8 @@ impl Outbox {
             return;
         }
         *st.pending(lane) += 1;
+        let total = st.pending_security + st.pending_other;
+        self.shared.stats.queued.store(total as u64, Ordering::Relaxed);
         match lane {
             Lane::Security => st.security.push_back(mail),
             Lane::Other => st.other.push_back(mail),
@@ -240,7 +268,7 @@ fn attempt(
         .unwrap_or_else(|_| Err(super::DeliveryError::transient("the transport panicked")));
     let err = match outcome {
         Ok(()) => {
-            shared.done(Lane::of(mail.kind));
+            shared.done(Lane::of(mail.kind), true);
             return;
         }
         Err(e) => e,
@@ -277,7 +305,7 @@ fn give_up(shared: &Shared, mail: &Mail, why: &str) {
         mail.kind.as_str(),
         mail.recipient_domain()
     );
-    shared.done(Lane::of(mail.kind));
+    shared.done(Lane::of(mail.kind), false);
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 //! Requests that hash a password go to the slow lane (`slow_lane.rs`), so a sign-in storm
 //! cannot starve session checks.
 
+mod metrics_listener;
 mod slow_lane;
 
 use std::io::Read;
@@ -33,6 +34,9 @@ use crate::http::{request_id, Method, Request, Response};
 /// A running server: its address and the means to stop it.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served (`SESAME_METRICS_ADDR`), if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
+    metrics: Option<metrics_listener::MetricsListener>,
     server: Arc<tiny_http::Server>,
     stopping: Arc<AtomicBool>,
     workers: Vec<std::thread::JoinHandle<()>>,
@@ -52,6 +56,9 @@ impl Running {
         // The workers are gone, so this is the last handle: the lane drains and stops.
         if let Ok(lane) = Arc::try_unwrap(self.lane) {
             lane.stop();
+        }
+        if let Some(m) = self.metrics {
+            m.stop();
         }
     }
 
@@ -98,8 +105,14 @@ pub fn start(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<Running> {
                 .context("spawning worker")
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let metrics = match app.config.metrics_addr {
+        Some(at) => Some(metrics_listener::MetricsListener::start(app.clone(), at)?),
+        None => None,
+    };
     Ok(Running {
         addr,
+        metrics_addr: metrics.as_ref().map(|m| m.addr),
+        metrics,
         server,
         stopping,
         workers,
@@ -176,6 +189,7 @@ fn worker(server: &tiny_http::Server, app: &App, stopping: &AtomicBool, lane: &S
         match server.recv() {
             Ok(rq) if app.is_slow_request(rq.method().as_str(), rq.url()) => {
                 if let Some(rq) = lane.offer(rq) {
+                    app.metrics.hash_rejected.inc();
                     let busy = ApiError::new(503, codes::SERVER_BUSY).with_header("retry-after", "1");
                     serve(app, rq, Some(busy));
                 }
@@ -195,6 +209,7 @@ fn serve(app: &App, mut rq: tiny_http::Request, refuse: Option<ApiError>) {
     let _entered = span.enter();
     let method = crate::log::sanitize(rq.method().as_str(), 16);
     let path = log_path(app, rq.url());
+    let route = metric_route(app, rq.url());
     let converted = match refuse {
         Some(err) => Err(err),
         None => convert(app, &mut rq),
@@ -217,7 +232,10 @@ fn serve(app: &App, mut rq: tiny_http::Request, refuse: Option<ApiError>) {
         // Almost always the client went away; nothing to do but note it.
         tracing::debug!("respond failed: {e}");
     }
-    let elapsed_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+    let elapsed = started.elapsed().as_secs_f64();
+    app.metrics
+        .observe_request(crate::metrics::method_label(&method), &route, status, elapsed);
+    let elapsed_ms = (elapsed * 10_000.0).round() / 10.0;
     tracing::info!(target: "sesame::access", %method, route = %path, status, elapsed_ms, "answered");
 }
 
@@ -267,6 +285,17 @@ fn log_path(app: &App, url: &str) -> String {
         (true, true) => format!("{base}/{first}/…"),
         (true, false) => format!("{base}/{first}"),
         (false, _) => format!("{base}/…"),
+    }
+}
+
+/// The route as a metric label: the base path plus the route pattern, or `unmatched` (a label
+/// per unknown path would let any client grow the metrics without bound).
+fn metric_route(app: &App, url: &str) -> String {
+    let path = url.split('?').next().unwrap_or_default();
+    let base = app.config.base_path.as_str();
+    match path.strip_prefix(base).and_then(|rest| app.router.pattern(rest)) {
+        Some(pattern) => format!("{base}{pattern}"),
+        None => "unmatched".to_string(),
     }
 }
 

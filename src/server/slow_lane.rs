@@ -11,14 +11,19 @@
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use anyhow::Context;
 
 use crate::app::App;
 
+/// A queued request and when it was queued (for the wait metric).
+type Queued = (Instant, tiny_http::Request);
+
 pub(super) struct SlowLane {
-    tx: SyncSender<tiny_http::Request>,
+    tx: SyncSender<Queued>,
     threads: Vec<JoinHandle<()>>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl SlowLane {
@@ -34,14 +39,23 @@ impl SlowLane {
                     .context("spawning a slow-lane thread")
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(SlowLane { tx, threads })
+        Ok(SlowLane {
+            tx,
+            threads,
+            metrics: app.metrics.clone(),
+        })
     }
 
     /// Queues a request; gives it back when the queue is full.
     pub(super) fn offer(&self, rq: tiny_http::Request) -> Option<tiny_http::Request> {
-        match self.tx.try_send(rq) {
+        // Counted before sending, so the thread that takes it never sees the gauge below 0.
+        self.metrics.hash_queue_depth.inc();
+        match self.tx.try_send((Instant::now(), rq)) {
             Ok(()) => None,
-            Err(TrySendError::Full(rq) | TrySendError::Disconnected(rq)) => Some(rq),
+            Err(TrySendError::Full((_, rq)) | TrySendError::Disconnected((_, rq))) => {
+                self.metrics.hash_queue_depth.dec();
+                Some(rq)
+            }
         }
     }
 
@@ -54,7 +68,7 @@ impl SlowLane {
     }
 }
 
-fn run(app: &App, rx: &Mutex<Receiver<tiny_http::Request>>) {
+fn run(app: &App, rx: &Mutex<Receiver<Queued>>) {
     if let Err(e) = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min) {
         tracing::warn!("slow lane runs at normal priority: {e:?}");
     }
@@ -62,7 +76,11 @@ fn run(app: &App, rx: &Mutex<Receiver<tiny_http::Request>>) {
         // The lock is held only while waiting for the next request, not while serving it.
         let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
         match next {
-            Ok(rq) => super::serve(app, rq, None),
+            Ok((queued, rq)) => {
+                app.metrics.hash_queue_depth.dec();
+                app.metrics.hash_wait.observe(queued.elapsed().as_secs_f64());
+                super::serve(app, rq, None)
+            }
             Err(_) => return,
         }
     }

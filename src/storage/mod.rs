@@ -60,6 +60,58 @@ pub type StorageResult<T> = Result<T, StorageError>;
 /// email change end every such row of the user, in the same transaction.
 pub const RESET_PASSWORD_PREFIX: &str = "reset-password:";
 
+/// The numbers a pooled backend keeps for the metrics: callers waiting for a connection, and
+/// errors by kind (conflicts are answers, not errors, and are not counted).
+#[derive(Debug, Default)]
+pub struct Counters {
+    waiting: std::sync::atomic::AtomicU64,
+    unavailable: std::sync::atomic::AtomicU64,
+    other: std::sync::atomic::AtomicU64,
+}
+
+/// Counts one waiter while it lives.
+pub struct Waiting<'a>(&'a Counters);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Counters {
+    /// Marks a caller as waiting for a connection until the guard drops.
+    pub fn waiting(&self) -> Waiting<'_> {
+        self.waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Waiting(self)
+    }
+
+    /// Counts `err` and hands it back.
+    pub fn count(&self, err: StorageError) -> StorageError {
+        let counter = match &err {
+            StorageError::Conflict(_) => return err,
+            StorageError::Unavailable(_) => &self.unavailable,
+            StorageError::Other(_) => &self.other,
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        err
+    }
+
+    /// These numbers with the pool's own.
+    pub fn stats(&self, pool: Option<r2d2::State>, max: u32) -> crate::metrics::StorageStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        crate::metrics::StorageStats {
+            pool: pool.map(|state| crate::metrics::PoolStats {
+                max: u64::from(max),
+                open: u64::from(state.connections),
+                idle: u64::from(state.idle_connections),
+                waiting: self.waiting.load(Relaxed),
+            }),
+            errors_unavailable: self.unavailable.load(Relaxed),
+            errors_other: self.other.load(Relaxed),
+        }
+    }
+}
+
 /// What a password change does to the user's sessions, in the same transaction.
 #[derive(Debug, Clone)]
 pub enum SessionChange {
@@ -190,6 +242,17 @@ pub trait Storage:
 {
     /// A short name for logs (`memory`, `postgres`, `sqlite`).
     fn kind(&self) -> &'static str;
+
+    /// For `/ready`: asks the database something, and answers which of `migrations` it has
+    /// not applied. `Unavailable` when the database does not answer.
+    fn health_check(&self, _migrations: &[sql::Migration]) -> StorageResult<Vec<&'static str>> {
+        Ok(Vec::new())
+    }
+
+    /// For the metrics: the connection pool and the errors met so far.
+    fn stats(&self) -> crate::metrics::StorageStats {
+        crate::metrics::StorageStats::default()
+    }
 
     /// Rate-limit buckets kept in this backend, shared by every process using it
     /// (`SESAME_RATE_LIMIT_STORAGE=database`); `None` when it has no such table.

@@ -54,6 +54,7 @@ pub struct PgStorage {
     sql: &'static Statements,
     /// Sweeping and capping of the `"rateLimit"` table.
     rate_limit: crate::storage::rate_limit::RateLimitUpkeep,
+    counters: super::Counters,
 }
 
 impl PgStorage {
@@ -79,6 +80,7 @@ impl PgStorage {
             config,
             sql: Statements::of(Dialect::Postgres),
             rate_limit: Default::default(),
+            counters: super::Counters::default(),
         })
     }
 
@@ -177,17 +179,21 @@ impl PgStorage {
     /// Runs `f` on a pooled connection, mapping errors. A connection whose query failed
     /// because the server went away is marked broken, so the pool replaces it.
     fn run<T>(&self, f: impl FnOnce(&mut PgConn) -> SqlResult<T>) -> StorageResult<T> {
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|e| StorageError::Unavailable(anyhow::anyhow!("no PostgreSQL connection: {e}")))?;
+        let waiting = self.counters.waiting();
+        let conn = self.pool.get();
+        drop(waiting);
+        let mut conn = conn.map_err(|e| {
+            self.counters.count(StorageError::Unavailable(anyhow::anyhow!(
+                "no PostgreSQL connection: {e}"
+            )))
+        })?;
         let result = f(&mut conn);
         result.map_err(|e| {
             let (err, breaks) = map_error(e);
             if breaks {
                 conn.broken = true;
             }
-            err
+            self.counters.count(err)
         })
     }
 }
@@ -283,6 +289,15 @@ fn classify(err: &postgres::Error) -> Class {
 }
 
 impl Storage for PgStorage {
+    fn health_check(&self, migrations: &[super::sql::Migration]) -> StorageResult<Vec<&'static str>> {
+        self.pending_migrations(migrations)
+            .map_err(|e| self.counters.count(StorageError::Unavailable(e)))
+    }
+
+    fn stats(&self) -> crate::metrics::StorageStats {
+        self.counters.stats(Some(self.pool.state()), self.pool.max_size())
+    }
+
     fn kind(&self) -> &'static str {
         "postgres"
     }

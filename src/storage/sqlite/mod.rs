@@ -53,6 +53,7 @@ pub struct SqliteStorage {
     sql: &'static Statements,
     /// Sweeping and capping of the `"rateLimit"` table.
     rate_limit: crate::storage::rate_limit::RateLimitUpkeep,
+    counters: super::Counters,
 }
 
 impl SqliteStorage {
@@ -85,6 +86,7 @@ impl SqliteStorage {
             path: path.to_string(),
             sql: Statements::of(Dialect::Sqlite),
             rate_limit: Default::default(),
+            counters: super::Counters::default(),
         })
     }
 
@@ -150,21 +152,27 @@ impl Backend for SqliteStorage {
 
     /// On a reader connection (the writer for an in-memory database).
     fn read<T>(&self, f: impl Fn(&mut dyn Conn) -> SqlResult<T>) -> StorageResult<T> {
-        match &self.readers {
+        let result = match &self.readers {
             Some(pool) => {
-                let conn = pool
-                    .get()
-                    .map_err(|e| StorageError::Unavailable(anyhow::anyhow!("no SQLite connection: {e}")))?;
-                with_retries(|| f(&mut SqliteSession(&conn)))
+                let waiting = self.counters.waiting();
+                let conn = pool.get();
+                drop(waiting);
+                match conn {
+                    Ok(conn) => with_retries(|| f(&mut SqliteSession(&conn))),
+                    Err(e) => Err(StorageError::Unavailable(anyhow::anyhow!("no SQLite connection: {e}"))),
+                }
             }
             None => with_retries(|| f(&mut SqliteSession(&self.lock_writer()))),
-        }
+        };
+        result.map_err(|e| self.counters.count(e))
     }
 
     /// On the writer connection.
     fn write<T>(&self, f: impl Fn(&mut dyn Conn) -> SqlResult<T>) -> StorageResult<T> {
+        let waiting = self.counters.waiting();
         let conn = self.lock_writer();
-        with_retries(|| f(&mut SqliteSession(&conn)))
+        drop(waiting);
+        with_retries(|| f(&mut SqliteSession(&conn))).map_err(|e| self.counters.count(e))
     }
 
     /// `BEGIN IMMEDIATE` on the writer: the write lock is taken up front, so two writers never
@@ -252,6 +260,16 @@ fn conflict_name(columns: &str) -> &'static str {
 }
 
 impl Storage for SqliteStorage {
+    fn health_check(&self, migrations: &[super::sql::Migration]) -> StorageResult<Vec<&'static str>> {
+        self.pending_migrations(migrations).map_err(StorageError::Unavailable)
+    }
+
+    /// The pool is the readers'; the single writer connection is not in it.
+    fn stats(&self) -> crate::metrics::StorageStats {
+        let max = self.readers.as_ref().map_or(0, |p| p.max_size());
+        self.counters.stats(self.readers.as_ref().map(|p| p.state()), max)
+    }
+
     fn kind(&self) -> &'static str {
         "sqlite"
     }

@@ -1,0 +1,119 @@
+//! `GET /api/auth/ok` (liveness) and `GET /api/auth/ready` (readiness) on the real binary:
+//! database reachable, migrations applied, mail configured; never rate-limited.
+
+use std::time::{Duration, Instant};
+
+use crate::support::binary::{self, tempdir};
+use crate::support::http_client::{self, RawResponse};
+use crate::support::postgres::{self, PgSchema};
+use crate::support::tcp_proxy::TcpProxy;
+
+const WEBHOOK: (&str, &str) = ("SESAME_EMAIL_WEBHOOK_URL", "http://127.0.0.1:9/hook");
+
+fn ready(addr: std::net::SocketAddr) -> RawResponse {
+    http_client::send(addr, "GET", "/api/auth/ready", &[], b"")
+}
+
+#[test]
+fn ready_is_200_when_database_migrations_and_mail_are_in_order() {
+    let dir = tempdir::Dir::new();
+    let db = format!("sqlite:{}/ready.db", dir.path().display());
+    let served = binary::serve(&[("DATABASE_URL", &db), WEBHOOK]);
+    let resp = ready(served.addr);
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("cache-control"), Some("no-store"));
+    assert_eq!(
+        resp.json(),
+        serde_json::json!({"ready": true, "checks": {"database": "ok", "migrations": "ok", "mail": "ok"}})
+    );
+    assert_eq!(
+        http_client::send(served.addr, "GET", "/api/auth/ok", &[], b"").status,
+        200
+    );
+}
+
+#[test]
+fn ready_is_503_naming_a_missing_mail_transport() {
+    let served = binary::serve(&[]);
+    let resp = ready(served.addr);
+    assert_eq!(resp.status, 503);
+    let body = resp.json();
+    assert_eq!(body["code"], "NOT_READY");
+    assert_eq!(body["status"], 503);
+    assert_eq!(body["ready"], false);
+    assert_eq!(body["checks"]["database"], "ok");
+    assert_eq!(body["checks"]["mail"], "not configured (emails are printed to stderr)");
+    assert!(
+        body["message"].as_str().unwrap().contains("mail: not configured"),
+        "{body}"
+    );
+}
+
+#[test]
+fn ready_is_503_naming_pending_migrations() {
+    let dir = tempdir::Dir::new();
+    let db = format!("sqlite:{}/unmigrated.db", dir.path().display());
+    let served = binary::serve(&[("DATABASE_URL", &db), ("SESAME_AUTO_MIGRATE", "false"), WEBHOOK]);
+    let resp = ready(served.addr);
+    assert_eq!(resp.status, 503);
+    let body = resp.json();
+    assert_eq!(body["checks"]["database"], "ok");
+    let migrations = body["checks"]["migrations"].as_str().unwrap();
+    assert!(migrations.ends_with("pending (run `sesame migrate`)"), "{body}");
+    assert_eq!(body["checks"]["mail"], "ok");
+}
+
+#[test]
+fn ready_is_never_rate_limited() {
+    let served = binary::serve(&[
+        ("SESAME_RATE_LIMIT", "true"),
+        ("SESAME_RATE_LIMIT_RULES", "default=2/60"),
+        WEBHOOK,
+    ]);
+    for _ in 0..10 {
+        assert_eq!(ready(served.addr).status, 200);
+    }
+    let statuses: Vec<u16> = (0..3)
+        .map(|_| http_client::send(served.addr, "GET", "/api/auth/ok", &[], b"").status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 429], "the limit applies to other routes");
+}
+
+/// PostgreSQL behind a proxy that the test cuts: `/ok` stays 200, `/ready` answers 503 naming
+/// the database within its budget, and 200 again once the database is back.
+#[test]
+fn ready_follows_postgres_going_away_and_coming_back() {
+    let Some(schema) = PgSchema::create() else { return };
+    let proxy = TcpProxy::start(postgres::server_addr());
+    let url = postgres::url_via(proxy.addr, &schema.name);
+    let served = binary::serve(&[("DATABASE_URL", &url), WEBHOOK]);
+    assert_eq!(ready(served.addr).status, 200);
+    proxy.cut();
+    let started = Instant::now();
+    let resp = ready(served.addr);
+    assert!(started.elapsed() < Duration::from_secs(5), "answered within the budget");
+    assert_eq!(resp.status, 503);
+    let body = resp.json();
+    let database = body["checks"]["database"].as_str().unwrap();
+    assert!(
+        database == "unreachable" || database.starts_with("no answer within"),
+        "{body}"
+    );
+    assert!(
+        !body.to_string().contains(&proxy.addr.port().to_string()),
+        "no address in the answer: {body}"
+    );
+    assert_eq!(
+        http_client::send(served.addr, "GET", "/api/auth/ok", &[], b"").status,
+        200
+    );
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if ready(served.addr).status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "ready again after the database came back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
