@@ -117,3 +117,16 @@ fn ready_follows_postgres_going_away_and_coming_back() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The storage check on each backend, in-process (the test apps record their mail, so the
+/// mail check passes too).
+fn ready_is_200_on_a_migrated_database(t: &crate::support::TestApp) {
+    let resp = t.get("/ready", None);
+    assert_eq!(resp.status, 200, "{}", crate::support::body_text(&resp));
+    assert_eq!(
+        crate::support::json_body(&resp),
+        serde_json::json!({"ready": true, "checks": {"database": "ok", "migrations": "ok", "mail": "ok"}})
+    );
+}
+
+crate::suite!(ready_is_200_on_a_migrated_database);

@@ -13,7 +13,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::config::MailTransport;
 use crate::endpoint::{Ctx, NoInput, Typed};
 use crate::error::{codes, ApiError};
 use crate::http::{Request, Response};
@@ -119,9 +118,9 @@ fn ready(ctx: &Ctx<'_>, _req: &Request) -> Result<Response, ApiError> {
             check("migrations", Err("unknown (database not reachable)".to_string()));
         }
     }
-    let mail = match ctx.config().email.transport {
-        MailTransport::Log => Err("not configured (emails are printed to stderr)".to_string()),
-        _ => Ok(()),
+    let mail = match ctx.app.mailer.reaches_recipients() {
+        true => Ok(()),
+        false => Err("not configured (emails are printed to stderr)".to_string()),
     };
     check("mail", mail);
     let checks = Value::Object(checks);

@@ -20,4 +20,8 @@ impl Mailer for LogMailer {
     fn name(&self) -> &'static str {
         "log"
     }
+
+    fn reaches_recipients(&self) -> bool {
+        false
+    }
 }

@@ -128,6 +128,11 @@ pub trait Mailer: Send + Sync {
     fn deliver(&self, mail: &Mail) -> Result<(), DeliveryError>;
     /// A short name for logs (`smtp`, `webhook`, `log`, `recording`).
     fn name(&self) -> &'static str;
+    /// Whether mail reaches its recipients (`/ready` checks it); the development transport,
+    /// which only prints, says no.
+    fn reaches_recipients(&self) -> bool {
+        true
+    }
 }
 
 /// The transport the configuration names.
