@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::binary::{self, tempdir};
 use crate::support::http_client::{self, RawResponse};
-use crate::support::postgres::{self, PgSchema};
+use crate::support::postgres::{self as pg, PgSchema};
 use crate::support::tcp_proxy::TcpProxy;
 
 const WEBHOOK: (&str, &str) = ("SESAME_EMAIL_WEBHOOK_URL", "http://127.0.0.1:9/hook");
@@ -84,8 +84,8 @@ fn ready_is_never_rate_limited() {
 #[test]
 fn ready_follows_postgres_going_away_and_coming_back() {
     let Some(schema) = PgSchema::create() else { return };
-    let proxy = TcpProxy::start(postgres::server_addr());
-    let url = postgres::url_via(proxy.addr, &schema.name);
+    let proxy = TcpProxy::start(pg::server_addr());
+    let url = pg::url_via(proxy.addr, &schema.name);
     let served = binary::serve(&[("DATABASE_URL", &url), WEBHOOK]);
     assert_eq!(ready(served.addr).status, 200);
     proxy.cut();
