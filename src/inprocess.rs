@@ -79,10 +79,7 @@ impl App {
 
     /// Calls an endpoint and returns data, status and response headers (cookies).
     pub fn call_with_headers(&self, key: &str, input: ApiInput) -> Result<ApiOutput, ApiError> {
-        let resp = self.run(self.request_for(key, input)?, Transport::InProcess)?;
-        if resp.status == 302 {
-            return Err(found(resp));
-        }
+        let resp = answer(self.run(self.request_for(key, input)?, Transport::InProcess)?)?;
         let data = if resp.body.is_empty() {
             Value::Null
         } else {
@@ -228,11 +225,8 @@ impl<B: Input, Q: Input, A: DeserializeOwned> Call<'_, B, Q, A> {
     /// The typed answer with status and response headers (`returnHeaders: true`).
     pub fn with_headers(self) -> Result<Answered<A>, ApiError> {
         let app = self.app;
-        let resp = app.run(self.request()?, Transport::InProcess)?;
+        let resp = answer(app.run(self.request()?, Transport::InProcess)?)?;
         let (status, headers) = (resp.status, resp.header_lines());
-        if status == 302 {
-            return Err(found(resp));
-        }
         let data = decode_answer(&resp)
             .map_err(|e| ApiError::internal().with_cause("decoding an in-process answer", &anyhow::anyhow!("{e}")))?;
         Ok(Answered { status, headers, data })
@@ -273,6 +267,33 @@ fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+/// A handler's answer as the in-process caller sees it: a redirect or an error status (`/ready`
+/// answers 503 with its checks rather than failing) is an `ApiError`, as Better Auth throws
+/// `APIError` for any non-2xx answer.
+fn answer(resp: Response) -> Result<Response, ApiError> {
+    match resp.status {
+        302 => Err(found(resp)),
+        400.. => Err(error_answer(resp)),
+        _ => Ok(resp),
+    }
+}
+
+/// The error an answer with an error status carries: its JSON `code` and `message`.
+fn error_answer(resp: Response) -> ApiError {
+    let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+    let text = |field: &str| body.get(field).and_then(Value::as_str).map(str::to_string);
+    ApiError {
+        status: resp.status,
+        code: text("code")
+            .unwrap_or_else(|| crate::error::status_name(resp.status).to_string())
+            .into(),
+        message: text("message").unwrap_or_default().into(),
+        headers: resp.headers,
+        cookies: resp.cookies,
+        cause: None,
     }
 }
 

@@ -130,3 +130,26 @@ fn ready_is_200_on_a_migrated_database(t: &crate::support::TestApp) {
 }
 
 crate::suite!(ready_is_200_on_a_migrated_database);
+
+/// In process, `/ready` is a typed function like every endpoint: the typed answer when ready,
+/// the typed `ApiError` (503 `NOT_READY`, naming the problem) when not.
+#[test]
+fn ready_in_process_is_the_typed_answer_or_a_typed_error() {
+    use std::sync::Arc;
+    let config = sesame::Config::for_tests();
+    let storage = Arc::new(sesame::storage::memory::MemoryStorage::new());
+    let unready = sesame::App::new(config, storage, Arc::new(sesame::clock::SystemClock)).unwrap();
+    let err = unready.endpoint(&sesame::api::READY).send().unwrap_err();
+    assert_eq!((err.status, err.code.as_ref()), (503, "NOT_READY"));
+    assert_eq!(
+        err.message,
+        "Not ready: mail: not configured (emails are printed to stderr)"
+    );
+    assert_eq!(unready.call("ready", Default::default()).unwrap_err().code, "NOT_READY");
+
+    let t = crate::support::TestApp::new(crate::support::Backend::Memory);
+    let answer = t.app.endpoint(&sesame::api::READY).send().unwrap();
+    assert!(answer.ready);
+    assert_eq!(answer.checks.get("database").map(String::as_str), Some("ok"));
+    assert_eq!(answer.checks.get("mail").map(String::as_str), Some("ok"));
+}
