@@ -76,20 +76,24 @@ fn parse_args() -> Result<Command, ExitCode> {
         Ok(cli) => Ok(cli.command.unwrap_or(Command::Serve)),
         Err(err) => {
             let _ = err.print();
-            if err.kind() == clap::error::ErrorKind::UnknownArgument {
-                eprintln!("\n{}", flag_hint(&err));
+            if let Some(hint) = flag_hint(&err) {
+                eprintln!("\n{hint}");
             }
             Err(ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2)))
         }
     }
 }
 
-/// Sesame has no settings flags: point someone typing `--port 7302` at the variable.
-fn flag_hint(err: &clap::Error) -> String {
+/// Sesame has no settings flags: point someone typing `--port 7302` at the variable. `None`
+/// for anything but an unknown flag (a stray word is not a setting).
+fn flag_hint(err: &clap::Error) -> Option<String> {
+    if err.kind() != clap::error::ErrorKind::UnknownArgument {
+        return None;
+    }
     let flag = err
         .get(clap::error::ContextKind::InvalidArg)
         .map(|v| v.to_string())
-        .unwrap_or_default();
+        .filter(|arg| arg.starts_with('-'))?;
     let guess = flag
         .trim_start_matches('-')
         .split('=')
@@ -100,10 +104,10 @@ fn flag_hint(err: &clap::Error) -> String {
     let variable = sesame::config::variables()
         .map(|v| v.name)
         .find(|name| !guess.is_empty() && (*name == guess || *name == format!("SESAME_{guess}")));
-    match variable {
+    Some(match variable {
         Some(name) => format!("Sesame is configured through environment variables: `{name}=… sesame serve`."),
         None => "Sesame is configured through environment variables; `sesame --help` lists them.".to_string(),
-    }
+    })
 }
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -147,6 +151,10 @@ fn serve() -> anyhow::Result<ExitCode> {
     let app = Arc::new(App::from_config(config)?);
     let signals = server::ShutdownSignals::install()?;
     let running = server::start(app.clone(), addr)?;
+    // Before the listening line, which scripts and tests take as "started".
+    if let Some(at) = running.metrics_addr {
+        tracing::info!("metrics on http://{at}/metrics");
+    }
     tracing::info!(
         "sesame listening on http://{} (endpoints under {}, storage {}, mail {}, {} workers)",
         running.addr,
@@ -155,9 +163,6 @@ fn serve() -> anyhow::Result<ExitCode> {
         app.mailer.name(),
         app.config.workers
     );
-    if let Some(at) = running.metrics_addr {
-        tracing::info!("metrics on http://{at}/metrics");
-    }
     running.wait_for_signal(signals)?;
     if !app.outbox.flush(Duration::from_secs(10)) {
         tracing::warn!("{} email(s) still undelivered at exit", app.outbox.pending());

@@ -63,10 +63,11 @@ fn readme_configuration_tables_are_the_variable_tables() {
     assert_eq!(listed, table_variables());
 }
 
-/// Every `SESAME_*` / `BETTER_AUTH_*` name the docs mention is a variable, and each plugin's
-/// own variables (`SESAME_<PLUGIN>_*`) are described in its `docs/plugins/<id>.md`.
+/// Every `SESAME_*` / `BETTER_AUTH_*` name the docs (README, BENCHMARKS, `docs/`) and the
+/// scripts that start Sesame (`.ci/`, `bench/`, `tests/js/`) mention is a variable, and each
+/// plugin's own variables (`SESAME_<PLUGIN>_*`) are described in its `docs/plugins/<id>.md`.
 #[test]
-fn docs_mention_only_real_variables_and_each_plugin_documents_its_own() {
+fn docs_and_scripts_mention_only_real_variables_and_each_plugin_documents_its_own() {
     let specs: Vec<&sesame::config::Spec> = sesame::config::variables().collect();
     let known = |name: &str| {
         specs
@@ -77,10 +78,24 @@ fn docs_mention_only_real_variables_and_each_plugin_documents_its_own() {
                 .any(|(n, _)| *n == name)
     };
     let root = concat!(env!("CARGO_MANIFEST_DIR"));
-    let mut files = vec![format!("{root}/README.md")];
-    for entry in std::fs::read_dir(format!("{root}/docs/plugins")).unwrap() {
-        files.push(entry.unwrap().path().display().to_string());
+    let mut files = vec![
+        format!("{root}/README.md"),
+        format!("{root}/BENCHMARKS.md"),
+        format!("{root}/.ci/run"),
+    ];
+    for (dir, suffixes) in [
+        ("docs/plugins", &[".md"][..]),
+        ("bench", &[".py"]),
+        ("tests/js", &[".mjs", ".sh"]),
+    ] {
+        for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+            let path = entry.unwrap().path().display().to_string();
+            if suffixes.iter().any(|s| path.ends_with(s)) {
+                files.push(path);
+            }
+        }
     }
+    assert!(files.len() > 10, "{files:?}");
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
         for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '<' || c == '>')) {
@@ -116,9 +131,12 @@ fn help_of_each_subcommand_prints_help_and_does_nothing_else() {
         &["migrate", "-h"],
         &["secret", "--help"],
         &["copy-to", "--help"],
+        &["copy-to", "-h"],
         &["config", "check", "--help"],
+        &["config", "docs", "--help"],
         &["config", "--help"],
         &["help", "migrate"],
+        &["help", "config", "check"],
     ] {
         let mut cmd = binary::command(dir.path());
         cmd.args(args).env("PORT", "0");
@@ -153,12 +171,19 @@ fn unknown_flags_are_usage_errors_with_a_hint() {
         assert!(stderr.contains("unexpected argument"), "{stderr}");
         assert!(stderr.contains(hint), "{args:?}: {stderr}");
         assert!(out.stdout.is_empty(), "{args:?} printed help on stdout");
+        assert!(
+            !stderr.contains("Environment") && stderr.lines().count() < 10,
+            "{args:?}: an error and a hint, not the whole help: {stderr}"
+        );
     }
+    // Stray words and missing arguments: usage errors, with no hint about settings.
     for args in [&["frobnicate"][..], &["migrate", "extra"], &["copy-to"], &["config"]] {
         let mut cmd = binary::command(dir.path());
         cmd.args(args);
         let out = binary::run_bounded(cmd, Duration::from_secs(20)).unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(!stderr.contains("environment variables"), "{args:?}: {stderr}");
     }
     assert!(
         std::fs::read_dir(dir.path()).unwrap().next().is_none(),

@@ -58,12 +58,35 @@ fn webhook_sink() -> SocketAddr {
 
 const JSON: [(&str, &str); 1] = [("content-type", "application/json")];
 
+/// Without `SESAME_METRICS_ADDR` no metrics address is announced (it would be, before the
+/// listening line), and the API's own address never serves them.
 #[test]
 fn metrics_are_off_unless_an_address_is_set() {
     let served = binary::serve(&[]);
-    assert!(served
-        .wait_for_line(|l| l.contains("metrics on"), Duration::ZERO)
-        .is_none());
+    let lines = served.lines();
+    assert!(!lines.iter().any(|l| l.contains("metrics on")), "{lines:#?}");
+    for path in ["/metrics", "/api/auth/metrics"] {
+        assert_eq!(http_client::send(served.addr, "GET", path, &[], b"").status, 404);
+    }
+    let on = binary::serve(&[("SESAME_METRICS_ADDR", "127.0.0.1:0")]);
+    let announced = on.lines();
+    let metrics_line = announced.iter().position(|l| l.contains("metrics on http://"));
+    let listening = announced.iter().position(|l| l.contains("listening on http://"));
+    assert!(
+        metrics_line.is_some() && metrics_line < listening,
+        "the metrics address comes before the listening line: {announced:#?}"
+    );
+    assert_eq!(http_client::send(on.addr, "GET", "/metrics", &[], b"").status, 404);
+    // And the metrics address serves nothing else.
+    let metrics = metrics_addr(&on);
+    for (method, path) in [("GET", "/api/auth/ok"), ("GET", "/"), ("POST", "/metrics")] {
+        assert_eq!(
+            http_client::send(metrics, method, path, &[], b"").status,
+            404,
+            "{method} {path}"
+        );
+    }
+    assert_eq!(http_client::send(metrics, "GET", "/metrics", &[], b"").status, 200);
 }
 
 #[test]
