@@ -31,7 +31,7 @@ mod lifetimes; // reset links after password/email changes, rememberMe rows, per
 mod logs; // the binary's log: timestamps, SESAME_LOG filter, JSON lines, request span, no secrets
 mod mail_smtp_tls; // SMTP over a stripped (no STARTTLS) server: refused unless ?tls=none
 mod mail_transports; // webhook (signed) and SMTP (aiosmtpd) delivery over real sockets
-mod metrics; // Prometheus metrics scraped from the binary and parsed by prometheus_client
+mod metrics; // Prometheus metrics scraped from the binary and parsed by prometheus_client: numbers move, gauges follow, README table matches
 mod oauth_accounts; // id-token sign-in, link-social, list/unlink accounts, access and refresh tokens
 mod oauth_flow; // social sign-in redirect flow against the fake provider: state, callback, linking, errors
 mod password_rehash; // SESAME_REHASH_ON_SIGN_IN

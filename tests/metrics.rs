@@ -1,62 +1,97 @@
 //! Prometheus metrics on `SESAME_METRICS_ADDR`, scraped from the running binary and parsed by
 //! the official Python client (`tests/metrics_scrape.py`): the numbers move as requests are
-//! made.
+//! made, the gauges follow the pool and the outbox, and README's table is what is served.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::binary::{self, tempdir, Served};
+use crate::support::binary::{self, tempdir};
 use crate::support::http_client;
+use crate::support::scrape::{get, metrics_addr, raw, scrape, wait_for_sample};
 
-type Samples = BTreeMap<String, f64>;
-
-fn metrics_addr(served: &Served) -> SocketAddr {
-    let line = served
-        .wait_for_line(|l| l.contains("metrics on http://"), Duration::from_secs(10))
-        .expect("the metrics address is logged");
-    let rest = line.split("metrics on http://").nth(1).unwrap();
-    rest.split('/').next().unwrap().parse().unwrap()
-}
-
-fn scrape(addr: SocketAddr) -> Samples {
-    let out = std::process::Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/metrics_scrape.py"))
-        .arg(format!("http://{addr}/metrics"))
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "scrape failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn get(samples: &Samples, key: &str) -> f64 {
-    samples.get(key).copied().unwrap_or(0.0)
-}
-
-/// A webhook endpoint that accepts every email (answers 200) on a thread of its own.
-fn webhook_sink() -> SocketAddr {
+/// A webhook endpoint that holds each email until the test answers it: each arrival is
+/// reported on the first channel, and the status sent on the second is the answer.
+fn holding_webhook() -> (String, Receiver<()>, Sender<u16>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (arrived_tx, arrived) = mpsc::channel();
+    let (verdict, verdict_rx) = mpsc::channel::<u16>();
     std::thread::spawn(move || {
-        for stream in listener.incoming().take(50) {
+        for stream in listener.incoming().take(10) {
             let Ok(mut s) = stream else { continue };
             let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
             let mut buf = [0u8; 65536];
             let _ = s.read(&mut buf);
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            if arrived_tx.send(()).is_err() {
+                return;
+            }
+            let Ok(status) = verdict_rx.recv_timeout(Duration::from_secs(30)) else {
+                return;
+            };
+            let answer = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = s.write_all(answer.as_bytes());
         }
     });
-    addr
+    (url, arrived, verdict)
 }
 
 const JSON: [(&str, &str); 1] = [("content-type", "application/json")];
+
+/// README's metrics table ("Health and metrics") and the families the binary serves agree
+/// both ways, names and types.
+#[test]
+fn readme_metrics_table_is_what_the_binary_serves() {
+    let dir = tempdir::Dir::new();
+    let db = format!("sqlite:{}/table.db", dir.path().display());
+    let served = binary::serve(&[
+        ("DATABASE_URL", &db),
+        ("SESAME_METRICS_ADDR", "127.0.0.1:0"),
+        ("SESAME_RATE_LIMIT", "true"),
+        ("SESAME_RATE_LIMIT_RULES", "/ok=1/60"),
+    ]);
+    // A family with labels appears once it has a sample: a request, a 429 and a refused sign-in.
+    let statuses: Vec<u16> = (0..2)
+        .map(|_| http_client::send(served.addr, "GET", "/api/auth/ok", &[], b"").status)
+        .collect();
+    assert_eq!(statuses, [200, 429]);
+    let wrong = json!({"email": "no@example.com", "password": "whatever-Pa55"}).to_string();
+    let refused = http_client::send(served.addr, "POST", "/api/auth/sign-in/email", &JSON, wrong.as_bytes());
+    assert_eq!(refused.status, 401);
+    let text = raw(metrics_addr(&served));
+    let families: BTreeSet<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, kind)| (name.to_string(), kind.to_string()))
+        .collect();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("\n## Health and metrics\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README.md has a \"Health and metrics\" section");
+    let documented: BTreeSet<(String, String)> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| {
+            let (name, rest) = l.split_once('`')?;
+            let kind = rest.split('|').nth(1)?.trim();
+            // A counter's family is named without the `_total` of its sample.
+            let family = match kind {
+                "counter" => name.strip_suffix("_total")?,
+                _ => name,
+            };
+            Some((family.to_string(), kind.to_string()))
+        })
+        .collect();
+    assert!(documented.len() >= 15, "{documented:?}");
+    assert_eq!(documented, families, "README's table vs the served metrics:\n{text}");
+}
 
 /// Without `SESAME_METRICS_ADDR` no metrics address is announced (it would be, before the
 /// listening line), and the API's own address never serves them.
@@ -93,7 +128,7 @@ fn metrics_are_off_unless_an_address_is_set() {
 fn scraped_numbers_move_as_requests_are_made() {
     let dir = tempdir::Dir::new();
     let db = format!("sqlite:{}/metrics.db", dir.path().display());
-    let hook = format!("http://{}/hook", webhook_sink());
+    let (hook, arrived, verdict) = holding_webhook();
     let served = binary::serve(&[
         ("DATABASE_URL", &db),
         ("SESAME_METRICS_ADDR", "127.0.0.1:0"),
@@ -138,15 +173,14 @@ fn scraped_numbers_move_as_requests_are_made() {
         &body(json!({"email": "m@example.com", "redirectTo": "/reset"})),
     );
     assert_eq!(reset.status, 200);
-    // The outbox delivers in the background: wait (bounded) for the sent counter.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let after = loop {
-        let s = scrape(metrics);
-        if get(&s, "sesame_mail_sent_total{}") >= 1.0 || std::time::Instant::now() > deadline {
-            break s;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    // The outbox delivers in the background: the webhook accepts the email, then the sent
+    // counter moves.
+    arrived
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the email reaches the webhook");
+    verdict.send(200).unwrap();
+    wait_for_sample(metrics, "sesame_mail_sent_total", 1.0, Duration::from_secs(20));
+    let after = scrape(metrics);
 
     let delta = |key: &str| get(&after, key) - get(&before, key);
     let signup_200 = "sesame_http_requests_total{method=POST,route=/api/auth/sign-up/email,status=200}";
@@ -266,4 +300,93 @@ fn database_errors_are_counted() {
     );
     assert!(get(&after, "sesame_db_pool_max_connections{}") >= 1.0);
     proxy.restore();
+}
+
+/// The outbox's numbers: an email the transport has not accepted yet counts in the queue depth;
+/// a refusal (the webhook answers 400, a permanent failure) counts as failed, never as sent.
+#[test]
+fn mail_queue_depth_and_failures_follow_the_outbox() {
+    let (hook, arrived, verdict) = holding_webhook();
+    let served = binary::serve(&[
+        ("SESAME_METRICS_ADDR", "127.0.0.1:0"),
+        ("SESAME_EMAIL_WEBHOOK_URL", &hook),
+    ]);
+    let metrics = metrics_addr(&served);
+    let body = |v: serde_json::Value| v.to_string().into_bytes();
+    let signup = http_client::send(
+        served.addr,
+        "POST",
+        "/api/auth/sign-up/email",
+        &JSON,
+        &body(json!({"name": "Q", "email": "q@example.com", "password": "metrics-Pa55-word"})),
+    );
+    assert_eq!(signup.status, 200);
+    let reset = http_client::send(
+        served.addr,
+        "POST",
+        "/api/auth/request-password-reset",
+        &JSON,
+        &body(json!({"email": "q@example.com", "redirectTo": "/reset"})),
+    );
+    assert_eq!(reset.status, 200);
+    arrived
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the email reaches the webhook");
+    let held = scrape(metrics);
+    assert_eq!(get(&held, "sesame_mail_queue_depth{}"), 1.0, "{held:#?}");
+    assert_eq!(get(&held, "sesame_mail_sent_total{}"), 0.0);
+    assert_eq!(get(&held, "sesame_mail_failed_total{}"), 0.0);
+    verdict.send(400).unwrap();
+    wait_for_sample(metrics, "sesame_mail_queue_depth", 0.0, Duration::from_secs(20));
+    let after = scrape(metrics);
+    assert_eq!(get(&after, "sesame_mail_failed_total{}"), 1.0, "{after:#?}");
+    assert_eq!(get(&after, "sesame_mail_sent_total{}"), 0.0);
+}
+
+/// The PostgreSQL pool's gauges, with a pool of one connection: a request stuck on a locked
+/// table holds it (`in_use` 1), the next request waits for it (`waiting` 1), and both go
+/// back to 0 once the lock is released and both requests are answered.
+#[test]
+fn pool_gauges_follow_connections_in_use_and_waiting() {
+    use crate::support::postgres::PgSchema;
+    let Some(schema) = PgSchema::create() else { return };
+    let url = schema.url();
+    let served = binary::serve(&[
+        ("DATABASE_URL", &url),
+        ("SESAME_POSTGRES_POOL_SIZE", "1"),
+        ("SESAME_METRICS_ADDR", "127.0.0.1:0"),
+    ]);
+    let metrics = metrics_addr(&served);
+    let in_use = "sesame_db_pool_connections{state=\"in_use\"}";
+    wait_for_sample(metrics, "sesame_db_pool_max_connections", 1.0, Duration::from_secs(10));
+    wait_for_sample(metrics, in_use, 0.0, Duration::from_secs(10));
+    let mut locker = schema.client();
+    let mut lock = locker.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE \"user\" IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let addr = served.addr;
+    // A reset request for an unknown address reads the user table and sends nothing.
+    let request = move || {
+        std::thread::spawn(move || {
+            let body = json!({"email": "nobody@example.com", "redirectTo": "/r"}).to_string();
+            http_client::send(addr, "POST", "/api/auth/request-password-reset", &JSON, body.as_bytes()).status
+        })
+    };
+    let first = request();
+    wait_for_sample(metrics, in_use, 1.0, Duration::from_secs(10));
+    let second = request();
+    wait_for_sample(metrics, "sesame_db_pool_waiting", 1.0, Duration::from_secs(10));
+    let stuck = scrape(metrics);
+    assert_eq!(
+        get(&stuck, "sesame_db_pool_connections{state=in_use}"),
+        1.0,
+        "{stuck:#?}"
+    );
+    assert_eq!(get(&stuck, "sesame_db_pool_waiting{}"), 1.0, "{stuck:#?}");
+    lock.rollback().unwrap();
+    assert_eq!((first.join().unwrap(), second.join().unwrap()), (200, 200));
+    wait_for_sample(metrics, in_use, 0.0, Duration::from_secs(10));
+    let after = scrape(metrics);
+    assert_eq!(get(&after, "sesame_db_pool_waiting{}"), 0.0, "{after:#?}");
+    assert_eq!(get(&after, "sesame_db_errors_total{kind=unavailable}"), 0.0);
 }

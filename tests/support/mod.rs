@@ -10,6 +10,7 @@ pub mod http_client;
 pub mod mail;
 pub mod oauth;
 pub mod postgres;
+pub mod scrape;
 pub mod sqlite;
 pub mod tcp_proxy;
 pub mod tmpfs;
