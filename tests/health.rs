@@ -118,6 +118,48 @@ fn ready_follows_postgres_going_away_and_coming_back() {
     }
 }
 
+/// A database that hangs (its migrations table locked by another session): concurrent probes
+/// each answer 503 within the budget, sharing the one check in flight instead of queueing
+/// behind each other or starting one each, and `/ready` is 200 again once the lock goes.
+#[test]
+fn ready_probes_of_a_hung_database_share_one_check() {
+    let Some(schema) = PgSchema::create() else { return };
+    let url = schema.url();
+    let served = binary::serve(&[("DATABASE_URL", &url), ("SESAME_WORKERS", "8"), WEBHOOK]);
+    assert_eq!(ready(served.addr).status, 200);
+    let mut locker = schema.client();
+    let mut lock = locker.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE \"_sesame_migrations\" IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let addr = served.addr;
+    let started = Instant::now();
+    let probes: Vec<_> = (0..6)
+        .map(|_| std::thread::spawn(move || (ready(addr), started.elapsed())))
+        .collect();
+    for probe in probes {
+        let (resp, took) = probe.join().unwrap();
+        assert_eq!(resp.status, 503);
+        assert_eq!(resp.json()["checks"]["database"], "no answer within 1000 ms");
+        // Queued behind each other, the sixth would answer after six budgets.
+        assert!(took < Duration::from_secs(4), "a probe took {took:?}");
+    }
+    let stuck: i64 = schema
+        .client()
+        .query_one(
+            "select count(*) from pg_locks where relation = '\"_sesame_migrations\"'::regclass and not granted",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(stuck, 1, "one check waits on the lock, not one per probe");
+    lock.rollback().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ready(served.addr).status != 200 {
+        assert!(Instant::now() < deadline, "ready again once the lock is gone");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The storage check on each backend, in-process (the test apps record their mail, so the
 /// mail check passes too).
 fn ready_is_200_on_a_migrated_database(t: &crate::support::TestApp) {

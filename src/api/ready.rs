@@ -3,11 +3,10 @@
 //! serving needs: the database answers within [`BUDGET`], its migrations are applied, and a
 //! mail transport is configured (without one, reset and verification links only reach
 //! stderr). 200 `{"ready": true, "checks": {…}}`, or 503 in the error shape plus the same
-//! `checks`, each naming what is wrong. Never rate-limited (`Route::never_rate_limited`);
+//! `checks`, each naming what is wrong. Never rate-limited (`never_rate_limited` in [`READY`]);
 //! details of a failure (addresses, driver errors) go to the log, not to the answer.
 
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -17,7 +16,7 @@ use crate::endpoint::{Ctx, NoInput, Typed};
 use crate::error::{codes, ApiError};
 use crate::http::{Request, Response};
 use crate::storage::sql::Migration;
-use crate::storage::{Storage, StorageResult};
+use crate::storage::Storage;
 
 pub static READY: Typed<NoInput, NoInput, ReadyAnswer> = Typed::get("/ready", "ready", ready)
     .summary("Readiness: database reachable, migrations applied, mail transport configured")
@@ -35,13 +34,25 @@ pub struct ReadyAnswer {
 /// How long `/ready` waits for the database.
 pub const BUDGET: Duration = Duration::from_millis(1000);
 
-type Outcome = StorageResult<Vec<&'static str>>;
+/// The pending migrations, or the database was not reachable (the cause went to the log).
+type Outcome = Result<Vec<&'static str>, ()>;
 
-/// The migrations to expect, and the database check in flight if one outlived its budget: a
-/// hung database gets one stuck thread, not one per probe.
+/// The database checks: at most one runs at a time, and every probe that arrives meanwhile
+/// waits for that one (within its own budget) instead of starting another. A hung database
+/// thus costs one stuck thread, however many probes come, and no probe waits for another.
+#[derive(Default)]
+struct Checks {
+    /// Checks started so far; while `running`, the last of them is in flight.
+    started: u64,
+    running: bool,
+    /// The latest finished check: its number and outcome.
+    last: Option<(u64, Outcome)>,
+}
+
+/// The migrations to expect, and the database check in flight.
 pub struct Readiness {
     migrations: Vec<Migration>,
-    inflight: Mutex<Option<Receiver<Outcome>>>,
+    checks: Arc<(Mutex<Checks>, Condvar)>,
 }
 
 impl Readiness {
@@ -49,45 +60,50 @@ impl Readiness {
     pub fn new(migrations: Vec<Migration>) -> Readiness {
         Readiness {
             migrations,
-            inflight: Mutex::new(None),
+            checks: Arc::default(),
         }
     }
 
-    /// Runs the storage check on a helper thread and waits at most [`BUDGET`] for it.
+    /// Starts a storage check on a helper thread unless one is in flight, and waits at most
+    /// [`BUDGET`] for it.
     fn database(&self, storage: &Arc<dyn Storage>) -> Result<Vec<&'static str>, String> {
-        let mut slot = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        let rx = match slot.take() {
-            Some(rx) => rx,
-            None => {
-                let (tx, rx) = mpsc::channel();
-                let storage = storage.clone();
-                let migrations = self.migrations.clone();
-                let spawned = std::thread::Builder::new()
-                    .name("ready-check".to_string())
-                    .spawn(move || {
-                        let _ = tx.send(storage.health_check(&migrations));
+        let (lock, finished) = &*self.checks;
+        let mut checks = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if !checks.running {
+            checks.started += 1;
+            let number = checks.started;
+            let (shared, storage, migrations) = (self.checks.clone(), storage.clone(), self.migrations.clone());
+            let spawned = std::thread::Builder::new()
+                .name("ready-check".to_string())
+                .spawn(move || {
+                    let outcome = storage.health_check(&migrations).map_err(|e| {
+                        tracing::warn!("readiness: database check failed: {e}");
                     });
-                if spawned.is_err() {
-                    return Err("could not be checked".to_string());
-                }
-                rx
+                    let (lock, finished) = &*shared;
+                    let mut checks = lock.lock().unwrap_or_else(|p| p.into_inner());
+                    checks.last = Some((number, outcome));
+                    checks.running = false;
+                    finished.notify_all();
+                });
+            if spawned.is_err() {
+                return Err("could not be checked".to_string());
             }
-        };
-        match rx.recv_timeout(BUDGET) {
-            Ok(Ok(pending)) => Ok(pending),
-            Ok(Err(e)) => {
-                tracing::warn!("readiness: database check failed: {e}");
-                Err("unreachable".to_string())
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                *slot = Some(rx);
+            checks.running = true;
+        }
+        let wanted = checks.started;
+        let (checks, _) = finished
+            .wait_timeout_while(checks, BUDGET, |c| c.last.as_ref().is_none_or(|(n, _)| *n < wanted))
+            .unwrap_or_else(|p| p.into_inner());
+        match &checks.last {
+            Some((n, Ok(pending))) if *n >= wanted => Ok(pending.clone()),
+            Some((n, Err(()))) if *n >= wanted => Err("unreachable".to_string()),
+            _ => {
                 tracing::warn!(
                     "readiness: the database did not answer within {} ms",
                     BUDGET.as_millis()
                 );
                 Err(format!("no answer within {} ms", BUDGET.as_millis()))
             }
-            Err(RecvTimeoutError::Disconnected) => Err("could not be checked".to_string()),
         }
     }
 }

@@ -261,7 +261,8 @@ fn conflict_name(columns: &str) -> &'static str {
 
 impl Storage for SqliteStorage {
     fn health_check(&self, migrations: &[super::sql::Migration]) -> StorageResult<Vec<&'static str>> {
-        self.pending_migrations(migrations).map_err(StorageError::Unavailable)
+        self.pending_migrations(migrations)
+            .map_err(|e| self.counters.count(StorageError::Unavailable(e)))
     }
 
     /// The pool is the readers'; the single writer connection is not in it.
