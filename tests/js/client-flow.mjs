@@ -91,7 +91,9 @@ try {
   check("revokeSession");
 
   const c = browser();
-  await c.client.signIn.email({ email, password });
+  const inC = await c.client.signIn.email({ email, password });
+  assert.equal(inC.error, null, JSON.stringify(inC.error));
+  assert.equal((await c.client.getSession()).data.session.token, inC.data.token);
   const revOthers = await a.client.revokeOtherSessions();
   assert.equal(revOthers.error, null);
   assert.equal((await c.client.getSession()).data, null);
@@ -113,14 +115,19 @@ try {
   check("changePassword (revokeOtherSessions)");
 
   const d = browser();
-  await d.client.signIn.email({ email, password: "another-password-1" });
+  const inD = await d.client.signIn.email({ email, password: "another-password-1" });
+  assert.equal(inD.error, null, JSON.stringify(inD.error));
+  assert.equal((await a.client.getSession()).data.user.email, email, "a is signed in before revokeSessions");
   const revAll = await d.client.revokeSessions();
   assert.equal(revAll.error, null);
   assert.equal((await a.client.getSession()).data, null);
+  assert.equal((await d.client.getSession()).data, null);
   check("revokeSessions");
 
   const e = browser();
-  await e.client.signIn.email({ email, password: "another-password-1" });
+  const inE = await e.client.signIn.email({ email, password: "another-password-1" });
+  assert.equal(inE.error, null, JSON.stringify(inE.error));
+  assert.equal((await e.client.getSession()).data.session.token, inE.data.token);
   const out = await e.client.signOut();
   assert.equal(out.error, null, JSON.stringify(out.error));
   assert.equal(out.data.success, true);
