@@ -29,15 +29,32 @@ cleanup() {
 trap cleanup EXIT
 
 # start NAME DATABASE_URL [VAR=value ...]: starts sesame, sets $url, waits until it answers.
+# The public URL must name the port before sesame binds it, so a port is picked (bound and
+# released) first; should anything else take it meanwhile, sesame exits with "Address already
+# in use" and the start is retried on another port (bounded).
 start() {
   local name=$1 db=$2; shift 2
-  local port; port=$(free_port)
-  env BETTER_AUTH_SECRET=$secret PORT="$port" HOST=127.0.0.1 BETTER_AUTH_URL="http://127.0.0.1:$port" \
-    SESAME_BCRYPT_COST=4 DATABASE_URL="$db" "$@" "$bin" serve >"$work/$name.log" 2>&1 &
-  pids+=($!)
-  url="http://127.0.0.1:$port"
-  for _ in $(seq 1 100); do curl -fs "$url/api/auth/ok" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "sesame ($name) did not start" >&2; tail -20 "$work/$name.log" >&2; return 1
+  local port pid log="$work/$name.log"
+  for _ in 1 2 3 4 5; do
+    port=$(free_port)
+    env BETTER_AUTH_SECRET=$secret PORT="$port" HOST=127.0.0.1 BETTER_AUTH_URL="http://127.0.0.1:$port" \
+      SESAME_BCRYPT_COST=4 DATABASE_URL="$db" "$@" "$bin" serve >"$log" 2>&1 &
+    pid=$!
+    url="http://127.0.0.1:$port"
+    # Readiness is the start-up line (printed once the socket listens) or the process exiting.
+    for _ in $(seq 1 600); do
+      grep -q "listening on http://127.0.0.1:$port" "$log" && { pids+=("$pid"); return 0; }
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid"; wait "$pid" 2>/dev/null || true
+      echo "sesame ($name) did not announce its address within 30 s" >&2; tail -20 "$log" >&2; return 1
+    fi
+    wait "$pid" 2>/dev/null || true
+    grep -q "Address already in use" "$log" || { echo "sesame ($name) exited" >&2; tail -20 "$log" >&2; return 1; }
+  done
+  echo "sesame ($name): no free port after 5 tries" >&2; return 1
 }
 fail() { echo "--- sesame logs" >&2; tail -n 30 "$work"/*.log >&2; exit 1; }
 
