@@ -90,11 +90,16 @@ const EVIL: &[&str] = &[
     "/\t/evil.example",
 ];
 
+/// On the app with every route (all plugins, every flow, providers configured), path
+/// parameters filled with real values: a configured provider, a live reset token.
 fn open_redirects_are_refused_on_every_route(t: &TestApp) {
+    let all = crate::support::everything::app(t.backend);
+    let t = &all.t;
     t.sign_up("redirect@example.com");
+    let values = crate::support::everything::PathValues::for_user(t, "redirect@example.com");
     let before = t.storage().find_user_by_email("redirect@example.com").unwrap();
     for route in t.app.router.routes() {
-        let path = route.path.replace(":id", "github").replace(':', "");
+        let path = crate::support::everything::fill(route.path, &values);
         for evil in EVIL {
             let resp = match route.method {
                 Method::Post => {
@@ -125,6 +130,13 @@ fn open_redirects_are_refused_on_every_route(t: &TestApp) {
     // refused requests changed nothing
     let after = t.storage().find_user_by_email("redirect@example.com").unwrap();
     assert_eq!(before.map(|u| u.to_json()), after.map(|u| u.to_json()));
+    // the reset token swept above was live all along: a safe callback gets it
+    let resp = t.get(&format!("/reset-password/{}?callbackURL=/reset", values.token), None);
+    assert_eq!(resp.status, 302);
+    assert_eq!(
+        resp.header("location"),
+        Some(format!("{ORIGIN}/reset?token={}", values.token).as_str())
+    );
     // a safe relative callback still works on sign-in
     let resp = t.post(
         "/sign-in/email",
