@@ -188,8 +188,15 @@ fn secure_cookies_under_an_https_base_url(t: &TestApp) {
         json!({"email": "secure@example.com", "password": PASSWORD, "rememberMe": false}),
         &origin,
     );
-    for c in set_cookies(&resp) {
-        assert!(c.name.starts_with("__Secure-better-auth."), "{}", c.raw);
+    let cookies = set_cookies(&resp);
+    let names: Vec<&str> = cookies.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["__Secure-better-auth.session_token", "__Secure-better-auth.dont_remember"],
+        "{:?}",
+        resp.set_cookies()
+    );
+    for c in &cookies {
         c.assert_default_attributes(true);
     }
     let resp = t.post_headers("/sign-out", json!({}), &[("cookie", &cookie), origin[0]]);
