@@ -77,28 +77,41 @@ fn copy_to_moves_every_row_into_an_empty_postgres() {
 
     let to = TestApp::on_schema(schema, Config::for_tests());
     let t: &dyn Storage = to.storage();
-    assert_eq!(
-        t.find_session_with_user(&alice_token).unwrap(),
-        s.find_session_with_user(&alice_token).unwrap()
-    );
+    let alice_session = s.find_session_with_user(&alice_token).unwrap();
+    assert!(alice_session.is_some(), "the source holds alice's session");
+    assert_eq!(t.find_session_with_user(&alice_token).unwrap(), alice_session);
     let (copied, _) = t.find_session_with_user(&short_token).unwrap().unwrap();
     assert!(copied.dont_remember_me, "rememberMe:false travels with the row");
-    assert_eq!(t.list_user_accounts(&bob).unwrap(), s.list_user_accounts(&bob).unwrap());
+    let bob_accounts = s.list_user_accounts(&bob).unwrap();
+    assert_eq!(bob_accounts.len(), 2, "credential and github");
+    assert_eq!(t.list_user_accounts(&bob).unwrap(), bob_accounts);
     assert_eq!(t.list_jwks().unwrap(), vec![jwk]);
     let resp = to.get("/get-session", Some(&alice_cookie));
     assert_eq!(json_body(&resp)["user"]["email"], "alice@example.com");
     assert_eq!(to.sign_in("bob@example.com", PASSWORD).status, 200);
     let reset = from.mail_to(sesame::mail::MailKind::ResetPassword, "bob@example.com");
     let identifier = format!("reset-password:{}", reset.token);
-    assert_eq!(
-        t.find_verification(&identifier).unwrap(),
-        s.find_verification(&identifier).unwrap()
-    );
+    let verification = s.find_verification(&identifier).unwrap();
+    assert!(verification.is_some(), "the source holds the reset token");
+    assert_eq!(t.find_verification(&identifier).unwrap(), verification);
 
     // A second copy would merge two user bases: refused, nothing changed.
+    let counts = || {
+        let mut pg = to.pg.as_ref().unwrap().client();
+        ["user", "account", "session", "verification", "jwks"].map(|table| {
+            let n: i64 = pg
+                .query_one(&format!("select count(*) from \"{table}\""), &[])
+                .unwrap()
+                .get(0);
+            (table, n)
+        })
+    };
+    let before = counts();
+    assert_eq!(before[0], ("user", 2));
     let again = copy_to(&from, to.pg.as_ref().unwrap());
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already has users"));
+    assert_eq!(counts(), before);
 }
 
 #[test]
