@@ -39,6 +39,14 @@ fn sign_in_answers_carry_set_auth_token(backend: Backend) {
         t.send(Request::post(&format!("{BASE}/sign-out")).with_header("authorization", &format!("Bearer {signed}")));
     assert_eq!(out.status, 200);
     assert!(out.header("set-auth-token").is_none());
+    // The bearer identified the session and sign-out deleted it; the other one lives on.
+    let other = json_body(&signin)["token"].as_str().unwrap().to_string();
+    assert!(!t.session_exists(&token), "sign-out by bearer deleted the session");
+    assert!(t.session_exists(&other));
+    assert_eq!(
+        get_session_with(&t, &format!("Bearer {signed}")),
+        serde_json::Value::Null
+    );
 }
 
 fn signed_and_raw_tokens_authenticate(backend: Backend) {
