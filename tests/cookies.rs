@@ -192,7 +192,10 @@ fn secure_cookies_under_an_https_base_url(t: &TestApp) {
     let names: Vec<&str> = cookies.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
-        ["__Secure-better-auth.session_token", "__Secure-better-auth.dont_remember"],
+        [
+            "__Secure-better-auth.session_token",
+            "__Secure-better-auth.dont_remember"
+        ],
         "{:?}",
         resp.set_cookies()
     );
