@@ -4,6 +4,7 @@
 //! same pipeline by endpoint key.
 //!
 //! The pipeline, in the order that decides which error wins (`App::dispatch`):
+//! 0. for HTTP, a CORS preflight is answered on its own (`http/cors.rs`): no limit, no handler;
 //! 1. for HTTP, the rate limit (429, `App::rate_limit`);
 //! 2. base path and route (404/405);
 //! 3. body parse (415/400) and the NUL guard;
@@ -17,8 +18,8 @@
 //!
 //! Cookies set on the way (a refreshed session, cleared cookies) are added to whatever the
 //! request answers, error or not. A panic becomes a 500; an unexpected failure's cause is
-//! logged here, once, with the request id. Every HTTP answer then gets the security headers
-//! (`http/security_headers.rs`).
+//! logged here, once, with the request id. Every HTTP answer then gets the CORS headers for a
+//! trusted `Origin` and the security headers (`http/security_headers.rs`).
 
 use std::cell::RefCell;
 use std::ops::{Deref, DerefMut};
@@ -30,6 +31,7 @@ use crate::config::{Config, StorageUrl};
 use crate::endpoint::{Ctx, Declared, Endpoint, Match, Router, Services, Transport};
 use crate::error::{codes, ApiError};
 use crate::http::cookies::CookieJar;
+use crate::http::cors;
 use crate::http::origin::{self, TrustedOrigins};
 use crate::http::{body, Method, Request, Response};
 use crate::mail::{Mailer, Outbox, RetryPolicy};
@@ -155,12 +157,26 @@ impl App {
     /// Answers one HTTP request. Never panics: a panicking handler gives a logged 500.
     pub fn handle_http(&self, req: Request) -> Response {
         self.forwarded_for.check(&req, &self.config.trusted_proxies);
-        let mut resp = match self.run(req, Transport::Http) {
+        let origin = cors::allowed_origin(&self.trusted, &req).map(str::to_string);
+        // A preflight is answered here, before the rate limit and routing: it runs no handler
+        // and a browser sends one ahead of many calls, so it must not eat the call's allowance.
+        let outcome = if cors::is_preflight(&req) && self.under_base_path(&req.path) {
+            cors::preflight(&self.trusted, &req)
+        } else {
+            self.run(req, Transport::Http)
+        };
+        let mut resp = match outcome {
             Ok(r) => r,
             Err(e) => Response::from_error(&e),
         };
+        cors::decorate(&mut resp, origin.as_deref());
         crate::http::security_headers::apply(&mut resp);
         resp
+    }
+
+    fn under_base_path(&self, path: &str) -> bool {
+        path.strip_prefix(self.config.base_path.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
     }
 
     /// Runs the pipeline inside `catch_unwind`; errors keep the cookies set on the way, and an

@@ -99,6 +99,7 @@ pub mod codes {
         MALFORMED_REQUEST => "Malformed HTTP request",
         SERVER_BUSY => "Too many connections. Please try again later.",
         INVALID_URL_FIELD => "Invalid URL field: expected a string",
+        INVALID_CORS_REQUEST => "Invalid CORS preflight",
         RATE_LIMITED => "Too many requests. Please try again later.",
         DATABASE_UNAVAILABLE => "The database is unavailable. Please try again later.",
         NOT_READY => "Not ready to serve",

@@ -20,6 +20,7 @@ mod cli; // the binary: --help, secret, SIGTERM
 mod conformance; // percent-encoded Location, Connection: close, update-session, BOM, X-Forwarded-For warning
 mod conformance_oauth; // social sign-up verification email, account-info profile, refresh-token shape
 mod cookies; // signed-cookie format vs a Better Auth fixture, attributes, __Secure- prefix
+mod cors; // CORS for trusted origins: preflights, actual answers, refusals, bounds
 mod csrf; // Origin/Referer check, Fetch-Metadata, trusted origins, callbackURL rules
 mod delete_user; // delete-user and its emailed link
 mod email_link_abuse; // replayed approvals, mail floods per recipient, link scanners, inbox oracles, login CSRF

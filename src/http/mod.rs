@@ -4,6 +4,7 @@
 pub mod body;
 pub mod client_ip;
 pub mod cookies;
+pub mod cors;
 pub mod html;
 pub mod input_guard;
 pub mod js;

@@ -6,6 +6,7 @@
 #   email-flow.mjs    every email flow, links from real deliveries: signed webhook and SMTP
 #   oauth-flow.mjs    signIn.social with a generic OIDC provider and built-in GitHub (fakes)
 #   interop-pg.mjs    Better Auth itself on the same PostgreSQL database (users, cookies)
+#   cors-browser.mjs  headless Chromium: a page on a second origin uses the client (CORS)
 # Without Node.js it skips with a message, except in CI, where it fails. PostgreSQL runs
 # when it answers (always in CI: .ci/run starts it).
 set -euo pipefail
@@ -15,7 +16,8 @@ if ! command -v node >/dev/null 2>&1; then
   echo "SKIP: node not found, the official JS client test did not run" >&2
   exit 0
 fi
-[ -d node_modules/better-auth ] && [ -d node_modules/oauth2-mock-server ] && [ -d node_modules/pg ] || npm ci --no-audit --no-fund >/dev/null
+[ -d node_modules/better-auth ] && [ -d node_modules/oauth2-mock-server ] && [ -d node_modules/pg ] &&
+  [ -d node_modules/puppeteer-core ] && [ -d node_modules/esbuild ] || npm ci --no-audit --no-fund >/dev/null
 cargo build --quiet --manifest-path ../../Cargo.toml --bin sesame
 bin=../../target/debug/sesame
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -119,4 +121,18 @@ for storage in "${storages[@]}"; do
     psql -h 127.0.0.1 -U postgres -qtAc "drop database if exists $name with (force)" >/dev/null
   fi
 done
+# A real browser: Debian's chromium (CI installs it; elsewhere the test skips without it).
+chromium=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
+if [ -n "$chromium" ]; then
+  echo "== headless Chromium on a second origin (CORS)"
+  app_port=$(free_port); other_port=$(free_port)
+  # Sesame and the app on one site (localhost), as a dev setup with Vite on :5173 is.
+  start "browser" "sqlite:$work/browser.db" BETTER_AUTH_TRUSTED_ORIGINS="http://localhost:$app_port"
+  sesame_url=${url/127.0.0.1/localhost}
+  CHROMIUM=$chromium node cors-browser.mjs "$sesame_url" "$app_port" "$other_port" | grep -v '^  \[page' || fail
+elif [ -n "${CI:-}" ]; then
+  echo "CI: chromium is required for the browser test (apt-get install chromium)" >&2; exit 1
+else
+  echo "SKIP: chromium not found, the browser CORS test did not run" >&2
+fi
 echo "js client suite: all flows passed on ${storages[*]}"
