@@ -235,7 +235,97 @@ fn cookie_prefix_and_lifetime_follow_the_configuration(t: &TestApp) {
     assert_clears_session_cookies(&resp, "myapp", false);
 }
 
+fn cookie_domain_goes_on_every_cookie_set_and_cleared(t: &TestApp) {
+    let t = TestApp::with_config(t.backend, |c| {
+        c.base_origin = "https://auth.example.com".into();
+        c.cookie_domain = Some("example.com".into());
+    });
+    let origin = ("origin", "https://auth.example.com");
+    let resp = t.post_headers(
+        "/sign-up/email",
+        json!({"name": "D", "email": "domain@example.com", "password": PASSWORD}),
+        &[origin],
+    );
+    let c = the_cookie(&resp, "__Secure-better-auth.session_token").expect("session cookie");
+    assert_eq!(c.domain.as_deref(), Some("example.com"), "{}", c.raw);
+    assert_eq!(c.order, ["Max-Age", "Domain", "Path", "HttpOnly", "Secure", "SameSite"]);
+    let cookie = format!("{}={}", c.name, c.value);
+    assert_eq!(t.session_of(&cookie)["user"]["email"], "domain@example.com");
+    // A deletion must name the same Domain, or the browser keeps the shared cookie.
+    let resp = t.post_headers("/sign-out", json!({}), &[("cookie", &cookie), origin]);
+    let cleared = set_cookies(&resp);
+    assert_eq!(cleared.len(), 3);
+    for c in cleared {
+        assert!(c.is_expiry(), "{}", c.raw);
+        assert_eq!(c.domain.as_deref(), Some("example.com"), "{}", c.raw);
+    }
+}
+
+fn same_site_none_makes_cookies_secure_without_the_prefix(t: &TestApp) {
+    let t = TestApp::with_config(t.backend, |c| {
+        c.cookie_same_site = sesame::config::cookies::SameSite::None;
+    });
+    let resp = t.post(
+        "/sign-up/email",
+        json!({"name": "N", "email": "none@example.com", "password": PASSWORD}),
+    );
+    let c = the_cookie(&resp, "better-auth.session_token").expect("unprefixed: the URL is http");
+    assert_eq!(c.same_site.as_deref(), Some("None"), "{}", c.raw);
+    assert!(
+        c.secure,
+        "SameSite=None without Secure is dropped by browsers: {}",
+        c.raw
+    );
+    let cookie = format!("{}={}", c.name, c.value);
+    let resp = t.post_empty("/sign-out", &cookie);
+    for c in set_cookies(&resp) {
+        assert!(c.secure && c.same_site.as_deref() == Some("None"), "{}", c.raw);
+    }
+    let t = TestApp::with_config(t.backend, |c| {
+        c.cookie_same_site = sesame::config::cookies::SameSite::Strict;
+    });
+    let resp = t.post(
+        "/sign-up/email",
+        json!({"name": "S", "email": "strict@example.com", "password": PASSWORD}),
+    );
+    let c = the_cookie(&resp, "better-auth.session_token").unwrap();
+    assert_eq!(c.same_site.as_deref(), Some("Strict"));
+    assert!(!c.secure);
+}
+
+fn secure_cookies_can_be_forced_behind_a_tls_proxy(t: &TestApp) {
+    // The proxy terminates TLS and forwards plain http, but BETTER_AUTH_URL may still be http
+    // (an internal name): SESAME_SECURE_COOKIES turns on Secure and the __Secure- prefix.
+    let t = TestApp::with_config(t.backend, |c| c.secure_cookies_setting = Some(true));
+    let resp = t.post(
+        "/sign-up/email",
+        json!({"name": "F", "email": "forced@example.com", "password": PASSWORD}),
+    );
+    let c = the_cookie(&resp, "__Secure-better-auth.session_token").expect("prefixed cookie");
+    c.assert_default_attributes(true);
+    let cookie = format!("{}={}", c.name, c.value);
+    assert_eq!(t.session_of(&cookie)["user"]["email"], "forced@example.com");
+    let resp = t.post_empty("/sign-out", &cookie);
+    assert_clears_session_cookies(&resp, "__Secure-better-auth", true);
+    // And off, on an https URL (Better Auth's useSecureCookies: false).
+    let t = TestApp::with_config(t.backend, |c| {
+        c.base_origin = "https://auth.example.com".into();
+        c.secure_cookies_setting = Some(false);
+    });
+    let resp = t.post_headers(
+        "/sign-up/email",
+        json!({"name": "F", "email": "unforced@example.com", "password": PASSWORD}),
+        &[("origin", "https://auth.example.com")],
+    );
+    the_cookie(&resp, "better-auth.session_token")
+        .expect("unprefixed")
+        .assert_default_attributes(false);
+}
+
 crate::suite!(
+    cookie_domain_goes_on_every_cookie_set_and_cleared,
+    same_site_none_makes_cookies_secure_without_the_prefix,
+    secure_cookies_can_be_forced_behind_a_tls_proxy,
     better_auth_cookie_is_accepted,
     sesame_signs_exactly_like_better_auth,
     better_auth_dont_remember_cookies_are_honoured,

@@ -372,7 +372,37 @@ fn account_endpoints_over_the_wire(t: &TestApp) {
     });
 }
 
+fn configured_ip_address_headers_name_the_client_behind_a_trusted_proxy(t: &TestApp) {
+    let t = TestApp::with_config(t.backend, |c| {
+        c.trusted_proxies = sesame::http::client_ip::parse_proxies("127.0.0.1").unwrap();
+        c.ip_address_headers = vec!["x-real-ip".into()];
+        c.rate_limit = true;
+    });
+    with_server(&t, |addr| {
+        let creds = json!({"email": "realip@example.com", "password": PASSWORD});
+        let resp = post_json(
+            addr,
+            "/sign-up/email",
+            json!({"name": "R", "email": "realip@example.com", "password": PASSWORD}),
+            &[("x-real-ip", "203.0.113.5"), ("x-forwarded-for", "198.51.100.1")],
+        );
+        assert_eq!(resp.status, 200);
+        let cookie = cookie_of(&resp);
+        let session = http_client::send(addr, "GET", "/api/auth/get-session", &[("cookie", &cookie)], b"").json();
+        // The configured header, not X-Forwarded-For (no longer read) nor the proxy's address.
+        assert_eq!(session["session"]["ipAddress"], "203.0.113.5");
+        // Rate-limit buckets follow it: 3 sign-ins per 10 s per client.
+        let sign_in = |ip: &str| post_json(addr, "/sign-in/email", creds.clone(), &[("x-real-ip", ip)]).status;
+        for _ in 0..3 {
+            assert_eq!(sign_in("203.0.113.6"), 200);
+        }
+        assert_eq!(sign_in("203.0.113.6"), 429);
+        assert_eq!(sign_in("203.0.113.7"), 200);
+    });
+}
+
 crate::suite!(
+    configured_ip_address_headers_name_the_client_behind_a_trusted_proxy,
     session_flow_over_the_wire,
     account_endpoints_over_the_wire,
     signed_out_get_session_is_literal_null,

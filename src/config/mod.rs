@@ -165,6 +165,12 @@ pub struct Config {
     pub auto_sign_in: bool,
     pub require_email_verification: bool,
     pub cookie_prefix: String,
+    /// `SESAME_COOKIE_DOMAIN`: the `Domain` attribute of every cookie.
+    pub cookie_domain: Option<String>,
+    /// `SESAME_COOKIE_SAMESITE`.
+    pub cookie_same_site: cookies::SameSite,
+    /// `SESAME_SECURE_COOKIES`; unset: whether the public URL is https.
+    pub secure_cookies_setting: Option<bool>,
     pub pool_size: Option<u32>,
     pub auto_migrate: bool,
     /// Enabled plugin ids (`SESAME_PLUGINS`), checked against the compiled-in list.
@@ -183,6 +189,8 @@ pub struct Config {
     pub rate_limit_rules: Vec<crate::ratelimit::CustomRule>,
     pub rate_limit_storage: crate::ratelimit::StoreKind,
     pub trusted_proxies: Vec<crate::http::client_ip::IpNet>,
+    /// `SESAME_IP_ADDRESS_HEADERS`: the client-address headers trusted proxies set.
+    pub ip_address_headers: Vec<String>,
     pub read_timeout_secs: u64,
     pub max_connections: usize,
     /// Connections one client address may hold (`SESAME_MAX_CONNECTIONS_PER_IP`); trusted
@@ -265,6 +273,9 @@ impl Config {
             auto_sign_in: accounts.auto_sign_in,
             require_email_verification: accounts.require_email_verification,
             cookie_prefix: cookies.cookie_prefix,
+            cookie_domain: cookies.cookie_domain,
+            cookie_same_site: cookies.cookie_same_site,
+            secure_cookies_setting: cookies.secure_cookies_setting,
             pool_size: storage.pool_size,
             auto_migrate: storage.auto_migrate,
             plugins: plugins.plugins,
@@ -278,6 +289,7 @@ impl Config {
             rate_limit_rules: rate.rate_limit_rules,
             rate_limit_storage: rate.rate_limit_storage,
             trusted_proxies: server.trusted_proxies,
+            ip_address_headers: server.ip_address_headers,
             read_timeout_secs: server.read_timeout_secs,
             max_connections: server.max_connections,
             max_connections_per_ip: server.max_connections_per_ip,
@@ -358,9 +370,11 @@ impl Config {
         format!("{}{}", self.base_origin, self.base_path)
     }
 
-    /// Cookies are `Secure` and `__Secure-`-prefixed when the public URL is https.
+    /// Cookies are `Secure` and `__Secure-`-prefixed when the public URL is https, or when
+    /// `SESAME_SECURE_COOKIES` says so.
     pub fn secure_cookies(&self) -> bool {
-        self.base_origin.starts_with("https://")
+        self.secure_cookies_setting
+            .unwrap_or_else(|| self.base_origin.starts_with("https://"))
     }
 }
 

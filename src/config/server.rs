@@ -40,6 +40,12 @@ pub const TRUSTED_PROXIES: Var<Vec<IpNet>> = Var::new(
     "Proxy IPs/CIDRs whose X-Forwarded-For is believed, comma separated. Unset: the socket peer is the client",
     proxies,
 );
+pub const IP_ADDRESS_HEADERS: Var<Vec<String>> = Var::new(
+    "SESAME_IP_ADDRESS_HEADERS",
+    Default::Value("x-forwarded-for"),
+    "Headers holding the client address, read in order, believed only from SESAME_TRUSTED_PROXIES (Better Auth's ipAddressHeaders; e.g. x-real-ip, cf-connecting-ip)",
+    ip_headers,
+);
 pub const READ_TIMEOUT_SECS: Var<u64> = Var::new(
     "SESAME_READ_TIMEOUT_SECS",
     Default::Value("10"),
@@ -73,6 +79,7 @@ pub const VARIABLES: &[&Spec] = &[
     &HASH_QUEUE.spec,
     &MAX_BODY_BYTES.spec,
     &TRUSTED_PROXIES.spec,
+    &IP_ADDRESS_HEADERS.spec,
     &READ_TIMEOUT_SECS.spec,
     &MAX_CONNECTIONS.spec,
     &MAX_CONNECTIONS_PER_IP.spec,
@@ -81,6 +88,10 @@ pub const VARIABLES: &[&Spec] = &[
 
 fn proxies(s: &str) -> Result<Vec<IpNet>, String> {
     client_ip::parse_proxies(s).map_err(|e| format!("{e:#}"))
+}
+
+fn ip_headers(s: &str) -> Result<Vec<String>, String> {
+    client_ip::parse_headers(s).map_err(|e| format!("{e:#}"))
 }
 
 fn header_bytes(s: &str) -> Result<usize, String> {
@@ -99,6 +110,7 @@ pub struct Server {
     pub hash_queue: usize,
     pub max_body_bytes: usize,
     pub trusted_proxies: Vec<IpNet>,
+    pub ip_address_headers: Vec<String>,
     pub read_timeout_secs: u64,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
@@ -121,6 +133,7 @@ pub fn read(r: &Reader) -> Server {
         hash_queue: r.get(&HASH_QUEUE),
         max_body_bytes: r.get(&MAX_BODY_BYTES),
         trusted_proxies: r.opt(&TRUSTED_PROXIES).unwrap_or_default(),
+        ip_address_headers: r.get(&IP_ADDRESS_HEADERS),
         read_timeout_secs: r.get(&READ_TIMEOUT_SECS),
         max_connections: r.get(&MAX_CONNECTIONS),
         max_connections_per_ip: r.get(&MAX_CONNECTIONS_PER_IP),

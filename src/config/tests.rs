@@ -334,3 +334,76 @@ fn later_variables_parse() {
     let err = Config::from_vars(&vars(&[("SESAME_MAX_CONNECTIONS_PER_IP", "0")])).unwrap_err();
     assert!(err.to_string().contains("SESAME_MAX_CONNECTIONS_PER_IP"), "{err}");
 }
+
+#[test]
+fn cookie_options() {
+    let load = |pairs: &[(&str, &str)]| Config::from_vars(&vars(pairs));
+    let c = load(&[]).unwrap();
+    assert_eq!(c.cookie_same_site, cookies::SameSite::Lax);
+    assert_eq!(c.cookie_domain, None);
+    assert_eq!(c.secure_cookies_setting, None);
+    let c = load(&[
+        ("BETTER_AUTH_URL", "https://auth.example.com"),
+        ("SESAME_COOKIE_DOMAIN", ".Example.com"),
+        ("SESAME_COOKIE_SAMESITE", "None"),
+    ])
+    .unwrap();
+    assert_eq!(c.cookie_domain.as_deref(), Some("example.com"));
+    assert_eq!(c.cookie_same_site, cookies::SameSite::None);
+    assert!(c.secure_cookies());
+    let c = load(&[("SESAME_SECURE_COOKIES", "true")]).unwrap();
+    assert!(c.secure_cookies());
+    let c = load(&[
+        ("BETTER_AUTH_URL", "https://a.example.com"),
+        ("SESAME_SECURE_COOKIES", "false"),
+    ])
+    .unwrap();
+    assert!(!c.secure_cookies());
+
+    let problem = |pairs: &[(&str, &str)], needle: &str| {
+        let err = format!("{:#}", load(pairs).unwrap_err());
+        assert!(err.contains(needle), "{err}");
+    };
+    problem(
+        &[("SESAME_COOKIE_SAMESITE", "none"), ("SESAME_SECURE_COOKIES", "false")],
+        "SESAME_COOKIE_SAMESITE=none needs Secure cookies",
+    );
+    problem(&[("SESAME_COOKIE_SAMESITE", "loose")], "must be lax, strict or none");
+    // A Domain the public host is not under: every browser would drop every cookie.
+    problem(
+        &[
+            ("BETTER_AUTH_URL", "https://auth.example.com"),
+            ("SESAME_COOKIE_DOMAIN", "example.org"),
+        ],
+        "does not contain BETTER_AUTH_URL's host",
+    );
+    problem(
+        &[
+            ("BETTER_AUTH_URL", "https://badexample.com"),
+            ("SESAME_COOKIE_DOMAIN", "example.com"),
+        ],
+        "does not contain",
+    );
+    // Attribute smuggling through the domain or the prefix is refused.
+    problem(
+        &[("SESAME_COOKIE_DOMAIN", "localhost; SameSite=None")],
+        "SESAME_COOKIE_DOMAIN",
+    );
+    problem(
+        &[("SESAME_COOKIE_PREFIX", "a; Domain=evil.com")],
+        "SESAME_COOKIE_PREFIX",
+    );
+    problem(&[("SESAME_COOKIE_PREFIX", "a=b")], "SESAME_COOKIE_PREFIX");
+    let c = load(&[("SESAME_COOKIE_DOMAIN", "localhost")]).unwrap();
+    assert_eq!(c.cookie_domain.as_deref(), Some("localhost"));
+}
+
+#[test]
+fn ip_address_headers() {
+    let c = Config::from_vars(&vars(&[])).unwrap();
+    assert_eq!(c.ip_address_headers, ["x-forwarded-for"]);
+    let c = Config::from_vars(&vars(&[("SESAME_IP_ADDRESS_HEADERS", "CF-Connecting-IP, x-real-ip")])).unwrap();
+    assert_eq!(c.ip_address_headers, ["cf-connecting-ip", "x-real-ip"]);
+    let err = Config::from_vars(&vars(&[("SESAME_IP_ADDRESS_HEADERS", "x real ip")])).unwrap_err();
+    assert!(format!("{err:#}").contains("SESAME_IP_ADDRESS_HEADERS"));
+}

@@ -157,7 +157,9 @@ impl<'a> Ctx<'a> {
     /// The client address recorded on sessions, resolved as for rate limiting
     /// (`http::client_ip`: trusted proxies, IPv6 /64); `""` when unknown.
     pub fn client_ip(&self, req: &Request) -> String {
-        crate::http::client_ip::client_key(req, &self.app.config.trusted_proxies).unwrap_or_default()
+        let config = &self.app.config;
+        crate::http::client_ip::client_key_with(req, &config.trusted_proxies, &config.ip_address_headers)
+            .unwrap_or_default()
     }
 
     /// A redirect target made absolute against the base URL (`new URL(cb, baseURL)`).

@@ -83,20 +83,37 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The headers read by default: Better Auth's `ipAddressHeaders` default.
+pub const DEFAULT_HEADERS: &[&str] = &["x-forwarded-for"];
+
 /// The client address of a request, or `None` when there is no peer (in-process calls).
 pub fn resolve(req: &Request, proxies: &[IpNet]) -> Option<IpAddr> {
+    resolve_with(req, proxies, DEFAULT_HEADERS)
+}
+
+/// [`resolve`] reading the address headers `headers` (lower-case names; Better Auth's
+/// `ipAddressHeaders`, e.g. `x-real-ip` or `cf-connecting-ip`) in order: the first one the
+/// request carries decides. They are believed only from a trusted proxy, like
+/// `X-Forwarded-For`.
+pub fn resolve_with<S: AsRef<str>>(req: &Request, proxies: &[IpNet], headers: &[S]) -> Option<IpAddr> {
     let peer = canonical(req.remote_addr?);
     let trusted = |ip: IpAddr| proxies.iter().any(|n| n.contains(ip));
     if !trusted(peer) {
         return Some(peer);
     }
-    // Every X-Forwarded-For line, in order, as one list (a proxy may add a line of its own).
-    let hops: Vec<&str> = req
-        .headers
+    // Every line of the first header present, in order, as one list (a proxy may add a line
+    // of its own).
+    let hops: Vec<&str> = headers
         .iter()
-        .filter(|(k, _)| k == "x-forwarded-for")
-        .flat_map(|(_, v)| v.split(','))
-        .collect();
+        .map(|name| {
+            req.headers
+                .iter()
+                .filter(|(k, _)| k == name.as_ref())
+                .flat_map(|(_, v)| v.split(','))
+                .collect::<Vec<&str>>()
+        })
+        .find(|hops| !hops.is_empty())
+        .unwrap_or_default();
     // The nearest hop known to be a trusted proxy; the answer if the walk finds no client.
     let mut nearest = peer;
     for hop in hops.iter().rev() {
@@ -150,6 +167,29 @@ pub fn normalize(ip: IpAddr) -> String {
 /// [`resolve`] then [`normalize`]; `None` when there is no peer.
 pub fn client_key(req: &Request, proxies: &[IpNet]) -> Option<String> {
     resolve(req, proxies).map(normalize)
+}
+
+/// [`resolve_with`] then [`normalize`].
+pub fn client_key_with<S: AsRef<str>>(req: &Request, proxies: &[IpNet], headers: &[S]) -> Option<String> {
+    resolve_with(req, proxies, headers).map(normalize)
+}
+
+/// Parses `SESAME_IP_ADDRESS_HEADERS`: header names, comma separated, lower-cased.
+pub fn parse_headers(s: &str) -> anyhow::Result<Vec<String>> {
+    let names: Vec<String> = s
+        .split(',')
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.is_empty() {
+        bail!("names no header");
+    }
+    for n in &names {
+        if !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            bail!("{n:?} is not a header name");
+        }
+    }
+    Ok(names)
 }
 
 /// The one warning for a likely misconfiguration: requests carry `X-Forwarded-For` from a peer
@@ -255,6 +295,27 @@ mod tests {
         let a = req("10.0.0.2", &["203.0.113.1, 10.0.0.9"]);
         let b = req("10.0.0.2", &["203.0.113.2, 10.0.0.9"]);
         assert_ne!(client_key(&a, &p), client_key(&b, &p));
+    }
+
+    #[test]
+    fn configured_headers_are_read_in_order_and_only_from_trusted_proxies() {
+        let p = nets("10.0.0.0/8");
+        let headers = parse_headers("X-Real-IP, cf-connecting-ip").unwrap();
+        assert_eq!(headers, ["x-real-ip", "cf-connecting-ip"]);
+        let r = req("10.0.0.2", &["6.6.6.6"])
+            .with_header("cf-connecting-ip", "198.51.100.7")
+            .with_header("x-real-ip", "203.0.113.9");
+        // The first configured header present wins; X-Forwarded-For is no longer read.
+        assert_eq!(client_key_with(&r, &p, &headers).as_deref(), Some("203.0.113.9"));
+        let r = req("10.0.0.2", &["6.6.6.6"]).with_header("cf-connecting-ip", "198.51.100.7");
+        assert_eq!(client_key_with(&r, &p, &headers).as_deref(), Some("198.51.100.7"));
+        let r = req("10.0.0.2", &["6.6.6.6"]);
+        assert_eq!(client_key_with(&r, &p, &headers).as_deref(), Some("10.0.0.2"));
+        // From an untrusted peer the header is ignored, as X-Forwarded-For is.
+        let r = req("203.0.113.50", &[]).with_header("x-real-ip", "1.1.1.1");
+        assert_eq!(client_key_with(&r, &p, &headers).as_deref(), Some("203.0.113.50"));
+        assert!(parse_headers("x-real-ip, bad header").is_err());
+        assert!(parse_headers(" , ").is_err());
     }
 
     #[test]

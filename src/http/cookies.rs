@@ -7,6 +7,7 @@
 //! constant time; anything else is treated as no cookie.
 
 use super::js::encode_uri_component;
+use crate::config::cookies::SameSite;
 use crate::config::Config;
 use crate::crypto;
 
@@ -20,6 +21,9 @@ pub struct SetCookie {
     /// `None` makes a browser-session cookie; `Some(0)` deletes the cookie.
     pub max_age: Option<i64>,
     pub secure: bool,
+    /// The `Domain` attribute (`SESAME_COOKIE_DOMAIN`); `None`: a host-only cookie.
+    pub domain: Option<String>,
+    pub same_site: SameSite,
 }
 
 impl SetCookie {
@@ -28,18 +32,22 @@ impl SetCookie {
         self.max_age == Some(0)
     }
 
-    /// The `Set-Cookie` line: Better Auth's attributes, `Path=/; HttpOnly; SameSite=Lax`, and
-    /// `Secure` on an https base URL.
+    /// The `Set-Cookie` line: Better Auth's attributes, `Path=/; HttpOnly; SameSite=Lax`,
+    /// `Secure` on an https base URL, and the configured `Domain` and `SameSite`.
     pub fn render(&self) -> String {
         let mut s = format!("{}={}", self.name, self.value);
         if let Some(age) = self.max_age {
             s.push_str(&format!("; Max-Age={}", age.max(0)));
         }
+        if let Some(domain) = &self.domain {
+            s.push_str(&format!("; Domain={domain}"));
+        }
         s.push_str("; Path=/; HttpOnly");
         if self.secure {
             s.push_str("; Secure");
         }
-        s.push_str("; SameSite=Lax");
+        s.push_str("; SameSite=");
+        s.push_str(self.same_site.as_str());
         s
     }
 }
@@ -102,6 +110,8 @@ pub fn verify(secret: &str, signed: &str) -> Option<String> {
 pub struct CookieJar {
     prefix: String,
     secure: bool,
+    domain: Option<String>,
+    same_site: SameSite,
 }
 
 impl CookieJar {
@@ -113,7 +123,10 @@ impl CookieJar {
         };
         CookieJar {
             prefix,
-            secure: config.secure_cookies(),
+            // Browsers drop `SameSite=None` cookies that are not `Secure`.
+            secure: config.secure_cookies() || config.cookie_same_site == SameSite::None,
+            domain: config.cookie_domain.clone(),
+            same_site: config.cookie_same_site,
         }
     }
 
@@ -130,6 +143,8 @@ impl CookieJar {
             value: value.to_string(),
             max_age,
             secure: self.secure,
+            domain: self.domain.clone(),
+            same_site: self.same_site,
         }
     }
 

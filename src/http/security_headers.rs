@@ -83,6 +83,8 @@ mod tests {
             value: "b".into(),
             max_age: None,
             secure: false,
+            domain: None,
+            same_site: crate::config::cookies::SameSite::Lax,
         });
         assert_eq!(applied(r).header("cache-control"), Some("no-store"));
     }

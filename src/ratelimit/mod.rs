@@ -73,6 +73,8 @@ pub struct RateLimiter {
     enabled: bool,
     rules: Rules,
     proxies: Vec<IpNet>,
+    /// The client-address headers those proxies set (`SESAME_IP_ADDRESS_HEADERS`).
+    ip_headers: Vec<String>,
     store: Arc<dyn RateLimitStore>,
     /// Password-attempt and per-recipient mail buckets: the database's table when it has one.
     shared: Arc<dyn RateLimitStore>,
@@ -98,6 +100,10 @@ impl RateLimiter {
             enabled,
             rules,
             proxies,
+            ip_headers: crate::http::client_ip::DEFAULT_HEADERS
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
             shared: store.clone(),
             store,
             mail_rule: None,
@@ -137,6 +143,7 @@ impl RateLimiter {
         );
         limiter.set_shared_store(shared);
         limiter.set_mail_rule(config.email.recipient_limit);
+        limiter.ip_headers = config.ip_address_headers.clone();
         limiter
     }
 
@@ -167,7 +174,8 @@ impl RateLimiter {
         };
         // No peer address only happens off the socket; such requests share a bucket, as Better
         // Auth's `no-trusted-ip`.
-        let ip = client_ip::client_key(req, &self.proxies).unwrap_or_else(|| "no-trusted-ip".to_string());
+        let ip = client_ip::client_key_with(req, &self.proxies, &self.ip_headers)
+            .unwrap_or_else(|| "no-trusted-ip".to_string());
         let key = format!("{ip}|{bucket}");
         let guarded = route.is_some_and(|(path, _)| self.rules.is_guarded(path));
         decide(self.store.consume(&key, rule, now_ms), guarded)

@@ -2,7 +2,8 @@
 // Sesame server: sign up, sign in, get the session, list and revoke sessions, update the user
 // and the session, change the password and sign out. Exits non-zero on the first mismatch.
 //
-// Usage: node client-flow.mjs http://127.0.0.1:PORT
+// Usage: node client-flow.mjs http://127.0.0.1:PORT [COOKIE_PREFIX]
+// (COOKIE_PREFIX: the server's SESAME_COOKIE_PREFIX, `better-auth` by default)
 import { browser as makeBrowser } from "./browser.mjs";
 import assert from "node:assert/strict";
 
@@ -12,6 +13,7 @@ if (!baseURL) {
   process.exit(2);
 }
 
+const prefix = process.argv[3] || "better-auth";
 const browser = () => makeBrowser(baseURL);
 
 const email = `js-${Date.now()}@example.com`;
@@ -28,7 +30,7 @@ try {
   assert.equal(up.error, null, JSON.stringify(up.error));
   assert.equal(up.data.user.email, email);
   assert.ok(up.data.token);
-  assert.ok(a.jar.has("better-auth.session_token"));
+  assert.ok(a.jar.has(`${prefix}.session_token`));
   check("signUp.email");
 
   const dup = await browser().client.signUp.email({ name: "Again", email, password });
@@ -51,7 +53,7 @@ try {
   const inB = await b.client.signIn.email({ email, password, rememberMe: false });
   assert.equal(inB.error, null, JSON.stringify(inB.error));
   assert.equal(inB.data.user.email, email);
-  assert.ok(b.jar.has("better-auth.dont_remember"));
+  assert.ok(b.jar.has(`${prefix}.dont_remember`));
   check("signIn.email rememberMe:false");
 
   const list = await a.client.listSessions();
@@ -131,7 +133,7 @@ try {
   const out = await e.client.signOut();
   assert.equal(out.error, null, JSON.stringify(out.error));
   assert.equal(out.data.success, true);
-  assert.ok(!e.jar.has("better-auth.session_token"));
+  assert.ok(!e.jar.has(`${prefix}.session_token`));
   assert.equal((await e.client.getSession()).data, null);
   check("signOut");
 

@@ -5,7 +5,7 @@
 // an untrusted origin of the same site is blocked by the browser: the preflight is refused and
 // a credentialed GET's answer cannot be read.
 //
-// usage: node cors-browser.mjs SESAME_URL TRUSTED_PORT UNTRUSTED_PORT
+// usage: node cors-browser.mjs SERVER_URL TRUSTED_PORT UNTRUSTED_PORT
 // Sesame must trust http://localhost:TRUSTED_PORT (BETTER_AUTH_TRUSTED_ORIGINS) and not the other.
 import http from "node:http";
 import assert from "node:assert/strict";

@@ -84,6 +84,11 @@ for storage in "${storages[@]}"; do
   start "core-$storage" "$db" SESAME_PLUGINS=bearer,username,jwt,open-api \
     SESAME_RATE_LIMIT_RULES="/sign-in*=50/10,/sign-up*=50/10,/change-password*=50/10"
   node client-flow.mjs "$url" && node plugins-flow.mjs "$url" && node jwt-client.mjs "$url" || fail
+  if [ "$storage" = memory ]; then
+    # The client does not depend on the cookie names: a custom prefix works unchanged.
+    start "prefix-$storage" "$db" SESAME_COOKIE_PREFIX=myapp SESAME_RATE_LIMIT=false
+    node client-flow.mjs "$url" myapp || fail
+  fi
 
   mail_flags=(SESAME_SEND_VERIFICATION_ON_SIGN_UP=true SESAME_CHANGE_EMAIL=true SESAME_DELETE_USER=true SESAME_RATE_LIMIT=false)
   hook=$(free_port)

@@ -19,6 +19,7 @@ pub struct SetCookie {
     pub http_only: bool,
     pub secure: bool,
     pub same_site: Option<String>,
+    pub domain: Option<String>,
     /// Attribute names in the order they appear (`Max-Age`, `Path`, …).
     pub order: Vec<String>,
     pub raw: String,
@@ -36,6 +37,7 @@ impl SetCookie {
             http_only: false,
             secure: false,
             same_site: None,
+            domain: None,
             order: Vec::new(),
             raw: line.to_string(),
         };
@@ -48,6 +50,7 @@ impl SetCookie {
                 "HttpOnly" => c.http_only = true,
                 "Secure" => c.secure = true,
                 "SameSite" => c.same_site = Some(v.to_string()),
+                "Domain" => c.domain = Some(v.to_string()),
                 other => panic!("unexpected cookie attribute {other} in {line}"),
             }
         }
