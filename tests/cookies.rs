@@ -39,6 +39,7 @@ fn app_with_better_auth_rows(t: &TestApp) -> (TestApp, Value) {
         updated_at: date(&u["updatedAt"]),
         username: None,
         display_username: None,
+        two_factor_enabled: None,
     };
     let hash = f["credential_account"]["password_hash"].as_str().unwrap().to_string();
     t.storage()

@@ -20,6 +20,7 @@ fn seed_bcrypt_user(t: &TestApp) -> String {
         updated_at: now,
         username: None,
         display_username: None,
+        two_factor_enabled: None,
     };
     let hash = password::hash(PASSWORD, PasswordHash::Bcrypt, 4).unwrap();
     t.storage()

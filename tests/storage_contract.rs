@@ -23,6 +23,7 @@ pub(crate) fn user(id: &str, email: &str) -> User {
         updated_at: T0,
         username: None,
         display_username: None,
+        two_factor_enabled: None,
     }
 }
 

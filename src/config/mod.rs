@@ -177,6 +177,8 @@ pub struct Config {
     pub plugins: Vec<String>,
     /// bearer plugin: refuse raw (unsigned) session tokens (`SESAME_BEARER_REQUIRE_SIGNATURE`).
     pub bearer_require_signature: bool,
+    /// two-factor plugin: the TOTP issuer (`SESAME_TWO_FACTOR_ISSUER`); `None`: the app name.
+    pub two_factor_issuer: Option<String>,
     /// The jwt plugin's settings (`SESAME_JWT_*`).
     pub jwt: plugins::JwtConfig,
     pub postgres_startup_timeout: u64,
@@ -280,6 +282,7 @@ impl Config {
             auto_migrate: storage.auto_migrate,
             plugins: plugins.plugins,
             bearer_require_signature: plugins.bearer_require_signature,
+            two_factor_issuer: plugins.two_factor_issuer,
             jwt: plugins.jwt,
             postgres_startup_timeout: storage.postgres_startup_timeout,
             rehash_on_sign_in: accounts.rehash_on_sign_in,

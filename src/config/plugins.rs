@@ -8,7 +8,7 @@ pub const TITLE: &str = "Plugins";
 pub const PLUGINS: Var<Vec<String>> = Var::new(
     "SESAME_PLUGINS",
     Default::None,
-    "Plugins to enable, comma separated: bearer, username, jwt, open-api",
+    "Plugins to enable, comma separated: bearer, username, two-factor, jwt, open-api",
     list,
 );
 pub const BEARER_REQUIRE_SIGNATURE: Var<bool> = Var::new(
@@ -42,9 +42,17 @@ pub const JWT_EXPIRES_IN: Var<i64> = Var::new(
     duration,
 );
 
+pub const TWO_FACTOR_ISSUER: Var<String> = Var::new(
+    "SESAME_TWO_FACTOR_ISSUER",
+    Default::Computed("SESAME_APP_NAME"),
+    "two-factor plugin: the issuer authenticator apps show next to the account",
+    text,
+);
+
 pub const VARIABLES: &[&Spec] = &[
     &PLUGINS.spec,
     &BEARER_REQUIRE_SIGNATURE.spec,
+    &TWO_FACTOR_ISSUER.spec,
     &JWT_ALG.spec,
     &JWT_ISSUER.spec,
     &JWT_AUDIENCE.spec,
@@ -132,6 +140,7 @@ fn parse_duration(value: &str) -> Option<i64> {
 pub struct Plugins {
     pub plugins: Vec<String>,
     pub bearer_require_signature: bool,
+    pub two_factor_issuer: Option<String>,
     pub jwt: JwtConfig,
 }
 
@@ -150,6 +159,7 @@ pub fn read(r: &Reader) -> Plugins {
     Plugins {
         plugins,
         bearer_require_signature: r.get(&BEARER_REQUIRE_SIGNATURE),
+        two_factor_issuer: r.opt(&TWO_FACTOR_ISSUER),
         jwt: JwtConfig {
             alg: r.get(&JWT_ALG),
             issuer: r.opt(&JWT_ISSUER),

@@ -101,12 +101,22 @@ pub fn password_sign_in(
         return Err(ApiError::new(403, codes::EMAIL_NOT_VERIFIED));
     }
     let dont_remember = remember == Some(false);
-    let session = create_session(ctx, req, &user.id, !dont_remember)?;
-    ctx.set_session_cookie(&session.token, dont_remember);
-
     // An empty callbackURL is falsy in Better Auth: no redirect and no Location, but the
     // (empty) `url` is still echoed.
     let redirect_to = callback_url.as_deref().filter(|u| !u.is_empty()).map(str::to_string);
+    for plugin in &ctx.app.plugins {
+        if let Some(body) = plugin.hooks.sign_in_challenge(ctx, req, &user, dont_remember)? {
+            // Better Auth's hook replaces the body; the Location header stays.
+            let resp = Response::json(&body);
+            return Ok(match redirect_to {
+                Some(url) => resp.with_header("location", url),
+                None => resp,
+            });
+        }
+    }
+    let session = create_session(ctx, req, &user.id, !dont_remember)?;
+    ctx.set_session_cookie(&session.token, dont_remember);
+
     let mut body = Map::new();
     body.insert("redirect".into(), Value::Bool(redirect_to.is_some()));
     body.insert("token".into(), Value::String(session.token));

@@ -14,6 +14,7 @@
 pub mod bearer;
 pub mod jwt;
 pub mod open_api;
+pub mod two_factor;
 pub mod username;
 
 use crate::endpoint::current::SignedIn;
@@ -48,6 +49,19 @@ pub trait Hooks: Sync {
     ) -> Result<(), ApiError> {
         Ok(())
     }
+
+    /// After a password sign-in accepted the password, before any session exists:
+    /// `Some(body)` answers the sign-in instead and no session is created (the two-factor
+    /// plugin's challenge; Better Auth's hook deletes the session the sign-in made).
+    fn sign_in_challenge(
+        &self,
+        _ctx: &Ctx<'_>,
+        _req: &Request,
+        _user: &User,
+        _dont_remember: bool,
+    ) -> Result<Option<serde_json::Value>, ApiError> {
+        Ok(None)
+    }
 }
 
 /// A compiled-in plugin.
@@ -64,7 +78,13 @@ pub struct Plugin {
 
 /// Every compiled-in plugin, in hook order. Bearer comes first so that later plugins' hooks
 /// already see the session its token stands for.
-pub const ALL_PLUGINS: &[&Plugin] = &[&bearer::PLUGIN, &username::PLUGIN, &jwt::PLUGIN, &open_api::PLUGIN];
+pub const ALL_PLUGINS: &[&Plugin] = &[
+    &bearer::PLUGIN,
+    &username::PLUGIN,
+    &two_factor::PLUGIN,
+    &jwt::PLUGIN,
+    &open_api::PLUGIN,
+];
 
 /// The enabled plugins for a list of ids, in [`ALL_PLUGINS`] order.
 pub fn enabled(ids: &[String]) -> anyhow::Result<Vec<&'static Plugin>> {

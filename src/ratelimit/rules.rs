@@ -43,6 +43,8 @@ fn special(path: &str) -> Option<Rule> {
         "/change-password",
         "/change-email",
         "/verify-password",
+        // The two-factor plugin's own rule (Better Auth: 3 per 10 s on `/two-factor/*`).
+        "/two-factor/",
     ];
     const MAIL_EXACT: &[&str] = &["/request-password-reset", "/send-verification-email"];
     const MAIL_PREFIXES: &[&str] = &[

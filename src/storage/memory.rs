@@ -11,6 +11,7 @@ use super::{
     UsernameStore, VerificationStore, VerifiedAddress,
 };
 use crate::storage::models::{Account, Session, User, UserUpdate, Verification};
+use crate::storage::two_factor::{RowChange, TwoFactor, TwoFactorStore, TwoFactorSwitch};
 use crate::storage::StorageError;
 
 #[derive(Default)]
@@ -26,6 +27,8 @@ struct Tables {
     verifications: Vec<Verification>,
     /// In insertion order.
     jwks: Vec<Jwk>,
+    /// The two-factor plugin's rows, in insertion order.
+    two_factor: Vec<TwoFactor>,
 }
 
 impl Tables {
@@ -206,6 +209,7 @@ impl UserStore for MemoryStorage {
         t.sessions.retain(|_, s| s.user_id != id);
         t.accounts.retain(|_, a| a.user_id != id);
         t.verifications.retain(|v| v.value != id);
+        t.two_factor.retain(|r| r.user_id != id);
         Ok(true)
     }
 
@@ -471,5 +475,94 @@ impl UsernameStore for MemoryStorage {
 impl Storage for MemoryStorage {
     fn kind(&self) -> &'static str {
         "memory"
+    }
+}
+
+impl TwoFactorStore for MemoryStorage {
+    fn find_two_factor(&self, user_id: &str) -> StorageResult<Option<TwoFactor>> {
+        Ok(self.lock().two_factor.iter().find(|r| r.user_id == user_id).cloned())
+    }
+
+    fn save_two_factor(&self, row: &TwoFactor) -> StorageResult<()> {
+        let mut t = self.lock();
+        match t.two_factor.iter_mut().find(|r| r.id == row.id) {
+            Some(r) => *r = row.clone(),
+            None => t.two_factor.push(row.clone()),
+        }
+        Ok(())
+    }
+
+    fn replace_backup_codes(&self, id: &str, expected: &str, new: &str) -> StorageResult<bool> {
+        let mut t = self.lock();
+        match t.two_factor.iter_mut().find(|r| r.id == id && r.backup_codes == expected) {
+            Some(r) => {
+                r.backup_codes = new.to_string();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn record_two_factor_failure(&self, id: &str, max: i64, lock_until: OffsetDateTime) -> StorageResult<()> {
+        let mut t = self.lock();
+        if let Some(r) = t.two_factor.iter_mut().find(|r| r.id == id) {
+            let count = r.failed_verification_count.unwrap_or(0) + 1;
+            r.failed_verification_count = Some(count);
+            if count >= max {
+                r.locked_until = Some(lock_until);
+            }
+        }
+        Ok(())
+    }
+
+    fn reset_two_factor_failures(&self, id: &str) -> StorageResult<()> {
+        let mut t = self.lock();
+        if let Some(r) = t.two_factor.iter_mut().find(|r| r.id == id) {
+            r.failed_verification_count = Some(0);
+            r.locked_until = None;
+        }
+        Ok(())
+    }
+
+    fn clear_expired_two_factor_lock(&self, id: &str, now: OffsetDateTime) -> StorageResult<()> {
+        let mut t = self.lock();
+        if let Some(r) = t
+            .two_factor
+            .iter_mut()
+            .find(|r| r.id == id && r.locked_until.is_some_and(|l| l <= now))
+        {
+            r.failed_verification_count = Some(0);
+            r.locked_until = None;
+        }
+        Ok(())
+    }
+
+    fn switch_two_factor(&self, s: &TwoFactorSwitch<'_>) -> StorageResult<Option<User>> {
+        let mut t = self.lock();
+        if let Some((_, session)) = s.rotate {
+            if t.sessions.contains_key(&session.token) {
+                return Err(StorageError::Conflict("session.token"));
+            }
+        }
+        let Some(user) = t.users.get_mut(s.user_id) else {
+            return Ok(None);
+        };
+        user.two_factor_enabled = Some(s.enabled);
+        user.updated_at = s.now;
+        let user = user.clone();
+        match &s.row {
+            RowChange::Keep => {}
+            RowChange::MarkVerified(id) => {
+                if let Some(r) = t.two_factor.iter_mut().find(|r| &r.id == id) {
+                    r.verified = Some(true);
+                }
+            }
+            RowChange::DeleteAll => t.two_factor.retain(|r| r.user_id != s.user_id),
+        }
+        if let Some((old_token, session)) = s.rotate {
+            t.sessions.insert(session.token.clone(), session.clone());
+            t.sessions.remove(old_token);
+        }
+        Ok(Some(user))
     }
 }

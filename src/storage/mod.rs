@@ -26,11 +26,13 @@ pub mod rate_limit;
 pub mod snapshot;
 pub mod sql;
 pub mod sqlite;
+pub mod two_factor;
 
 use time::OffsetDateTime;
 
 use crate::storage::models::{Account, Session, User, UserUpdate, Verification};
 pub use jwks::{Jwk, JwksStore};
+pub use two_factor::TwoFactorStore;
 
 #[derive(Debug)]
 pub enum StorageError {
@@ -238,7 +240,15 @@ pub trait VerificationStore {
 
 /// Everything a backend provides.
 pub trait Storage:
-    UserStore + SessionStore + AccountStore + VerificationStore + UsernameStore + JwksStore + Send + Sync
+    UserStore
+    + SessionStore
+    + AccountStore
+    + VerificationStore
+    + UsernameStore
+    + JwksStore
+    + TwoFactorStore
+    + Send
+    + Sync
 {
     /// A short name for logs (`memory`, `postgres`, `sqlite`).
     fn kind(&self) -> &'static str;

@@ -19,6 +19,9 @@ pub struct User {
     /// The username plugin's fields: stored lower-cased and unique when set.
     pub username: Option<String>,
     pub display_username: Option<String>,
+    /// The two-factor plugin's flag (`twoFactorEnabled`); `None` when never set (a user
+    /// created without the plugin), which Better Auth treats as off.
+    pub two_factor_enabled: Option<bool>,
 }
 
 impl User {
@@ -34,6 +37,7 @@ impl User {
             updated_at: now,
             username: None,
             display_username: None,
+            two_factor_enabled: None,
         }
     }
 
@@ -53,6 +57,9 @@ impl User {
         }
         if let Some(d) = &self.display_username {
             v["displayUsername"] = json!(d);
+        }
+        if let Some(enabled) = self.two_factor_enabled {
+            v["twoFactorEnabled"] = json!(enabled);
         }
         v
     }

@@ -15,6 +15,7 @@ pub mod scrape;
 pub mod sqlite;
 pub mod tcp_proxy;
 pub mod tmpfs;
+pub mod two_factor;
 pub mod wire;
 
 use std::sync::Arc;

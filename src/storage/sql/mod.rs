@@ -25,6 +25,7 @@ pub mod migrations;
 mod rate_limit;
 mod row;
 mod sessions;
+mod two_factor;
 mod users;
 mod verifications;
 
@@ -194,6 +195,7 @@ pub struct Statements {
     pub jwks: jwks::JwksSql,
     pub rate_limit: rate_limit::RateLimitSql,
     pub claim: claim::ClaimSql,
+    pub two_factor: two_factor::TwoFactorSql,
 }
 
 impl Statements {
@@ -206,6 +208,7 @@ impl Statements {
             jwks: jwks::JwksSql::new(d),
             rate_limit: rate_limit::RateLimitSql::new(d),
             claim: claim::ClaimSql::new(d),
+            two_factor: two_factor::TwoFactorSql::new(d),
         }
     }
 
@@ -313,6 +316,7 @@ mod tests {
         assert_eq!(width(accounts::read), accounts::COLUMNS.len());
         assert_eq!(width(verifications::read), verifications::COLUMNS.len());
         assert_eq!(width(jwks::read), jwks::COLUMNS.len());
+        assert_eq!(width(two_factor::read), two_factor::COLUMNS.len());
     }
 
     #[test]

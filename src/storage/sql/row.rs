@@ -130,6 +130,24 @@ impl<'r> Cols<'r> {
         self.row.opt_date(i)
     }
 
+    /// A nullable boolean (a plugin's column that rows written before it lack).
+    pub fn opt_boolean(&mut self) -> SqlResult<Option<bool>> {
+        if self.next_is_null()? {
+            self.skip(1);
+            return Ok(None);
+        }
+        self.boolean().map(Some)
+    }
+
+    /// A nullable integer.
+    pub fn opt_int(&mut self) -> SqlResult<Option<i64>> {
+        if self.next_is_null()? {
+            self.skip(1);
+            return Ok(None);
+        }
+        self.int().map(Some)
+    }
+
     /// Whether the next column is NULL (without reading past it): a LEFT JOIN's missing side.
     pub fn next_is_null(&self) -> SqlResult<bool> {
         self.row.is_null(self.at)

@@ -11,8 +11,8 @@ use crate::storage::models::{Account, User, UserUpdate};
 use crate::storage::{StorageResult, UserStore, UsernameStore, VerifiedAddress};
 
 /// Every column Sesame reads and writes, in the order of [`read`] and [`values`]. The username
-/// plugin's columns are here too: plugin migrations always run.
-pub(super) const COLUMNS: [&str; 9] = [
+/// and two-factor plugins' columns are here too: plugin migrations always run.
+pub(super) const COLUMNS: [&str; 10] = [
     "id",
     "name",
     "email",
@@ -22,6 +22,7 @@ pub(super) const COLUMNS: [&str; 9] = [
     "updatedAt",
     "username",
     "displayUsername",
+    "twoFactorEnabled",
 ];
 
 pub(super) fn read(c: &mut Cols<'_>) -> SqlResult<User> {
@@ -35,6 +36,7 @@ pub(super) fn read(c: &mut Cols<'_>) -> SqlResult<User> {
         updated_at: c.date()?,
         username: c.opt_text()?,
         display_username: c.opt_text()?,
+        two_factor_enabled: c.opt_boolean()?,
     })
 }
 
@@ -49,6 +51,7 @@ pub(super) fn values(u: &User) -> [Value<'_>; COLUMNS.len()] {
         u.updated_at.into(),
         (&u.username).into(),
         (&u.display_username).into(),
+        u.two_factor_enabled.into(),
     ]
 }
 
@@ -79,6 +82,7 @@ pub struct UserSql {
     pub update: String,
     pub delete_accounts: String,
     pub delete_verifications: String,
+    pub delete_two_factor: String,
     pub delete: String,
     pub exists: String,
     pub any: String,
@@ -119,6 +123,7 @@ impl UserSql {
             delete_verifications: d.render(
                 r#"delete from "verification" where "value" = $1 and exists (select 1 from "user" where "id" = $1)"#,
             ),
+            delete_two_factor: d.render(r#"delete from "twoFactor" where "userId" = $1"#),
             delete: d.render(r#"delete from "user" where "id" = $1"#),
             exists: d.render(r#"select exists (select 1 from "user" where "id" = $1)"#),
             any: d.render(r#"select exists (select 1 from "user")"#),
@@ -209,6 +214,7 @@ impl<B: Backend> UserStore for B {
                 &sql.sessions.delete_all_of_user,
                 &sql.users.delete_accounts,
                 &sql.users.delete_verifications,
+                &sql.users.delete_two_factor,
             ] {
                 c.execute(statement, &[id.into()])?;
             }
