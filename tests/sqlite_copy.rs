@@ -62,12 +62,22 @@ fn copy_to_moves_every_row_into_an_empty_postgres() {
         crv: Some("Ed25519".into()),
     };
     s.create_jwk(&jwk).unwrap();
+    let two_factor = sesame::storage::two_factor::TwoFactor {
+        id: "tf-1".into(),
+        secret: "sealed-secret".into(),
+        backup_codes: "sealed-codes".into(),
+        user_id: bob.clone(),
+        verified: Some(true),
+        failed_verification_count: Some(2),
+        locked_until: Some(datetime!(2026-11-26 12:15 UTC)),
+    };
+    s.save_two_factor(&two_factor).unwrap();
 
     let out = copy_to(&from, &schema);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(
-        printed.contains("users 2, accounts 3, sessions 3, verifications 1, jwks 1"),
+        printed.contains("users 2, accounts 3, sessions 3, verifications 1, jwks 1, twoFactor 1"),
         "{printed}"
     );
     assert!(
@@ -86,6 +96,7 @@ fn copy_to_moves_every_row_into_an_empty_postgres() {
     assert_eq!(bob_accounts.len(), 2, "credential and github");
     assert_eq!(t.list_user_accounts(&bob).unwrap(), bob_accounts);
     assert_eq!(t.list_jwks().unwrap(), vec![jwk]);
+    assert_eq!(t.find_two_factor(&bob).unwrap(), Some(two_factor));
     let resp = to.get("/get-session", Some(&alice_cookie));
     assert_eq!(json_body(&resp)["user"]["email"], "alice@example.com");
     assert_eq!(to.sign_in("bob@example.com", PASSWORD).status, 200);

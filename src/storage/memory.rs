@@ -494,7 +494,11 @@ impl TwoFactorStore for MemoryStorage {
 
     fn replace_backup_codes(&self, id: &str, expected: &str, new: &str) -> StorageResult<bool> {
         let mut t = self.lock();
-        match t.two_factor.iter_mut().find(|r| r.id == id && r.backup_codes == expected) {
+        match t
+            .two_factor
+            .iter_mut()
+            .find(|r| r.id == id && r.backup_codes == expected)
+        {
             Some(r) => {
                 r.backup_codes = new.to_string();
                 Ok(true)

@@ -240,15 +240,7 @@ pub trait VerificationStore {
 
 /// Everything a backend provides.
 pub trait Storage:
-    UserStore
-    + SessionStore
-    + AccountStore
-    + VerificationStore
-    + UsernameStore
-    + JwksStore
-    + TwoFactorStore
-    + Send
-    + Sync
+    UserStore + SessionStore + AccountStore + VerificationStore + UsernameStore + JwksStore + TwoFactorStore + Send + Sync
 {
     /// A short name for logs (`memory`, `postgres`, `sqlite`).
     fn kind(&self) -> &'static str;

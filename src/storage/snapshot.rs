@@ -6,6 +6,7 @@
 //! [`SqliteStorage::snapshot`]: super::sqlite::SqliteStorage::snapshot
 //! [`PgStorage::load`]: super::postgres::PgStorage::load
 
+use super::two_factor::TwoFactor;
 use super::Jwk;
 use crate::storage::models::{Account, Session, User, Verification};
 
@@ -16,18 +17,20 @@ pub struct Snapshot {
     pub sessions: Vec<Session>,
     pub verifications: Vec<Verification>,
     pub jwks: Vec<Jwk>,
+    pub two_factor: Vec<TwoFactor>,
 }
 
 impl Snapshot {
     /// `users 2, accounts 3, …` for the command's output.
     pub fn counts(&self) -> String {
         format!(
-            "users {}, accounts {}, sessions {}, verifications {}, jwks {}",
+            "users {}, accounts {}, sessions {}, verifications {}, jwks {}, twoFactor {}",
             self.users.len(),
             self.accounts.len(),
             self.sessions.len(),
             self.verifications.len(),
-            self.jwks.len()
+            self.jwks.len(),
+            self.two_factor.len()
         )
     }
 }

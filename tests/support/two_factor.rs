@@ -27,7 +27,10 @@ pub struct Client<'a> {
 
 impl<'a> Client<'a> {
     pub fn new(t: &'a TestApp) -> Client<'a> {
-        Client { t, jar: BTreeMap::new() }
+        Client {
+            t,
+            jar: BTreeMap::new(),
+        }
     }
 
     pub fn cookie_header(&self) -> String {
@@ -129,7 +132,10 @@ pub fn next_step(t: &TestApp) {
 /// key and backup codes are returned. The clock is on a fresh step afterwards.
 pub fn with_totp(t: &TestApp) -> (Client<'_>, Vec<u8>, Vec<String>) {
     let mut c = Client::new(t);
-    let resp = c.post("/sign-up/email", json!({"name": "Ada", "email": EMAIL, "password": PASSWORD}));
+    let resp = c.post(
+        "/sign-up/email",
+        json!({"name": "Ada", "email": EMAIL, "password": PASSWORD}),
+    );
     assert_eq!(resp.status, 200);
     let resp = c.post("/two-factor/enable", json!({"password": PASSWORD}));
     assert_eq!(resp.status, 200, "{}", super::body_text(&resp));

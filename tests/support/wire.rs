@@ -209,7 +209,7 @@ impl TestApp {
             updated_at: now,
             username: None,
             display_username: None,
-        two_factor_enabled: None,
+            two_factor_enabled: None,
         };
         let account = match password_hash {
             Some(h) => Account::credential(&user.id, h.to_string(), now),

@@ -8,10 +8,8 @@ const AMOUNT: usize = 10;
 pub fn generate() -> Vec<String> {
     (0..AMOUNT)
         .map(|_| {
-            let code = crate::crypto::random_from(
-                b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-                10,
-            );
+            let code =
+                crate::crypto::random_from(b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", 10);
             format!("{}-{}", &code[..5], &code[5..])
         })
         .collect()

@@ -110,7 +110,12 @@ pub fn forget_trusted_device(ctx: &Ctx<'_>, req: &Request, user_id: &str) -> Res
 
 /// After the password of a sign-in was accepted: `None` when no second factor is needed (the
 /// caller creates the session), else the challenge answer; see the module docs.
-pub fn sign_in_guard(ctx: &Ctx<'_>, req: &Request, user: &User, dont_remember: bool) -> Result<Option<Value>, ApiError> {
+pub fn sign_in_guard(
+    ctx: &Ctx<'_>,
+    req: &Request,
+    user: &User,
+    dont_remember: bool,
+) -> Result<Option<Value>, ApiError> {
     if user.two_factor_enabled != Some(true) {
         return Ok(None);
     }
@@ -306,7 +311,8 @@ impl<'a> Lockout<'a> {
     pub fn failed(&self, ctx: &Ctx<'_>) -> Result<(), ApiError> {
         if let Some(r) = self.row {
             let until = ctx.now + Duration::seconds(LOCKOUT_SECS);
-            ctx.storage().record_two_factor_failure(&r.id, LOCKOUT_FAILURES, until)?;
+            ctx.storage()
+                .record_two_factor_failure(&r.id, LOCKOUT_FAILURES, until)?;
         }
         Ok(())
     }

@@ -71,10 +71,7 @@ pub const PLUGIN: Plugin = Plugin {
 
 /// `len` characters of Better Auth's `generateRandomString` alphabet (`[a-z0-9A-Z_-]`).
 fn random_token(len: usize) -> String {
-    crate::crypto::random_from(
-        b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_",
-        len,
-    )
+    crate::crypto::random_from(b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_", len)
 }
 
 /// Whether the email OTP method is offered. Not yet: its routes come with the OTP slice.

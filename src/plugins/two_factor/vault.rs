@@ -47,7 +47,10 @@ mod tests {
         assert_eq!(open_codes("s3cret", &stored).unwrap(), Some(codes));
         assert!(open_codes("other", &stored).is_err());
         assert!(open("s3cret", "$ba$1$00").is_err());
-        assert_eq!(open_codes("s3cret", &seal("s3cret", "not json").unwrap()).unwrap(), None);
+        assert_eq!(
+            open_codes("s3cret", &seal("s3cret", "not json").unwrap()).unwrap(),
+            None
+        );
     }
 
     /// A row Better Auth 1.7.25 wrote (`fixtures/make-better-auth-two-factor.mjs`).
@@ -62,6 +65,9 @@ mod tests {
             fixture["totpSecret"].as_str().unwrap()
         );
         let codes: Vec<String> = serde_json::from_value(fixture["backupCodes"].clone()).unwrap();
-        assert_eq!(open_codes(secret, row["backupCodes"].as_str().unwrap()).unwrap(), Some(codes));
+        assert_eq!(
+            open_codes(secret, row["backupCodes"].as_str().unwrap()).unwrap(),
+            Some(codes)
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! transaction, [`load`] writes them into an empty, migrated database in one transaction, so
 //! either every row arrives or none does.
 
-use super::{accounts, jwks, sessions, users, verifications, Backend, SqlError, SqlResult, Value};
+use super::{accounts, jwks, sessions, two_factor, users, verifications, Backend, SqlError, SqlResult, Value};
 use crate::storage::snapshot::Snapshot;
 use crate::storage::{StorageError, StorageResult};
 
@@ -17,6 +17,7 @@ pub fn snapshot<B: Backend>(b: &B) -> StorageResult<Snapshot> {
             sessions: c.all(&sql.sessions.all, &[], sessions::read)?,
             verifications: c.all(&sql.verifications.all, &[], verifications::read)?,
             jwks: c.all(&sql.jwks.all, &[], jwks::read)?,
+            two_factor: c.all(&sql.two_factor.all, &[], two_factor::read)?,
         })
     })
 }
@@ -70,6 +71,12 @@ pub fn load<B: Backend>(b: &B, snapshot: &Snapshot) -> StorageResult<()> {
             "jwk",
             |k| &k.id,
             |k| run(&sql.jwks.insert, &jwks::values(k)),
+        )?;
+        each(
+            &snapshot.two_factor,
+            "twoFactor",
+            |r| &r.id,
+            |r| run(&sql.two_factor.insert, &two_factor::values(r)),
         )?;
         Ok(true)
     })?;

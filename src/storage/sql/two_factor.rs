@@ -33,7 +33,7 @@ pub(super) fn read(c: &mut Cols<'_>) -> SqlResult<TwoFactor> {
     })
 }
 
-fn values(r: &TwoFactor) -> [Value<'_>; COLUMNS.len()] {
+pub(super) fn values(r: &TwoFactor) -> [Value<'_>; COLUMNS.len()] {
     [
         (&r.id).into(),
         (&r.secret).into(),
@@ -47,6 +47,7 @@ fn values(r: &TwoFactor) -> [Value<'_>; COLUMNS.len()] {
 
 pub struct TwoFactorSql {
     pub insert: String,
+    pub all: String,
     pub by_user: String,
     pub update: String,
     pub replace_codes: String,
@@ -63,6 +64,7 @@ impl TwoFactorSql {
     pub(super) fn new(d: Dialect) -> TwoFactorSql {
         TwoFactorSql {
             insert: insert(d, "twoFactor", &COLUMNS),
+            all: select(d, &COLUMNS, "twoFactor", r#"order by "id""#),
             by_user: select(d, &COLUMNS, "twoFactor", r#"where "userId" = $1 order by "id" limit 1"#),
             update: d.render(
                 r#"update "twoFactor" set "secret" = $2, "backupCodes" = $3, "userId" = $4, "verified" = $5,
