@@ -142,12 +142,17 @@ fn load() -> anyhow::Result<(Config, Loaded)> {
 }
 
 fn serve() -> anyhow::Result<ExitCode> {
-    let (config, loaded) = load()?;
+    let (mut config, loaded) = load()?;
+    let kept = sesame::config::secret_file::settle(&mut config)?;
     for warning in config.warnings() {
         tracing::warn!("{warning}");
     }
     let addr = SocketAddr::new(config.host, config.port);
-    let storage = storage_description(&config, &loaded);
+    let mut storage = storage_description(&config, &loaded);
+    if let Some(kept) = kept {
+        // Where the secret is, so it is backed up with the database (and never lost with it).
+        storage.push_str(&format!(", secret in {kept}"));
+    }
     let app = Arc::new(App::from_config(config)?);
     let signals = server::ShutdownSignals::install()?;
     let running = server::start(app.clone(), addr)?;

@@ -73,6 +73,7 @@ fn docs_and_scripts_mention_only_real_variables_and_each_plugin_documents_its_ow
         specs
             .iter()
             .any(|s| s.name == name || sesame::config::unknown::matches(s.name, name))
+            || sesame::config::unknown::is_known(&specs, name)
             || sesame::config::unknown::BETTER_AUTH_ONLY
                 .iter()
                 .any(|(n, _)| *n == name)

@@ -48,6 +48,7 @@ mod plugin_two_factor_interop; // a Better Auth twoFactor row, real socket, in-p
 mod plugin_username; // username sign-up, sign-in and availability
 mod rate_limit;
 mod rate_limit_table; // the database table's sweep and cap under a flood of distinct addresses // rate limiting and client-IP resolution
+mod secret_file; // the secret kept next to a SQLite file over restarts of the binary; NAME_FILE secrets
 mod security; // security headers, error page, open redirects, secrets, logs
 mod slow_lane; // password hashing on its own bounded, low-priority pool
 mod sqlite_copy; // `sesame copy-to`: a SQLite database moved into an empty PostgreSQL one

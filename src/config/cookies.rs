@@ -8,8 +8,8 @@ pub const TITLE: &str = "Secret, URL and cookies";
 
 pub const SECRET: Var<String> = Var::new(
     "BETTER_AUTH_SECRET",
-    Default::Computed("random per process"),
-    "HMAC key for cookies and tokens (32+ chars; shorter is refused on a non-loopback HOST, a published default unless BETTER_AUTH_URL is loopback). Unset: a random one, so sessions die with the process",
+    Default::Computed("kept in <database>.secret"),
+    "HMAC key for cookies and tokens (32+ chars; shorter is refused on a non-loopback HOST, a published default unless BETTER_AUTH_URL is loopback); changing it ends every session. Unset: on a SQLite file, one generated on first start and kept next to it (owner-only); on memory storage a random one per process. Also BETTER_AUTH_SECRET_FILE, as every secret variable takes NAME_FILE",
     text,
 )
 .secret();

@@ -16,6 +16,7 @@ pub mod observability;
 pub mod plugins;
 pub mod rate_limit;
 pub mod report;
+pub mod secret_file;
 pub mod server;
 pub mod storage;
 pub mod unknown;
@@ -151,6 +152,9 @@ pub struct Config {
     pub secret: Secret,
     /// True when the secret was generated for this process.
     pub secret_is_ephemeral: bool,
+    /// The file the secret was read from or generated into, when it is kept with a SQLite
+    /// database (`secret_file::settle`).
+    pub secret_file: Option<std::path::PathBuf>,
     pub trusted_origins: Vec<String>,
     pub storage: StorageUrl,
     pub max_body_bytes: usize,
@@ -261,6 +265,7 @@ impl Config {
             base_path: cookies.base_path,
             secret: cookies.secret,
             secret_is_ephemeral: cookies.secret_is_ephemeral,
+            secret_file: None,
             trusted_origins: cookies.trusted_origins,
             storage: storage.storage,
             max_body_bytes: server.max_body_bytes,
@@ -352,7 +357,18 @@ impl Config {
     /// Warnings worth printing at start-up (never the secret itself).
     pub fn warnings(&self) -> Vec<String> {
         let mut w = Vec::new();
-        if self.secret_is_ephemeral {
+        let kept_file = match &self.storage {
+            StorageUrl::Sqlite(path) if path != ":memory:" => Some(secret_file::path_for(path)),
+            _ => None,
+        };
+        if self.secret_file.is_some() {
+            // Said on the listening line instead.
+        } else if let (true, Some(file)) = (self.secret_is_ephemeral, kept_file) {
+            w.push(format!(
+                "BETTER_AUTH_SECRET is not set: `sesame serve` keeps a generated secret in {} (created on first start)",
+                file.display()
+            ));
+        } else if self.secret_is_ephemeral {
             w.push("BETTER_AUTH_SECRET is not set: using a random secret, sessions will not survive a restart (`sesame secret` prints one)".to_string());
         } else if cookies::PUBLISHED_SECRETS.contains(&self.secret.expose()) {
             w.push("!!! BETTER_AUTH_SECRET is a published default: anyone can forge session cookies with it. Allowed only because BETTER_AUTH_URL is a loopback URL; never use it in production (`sesame secret` prints a good one) !!!".to_string());

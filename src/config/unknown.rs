@@ -48,7 +48,7 @@ pub fn find(source: &dyn Source, specs: &[&Spec], read: &[Effective]) -> Vec<Unk
         .into_iter()
         .filter(|n| PREFIXES.iter().any(|p| n.starts_with(p)))
         .filter(|n| !read.iter().any(|e| &e.name == n))
-        .filter(|n| !specs.iter().any(|s| matches(s.name, n)))
+        .filter(|n| !is_known(specs, n))
         .collect();
     names.sort();
     let candidates = candidates(specs, read);
@@ -62,6 +62,17 @@ pub fn find(source: &dyn Source, specs: &[&Spec], read: &[Effective]) -> Vec<Unk
             name,
         })
         .collect()
+}
+
+/// Whether `name` is a variable of `specs`, or the `_FILE` form of a secret one.
+pub fn is_known(specs: &[&Spec], name: &str) -> bool {
+    specs.iter().any(|s| {
+        matches(s.name, name)
+            || (s.sensitivity != super::var::Sensitivity::Public
+                && name
+                    .strip_suffix(super::var::FILE_SUFFIX)
+                    .is_some_and(|stem| matches(s.name, stem)))
+    })
 }
 
 /// Every concrete name a suggestion may be: the plain variables, the built-in providers'

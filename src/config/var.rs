@@ -157,6 +157,9 @@ pub struct Effective {
     pub origin: Origin,
 }
 
+/// A secret variable `NAME` may instead be given as `NAME_FILE`, the path of a file holding it.
+pub const FILE_SUFFIX: &str = "_FILE";
+
 /// Reads typed values from a [`Source`], recording what it read and every problem.
 pub struct Reader<'a> {
     source: &'a dyn Source,
@@ -210,6 +213,55 @@ impl<'a> Reader<'a> {
     /// The value under `name` (a concrete name for a `<P>`/`<ID>` pattern), parsed; `None`
     /// when unset or invalid (the problem is recorded).
     pub fn opt_named<T>(&self, var: &Var<T>, name: &str) -> Option<T> {
+        match self.secret_value(var, name) {
+            Some(Ok((text, from))) => {
+                self.record(name, format!("(from {from})"), Origin::Set);
+                self.parse_value(var, name, &text)
+            }
+            Some(Err(problem)) => {
+                self.problem(problem);
+                None
+            }
+            None => self.opt_plain(var, name),
+        }
+    }
+
+    /// A secret's value from the file `<NAME>_FILE` names (systemd credentials, container
+    /// secrets), trimmed, and that file's name for `config check`; `None` when that variable
+    /// is unset or the variable is not a secret. Never both forms at once: which one wins
+    /// would be a guess.
+    fn secret_value<T>(&self, var: &Var<T>, name: &str) -> Option<Result<(String, String), String>> {
+        if var.spec.sensitivity == Sensitivity::Public {
+            return None;
+        }
+        let file_var = format!("{name}{FILE_SUFFIX}");
+        let path = self.raw(&file_var)?;
+        if self.is_set(name) {
+            return Some(Err(format!("{name} and {file_var} are both set: set one")));
+        }
+        Some(match std::fs::read_to_string(path) {
+            Ok(text) if text.trim().is_empty() => Err(format!("{file_var}: the file {path} is empty")),
+            Ok(text) => Ok((text.trim().to_string(), format!("{file_var}={path}"))),
+            Err(e) => Err(format!("{file_var}: cannot read {path} ({e})")),
+        })
+    }
+
+    fn parse_value<T>(&self, var: &Var<T>, name: &str, text: &str) -> Option<T> {
+        match (var.parse)(text) {
+            Ok(v) => Some(v),
+            Err(why) => {
+                let shown = if var.spec.sensitivity == Sensitivity::Public {
+                    format!("{name}={text:?}")
+                } else {
+                    name.to_string()
+                };
+                self.problem(format!("{shown}: {why}"));
+                None
+            }
+        }
+    }
+
+    fn opt_plain<T>(&self, var: &Var<T>, name: &str) -> Option<T> {
         match self.raw(name) {
             None => {
                 let shown = match var.spec.default {
@@ -222,18 +274,7 @@ impl<'a> Reader<'a> {
             }
             Some(text) => {
                 self.record(name, var.spec.redact(text), Origin::Set);
-                match (var.parse)(text) {
-                    Ok(v) => Some(v),
-                    Err(why) => {
-                        let shown = if var.spec.sensitivity == Sensitivity::Public {
-                            format!("{name}={text:?}")
-                        } else {
-                            name.to_string()
-                        };
-                        self.problem(format!("{shown}: {why}"));
-                        None
-                    }
-                }
+                self.parse_value(var, name, text)
             }
         }
     }
