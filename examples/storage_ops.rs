@@ -52,6 +52,7 @@ fn session(user_id: &str, now: OffsetDateTime) -> Session {
         ip_address: Some("127.0.0.1".into()),
         user_agent: Some("bench".into()),
         dont_remember_me: false,
+        impersonated_by: None,
     }
 }
 

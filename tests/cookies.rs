@@ -40,6 +40,7 @@ fn app_with_better_auth_rows(t: &TestApp) -> (TestApp, Value) {
         username: None,
         display_username: None,
         two_factor_enabled: None,
+        admin: Default::default(),
     };
     let hash = f["credential_account"]["password_hash"].as_str().unwrap().to_string();
     t.storage()
@@ -56,6 +57,7 @@ fn app_with_better_auth_rows(t: &TestApp) -> (TestApp, Value) {
         ip_address: Some(String::new()),
         user_agent: Some(s["userAgent"].as_str().unwrap().into()),
         dont_remember_me: false,
+        impersonated_by: None,
     };
     t.storage().create_session(&session).unwrap();
     let mut remembered = session.clone();

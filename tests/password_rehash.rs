@@ -21,6 +21,7 @@ fn seed_bcrypt_user(t: &TestApp) -> String {
         username: None,
         display_username: None,
         two_factor_enabled: None,
+        admin: Default::default(),
     };
     let hash = password::hash(PASSWORD, PasswordHash::Bcrypt, 4).unwrap();
     t.storage()

@@ -24,6 +24,7 @@ pub(crate) fn user(id: &str, email: &str) -> User {
         username: None,
         display_username: None,
         two_factor_enabled: None,
+        admin: Default::default(),
     }
 }
 
@@ -38,6 +39,7 @@ pub(crate) fn session(user_id: &str, token: &str, created: OffsetDateTime) -> Se
         ip_address: Some(String::new()),
         user_agent: None,
         dont_remember_me: false,
+        impersonated_by: None,
     }
 }
 

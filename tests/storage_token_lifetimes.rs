@@ -142,6 +142,7 @@ fn session_rows_keep_remember_me_false(t: &TestApp) {
         ip_address: None,
         user_agent: None,
         dont_remember_me: true,
+        impersonated_by: None,
     };
     s.create_session(&short).unwrap();
     assert_eq!(s.find_session_with_user("tok-short").unwrap().unwrap().0, short);

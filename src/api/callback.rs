@@ -232,7 +232,15 @@ fn callback_get(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
         Err(reason) => return fail(&reason.replace(' ', "_")),
     };
     crate::endpoint::mail::after_social_sign_in(ctx, &resolved.user, resolved.is_register, Some(&data.callback_url));
-    let session = create_session(ctx, req, &resolved.user.id, true)?;
+    // A session a plugin refuses (the admin plugin's ban) goes to the error page with its
+    // code and message, as Better Auth's callback does with any APIError that has a code.
+    let session = match create_session(ctx, req, &resolved.user.id, true) {
+        Ok(s) => s,
+        Err(e) if (400..500).contains(&e.status) => {
+            return Ok(redirect_error(&error_url, &e.code, Some(&e.message)));
+        }
+        Err(e) => return Err(e),
+    };
     ctx.set_session_cookie(&session.token, false);
     let target = match (&data.new_user_url, resolved.is_register) {
         (Some(u), true) => u.clone(),

@@ -241,7 +241,7 @@ fn switch_address(
         mail::send_verification(ctx, &updated, link.callback);
     }
     ctx.set_session_cookie(&session.session.token, session.dont_remember);
-    link.done(json!({ "status": true, "user": updated.to_json() }))
+    link.done(json!({ "status": true, "user": ctx.user_json(&updated) }))
 }
 
 /// How `/verify-email` answers: a 302 to the callback when there is one, JSON otherwise.

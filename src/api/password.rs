@@ -69,7 +69,7 @@ fn change_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
         ctx.storage()
             .set_password(&signed_in.user.id, &hash, ctx.now, &SessionChange::Keep, true)?;
         return Ok(Response::json(
-            &json!({ "token": null, "user": signed_in.user.to_json() }),
+            &json!({ "token": null, "user": ctx.user_json(&signed_in.user) }),
         ));
     }
     // Every session goes, the current one included; a new one replaces it in the same
@@ -94,7 +94,7 @@ fn change_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     )?;
     ctx.set_session_cookie(&session.token, signed_in.dont_remember);
     Ok(Response::json(
-        &json!({ "token": session.token, "user": signed_in.user.to_json() }),
+        &json!({ "token": session.token, "user": ctx.user_json(&signed_in.user) }),
     ))
 }
 

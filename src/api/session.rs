@@ -70,7 +70,7 @@ fn get_session(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     // Sesame keeps no cookie cache, so `disableCookieCache` changes nothing.
     let disable_refresh = query_flag(req, "disableRefresh");
     let body = match current::resolve(ctx, req, disable_refresh)? {
-        Some(s) => json!({ "session": s.session.to_json(), "user": s.user.to_json() }),
+        Some(s) => json!({ "session": ctx.session_json(&s.session), "user": ctx.user_json(&s.user) }),
         None => Value::Null,
     };
     Ok(Response::json(&body)
@@ -102,7 +102,7 @@ fn list_sessions(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
         .list_user_sessions(&signed_in.user.id)?
         .iter()
         .filter(|s| s.expires_at > ctx.now)
-        .map(|s| s.to_json())
+        .map(|s| ctx.session_json(s))
         .collect();
     Ok(Response::json(&Value::Array(sessions)))
 }

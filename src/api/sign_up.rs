@@ -75,6 +75,7 @@ fn sign_up_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let hash = hash_password(ctx, &password)?;
     let mut user = User::new(&name, &address, image.clone(), ctx.now);
     for plugin in &ctx.app.plugins {
+        plugin.hooks.user_defaults(&mut user);
         plugin.hooks.before_user_create(ctx, &mut user)?;
     }
     let account = Account::credential(&user.id, hash, ctx.now);
@@ -95,12 +96,12 @@ fn sign_up_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
         crate::endpoint::mail::send_verification(ctx, &user, callback_url.as_deref());
     }
     if generic_duplicates {
-        return Ok(Response::json(&json!({ "token": null, "user": user.to_json() })));
+        return Ok(Response::json(&json!({ "token": null, "user": ctx.user_json(&user) })));
     }
     let session = create_session(ctx, req, &user.id, remember != Some(false))?;
     ctx.set_session_cookie(&session.token, remember == Some(false));
     Ok(Response::json(
-        &json!({ "token": session.token, "user": user.to_json() }),
+        &json!({ "token": session.token, "user": ctx.user_json(&user) }),
     ))
 }
 

@@ -239,7 +239,7 @@ fn sign_in_social(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     Ok(Response::json(&json!({
         "redirect": false,
         "token": session.token,
-        "user": resolved.user.to_json(),
+        "user": ctx.user_json(&resolved.user),
     })))
 }
 

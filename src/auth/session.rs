@@ -34,6 +34,7 @@ pub fn new_session(
         ip_address: Some(ip),
         user_agent: Some(user_agent),
         dont_remember_me: !remember,
+        impersonated_by: None,
     }
 }
 

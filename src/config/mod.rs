@@ -185,6 +185,8 @@ pub struct Config {
     pub two_factor_issuer: Option<String>,
     /// The jwt plugin's settings (`SESAME_JWT_*`).
     pub jwt: plugins::JwtConfig,
+    /// The admin plugin's settings (`SESAME_ADMIN_*`).
+    pub admin: plugins::AdminConfig,
     pub postgres_startup_timeout: u64,
     pub rehash_on_sign_in: bool,
     /// Email delivery and the email flows.
@@ -289,6 +291,7 @@ impl Config {
             bearer_require_signature: plugins.bearer_require_signature,
             two_factor_issuer: plugins.two_factor_issuer,
             jwt: plugins.jwt,
+            admin: plugins.admin,
             postgres_startup_timeout: storage.postgres_startup_timeout,
             rehash_on_sign_in: accounts.rehash_on_sign_in,
             email,

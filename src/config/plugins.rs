@@ -8,7 +8,7 @@ pub const TITLE: &str = "Plugins";
 pub const PLUGINS: Var<Vec<String>> = Var::new(
     "SESAME_PLUGINS",
     Default::None,
-    "Plugins to enable, comma separated: bearer, username, two-factor, jwt, open-api",
+    "Plugins to enable, comma separated: bearer, username, two-factor, jwt, open-api, admin",
     list,
 );
 pub const BEARER_REQUIRE_SIGNATURE: Var<bool> = Var::new(
@@ -49,6 +49,25 @@ pub const TWO_FACTOR_ISSUER: Var<String> = Var::new(
     text,
 );
 
+pub const ADMIN_USER_IDS: Var<Vec<String>> = Var::new(
+    "SESAME_ADMIN_USER_IDS",
+    Default::None,
+    "admin plugin: user ids that have every admin permission whatever their role, comma separated",
+    list,
+);
+pub const ADMIN_ROLES: Var<Vec<String>> = Var::new(
+    "SESAME_ADMIN_ROLES",
+    Default::Value("admin"),
+    "admin plugin: the roles counted as admins (impersonating one is refused), comma separated: admin, user",
+    list,
+);
+pub const ADMIN_IMPERSONATION_DURATION: Var<i64> = Var::new(
+    "SESAME_ADMIN_IMPERSONATION_DURATION",
+    Default::Value("1h"),
+    "admin plugin: lifetime of an impersonation session, seconds or a duration like `30m`",
+    duration,
+);
+
 pub const VARIABLES: &[&Spec] = &[
     &PLUGINS.spec,
     &BEARER_REQUIRE_SIGNATURE.spec,
@@ -57,7 +76,34 @@ pub const VARIABLES: &[&Spec] = &[
     &JWT_ISSUER.spec,
     &JWT_AUDIENCE.spec,
     &JWT_EXPIRES_IN.spec,
+    &ADMIN_USER_IDS.spec,
+    &ADMIN_ROLES.spec,
+    &ADMIN_IMPERSONATION_DURATION.spec,
 ];
+
+/// The admin plugin's settings (Better Auth's `admin()` options Sesame offers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// `adminUserIds`: every permission, whatever the role.
+    pub user_ids: Vec<String>,
+    /// `adminRoles`: the roles whose holders cannot be impersonated.
+    pub roles: Vec<String>,
+    /// `impersonationSessionDuration`, seconds (Better Auth's default: one hour).
+    pub impersonation_duration: i64,
+}
+
+impl std::default::Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            user_ids: Vec::new(),
+            roles: vec!["admin".to_string()],
+            impersonation_duration: 3600,
+        }
+    }
+}
+
+/// The roles Sesame defines (Better Auth's default `roles`: `admin` and `user`).
+pub const KNOWN_ROLES: [&str; 2] = ["admin", "user"];
 
 /// A signing algorithm Sesame can generate keys for. `EdDSA` (Ed25519) is Better Auth's default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +185,7 @@ fn parse_duration(value: &str) -> Option<i64> {
 
 pub struct Plugins {
     pub plugins: Vec<String>,
+    pub admin: AdminConfig,
     pub bearer_require_signature: bool,
     pub two_factor_issuer: Option<String>,
     pub jwt: JwtConfig,
@@ -156,8 +203,23 @@ pub fn read(r: &Reader) -> Plugins {
             ));
         }
     }
+    let admin_roles = r.get(&ADMIN_ROLES);
+    // Better Auth refuses admin roles its `roles` do not define, at start-up.
+    for role in &admin_roles {
+        if !KNOWN_ROLES.contains(&role.to_lowercase().as_str()) {
+            r.problem(format!(
+                "SESAME_ADMIN_ROLES names an unknown role {role:?} (known: {})",
+                KNOWN_ROLES.join(", ")
+            ));
+        }
+    }
     Plugins {
         plugins,
+        admin: AdminConfig {
+            user_ids: r.opt(&ADMIN_USER_IDS).unwrap_or_default(),
+            roles: admin_roles,
+            impersonation_duration: r.get(&ADMIN_IMPERSONATION_DURATION),
+        },
         bearer_require_signature: r.get(&BEARER_REQUIRE_SIGNATURE),
         two_factor_issuer: r.opt(&TWO_FACTOR_ISSUER),
         jwt: JwtConfig {

@@ -34,6 +34,9 @@ pub struct SessionAnswer {
     pub updated_at: String,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
+    /// Plugin fields (`impersonatedBy`, …).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// get-session's answer when signed in.

@@ -147,6 +147,24 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// A user as endpoints answer it: the core fields and every enabled plugin's.
+    pub fn user_json(&self, user: &crate::storage::models::User) -> Value {
+        let mut extra = serde_json::Map::new();
+        for p in &self.app.plugins {
+            p.hooks.user_json(user, &mut extra);
+        }
+        with_fields_before_id(user.to_json(), extra)
+    }
+
+    /// A session as endpoints answer it, with every enabled plugin's fields.
+    pub fn session_json(&self, session: &crate::storage::models::Session) -> Value {
+        let mut extra = serde_json::Map::new();
+        for p in &self.app.plugins {
+            p.hooks.session_json(session, &mut extra);
+        }
+        with_fields_before_id(session.to_json(), extra)
+    }
+
     /// Expires every session cookie.
     pub fn expire_session_cookies(&self) {
         for name in ["session_token", "session_data", "dont_remember"] {
@@ -170,4 +188,23 @@ impl<'a> Ctx<'a> {
             Err(_) => target.to_string(),
         }
     }
+}
+
+/// `fields` inserted before the object's `id` key (Better Auth's order for plugin fields).
+fn with_fields_before_id(value: Value, mut fields: serde_json::Map<String, Value>) -> Value {
+    let Value::Object(core) = value else {
+        return value;
+    };
+    if fields.is_empty() {
+        return Value::Object(core);
+    }
+    let mut out = serde_json::Map::new();
+    for (k, v) in core {
+        if k == "id" {
+            out.append(&mut fields);
+        }
+        out.insert(k, v);
+    }
+    out.append(&mut fields);
+    Value::Object(out)
 }

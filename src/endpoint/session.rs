@@ -14,8 +14,24 @@ use crate::storage::SessionChange;
 
 /// Creates and stores a session for the user, recording the client address and user agent.
 pub fn create_session(ctx: &Ctx<'_>, req: &Request, user_id: &str, remember: bool) -> Result<Session, ApiError> {
+    create_session_with(ctx, req, user_id, remember, |_| {})
+}
+
+/// [`create_session`], with the row adjusted before it is stored (an impersonation's marker
+/// and lifetime). Every enabled plugin may refuse the session first (a ban).
+pub fn create_session_with(
+    ctx: &Ctx<'_>,
+    req: &Request,
+    user_id: &str,
+    remember: bool,
+    adjust: impl FnOnce(&mut Session),
+) -> Result<Session, ApiError> {
+    for p in &ctx.app.plugins {
+        p.hooks.before_session_create(ctx, user_id)?;
+    }
     let user_agent = req.header("user-agent").unwrap_or_default().to_string();
-    let session = new_session(user_id, ctx.now, ctx.config(), remember, ctx.client_ip(req), user_agent);
+    let mut session = new_session(user_id, ctx.now, ctx.config(), remember, ctx.client_ip(req), user_agent);
+    adjust(&mut session);
     ctx.storage().create_session(&session)?;
     ctx.app.metrics.sessions_created.inc();
     Ok(session)
@@ -123,7 +139,7 @@ pub fn password_sign_in(
     if let Some(url) = &callback_url {
         body.insert("url".into(), json!(url));
     }
-    body.insert("user".into(), user.to_json());
+    body.insert("user".into(), ctx.user_json(&user));
     let mut resp = Response::json(&Value::Object(body));
     if let Some(url) = redirect_to {
         // Better Auth answers 200 with a Location header, not a 302.

@@ -11,6 +11,7 @@
 //! skips them). A `before` hook may rewrite the request (the bearer plugin turns a token into
 //! the session cookie) or answer early. The app composes core and plugin routes.
 
+pub mod admin;
 pub mod bearer;
 pub mod jwt;
 pub mod open_api;
@@ -22,8 +23,9 @@ use crate::endpoint::Ctx;
 use crate::endpoint::Declared;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{Request, Response};
-use crate::storage::models::{User, UserUpdate};
+use crate::storage::models::{Session, User, UserUpdate};
 use crate::storage::sql::Migration;
+use serde_json::{Map, Value};
 
 /// Hook points core calls; every method has a no-op default.
 pub trait Hooks: Sync {
@@ -35,10 +37,27 @@ pub trait Hooks: Sync {
     /// After the handler, on its successful answer (with the cookies it set).
     fn after(&self, _ctx: &Ctx<'_>, _req: &Request, _resp: &mut Response) {}
 
+    /// Every new user, whatever created it (sign-up, social sign-in): the plugin's defaults
+    /// (Better Auth's `user.create.before` database hook).
+    fn user_defaults(&self, _user: &mut User) {}
+
     /// Before sign-up stores a new user: may fill plugin fields from `ctx.body` or refuse.
     fn before_user_create(&self, _ctx: &Ctx<'_>, _user: &mut User) -> Result<(), ApiError> {
         Ok(())
     }
+
+    /// Before a session is stored for a user, whatever the sign-in method (Better Auth's
+    /// `session.create.before` database hook): may refuse it.
+    fn before_session_create(&self, _ctx: &Ctx<'_>, _user_id: &str) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// Adds the plugin's fields to a user's JSON (placed before `id`, as Better Auth's
+    /// merged schema orders them).
+    fn user_json(&self, _user: &User, _out: &mut Map<String, Value>) {}
+
+    /// Adds the plugin's fields to a session's JSON (placed before `id`).
+    fn session_json(&self, _session: &Session, _out: &mut Map<String, Value>) {}
 
     /// Before update-user applies an update: may add plugin fields from `ctx.body` or refuse.
     fn before_user_update(
@@ -84,6 +103,7 @@ pub const ALL_PLUGINS: &[&Plugin] = &[
     &two_factor::PLUGIN,
     &jwt::PLUGIN,
     &open_api::PLUGIN,
+    &admin::PLUGIN,
 ];
 
 /// The enabled plugins for a list of ids, in [`ALL_PLUGINS`] order.

@@ -6,9 +6,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use time::OffsetDateTime;
 
+use super::admin::UserQuery;
 use super::{
-    AccountStore, Jwk, JwksStore, ResetOutcome, SessionChange, SessionStore, Storage, StorageResult, UserStore,
-    UsernameStore, VerificationStore, VerifiedAddress,
+    AccountStore, AdminStore, Jwk, JwksStore, ResetOutcome, SessionChange, SessionStore, Storage, StorageResult,
+    UserStore, UsernameStore, VerificationStore, VerifiedAddress,
 };
 use crate::storage::models::{Account, Session, User, UserUpdate, Verification};
 use crate::storage::two_factor::{RowChange, TwoFactor, TwoFactorStore, TwoFactorSwitch};
@@ -89,76 +90,8 @@ impl Tables {
         Some(VerifiedAddress { user, removed_accounts })
     }
 
-    /// Deletes the user's password-reset tokens.
-    fn end_reset_tokens(&mut self, user_id: &str) {
-        self.verifications
-            .retain(|v| !(v.value == user_id && v.identifier.starts_with(super::RESET_PASSWORD_PREFIX)));
-    }
-
-    /// Removes every row of the identifier, returning the newest.
-    fn take_verification(&mut self, identifier: &str) -> Option<Verification> {
-        let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.verifications)
-            .into_iter()
-            .partition(|v| v.identifier == identifier);
-        self.verifications = kept;
-        taken.into_iter().max_by_key(|v| v.created_at)
-    }
-}
-
-#[derive(Default)]
-pub struct MemoryStorage {
-    tables: Mutex<Tables>,
-}
-
-impl MemoryStorage {
-    pub fn new() -> MemoryStorage {
-        MemoryStorage::default()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Tables> {
-        // A panic while holding the lock cannot leave a table half-written: every method
-        // checks before it mutates. So a poisoned lock is safe to keep using.
-        self.tables.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl UserStore for MemoryStorage {
-    fn create_user_with_account(&self, user: &User, account: &Account) -> StorageResult<()> {
-        let mut t = self.lock();
-        if t.emails.contains_key(&user.email) || t.users.contains_key(&user.id) {
-            return Err(StorageError::Conflict("user.email"));
-        }
-        if user.username.as_ref().is_some_and(|u| t.usernames.contains_key(u)) {
-            return Err(StorageError::Conflict("user.username"));
-        }
-        if t.account_key_taken(account) {
-            return Err(StorageError::Conflict("account"));
-        }
-        if let Some(u) = &user.username {
-            t.usernames.insert(u.clone(), user.id.clone());
-        }
-        t.emails.insert(user.email.clone(), user.id.clone());
-        t.users.insert(user.id.clone(), user.clone());
-        t.accounts.insert(account.id.clone(), account.clone());
-        Ok(())
-    }
-
-    fn find_user_by_id(&self, id: &str) -> StorageResult<Option<User>> {
-        Ok(self.lock().users.get(id).cloned())
-    }
-
-    fn find_user_by_email(&self, email: &str) -> StorageResult<Option<User>> {
-        let t = self.lock();
-        Ok(t.emails.get(email).and_then(|id| t.users.get(id)).cloned())
-    }
-
-    fn find_user_with_credential(&self, email: &str) -> StorageResult<Option<(User, Option<Account>)>> {
-        let t = self.lock();
-        Ok(t.with_credential(t.emails.get(email)))
-    }
-
-    fn update_user(&self, id: &str, update: &UserUpdate, now: OffsetDateTime) -> StorageResult<Option<User>> {
-        let mut t = self.lock();
+    fn update_user(&mut self, id: &str, update: &UserUpdate, now: OffsetDateTime) -> StorageResult<Option<User>> {
+        let t = self;
         let Some((old_email, old_username)) = t.users.get(id).map(|u| (u.email.clone(), u.username.clone())) else {
             return Ok(None);
         };
@@ -195,6 +128,84 @@ impl UserStore for MemoryStorage {
             t.end_reset_tokens(id);
         }
         Ok(Some(user))
+    }
+
+    /// Inserts a user (and their first account), with the uniqueness rules.
+    fn insert_user(&mut self, user: &User, account: Option<&Account>) -> StorageResult<()> {
+        if self.emails.contains_key(&user.email) || self.users.contains_key(&user.id) {
+            return Err(StorageError::Conflict("user.email"));
+        }
+        if user.username.as_ref().is_some_and(|u| self.usernames.contains_key(u)) {
+            return Err(StorageError::Conflict("user.username"));
+        }
+        if account.is_some_and(|a| self.account_key_taken(a)) {
+            return Err(StorageError::Conflict("account"));
+        }
+        if let Some(u) = &user.username {
+            self.usernames.insert(u.clone(), user.id.clone());
+        }
+        self.emails.insert(user.email.clone(), user.id.clone());
+        self.users.insert(user.id.clone(), user.clone());
+        if let Some(a) = account {
+            self.accounts.insert(a.id.clone(), a.clone());
+        }
+        Ok(())
+    }
+
+    /// Deletes the user's password-reset tokens.
+    fn end_reset_tokens(&mut self, user_id: &str) {
+        self.verifications
+            .retain(|v| !(v.value == user_id && v.identifier.starts_with(super::RESET_PASSWORD_PREFIX)));
+    }
+
+    /// Removes every row of the identifier, returning the newest.
+    fn take_verification(&mut self, identifier: &str) -> Option<Verification> {
+        let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.verifications)
+            .into_iter()
+            .partition(|v| v.identifier == identifier);
+        self.verifications = kept;
+        taken.into_iter().max_by_key(|v| v.created_at)
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryStorage {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStorage {
+    pub fn new() -> MemoryStorage {
+        MemoryStorage::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        // A panic while holding the lock cannot leave a table half-written: every method
+        // checks before it mutates. So a poisoned lock is safe to keep using.
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl UserStore for MemoryStorage {
+    fn create_user_with_account(&self, user: &User, account: &Account) -> StorageResult<()> {
+        self.lock().insert_user(user, Some(account))
+    }
+
+    fn find_user_by_id(&self, id: &str) -> StorageResult<Option<User>> {
+        Ok(self.lock().users.get(id).cloned())
+    }
+
+    fn find_user_by_email(&self, email: &str) -> StorageResult<Option<User>> {
+        let t = self.lock();
+        Ok(t.emails.get(email).and_then(|id| t.users.get(id)).cloned())
+    }
+
+    fn find_user_with_credential(&self, email: &str) -> StorageResult<Option<(User, Option<Account>)>> {
+        let t = self.lock();
+        Ok(t.with_credential(t.emails.get(email)))
+    }
+
+    fn update_user(&self, id: &str, update: &UserUpdate, now: OffsetDateTime) -> StorageResult<Option<User>> {
+        self.lock().update_user(id, update, now)
     }
 
     fn delete_user(&self, id: &str) -> StorageResult<bool> {
@@ -469,6 +480,34 @@ impl UsernameStore for MemoryStorage {
     fn find_user_with_credential_by_username(&self, username: &str) -> StorageResult<Option<(User, Option<Account>)>> {
         let t = self.lock();
         Ok(t.with_credential(t.usernames.get(username)))
+    }
+}
+
+impl AdminStore for MemoryStorage {
+    fn list_users(&self, query: &UserQuery) -> StorageResult<(Vec<User>, u64)> {
+        let t = self.lock();
+        let mut users: Vec<User> = t.users.values().filter(|u| query.matches(u)).cloned().collect();
+        users.sort_by(|a, b| query.compare(a, b));
+        let total = users.len() as u64;
+        Ok((query.page(users), total))
+    }
+
+    fn create_user(&self, user: &User) -> StorageResult<()> {
+        self.lock().insert_user(user, None)
+    }
+
+    fn update_user_ending_sessions(
+        &self,
+        id: &str,
+        update: &UserUpdate,
+        now: OffsetDateTime,
+    ) -> StorageResult<Option<User>> {
+        let mut t = self.lock();
+        let user = t.update_user(id, update, now)?;
+        if user.is_some() {
+            t.sessions.retain(|_, s| s.user_id != id);
+        }
+        Ok(user)
     }
 }
 

@@ -15,11 +15,13 @@
 //! Method names follow Better Auth's internal adapter (`createSession`, `findSession`,
 //! `deleteUserSessions`, `consumeVerificationValue`, …) in snake case.
 
+pub mod admin;
 pub mod jwks;
 pub mod memory;
 pub mod models;
 mod username;
 
+pub use admin::AdminStore;
 pub use username::UsernameStore;
 pub mod postgres;
 pub mod rate_limit;
@@ -240,7 +242,16 @@ pub trait VerificationStore {
 
 /// Everything a backend provides.
 pub trait Storage:
-    UserStore + SessionStore + AccountStore + VerificationStore + UsernameStore + JwksStore + TwoFactorStore + Send + Sync
+    UserStore
+    + SessionStore
+    + AccountStore
+    + VerificationStore
+    + UsernameStore
+    + AdminStore
+    + JwksStore
+    + TwoFactorStore
+    + Send
+    + Sync
 {
     /// A short name for logs (`memory`, `postgres`, `sqlite`).
     fn kind(&self) -> &'static str;

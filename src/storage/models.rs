@@ -22,6 +22,35 @@ pub struct User {
     /// The two-factor plugin's flag (`twoFactorEnabled`); `None` when never set (a user
     /// created without the plugin), which Better Auth treats as off.
     pub two_factor_enabled: Option<bool>,
+    /// The admin plugin's fields (Better Auth's `admin` schema).
+    pub admin: AdminFields,
+}
+
+/// The admin plugin's user columns. All nullable: a user created before the plugin (or by
+/// Better Auth without it) has none of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdminFields {
+    /// Comma-separated roles (`admin`, `user`, `admin,user`).
+    pub role: Option<String>,
+    pub banned: Option<bool>,
+    pub ban_reason: Option<String>,
+    /// When a ban lifts itself; `None` for a ban without end.
+    pub ban_expires: Option<OffsetDateTime>,
+}
+
+impl AdminFields {
+    /// The ban stands at `now` (an expired ban is lifted at the next sign-in).
+    pub fn is_banned(&self, now: OffsetDateTime) -> bool {
+        self.banned == Some(true) && self.ban_expires.is_none_or(|e| e > now)
+    }
+
+    /// Better Auth's answer keys, in its order (after `updatedAt`, before `id`).
+    pub fn write_json(&self, v: &mut serde_json::Map<String, Value>) {
+        v.insert("role".into(), json!(self.role));
+        v.insert("banned".into(), json!(self.banned));
+        v.insert("banReason".into(), json!(self.ban_reason));
+        v.insert("banExpires".into(), json!(self.ban_expires.map(iso)));
+    }
 }
 
 impl User {
@@ -38,6 +67,7 @@ impl User {
             username: None,
             display_username: None,
             two_factor_enabled: None,
+            admin: AdminFields::default(),
         }
     }
 
@@ -80,6 +110,9 @@ pub struct Session {
     /// Created with rememberMe: false: a one-day lifetime that never slides, whatever cookies
     /// the client sends (`"dontRememberMe"`, a Sesame column; internal, never in JSON).
     pub dont_remember_me: bool,
+    /// The admin plugin's `impersonatedBy`: the id of the admin who opened this session as
+    /// the user.
+    pub impersonated_by: Option<String>,
 }
 
 impl Session {
@@ -190,6 +223,11 @@ pub struct UserUpdate {
     pub email_verified: Option<bool>,
     pub username: Option<String>,
     pub display_username: Option<String>,
+    /// The admin plugin's columns; `Some(None)` clears one.
+    pub role: Option<Option<String>>,
+    pub banned: Option<Option<bool>>,
+    pub ban_reason: Option<Option<String>>,
+    pub ban_expires: Option<Option<OffsetDateTime>>,
 }
 
 impl UserUpdate {
@@ -215,6 +253,18 @@ impl UserUpdate {
         }
         if let Some(d) = &self.display_username {
             user.display_username = Some(d.clone());
+        }
+        if let Some(r) = &self.role {
+            user.admin.role = r.clone();
+        }
+        if let Some(b) = self.banned {
+            user.admin.banned = b;
+        }
+        if let Some(r) = &self.ban_reason {
+            user.admin.ban_reason = r.clone();
+        }
+        if let Some(e) = self.ban_expires {
+            user.admin.ban_expires = e;
         }
         user.updated_at = now;
     }

@@ -210,6 +210,7 @@ impl TestApp {
             username: None,
             display_username: None,
             two_factor_enabled: None,
+            admin: Default::default(),
         };
         let account = match password_hash {
             Some(h) => Account::credential(&user.id, h.to_string(), now),
@@ -239,6 +240,7 @@ impl TestApp {
             ip_address: Some(String::new()),
             user_agent: Some(String::new()),
             dont_remember_me: false,
+            impersonated_by: None,
         };
         self.storage().create_session(&session).unwrap();
         session

@@ -147,10 +147,13 @@ pub fn resolve_user(
     if disable_sign_up {
         return Ok(Err("signup disabled"));
     }
-    let user = User {
+    let mut user = User {
         email_verified: info.email_verified,
         ..User::new(&info.name, &address, info.image.clone(), ctx.now)
     };
+    for plugin in &ctx.app.plugins {
+        plugin.hooks.user_defaults(&mut user);
+    }
     let account = new_account(ctx, key, &user.id, tokens, tokens.scope_column())?;
     match ctx.storage().create_user_with_account(&user, &account) {
         Ok(()) => Ok(Ok(Resolved {

@@ -51,7 +51,7 @@ pub const PLUGIN: Plugin = Plugin {
 
 fn get_token(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let signed_in = current::require(ctx, req)?;
-    let token = sign::user_token(ctx.app, ctx.now, &signed_in.user.to_json())?;
+    let token = sign::user_token(ctx.app, ctx.now, &ctx.user_json(&signed_in.user))?;
     Ok(Response::json(&json!({ "token": token })))
 }
 

@@ -18,6 +18,7 @@
 //! [`Dialect::key`]: SQLite needs `cast(?1 as text)` for the key of a join lookup.
 
 mod accounts;
+mod admin;
 mod claim;
 pub mod copy;
 mod jwks;
@@ -188,6 +189,7 @@ pub trait Backend: Send + Sync {
 
 /// Every statement the shared code runs, in one dialect.
 pub struct Statements {
+    pub dialect: Dialect,
     pub users: users::UserSql,
     pub sessions: sessions::SessionSql,
     pub accounts: accounts::AccountSql,
@@ -201,6 +203,7 @@ pub struct Statements {
 impl Statements {
     fn new(d: Dialect) -> Statements {
         Statements {
+            dialect: d,
             users: users::UserSql::new(d),
             sessions: sessions::SessionSql::new(d),
             accounts: accounts::AccountSql::new(d),

@@ -10,7 +10,7 @@ use crate::storage::{SessionStore, StorageResult};
 
 /// Every column, in the order of [`read`] and [`values`]. `dontRememberMe` is Sesame's: a
 /// `rememberMe: false` session's short lifetime belongs to its row.
-pub(super) const COLUMNS: [&str; 9] = [
+pub(super) const COLUMNS: [&str; 10] = [
     "id",
     "token",
     "userId",
@@ -20,6 +20,7 @@ pub(super) const COLUMNS: [&str; 9] = [
     "ipAddress",
     "userAgent",
     "dontRememberMe",
+    "impersonatedBy",
 ];
 
 pub(super) fn read(c: &mut Cols<'_>) -> SqlResult<Session> {
@@ -33,6 +34,7 @@ pub(super) fn read(c: &mut Cols<'_>) -> SqlResult<Session> {
         ip_address: c.opt_text()?,
         user_agent: c.opt_text()?,
         dont_remember_me: c.boolean()?,
+        impersonated_by: c.opt_text()?,
     })
 }
 
@@ -47,6 +49,7 @@ pub(super) fn values(s: &Session) -> [Value<'_>; COLUMNS.len()] {
         (&s.ip_address).into(),
         (&s.user_agent).into(),
         s.dont_remember_me.into(),
+        (&s.impersonated_by).into(),
     ]
 }
 

@@ -7,12 +7,12 @@
 use time::OffsetDateTime;
 
 use super::{accounts, columns, insert, select, Backend, Cols, Dialect, SqlResult, Value};
-use crate::storage::models::{Account, User, UserUpdate};
+use crate::storage::models::{Account, AdminFields, User, UserUpdate};
 use crate::storage::{StorageResult, UserStore, UsernameStore, VerifiedAddress};
 
-/// Every column Sesame reads and writes, in the order of [`read`] and [`values`]. The username
-/// and two-factor plugins' columns are here too: plugin migrations always run.
-pub(super) const COLUMNS: [&str; 10] = [
+/// Every column Sesame reads and writes, in the order of [`read`] and [`values`]. The username,
+/// two-factor and admin plugins' columns are here too: plugin migrations always run.
+pub(super) const COLUMNS: [&str; 14] = [
     "id",
     "name",
     "email",
@@ -23,6 +23,10 @@ pub(super) const COLUMNS: [&str; 10] = [
     "username",
     "displayUsername",
     "twoFactorEnabled",
+    "role",
+    "banned",
+    "banReason",
+    "banExpires",
 ];
 
 pub(super) fn read(c: &mut Cols<'_>) -> SqlResult<User> {
@@ -37,7 +41,24 @@ pub(super) fn read(c: &mut Cols<'_>) -> SqlResult<User> {
         username: c.opt_text()?,
         display_username: c.opt_text()?,
         two_factor_enabled: c.opt_boolean()?,
+        admin: AdminFields {
+            role: c.opt_text()?,
+            banned: opt_bool(c)?,
+            ban_reason: c.opt_text()?,
+            ban_expires: c.opt_date()?,
+        },
     })
+}
+
+/// A nullable boolean column (Better Auth's `banned` is `defaultValue: false` but nullable,
+/// and NULL in rows that predate the admin plugin).
+fn opt_bool(c: &mut Cols<'_>) -> SqlResult<Option<bool>> {
+    if c.next_is_null()? {
+        c.skip(1);
+        Ok(None)
+    } else {
+        c.boolean().map(Some)
+    }
 }
 
 pub(super) fn values(u: &User) -> [Value<'_>; COLUMNS.len()] {
@@ -52,12 +73,27 @@ pub(super) fn values(u: &User) -> [Value<'_>; COLUMNS.len()] {
         (&u.username).into(),
         (&u.display_username).into(),
         u.two_factor_enabled.into(),
+        (&u.admin.role).into(),
+        u.admin.banned.into(),
+        (&u.admin.ban_reason).into(),
+        u.admin.ban_expires.into(),
     ]
 }
 
 /// The columns update-user may change, in the order of [`update_values`]: each is set only
 /// when its flag is true, so a field can also be cleared (set to NULL).
-const UPDATABLE: [&str; 6] = ["name", "image", "email", "emailVerified", "username", "displayUsername"];
+const UPDATABLE: [&str; 10] = [
+    "name",
+    "image",
+    "email",
+    "emailVerified",
+    "username",
+    "displayUsername",
+    "role",
+    "banned",
+    "banReason",
+    "banExpires",
+];
 
 fn update_values(u: &UserUpdate) -> [(bool, Value<'_>); UPDATABLE.len()] {
     [
@@ -70,7 +106,27 @@ fn update_values(u: &UserUpdate) -> [(bool, Value<'_>); UPDATABLE.len()] {
         (u.email_verified.is_some(), u.email_verified.into()),
         (u.username.is_some(), (&u.username).into()),
         (u.display_username.is_some(), (&u.display_username).into()),
+        (
+            u.role.is_some(),
+            Value::OptText(u.role.as_ref().and_then(|r| r.as_deref())),
+        ),
+        (u.banned.is_some(), Value::OptBool(u.banned.flatten())),
+        (
+            u.ban_reason.is_some(),
+            Value::OptText(u.ban_reason.as_ref().and_then(|r| r.as_deref())),
+        ),
+        (u.ban_expires.is_some(), Value::OptDate(u.ban_expires.flatten())),
     ]
+}
+
+/// The parameters of [`UserSql::update`].
+pub(super) fn update_params<'a>(id: &'a str, update: &'a UserUpdate, now: OffsetDateTime) -> Vec<Value<'a>> {
+    let mut params = vec![Value::Text(id)];
+    for (set, value) in update_values(update) {
+        params.extend([Value::Bool(set), value]);
+    }
+    params.push(now.into());
+    params
 }
 
 pub struct UserSql {
@@ -188,11 +244,7 @@ impl<B: Backend> UserStore for B {
     }
 
     fn update_user(&self, id: &str, update: &UserUpdate, now: OffsetDateTime) -> StorageResult<Option<User>> {
-        let mut params = vec![Value::Text(id)];
-        for (set, value) in update_values(update) {
-            params.extend([Value::Bool(set), value]);
-        }
-        params.push(now.into());
+        let params = update_params(id, update, now);
         let sql = self.sql();
         if update.email.is_none() {
             return self.write(|c| c.first(&sql.users.update, &params, read));
