@@ -2,6 +2,8 @@
 //! serve. The only place that decides the exit code: 0 done, 1 failed, 2 usage error.
 #![forbid(unsafe_code)]
 
+mod user_command;
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -40,6 +42,9 @@ enum Command {
     /// Inspect the configuration
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage users on DATABASE_URL (the admin plugin's operations): list, show, create,
+    /// set-password, set-role, ban, unban, revoke-sessions, delete
+    User(user_command::UserArgs),
 }
 
 #[derive(Subcommand)]
@@ -123,6 +128,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Docs) => {
             print!("{}", report::markdown());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::User(args) => {
+            let (config, _) = load()?;
+            user_command::run(config, args)
         }
     }
 }

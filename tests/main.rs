@@ -17,6 +17,7 @@ mod audit_server; // issue 12 over a real socket: pre-hash as password, tokens a
 mod bad_input; // property-based bad-input battery over every route (proptest)
 mod change_email; // change-email and its confirmation / verification links
 mod cli; // the binary: --help, secret, SIGTERM
+mod cli_user; // `sesame user …` against a running server on SQLite and PostgreSQL
 mod conformance; // percent-encoded Location, Connection: close, update-session, BOM, X-Forwarded-For warning
 mod conformance_oauth; // social sign-up verification email, account-info profile, refresh-token shape
 mod cookies; // signed-cookie format vs a Better Auth fixture, attributes, __Secure- prefix

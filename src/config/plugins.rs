@@ -165,7 +165,7 @@ fn duration(s: &str) -> Result<i64, String> {
 }
 
 /// Seconds from `900` or a Better Auth-style duration (`15m`, `1h`, `7d`, `2 weeks`).
-fn parse_duration(value: &str) -> Option<i64> {
+pub fn parse_duration(value: &str) -> Option<i64> {
     if let Ok(n) = value.parse::<i64>() {
         return Some(n);
     }

@@ -191,7 +191,7 @@ impl<'a> Ctx<'a> {
 }
 
 /// `fields` inserted before the object's `id` key (Better Auth's order for plugin fields).
-fn with_fields_before_id(value: Value, mut fields: serde_json::Map<String, Value>) -> Value {
+pub fn with_fields_before_id(value: Value, mut fields: serde_json::Map<String, Value>) -> Value {
     let Value::Object(core) = value else {
         return value;
     };

@@ -8,7 +8,7 @@
 //! It knows nothing of the pipeline that runs handlers (`app.rs`) or of the transport.
 
 pub mod answers;
-mod ctx;
+pub mod ctx;
 pub mod current;
 pub mod declare;
 pub mod mail;

@@ -104,6 +104,14 @@ pub const PLUGIN: Plugin = Plugin {
     hooks: &AdminHooks,
 };
 
+/// A user as the admin plugin's endpoints answer it (the core fields and the admin fields),
+/// for callers without a request (`sesame user … --json`).
+pub fn user_json(user: &User) -> Value {
+    let mut fields = Map::new();
+    user.admin.write_json(&mut fields);
+    crate::endpoint::ctx::with_fields_before_id(user.to_json(), fields)
+}
+
 /// The caller's session, or 401 (Better Auth's `adminMiddleware`).
 fn caller(ctx: &Ctx<'_>, req: &Request) -> Result<SignedIn, ApiError> {
     crate::endpoint::current::require(ctx, req)
