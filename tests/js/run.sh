@@ -5,6 +5,7 @@
 #   plugins-flow.mjs  username + bearer plugins;  jwt-client.mjs  jwt plugin (jose verifies)
 #   email-flow.mjs    every email flow, links from real deliveries: signed webhook and SMTP
 #   oauth-flow.mjs    signIn.social with a generic OIDC provider and built-in GitHub (fakes)
+#   admin-flow.mjs    adminClient's tour; the first admin made by `sesame user create` (SQLite, PostgreSQL)
 #   interop-pg.mjs    Better Auth itself on the same PostgreSQL database (users, cookies)
 #   cors-browser.mjs  headless Chromium: a page on a second origin uses the client (CORS)
 # Without Node.js it skips with a message, except in CI, where it fails. PostgreSQL runs
@@ -114,6 +115,15 @@ for storage in "${storages[@]}"; do
     SESAME_GITHUB_USERINFO_URL="http://127.0.0.1:$mock/userinfo" \
     SESAME_GITHUB_EMAILS_URL="http://127.0.0.1:$emails/user/emails"
   node oauth-flow.mjs "$url" "$mock" "$emails" || fail
+
+  if [ "$storage" != memory ]; then
+    admin_email="js_root_$$@example.com"
+    echo "correct-horse-battery" | env BETTER_AUTH_SECRET=$secret SESAME_BCRYPT_COST=4 DATABASE_URL="$db" \
+      "$bin" user create --email "$admin_email" --role admin --password-stdin >/dev/null 2>"$work/user-$storage.log" \
+      || { cat "$work/user-$storage.log" >&2; exit 1; }
+    start "admin-$storage" "$db" SESAME_PLUGINS=admin SESAME_RATE_LIMIT=false
+    node admin-flow.mjs "$url" "$admin_email" correct-horse-battery || fail
+  fi
 
   if [ "$storage" = postgres ]; then
     start "interop-$storage" "$db" SESAME_PASSWORD_HASH=scrypt SESAME_RATE_LIMIT=false
