@@ -764,7 +764,26 @@ fn the_in_process_api_manages_users(backend: Backend) {
     assert_eq!(err.status, 401);
 }
 
+/// Better Auth refuses a banned user's session before its two-factor hook answers with a
+/// challenge: a banned user with TOTP on gets 403, never a second-factor prompt.
+fn a_banned_user_with_two_factor_gets_no_challenge(backend: Backend) {
+    use crate::support::two_factor;
+    let t = TestApp::with_config(backend, |c| c.plugins = vec!["two-factor".into(), "admin".into()]);
+    let (mut ada, _key, _codes) = two_factor::with_totp(&t);
+    let ada_id = ada.session_user()["id"].as_str().unwrap().to_string();
+    let resp = ada.sign_in();
+    assert_eq!(json_body(&resp)["twoFactorRedirect"], true, "TOTP is on");
+    let (_, admin) = user_with_role(&t, "admin@example.com", "admin");
+    let resp = post(&t, "/admin/ban-user", json!({"userId": ada_id}), &admin);
+    assert_eq!(json_body(&resp)["user"]["twoFactorEnabled"], true);
+    let mut fresh = two_factor::Client::new(&t);
+    let resp = fresh.sign_in();
+    assert_error(&resp, 403, "BANNED_USER");
+    assert!(!fresh.has("two_factor"), "no challenge cookie for a banned user");
+}
+
 crate::backend_suite!(
+    a_banned_user_with_two_factor_gets_no_challenge,
     answers_carry_the_admin_fields_only_with_the_plugin,
     callers_without_the_permission_are_refused,
     admins_manage_users,

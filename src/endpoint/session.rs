@@ -26,15 +26,22 @@ pub fn create_session_with(
     remember: bool,
     adjust: impl FnOnce(&mut Session),
 ) -> Result<Session, ApiError> {
-    for p in &ctx.app.plugins {
-        p.hooks.before_session_create(ctx, user_id)?;
-    }
+    admit(ctx, user_id)?;
     let user_agent = req.header("user-agent").unwrap_or_default().to_string();
     let mut session = new_session(user_id, ctx.now, ctx.config(), remember, ctx.client_ip(req), user_agent);
     adjust(&mut session);
     ctx.storage().create_session(&session)?;
     ctx.app.metrics.sessions_created.inc();
     Ok(session)
+}
+
+/// Every enabled plugin's say on a new session for the user (the admin plugin refuses a
+/// banned user and lifts an expired ban).
+pub fn admit(ctx: &Ctx<'_>, user_id: &str) -> Result<(), ApiError> {
+    for p in &ctx.app.plugins {
+        p.hooks.before_session_create(ctx, user_id)?;
+    }
+    Ok(())
 }
 
 /// The configured password length policy (UTF-16 units, as Better Auth counts).
@@ -120,6 +127,9 @@ pub fn password_sign_in(
     // An empty callbackURL is falsy in Better Auth: no redirect and no Location, but the
     // (empty) `url` is still echoed.
     let redirect_to = callback_url.as_deref().filter(|u| !u.is_empty()).map(str::to_string);
+    // Better Auth creates the session (and its plugins refuse it, e.g. a ban) before the
+    // two-factor hook replaces the answer with a challenge: a refused user gets no challenge.
+    admit(ctx, &user.id)?;
     for plugin in &ctx.app.plugins {
         if let Some(body) = plugin.hooks.sign_in_challenge(ctx, req, &user, dont_remember)? {
             // Better Auth's hook replaces the body; the Location header stays.

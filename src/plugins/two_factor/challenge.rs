@@ -212,7 +212,7 @@ impl Prover {
         let pending = match self {
             Prover::Session(s) => {
                 return Ok(Response::json(
-                    &json!({ "token": s.session.token, "user": s.user.to_json() }),
+                    &json!({ "token": s.session.token, "user": ctx.user_json(&s.user) }),
                 ))
             }
             Prover::SignIn(p) => p,
@@ -231,7 +231,7 @@ impl Prover {
             ctx.add_cookie(jar.expire("dont_remember"));
         }
         Ok(Response::json(
-            &json!({ "token": session.token, "user": pending.user.to_json() }),
+            &json!({ "token": session.token, "user": ctx.user_json(&pending.user) }),
         ))
     }
 }

@@ -152,7 +152,7 @@ pub(super) fn switch(
     row: RowChange,
 ) -> Result<(User, String), ApiError> {
     let user_agent = req.header("user-agent").unwrap_or_default().to_string();
-    let session = new_session(
+    let mut session = new_session(
         &signed_in.user.id,
         ctx.now,
         ctx.config(),
@@ -160,6 +160,11 @@ pub(super) fn switch(
         ctx.client_ip(req),
         user_agent,
     );
+    // An admin's impersonation session stays one: marked, and no longer than it was.
+    if signed_in.session.impersonated_by.is_some() {
+        session.impersonated_by = signed_in.session.impersonated_by.clone();
+        session.expires_at = session.expires_at.min(signed_in.session.expires_at);
+    }
     let user = ctx
         .storage()
         .switch_two_factor(&TwoFactorSwitch {
@@ -325,9 +330,9 @@ fn confirm_set_up(ctx: &Ctx<'_>, req: &Request, signed_in: &SignedIn, row: &TwoF
             })?
             .ok_or_else(ApiError::unauthorized)?;
         return Ok(Response::json(
-            &json!({ "token": signed_in.session.token, "user": user.to_json() }),
+            &json!({ "token": signed_in.session.token, "user": ctx.user_json(&user) }),
         ));
     }
     let (user, token) = switch(ctx, req, signed_in, true, change)?;
-    Ok(Response::json(&json!({ "token": token, "user": user.to_json() })))
+    Ok(Response::json(&json!({ "token": token, "user": ctx.user_json(&user) })))
 }
