@@ -184,9 +184,20 @@ fn webhook_delivers_signed_json_and_the_reset_flow_completes() {
     server.stop();
 }
 
+/// The `sesame_mail_*_total` counter `name` from the app's metrics.
+fn mail_counter(app: &App, name: &str) -> u64 {
+    let text = app.metrics.render();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("sesame_{name}_total ")))
+        .unwrap_or_else(|| panic!("no sesame_{name}_total in {text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
 #[test]
 fn webhook_failures_are_retried_then_given_up() {
-    let sink = WebhookSink::start(vec![503, 500, 200, 400]);
+    // 503, 500, 200: delivered on the third attempt. Then 503 ×3: retries exhausted. Then 400.
+    let sink = WebhookSink::start(vec![503, 500, 200, 503, 503, 503, 400]);
     let config = Config::for_tests();
     let secret = config.secret.expose().to_string();
     let fast = RetryPolicy {
@@ -203,26 +214,49 @@ fn webhook_failures_are_retried_then_given_up() {
         ..crate::support::TestApp::new(crate::support::Backend::Memory)
     };
     t.sign_up("retry@example.com");
-    assert_eq!(
-        t.post("/request-password-reset", json!({"email": "retry@example.com"}))
-            .status,
-        200
-    );
-    // 503, 500, then 200: the same signed body three times.
+    let reset = || {
+        assert_eq!(
+            t.post("/request-password-reset", json!({"email": "retry@example.com"}))
+                .status,
+            200
+        );
+    };
+    let same_body = |hooks: &[Hook]| {
+        hooks
+            .iter()
+            .all(|h| h.body == hooks[0].body && h.signature == hooks[0].signature)
+    };
+    let (sent0, failed0) = (mail_counter(&t.app, "mail_sent"), mail_counter(&t.app, "mail_failed"));
+
+    // 503, 500, then 200: the same signed body three times, then delivered.
+    reset();
     let attempts: Vec<Hook> = (0..3).map(|_| sink.next()).collect();
-    assert!(attempts
-        .iter()
-        .all(|h| h.body == attempts[0].body && h.signature == attempts[0].signature));
+    assert!(same_body(&attempts));
     assert!(t.app.outbox.flush(Duration::from_secs(10)));
-    // A 400 is final: one request, no retry.
-    assert_eq!(
-        t.post("/request-password-reset", json!({"email": "retry@example.com"}))
-            .status,
-        200
-    );
-    sink.next();
+    assert_eq!(mail_counter(&t.app, "mail_sent"), sent0 + 1);
+    assert_eq!(mail_counter(&t.app, "mail_failed"), failed0);
+
+    // 503 three times: all three attempts are made, then the message is given up on; no
+    // fourth attempt follows.
+    reset();
+    let attempts: Vec<Hook> = (0..3).map(|_| sink.next()).collect();
+    assert!(same_body(&attempts));
     assert!(t.app.outbox.flush(Duration::from_secs(10)));
-    assert!(sink.rx.try_recv().is_err(), "a 4xx answer is not retried");
+    assert!(sink.rx.try_recv().is_err(), "no attempt beyond the policy's three");
+    assert_eq!(mail_counter(&t.app, "mail_failed"), failed0 + 1);
+    assert_eq!(mail_counter(&t.app, "mail_sent"), sent0 + 1);
+
+    // A 400 is final: one request, no retry. The next request the sink sees is a new mail,
+    // so a retry of the refused one would show up as a second copy of its body.
+    reset();
+    let refused = sink.next();
+    assert!(t.app.outbox.flush(Duration::from_secs(10)));
+    assert_eq!(mail_counter(&t.app, "mail_failed"), failed0 + 2);
+    reset();
+    let next = sink.next();
+    assert_ne!(next.body, refused.body, "a 4xx answer is not retried");
+    assert!(t.app.outbox.flush(Duration::from_secs(10)));
+    assert_eq!(mail_counter(&t.app, "mail_sent"), sent0 + 2);
 }
 
 /// The aiosmtpd sink process; killed when dropped.
