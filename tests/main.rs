@@ -60,3 +60,4 @@ mod storage_address; // proving an address (verify_address, a reset): provider a
 mod storage_contract; // the Storage trait's contract, on memory, PostgreSQL and SQLite
 mod storage_faults; // writes that fail: SQLite on a full disk, PostgreSQL refusing writes
 mod storage_token_lifetimes; // reset tokens end with password and email changes, single-use marks, rememberMe rows
+mod timing; // measured timing claims: constant-time comparison, the dummy hash of an unknown sign-in
