@@ -1,5 +1,6 @@
 //! Security details, one test each: `nosniff` everywhere, `no-store` on credentials, the HTML
-//! error page escapes, open redirects refused on every route, constant-time comparisons,
+//! error page escapes, open redirects refused on every route, secret comparisons routed through
+//! `constant_time_eq` (measured in `timing.rs`),
 //! weak secrets refused for https, and nothing sensitive in the logs.
 
 use serde_json::json;
@@ -175,30 +176,50 @@ crate::suite!(
     open_redirects_are_refused_on_every_route,
 );
 
-/// Every comparison of a secret value goes through `crypto::constant_time_eq`, which is
-/// `subtle`'s `ct_eq`; bcrypt's own verify uses `subtle` too. Reviewed paths: the cookie
-/// signature (`cookies::verify`) and the scrypt hash check (`auth::password`). Session tokens
-/// are looked up by key in storage (a hash or B-tree index), never compared by hand.
+/// A source check, not a measurement: every comparison of a secret value calls
+/// `crypto::constant_time_eq` (subtle's `ct_eq`, measured in `timing.rs`); bcrypt's own
+/// verify uses `subtle` too. Session tokens are looked up by key in storage (a hash or B-tree
+/// index), never compared by hand. A comparison site added elsewhere needs adding here.
 #[test]
-fn secret_comparisons_are_constant_time() {
+fn secret_comparisons_go_through_constant_time_eq() {
     let src = |f: &str| std::fs::read_to_string(format!("{}/src/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    let crypto = src("crypto.rs");
-    let body = crypto.split("pub fn constant_time_eq").nth(1).unwrap();
-    let body = &body[..body.find("\n}").unwrap()];
-    assert!(body.contains(".ct_eq("), "constant_time_eq must use subtle: {body}");
-    assert!(crypto.contains("use subtle::ConstantTimeEq;"));
-
-    let cookies = src("http/cookies.rs");
-    let verify = cookies.split("pub fn verify").nth(1).unwrap();
-    let verify = &verify[..verify.find("\n}").unwrap()];
-    assert!(verify.contains("crypto::constant_time_eq(expected.as_bytes(), sig.as_bytes())"));
-    assert!(!verify.contains("== sig") && !verify.contains("sig =="), "{verify}");
-
-    let password = src("auth/password.rs");
-    assert!(
-        password.contains("crypto::constant_time_eq("),
-        "scrypt check must be constant time"
-    );
+    // From `name` to the end of the function holding it.
+    let body = |file: &str, name: &str| {
+        let text = src(file);
+        let (_, rest) = text.split_once(name).unwrap_or_else(|| panic!("{name} not in {file}"));
+        rest[..rest.find("\n}").unwrap()].to_string()
+    };
+    let crypto = body("crypto.rs", "pub fn constant_time_eq");
+    assert!(crypto.contains(".ct_eq("), "constant_time_eq must use subtle: {crypto}");
+    for (file, function, call) in [
+        // the cookie signature
+        (
+            "http/cookies.rs",
+            "pub fn verify",
+            "crypto::constant_time_eq(expected.as_bytes(), sig.as_bytes())",
+        ),
+        // the scrypt hash check
+        ("auth/password.rs", "pub fn verify", "crypto::constant_time_eq("),
+        // emailed-link tokens (HS256)
+        (
+            "auth/verification_token.rs",
+            "pub fn verify",
+            "constant_time_eq(&sig, &expected)",
+        ),
+        // the OAuth state against its cookie
+        (
+            "endpoint/social/state.rs",
+            "state_mismatch",
+            "crypto::constant_time_eq(c.as_bytes(), state.as_bytes())",
+        ),
+    ] {
+        let code = body(file, function);
+        assert!(code.contains(call), "{file} {function} must call {call}: {code}");
+        assert!(!code.contains("== sig") && !code.contains("sig =="), "{file}: {code}");
+    }
+    // the delete-user token's owner, the email-verification addresses
+    assert!(src("api/delete_user.rs").contains("constant_time_eq(row.value.as_bytes(), user.id.as_bytes())"));
+    assert!(body("api/email_verification.rs", "fn same").contains("constant_time_eq(a.as_bytes(), b.as_bytes())"));
 
     assert!(sesame::crypto::constant_time_eq(b"same", b"same"));
     assert!(!sesame::crypto::constant_time_eq(b"same", b"sane"));
