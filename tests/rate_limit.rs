@@ -290,7 +290,8 @@ fn database_store_is_shared_and_exact(backend: Backend, kind: &str) {
         .expect("the backend has a rate-limit table");
     store_contract(store.as_ref());
 
-    // a second process on the same database shares the sign-in bucket
+    // a second app on the same storage shares the sign-in bucket (two real processes:
+    // `two_processes_share_buckets_*` below)
     let other = sesame::App::new(t.app.config.clone(), t.app.storage.clone(), t.clock.clone()).unwrap();
     assert_eq!(sign_in_from(&t, "203.0.113.77", None).status, 401);
     assert_eq!(sign_in_from(&t, "203.0.113.77", None).status, 401);
@@ -320,6 +321,83 @@ fn database_store_is_shared_and_exact(backend: Backend, kind: &str) {
         }
     });
     assert_eq!(allowed.into_inner(), 5);
+}
+
+/// Two `sesame serve` processes on one database with `storage`, the given rule, no other
+/// limits in the way; both killed when dropped.
+fn two_processes(database_url: &str, storage: &str, rule: &str) -> [crate::support::binary::Served; 2] {
+    let env = [
+        ("DATABASE_URL", database_url),
+        ("SESAME_RATE_LIMIT", "true"),
+        ("SESAME_RATE_LIMIT_STORAGE", storage),
+        ("SESAME_RATE_LIMIT_RULES", rule),
+    ];
+    [crate::support::binary::serve(&env), crate::support::binary::serve(&env)]
+}
+
+fn sign_in_at(addr: std::net::SocketAddr) -> crate::support::http_client::RawResponse {
+    crate::support::http_client::send(
+        addr,
+        "POST",
+        "/api/auth/sign-in/email",
+        &[("content-type", "application/json")],
+        json!({"email": "nobody@example.com", "password": "wrong-password"})
+            .to_string()
+            .as_bytes(),
+    )
+}
+
+/// With `SESAME_RATE_LIMIT_STORAGE=database`, two real processes on one database count a
+/// client's requests in one bucket: the fourth is refused whichever process it reaches. (With
+/// `memory` each process would allow three.) The window is an hour, so no tick of the real
+/// clock resets it.
+fn two_processes_share_buckets(database_url: &str) {
+    let [a, b] = two_processes(database_url, "database", "/ok=3/3600");
+    let ok = |addr| crate::support::http_client::send(addr, "GET", "/api/auth/ok", &[], b"");
+    for addr in [a.addr, b.addr, a.addr] {
+        assert_eq!(ok(addr).status, 200);
+    }
+    for addr in [b.addr, a.addr] {
+        let resp = ok(addr);
+        assert_eq!(resp.status, 429, "{}", String::from_utf8_lossy(&resp.body));
+        assert_eq!(resp.json()["code"], "RATE_LIMITED");
+    }
+    // Another path of the same client has a bucket of its own.
+    assert_eq!(sign_in_at(b.addr).status, 401);
+}
+
+#[test]
+fn two_processes_share_buckets_on_sqlite() {
+    let file = crate::support::sqlite::SqliteFile::new();
+    two_processes_share_buckets(&format!("sqlite:{}", file.path.display()));
+}
+
+#[test]
+fn two_processes_share_buckets_on_postgres() {
+    let Some(schema) = crate::support::postgres::PgSchema::create() else {
+        return;
+    };
+    two_processes_share_buckets(&schema.url());
+}
+
+/// Password attempts are counted in the database even when the other buckets live in each
+/// process's memory: an attacker spreading sign-ins over the processes behind a load balancer
+/// still gets the sign-in limit once, not once per process.
+#[test]
+fn two_processes_share_password_attempts_even_with_memory_buckets() {
+    let file = crate::support::sqlite::SqliteFile::new();
+    let [a, b] = two_processes(
+        &format!("sqlite:{}", file.path.display()),
+        "memory",
+        "/sign-in/email=3/3600",
+    );
+    for addr in [a.addr, b.addr, a.addr] {
+        assert_eq!(sign_in_at(addr).status, 401);
+    }
+    // b has seen two sign-ins of its own: only the shared attempt count refuses this one.
+    let resp = sign_in_at(b.addr);
+    assert_eq!(resp.status, 429, "{}", String::from_utf8_lossy(&resp.body));
+    assert_eq!(resp.json()["code"], "RATE_LIMITED");
 }
 
 #[test]
