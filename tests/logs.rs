@@ -225,7 +225,7 @@ fn control_characters_from_clients_never_reach_the_log_raw() {
     }
 }
 
-/// Sign-up, sign-in, a wrong password, get-session and change-password against the binary at
+/// Sign-up, sign-in, a wrong password, get-session, change-password and a reset link against the binary at
 /// the most verbose level, in both formats: no password, token, cookie or query string in any
 /// line.
 #[test]
@@ -251,6 +251,15 @@ fn logs_hold_no_secrets_at_any_level_in_either_format() {
         let token = signup.json()["token"].as_str().unwrap().to_string();
         let cookie = signup.set_cookies()[0].split(';').next().unwrap().to_string();
         let cookie_value = cookie.split_once('=').unwrap().1.to_string();
+        let signin = http_client::send(
+            addr,
+            "POST",
+            "/api/auth/sign-in/email",
+            &JSON,
+            &body(json!({"email": "logger@example.com", "password": password})),
+        );
+        assert_eq!(signin.status, 200);
+        let signin_token = signin.json()["token"].as_str().unwrap().to_string();
         let wrong = http_client::send(
             addr,
             "POST",
@@ -289,14 +298,16 @@ fn logs_hold_no_secrets_at_any_level_in_either_format() {
         assert!(reset.status >= 300);
         assert_eq!(served.terminate(), Some(0));
         let lines = served.lines();
+        // This process's own log: exactly the six requests above.
         let access = lines.iter().filter(|l| l.contains("sesame::access")).count();
-        assert!(access >= 5, "{format}: the access log was captured: {lines:#?}");
+        assert_eq!(access, 6, "{format}: the access log was captured: {lines:#?}");
         for line in &lines {
             for secret in [
                 password,
                 new_password,
                 "wrong-Pa55-xx1",
                 token.as_str(),
+                signin_token.as_str(),
                 cookie_value.as_str(),
                 "qv-8841",
                 "qv-7730",
