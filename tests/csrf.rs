@@ -1,5 +1,5 @@
-//! Origin and CSRF rules (spec §9.1–9.2): the router-level Origin check on cookie-bearing
-//! POSTs, the Fetch-Metadata rules of sign-in and sign-up, trusted-origin patterns,
+//! Origin and CSRF rules: the router-level Origin check on cookie-bearing requests to every
+//! state-changing route of the table, the Fetch-Metadata rules of sign-in and sign-up, trusted-origin patterns,
 //! callbackURL validation, the order these run in, and that in-process calls skip them.
 
 use serde_json::json;
@@ -83,7 +83,7 @@ fn cookie_bearing_posts_need_a_trusted_origin(t: &TestApp) {
     );
     assert_error(&post(&same_origin), 403, "MISSING_OR_NULL_ORIGIN");
 
-    // Every state-changing endpoint gets the check; sign-out too.
+    // Sign-out gets the check too (every state-changing route: the sweep above).
     assert_error(
         &t.post_headers("/sign-out", json!({}), &[("cookie", c)]),
         403,
@@ -373,7 +373,77 @@ fn in_process_calls_skip_the_router_level_checks(t: &TestApp) {
     assert_eq!((err.status, err.code.as_ref()), (400, "VALIDATION_ERROR"));
 }
 
+/// Every state-changing route of the route table (every method but GET, HEAD and OPTIONS) on
+/// the app with every route (all plugins, every flow, providers configured), path parameters
+/// filled with real values: a request carrying the session cookie without a trusted Origin is
+/// refused (no Origin, an untrusted Origin, an untrusted Referer), and no table and no outbox
+/// changed.
+fn every_state_changing_route_refuses_cookies_without_a_trusted_origin(t: &TestApp) {
+    use crate::support::everything::{self, PathValues};
+    use sesame::http::{Method, Request};
+    let all = everything::app(t.backend);
+    let t = &all.t;
+    let s = t.signed_up("csrf-all@example.com");
+    let values = PathValues::for_user(t, "csrf-all@example.com");
+    let before = t.db_snapshot();
+    assert_eq!(before.mail.len(), 1, "the reset email");
+    if t.backend != crate::support::Backend::Memory {
+        assert_eq!(before.tables["user"].len(), 1);
+        assert_eq!(before.tables["verification"].len(), 1, "the reset token");
+    }
+    let routes: Vec<_> = t
+        .app
+        .router
+        .routes()
+        .iter()
+        .filter(|r| !matches!(r.method, Method::Get | Method::Head | Method::Options))
+        .collect();
+    // The sweep is over the real table: sign-up, sign-in, the plugins', change-email,
+    // delete-user, the OAuth callback's form_post…
+    for key in [
+        "signUpEmail",
+        "signInUsername",
+        "changeEmail",
+        "deleteUser",
+        "callbackOAuthPost",
+    ] {
+        assert!(routes.iter().any(|r| r.key == key), "{key} is not swept");
+    }
+    let mut checked = 0;
+    for route in &routes {
+        let path = everything::fill(route.path, &values);
+        for (extra, code) in [
+            (None, "MISSING_OR_NULL_ORIGIN"),
+            (Some(("origin", EVIL)), "INVALID_ORIGIN"),
+            (Some(("origin", "null")), "MISSING_OR_NULL_ORIGIN"),
+            (Some(("referer", "http://evil.com/form")), "INVALID_ORIGIN"),
+        ] {
+            let mut req = Request::new(route.method.clone(), &format!("{}{path}", crate::support::BASE))
+                .with_json(&json!({}))
+                .with_header("cookie", &s.cookie);
+            if let Some((name, value)) = extra {
+                req = req.with_header(name, value);
+            }
+            let resp = t.send(req);
+            assert_eq!(
+                (resp.status, json_body(&resp)["code"].as_str()),
+                (403, Some(code)),
+                "{} {path} with {extra:?}",
+                route.method.as_str()
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(t.db_snapshot(), before, "a refused request changed something");
+    assert!(t.session_exists(&s.token));
+    println!(
+        "csrf: {checked} refused requests over {} state-changing routes",
+        routes.len()
+    );
+}
+
 crate::suite!(
+    every_state_changing_route_refuses_cookies_without_a_trusted_origin,
     cookie_bearing_posts_need_a_trusted_origin,
     origin_check_runs_before_validation,
     sign_in_and_sign_up_fetch_metadata_rules,

@@ -5,6 +5,7 @@
 
 pub mod binary;
 pub mod browser;
+pub mod db_snapshot;
 pub mod everything;
 pub mod fake_provider;
 pub mod http_client;
