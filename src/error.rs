@@ -182,6 +182,12 @@ impl ApiError {
         self
     }
 
+    /// Whether this is the error `code` names (`err.is(codes::INVALID_EMAIL_OR_PASSWORD)`), as
+    /// Better Auth's callers compare `APIError.body.code`.
+    pub fn is(&self, code: ErrorCode) -> bool {
+        self.code == code.code
+    }
+
     /// The status name Better Auth's `APIError.status` carries (`"UNAUTHORIZED"`, …).
     pub fn status_name(&self) -> &'static str {
         status_name(self.status)

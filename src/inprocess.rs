@@ -191,6 +191,22 @@ impl<A> Answered<A> {
             .map(|(_, v)| v.as_str())
             .collect()
     }
+
+    /// The cookies this answer set, as the `cookie` header of a next call (`name=value; …`;
+    /// a cleared cookie, with an empty value, is left out), like Better Auth's callers carry
+    /// the `set-cookie` of `returnHeaders` into the next request's headers.
+    pub fn cookie_header(&self) -> String {
+        self.set_cookies()
+            .into_iter()
+            .filter_map(|line| line.split(';').next())
+            .map(str::trim)
+            .filter(|pair| {
+                pair.split_once('=')
+                    .is_some_and(|(name, value)| !name.is_empty() && !value.is_empty())
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 impl<B: Input, Q: Input, A: DeserializeOwned> Call<'_, B, Q, A> {

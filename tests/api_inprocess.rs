@@ -304,7 +304,59 @@ fn every_route_has_its_typed_in_process_function() {
     }
 }
 
+/// `Answered::cookie_header` turns the answer's `set-cookie` lines into the next call's
+/// `cookie` header; `ApiError::is` tells the error by its code.
+fn answered_cookies_carry_the_session_and_errors_tell_their_code(t: &TestApp) {
+    let signed_up = t
+        .app
+        .endpoint(&api::SIGN_UP_EMAIL)
+        .body(SignUpEmailBody {
+            name: "Cookie".into(),
+            email: "cookie@example.com".into(),
+            password: PASSWORD.into(),
+            remember_me: Some(false),
+            ..Default::default()
+        })
+        .with_headers()
+        .unwrap();
+    let cookie = signed_up.cookie_header();
+    assert_eq!(cookie, cookie_from(&signed_up.headers));
+    assert!(cookie.starts_with("better-auth.session_token=") && cookie.contains("; better-auth.dont_remember="));
+    let session = t
+        .app
+        .endpoint(&api::GET_SESSION)
+        .header("cookie", &cookie)
+        .send()
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.user.id, signed_up.data.user.id);
+
+    // Sign-out clears the cookies: nothing is left to carry.
+    let signed_out = t
+        .app
+        .endpoint(&api::SIGN_OUT)
+        .header("cookie", &cookie)
+        .with_headers()
+        .unwrap();
+    assert!(!signed_out.set_cookies().is_empty());
+    assert_eq!(signed_out.cookie_header(), "");
+
+    let err = t
+        .app
+        .endpoint(&api::SIGN_IN_EMAIL)
+        .body(SignInEmailBody {
+            email: "cookie@example.com".into(),
+            password: "not the password".into(),
+            ..Default::default()
+        })
+        .send()
+        .unwrap_err();
+    assert!(err.is(sesame::error::codes::INVALID_EMAIL_OR_PASSWORD));
+    assert!(!err.is(sesame::error::codes::USER_NOT_FOUND));
+}
+
 crate::suite!(
+    answered_cookies_carry_the_session_and_errors_tell_their_code,
     call_returns_the_data,
     call_with_headers_returns_status_headers_and_cookies,
     call_as_response_renders_success_and_errors,

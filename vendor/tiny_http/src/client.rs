@@ -184,7 +184,11 @@ impl ClientConnection {
                     // Sesame patch: obsolete line folding (a line starting with whitespace) is
                     // refused, as RFC 9112 §5.2 allows: folded into the previous field by one
                     // reader and a field of its own for another, it smuggles headers.
-                    if line.as_bytes().first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+                    if line
+                        .as_bytes()
+                        .first()
+                        .is_some_and(|b| *b == b' ' || *b == b'\t')
+                    {
                         return Err(ReadError::BadFraming(version));
                     }
                     let name_ok = match line.as_str().split_once(':') {

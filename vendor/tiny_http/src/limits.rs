@@ -250,12 +250,25 @@ mod tests {
         assert!(PerIp::try_new(&table, ip("10.0.0.1"), 2).is_none());
         let _b = PerIp::try_new(&table, ip("10.0.0.2"), 2).unwrap();
         let _v6 = PerIp::try_new(&table, ip("2001:db8::1"), 1).unwrap();
-        assert!(PerIp::try_new(&table, ip("2001:db8::ffff:1"), 1).is_none(), "same /64");
-        assert!(PerIp::try_new(&table, ip("2001:db8:0:1::1"), 1).is_some(), "another /64");
+        assert!(
+            PerIp::try_new(&table, ip("2001:db8::ffff:1"), 1).is_none(),
+            "same /64"
+        );
+        assert!(
+            PerIp::try_new(&table, ip("2001:db8:0:1::1"), 1).is_some(),
+            "another /64"
+        );
         drop(a1);
         let _a3 = PerIp::try_new(&table, ip("10.0.0.1"), 2).unwrap();
         drop(a2);
-        assert!(PerIp::try_new(&table, ip("10.0.0.1"), 0).is_some(), "0: no cap");
-        assert_eq!(table.counts.lock().unwrap().len(), 3, "freed addresses leave the map");
+        assert!(
+            PerIp::try_new(&table, ip("10.0.0.1"), 0).is_some(),
+            "0: no cap"
+        );
+        assert_eq!(
+            table.counts.lock().unwrap().len(),
+            3,
+            "freed addresses leave the map"
+        );
     }
 }

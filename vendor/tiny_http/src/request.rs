@@ -402,7 +402,9 @@ impl Request {
     ///
     /// # Example
     ///
-    /// ```no_run
+    /// (Sesame patch: `ignore`, as upstream's dev-dependency `rustc_serialize` is left out.)
+    ///
+    /// ```ignore
     /// # extern crate rustc_serialize;
     /// # extern crate tiny_http;
     /// # use rustc_serialize::json::Json;

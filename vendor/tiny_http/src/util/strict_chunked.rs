@@ -37,7 +37,10 @@ pub(crate) struct StrictChunkedDecoder<R> {
 }
 
 fn invalid(what: &str) -> io::Error {
-    io::Error::new(ErrorKind::InvalidInput, format!("malformed chunked body: {what}"))
+    io::Error::new(
+        ErrorKind::InvalidInput,
+        format!("malformed chunked body: {what}"),
+    )
 }
 
 fn is_tchar(b: u8) -> bool {
@@ -114,7 +117,10 @@ impl<R: Read> StrictChunkedDecoder<R> {
             if colon == 0 || !line[..colon].iter().all(|&b| is_tchar(b)) {
                 return Err(invalid("malformed trailer field"));
             }
-            if line[colon + 1..].iter().any(|&b| b.is_ascii_control() && b != b'\t') {
+            if line[colon + 1..]
+                .iter()
+                .any(|&b| b.is_ascii_control() && b != b'\t')
+            {
                 return Err(invalid("control character in a trailer"));
             }
         }
@@ -161,8 +167,14 @@ fn check_extensions(mut ext: &[u8]) -> io::Result<()> {
                             ext = rest;
                             break;
                         }
-                        [b'\\', q, rest @ ..] if *q == b'\t' || (b' '..=b'~').contains(q) => ext = rest,
-                        [b, rest @ ..] if *b == b'\t' || (b' '..=b'~').contains(b) && *b != b'\\' => ext = rest,
+                        [b'\\', q, rest @ ..] if *q == b'\t' || (b' '..=b'~').contains(q) => {
+                            ext = rest
+                        }
+                        [b, rest @ ..]
+                            if *b == b'\t' || (b' '..=b'~').contains(b) && *b != b'\\' =>
+                        {
+                            ext = rest
+                        }
                         _ => return Err(invalid("chunk extension value")),
                     }
                 }
@@ -228,7 +240,9 @@ mod tests {
 
     #[test]
     fn reads_well_formed_bodies_and_stops_at_their_end() {
-        let (body, rest) = decode(b"5\r\nhello\r\n6;a=b;c=\"d \\\" e\"\r\n world\r\n0\r\nX-T: v\r\n\r\nNEXT").unwrap();
+        let (body, rest) =
+            decode(b"5\r\nhello\r\n6;a=b;c=\"d \\\" e\"\r\n world\r\n0\r\nX-T: v\r\n\r\nNEXT")
+                .unwrap();
         assert_eq!(body, b"hello world");
         assert_eq!(rest, b"NEXT");
         let (body, _) = decode(b"A \t; ext\r\n0123456789\r\n0\r\n\r\n").unwrap();
@@ -257,7 +271,12 @@ mod tests {
             b"0\r\nX-T: a\0\r\n\r\n",
         ] {
             let err = decode(bad).expect_err(&String::from_utf8_lossy(bad));
-            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                err.kind(),
+                ErrorKind::InvalidInput,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         let eof = decode(b"5\r\nhel").unwrap_err();
         assert_eq!(eof.kind(), ErrorKind::UnexpectedEof);
