@@ -46,6 +46,7 @@ mod plugin_jwt; // /token, /jwks, set-auth-jwt, key storage
 mod plugin_jwt_interop; // Better Auth's jwks rows, PyJWT cross-check, JwksStore contract
 mod plugin_open_api; // the OpenAPI document and reference page
 mod plugin_two_factor; // TOTP set-up, the sign-in challenge, wrong and replayed codes, limits
+mod plugin_two_factor_codes; // emailed one-time codes and backup codes: delivery, expiry, tries, single use
 mod plugin_two_factor_interop; // a Better Auth twoFactor row, real socket, in-process API, rate limit
 mod plugin_username; // username sign-up, sign-in and availability
 mod rate_limit;

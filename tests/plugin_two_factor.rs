@@ -90,7 +90,7 @@ fn password_sign_in_answers_a_challenge_and_no_session(backend: Backend) {
     assert_eq!(resp.status, 200);
     assert_eq!(
         json_body(&resp),
-        json!({"twoFactorRedirect": true, "twoFactorMethods": ["totp"]})
+        json!({"twoFactorRedirect": true, "twoFactorMethods": ["totp", "otp"]})
     );
     assert_eq!(resp.header("location"), Some("/home"));
     let two_factor = set_cookie(&resp, "better-auth.two_factor").unwrap();

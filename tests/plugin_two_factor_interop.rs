@@ -90,6 +90,18 @@ fn a_better_auth_row_is_accepted(backend: Backend) {
         .unwrap()
         .contains("Max-Age"));
     assert_eq!(c.session_user()["id"], user_id.as_str());
+
+    // Better Auth's encrypted backup codes work, once each, and the rest stay readable to it.
+    let backup = fx["backupCodes"][0].as_str().unwrap();
+    let mut c = Client::new(&t);
+    c.sign_in();
+    assert_eq!(
+        c.post("/two-factor/verify-backup-code", json!({"code": backup})).status,
+        200
+    );
+    let row = t.storage().find_two_factor(&user_id).unwrap().unwrap();
+    let left = sesame::plugins::two_factor::vault::open_codes(fx["secret"].as_str().unwrap(), &row.backup_codes);
+    assert_eq!(left.unwrap().unwrap().len(), 9);
 }
 
 fn the_flow_works_over_a_real_socket(backend: Backend) {

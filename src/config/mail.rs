@@ -137,7 +137,7 @@ pub const DELETE_USER_EXPIRES_IN: Var<i64> = Var::new(
 pub const RECIPIENT_LIMIT: Var<Option<crate::ratelimit::Rule>> = Var::new(
     "SESAME_EMAIL_RECIPIENT_LIMIT",
     Default::Value("5/3600"),
-    "Emails per recipient address per SECONDS (MAX/SECONDS or off), counted apart for verification and reset mail and for other mail; more are not sent. Off with SESAME_RATE_LIMIT=false",
+    "Emails per recipient address per SECONDS (MAX/SECONDS or off), counted apart for verification, reset and two-factor code mail and for other mail; more are not sent. Off with SESAME_RATE_LIMIT=false",
     recipient_limit,
 );
 

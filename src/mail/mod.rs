@@ -32,22 +32,28 @@ pub enum MailKind {
     /// no link, just the notice that it cannot be used (the requester sees the same answer).
     ChangeEmailInUse,
     DeleteAccount,
+    /// The two-factor plugin's one-time code (no link; the code is the token).
+    TwoFactorOtp,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 6] = [
+    pub const ALL: [MailKind; 7] = [
         MailKind::Verification,
         MailKind::ResetPassword,
         MailKind::ChangeEmailConfirmation,
         MailKind::ChangeEmailVerification,
         MailKind::ChangeEmailInUse,
         MailKind::DeleteAccount,
+        MailKind::TwoFactorOtp,
     ];
 
     /// Account-security mail (a link for the recipient's own account): delivered before any
     /// other and limited per recipient apart from it.
     pub fn is_security(self) -> bool {
-        matches!(self, MailKind::Verification | MailKind::ResetPassword)
+        matches!(
+            self,
+            MailKind::Verification | MailKind::ResetPassword | MailKind::TwoFactorOtp
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +64,7 @@ impl MailKind {
             MailKind::ChangeEmailVerification => "change-email-verification",
             MailKind::ChangeEmailInUse => "change-email-in-use",
             MailKind::DeleteAccount => "delete-account",
+            MailKind::TwoFactorOtp => "two-factor-otp",
         }
     }
 }

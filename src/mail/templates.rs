@@ -22,6 +22,9 @@ pub fn compose(letter: &Letter<'_>) -> Mail {
     if letter.kind == MailKind::ChangeEmailInUse {
         return in_use_notice(letter);
     }
+    if letter.kind == MailKind::TwoFactorOtp {
+        return code_notice(letter);
+    }
     let app = letter.app_name;
     let (subject, intro, action) = match letter.kind {
         MailKind::Verification => (
@@ -47,8 +50,8 @@ pub fn compose(letter: &Letter<'_>) -> Mail {
             format!("Please confirm this new email address for your {app} account."),
             "Verify new email address",
         ),
-        // Composed by `in_use_notice`: it has no link.
-        MailKind::ChangeEmailInUse => (String::new(), String::new(), ""),
+        // Composed by `in_use_notice` and `code_notice`: they have no link.
+        MailKind::ChangeEmailInUse | MailKind::TwoFactorOtp => (String::new(), String::new(), ""),
         MailKind::DeleteAccount => (
             format!("Confirm the deletion of your {app} account"),
             format!("Someone asked to delete your {app} account. This cannot be undone."),
@@ -118,6 +121,37 @@ fn in_use_notice(letter: &Letter<'_>) -> Mail {
     }
 }
 
+/// A one-time code to type in (the two-factor email OTP): no link to click.
+fn code_notice(letter: &Letter<'_>) -> Mail {
+    let app = letter.app_name;
+    let subject = format!("Your {app} verification code");
+    let intro = format!("Your {app} verification code is:");
+    let validity = format!("It expires in {}.", duration_words(letter.expires_in));
+    let advice = "If you did not just sign in, someone else knows your password: change it.";
+    let text = format!("{intro}\n\n{}\n\n{validity}\n{advice}\n\n{app}\n", letter.token);
+    let html = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{subject}</title></head>\
+<body style=\"font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;color:#222\">\
+<p>{intro}</p><p style=\"font-size:1.6rem;letter-spacing:.3rem;font-weight:bold\">{code}</p>\
+<p style=\"font-size:.9rem\">{validity} {advice}</p><p style=\"color:#777\">{app}</p></body></html>\n",
+        subject = escape(&subject),
+        intro = escape(&intro),
+        code = escape(letter.token),
+        validity = escape(&validity),
+        advice = escape(advice),
+        app = escape(app),
+    );
+    Mail {
+        kind: letter.kind,
+        to: letter.to.to_string(),
+        subject,
+        text,
+        html,
+        url: String::new(),
+        token: letter.token.to_string(),
+    }
+}
+
 /// `3600` → `1 hour`, `86400` → `24 hours`, `90` → `90 seconds`.
 pub fn duration_words(seconds: i64) -> String {
     let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
@@ -137,7 +171,8 @@ mod tests {
     #[test]
     fn both_parts_name_the_app_link_and_expiry() {
         let url = "http://localhost:3000/api/auth/verify-email?token=a.b.c&callbackURL=%2F";
-        for kind in MailKind::ALL.into_iter().filter(|k| *k != MailKind::ChangeEmailInUse) {
+        let linkless = [MailKind::ChangeEmailInUse, MailKind::TwoFactorOtp];
+        for kind in MailKind::ALL.into_iter().filter(|k| !linkless.contains(k)) {
             let mail = compose(&Letter {
                 kind,
                 app_name: "Acme <Auth>",
@@ -169,6 +204,23 @@ mod tests {
         assert!(mail.text.contains("taken@example.com") && mail.text.contains("cannot be used"));
         assert!(!mail.text.contains("http") && !mail.html.contains("href"));
         assert_eq!((mail.url.as_str(), mail.token.as_str()), ("", ""));
+    }
+
+    #[test]
+    fn the_code_notice_shows_the_code_and_no_link() {
+        let mail = compose(&Letter {
+            kind: MailKind::TwoFactorOtp,
+            app_name: "Acme",
+            to: "ada@example.com",
+            url: "",
+            token: "042917",
+            expires_in: 180,
+            new_email: None,
+        });
+        assert!(mail.text.contains("042917") && mail.html.contains("042917"));
+        assert!(mail.text.contains("expires in 3 minutes"));
+        assert!(!mail.text.contains("http") && !mail.html.contains("href"));
+        assert_eq!((mail.url.as_str(), mail.token.as_str()), ("", "042917"));
     }
 
     #[test]

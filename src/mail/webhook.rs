@@ -59,7 +59,7 @@ pub fn signature(key: &[u8], body: &[u8]) -> String {
     out
 }
 
-/// The JSON body for a mail.
+/// The JSON body for a mail: `{kind, to, subject, text, html, url, token}`.
 pub fn body(mail: &Mail) -> Vec<u8> {
     json!({
         "kind": mail.kind.as_str(),
@@ -67,7 +67,9 @@ pub fn body(mail: &Mail) -> Vec<u8> {
         "subject": mail.subject,
         "text": mail.text,
         "html": mail.html,
-        "url": mail.url,
+        // A mail with nothing to click (a one-time code, an in-use notice) has `url: null`, as
+        // Better Auth's reference posts its two-factor OTP.
+        "url": (!mail.url.is_empty()).then_some(&mail.url),
         "token": mail.token,
     })
     .to_string()

@@ -3,6 +3,7 @@
 # `sesame serve` processes, on memory, SQLite and PostgreSQL storage:
 #   client-flow.mjs   email/password, sessions, user, password (core)
 #   plugins-flow.mjs  username + bearer plugins;  jwt-client.mjs  jwt plugin (jose verifies)
+#   two-factor-flow.mjs  twoFactorClient: TOTP, trusted device, emailed OTP (webhook), backup codes
 #   email-flow.mjs    every email flow, links from real deliveries: signed webhook and SMTP
 #   oauth-flow.mjs    signIn.social with a generic OIDC provider and built-in GitHub (fakes)
 #   admin-flow.mjs    adminClient's tour; the first admin made by `sesame user create` (SQLite, PostgreSQL)
@@ -90,6 +91,11 @@ for storage in "${storages[@]}"; do
     start "prefix-$storage" "$db" SESAME_COOKIE_PREFIX=myapp SESAME_RATE_LIMIT=false
     node client-flow.mjs "$url" myapp || fail
   fi
+
+  tfa_hook=$(free_port)
+  start "two-factor-$storage" "$db" SESAME_PLUGINS=two-factor SESAME_EMAIL_WEBHOOK_URL="http://127.0.0.1:$tfa_hook/" \
+    SESAME_RATE_LIMIT_RULES="/two-factor/*=50/10,/sign-in*=50/10"
+  node two-factor-flow.mjs "$url" "$tfa_hook" || fail
 
   mail_flags=(SESAME_SEND_VERIFICATION_ON_SIGN_UP=true SESAME_CHANGE_EMAIL=true SESAME_DELETE_USER=true SESAME_RATE_LIMIT=false)
   hook=$(free_port)

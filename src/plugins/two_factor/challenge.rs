@@ -148,9 +148,8 @@ pub fn sign_in_guard(
     if storage.find_two_factor(&user.id)?.is_some_and(|r| r.is_verified()) {
         methods.push("totp");
     }
-    if super::otp_available(ctx) {
-        methods.push("otp");
-    }
+    // Every user can get an emailed code: Sesame always has a mail transport.
+    methods.push("otp");
     Ok(Some(json!({ "twoFactorRedirect": true, "twoFactorMethods": methods })))
 }
 
@@ -198,6 +197,14 @@ impl Prover {
         match self {
             Prover::Session(s) => &s.user,
             Prover::SignIn(p) => &p.user,
+        }
+    }
+
+    /// The key the email OTP is stored under: the challenge, or the user and session.
+    pub fn key(&self) -> String {
+        match self {
+            Prover::Session(s) => format!("{}!{}", s.user.id, s.session.id),
+            Prover::SignIn(p) => p.identifier.clone(),
         }
     }
 

@@ -18,8 +18,9 @@
 //! The `twoFactor` row's secret and backup codes are encrypted in Better Auth's own format
 //! (`vault.rs`), so a database Better Auth wrote keeps working, both ways.
 
-mod backup;
+pub mod backup;
 mod challenge;
+mod otp;
 mod routes;
 pub mod totp;
 pub mod vault;
@@ -56,6 +57,8 @@ two_factor_codes! {
     INVALID_TWO_FACTOR_COOKIE => "Invalid two factor cookie",
 }
 
+pub use backup::{BackupCodesAnswer, VerifyBackupCodeBody, GENERATE_BACKUP_CODES, VERIFY_BACKUP_CODE};
+pub use otp::{OtpSentAnswer, SendOtpBody, SEND_OTP, VERIFY_OTP};
 pub use routes::{
     EnableAnswer, EnableBody, PasswordBody, TotpUriAnswer, VerifiedAnswer, VerifyCodeBody, DISABLE, ENABLE,
     GET_TOTP_URI, VERIFY_TOTP,
@@ -63,7 +66,16 @@ pub use routes::{
 
 pub const PLUGIN: Plugin = Plugin {
     id: "two-factor",
-    endpoints: &[&ENABLE, &DISABLE, &GET_TOTP_URI, &VERIFY_TOTP],
+    endpoints: &[
+        &ENABLE,
+        &DISABLE,
+        &GET_TOTP_URI,
+        &VERIFY_TOTP,
+        &SEND_OTP,
+        &VERIFY_OTP,
+        &GENERATE_BACKUP_CODES,
+        &VERIFY_BACKUP_CODE,
+    ],
     error_codes: CODES,
     migrations: &[crate::migration!("plugin_two_factor_0001", "plugins/two_factor")],
     hooks: &TwoFactorHooks,
@@ -72,11 +84,6 @@ pub const PLUGIN: Plugin = Plugin {
 /// `len` characters of Better Auth's `generateRandomString` alphabet (`[a-z0-9A-Z_-]`).
 fn random_token(len: usize) -> String {
     crate::crypto::random_from(b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_", len)
-}
-
-/// Whether the email OTP method is offered. Not yet: its routes come with the OTP slice.
-fn otp_available(_ctx: &Ctx<'_>) -> bool {
-    false
 }
 
 /// The issuer shown in authenticator apps: `SESAME_TWO_FACTOR_ISSUER`, else the app name.
