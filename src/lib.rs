@@ -63,6 +63,7 @@ pub use app::App;
 pub use config::Config;
 pub use error::ApiError;
 pub use inprocess::{Answered, ApiInput, ApiOutput, Call};
+pub use server::Running;
 
 #[cfg(test)]
 mod tests {

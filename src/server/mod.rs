@@ -19,7 +19,7 @@ mod metrics_listener;
 mod slow_lane;
 
 use std::io::Read;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,35 +31,59 @@ use crate::app::App;
 use crate::error::{codes, ApiError};
 use crate::http::{request_id, Method, Request, Response};
 
-/// A running server: its address and the means to stop it.
+/// A running server: its address, its app, and the means to stop it. [`Running::stop`], or
+/// dropping it, stops accepting requests, lets the requests already read finish, and joins
+/// every thread the server started; the port is closed when it returns.
 pub struct Running {
     pub addr: SocketAddr,
     /// Where `/metrics` is served (`SESAME_METRICS_ADDR`), if anywhere.
     pub metrics_addr: Option<SocketAddr>,
+    app: Arc<App>,
     metrics: Option<metrics_listener::MetricsListener>,
-    server: Arc<tiny_http::Server>,
+    server: Option<Arc<tiny_http::Server>>,
     stopping: Arc<AtomicBool>,
     workers: Vec<std::thread::JoinHandle<()>>,
-    lane: Arc<SlowLane>,
+    lane: Option<Arc<SlowLane>>,
 }
 
 impl Running {
+    /// The app being served, for in-process calls next to the HTTP ones.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// The endpoints' base URL on the bound address (`http://127.0.0.1:41234/api/auth`).
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.addr, self.app.config.base_path)
+    }
+
     /// Stops accepting requests, lets in-flight ones finish, and joins the workers.
-    pub fn stop(self) {
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    /// Once: the workers leave after the requests already queued, then the slow lane drains,
+    /// then the last handle on the tiny_http server goes, which closes the listening socket.
+    fn shutdown(&mut self) {
+        let Some(server) = self.server.take() else {
+            return;
+        };
         self.stopping.store(true, Ordering::SeqCst);
         for _ in &self.workers {
-            self.server.unblock();
+            server.unblock();
         }
-        for w in self.workers {
+        for w in self.workers.drain(..) {
             let _ = w.join();
         }
         // The workers are gone, so this is the last handle: the lane drains and stops.
-        if let Ok(lane) = Arc::try_unwrap(self.lane) {
+        if let Some(lane) = self.lane.take().and_then(|lane| Arc::try_unwrap(lane).ok()) {
             lane.stop();
         }
-        if let Some(m) = self.metrics {
+        if let Some(m) = self.metrics.take() {
             m.stop();
         }
+        // The workers' clones are gone too: dropping the server joins its accept thread.
+        drop(server);
     }
 
     /// Blocks until SIGINT or SIGTERM, then stops. Install the handlers with
@@ -73,6 +97,30 @@ impl Running {
         self.stop();
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl App {
+    /// Serves this app over HTTP on `addr` (`"127.0.0.1:0"` picks a free port; the handle's
+    /// `addr` says which), with `config.workers` workers, until the handle is stopped or
+    /// dropped. The binary's `sesame serve` runs the same server. An `Arc<App>` shared with
+    /// other code is served with [`start`].
+    pub fn serve(self, addr: impl ToSocketAddrs) -> anyhow::Result<Running> {
+        let app = Arc::new(self);
+        let mut last = None;
+        for at in addr.to_socket_addrs().context("resolving the address to serve on")? {
+            match start(app.clone(), at) {
+                Ok(running) => return Ok(running),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("no address to serve on")))
     }
 }
 
@@ -96,28 +144,40 @@ pub fn start(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<Running> {
     let server = Arc::new(server);
     let stopping = Arc::new(AtomicBool::new(false));
     let lane = Arc::new(SlowLane::start(&app)?);
-    let workers = (0..app.config.workers)
-        .map(|i| {
-            let (server, app, stopping, lane) = (server.clone(), app.clone(), stopping.clone(), lane.clone());
-            std::thread::Builder::new()
-                .name(format!("worker-{i}"))
-                .spawn(move || worker(&server, &app, &stopping, &lane))
-                .context("spawning worker")
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let metrics = match app.config.metrics_addr {
-        Some(at) => Some(metrics_listener::MetricsListener::start(app.clone(), at)?),
-        None => None,
-    };
-    Ok(Running {
+    let mut running = Running {
         addr,
-        metrics_addr: metrics.as_ref().map(|m| m.addr),
-        metrics,
-        server,
-        stopping,
-        workers,
-        lane,
-    })
+        metrics_addr: None,
+        app: app.clone(),
+        metrics: None,
+        server: Some(server.clone()),
+        stopping: stopping.clone(),
+        workers: Vec::new(),
+        lane: Some(lane.clone()),
+    };
+    let mut spawned = Ok(());
+    for i in 0..app.config.workers {
+        let (server, app, stopping, lane) = (server.clone(), app.clone(), stopping.clone(), lane.clone());
+        match std::thread::Builder::new()
+            .name(format!("worker-{i}"))
+            .spawn(move || worker(&server, &app, &stopping, &lane))
+        {
+            Ok(worker) => running.workers.push(worker),
+            Err(e) => {
+                spawned = Err(e).context("spawning worker");
+                break;
+            }
+        }
+    }
+    // `running` holds the last handles now, so a failure from here on drops it, which stops
+    // (and joins) what was started.
+    drop((server, lane));
+    spawned?;
+    if let Some(at) = app.config.metrics_addr {
+        let metrics = metrics_listener::MetricsListener::start(app.clone(), at)?;
+        running.metrics_addr = Some(metrics.addr);
+        running.metrics = Some(metrics);
+    }
+    Ok(running)
 }
 
 /// The per-connection limits handed to tiny_http.

@@ -142,6 +142,10 @@ pub struct Server {
 
     // result of TcpListener::local_addr()
     listening_addr: ListenAddr,
+
+    // Sesame patch: the accept thread, joined on drop so that the listening socket is closed
+    // once the server is dropped (a program that stops the server may bind the port again).
+    accept_thread: Option<thread::JoinHandle<()>>,
 }
 
 enum Message {
@@ -300,7 +304,7 @@ impl Server {
 
         let inside_close_trigger = close_trigger.clone();
         let inside_messages = messages.clone();
-        thread::spawn(move || {
+        let accept_thread = thread::spawn(move || {
             // a tasks pool is used to dispatch the connections into threads
             let tasks_pool = util::TaskPool::new();
 
@@ -411,6 +415,7 @@ impl Server {
             messages,
             close: close_trigger,
             listening_addr: local_addr,
+            accept_thread: Some(accept_thread),
         })
     }
 
@@ -491,6 +496,12 @@ impl Drop for Server {
         };
         if let Ok(stream) = maybe_stream {
             let _ = stream.shutdown(Shutdown::Both);
+            // Sesame patch: the connection woke the accept thread, which now sees `close` and
+            // ends, closing the listener. Without that connection (no file descriptor left)
+            // it could wait in `accept()` indefinitely, so it is not joined then.
+            if let Some(accept_thread) = self.accept_thread.take() {
+                let _ = accept_thread.join();
+            }
         }
 
         #[cfg(unix)]
