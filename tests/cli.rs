@@ -88,6 +88,7 @@ fn docs_and_scripts_mention_only_real_variables_and_each_plugin_documents_its_ow
         ("docs/plugins", &[".md"][..]),
         ("bench", &[".py"]),
         ("tests/js", &[".mjs", ".sh"]),
+        ("deploy", &[".service", ".conf", "Caddyfile"]),
     ] {
         for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
             let path = entry.unwrap().path().display().to_string();

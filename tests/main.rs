@@ -24,6 +24,7 @@ mod cookies; // signed-cookie format vs a Better Auth fixture, attributes, __Sec
 mod cors; // CORS for trusted origins: preflights, actual answers, refusals, bounds
 mod csrf; // Origin/Referer check, Fetch-Metadata, trusted origins, callbackURL rules
 mod delete_user; // delete-user and its emailed link
+mod deploy; // deploy/: the systemd unit (systemd-analyze verify), its sandboxing
 mod email_link_abuse; // replayed approvals, mail floods per recipient, link scanners, inbox oracles, login CSRF
 mod email_verification; // send-verification-email, verify-email, sending on sign-up / sign-in
 mod flood; // connection floods, slow clients, malformed HTTP over real sockets

@@ -78,7 +78,7 @@ pub const PUBLISHED_SECRETS: &[&str] = &[BETTER_AUTH_DEFAULT_SECRET, TEST_SECRET
 pub const MIN_SECRET_CHARS: usize = 32;
 
 /// Whether a URL host is this machine: `localhost`, `*.localhost`, or a loopback address.
-fn is_loopback_host(host: Option<url::Host<&str>>) -> bool {
+pub(super) fn is_loopback_host(host: Option<url::Host<&str>>) -> bool {
     match host {
         Some(url::Host::Domain(d)) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();

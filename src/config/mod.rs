@@ -381,6 +381,16 @@ impl Config {
                 cookies::MIN_SECRET_CHARS
             ));
         }
+        // Reachable from other machines, yet every link, redirect, cookie and the trusted
+        // origin name localhost: the classic first deployment that "works" only on the server.
+        let url = url::Url::parse(&self.base_origin).ok();
+        if !self.host.is_loopback() && url.as_ref().is_some_and(|u| cookies::is_loopback_host(u.host())) {
+            w.push(format!(
+                "listening on {} (reachable from other machines) while BETTER_AUTH_URL is {}: emailed links, redirects, cookies and the trusted origin all name this machine's loopback; set BETTER_AUTH_URL to the public URL",
+                self.host,
+                self.base_url()
+            ));
+        }
         if self.email.transport == MailTransport::Log {
             w.push("no mail transport configured: emails (with their links) are printed to stderr; set SESAME_SMTP_URL or SESAME_EMAIL_WEBHOOK_URL in production".to_string());
         }

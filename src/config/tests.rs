@@ -407,3 +407,33 @@ fn ip_address_headers() {
     let err = Config::from_vars(&vars(&[("SESAME_IP_ADDRESS_HEADERS", "x real ip")])).unwrap_err();
     assert!(format!("{err:#}").contains("SESAME_IP_ADDRESS_HEADERS"));
 }
+
+#[test]
+fn warns_when_listening_publicly_with_a_localhost_url() {
+    let warned = |pairs: &[(&str, &str)]| {
+        Config::from_vars(&vars(pairs))
+            .unwrap()
+            .warnings()
+            .iter()
+            .any(|w| w.contains("reachable from other machines") && w.contains("BETTER_AUTH_URL"))
+    };
+    let secret = ("BETTER_AUTH_SECRET", "a-long-enough-secret-0123456789abcdefgh");
+    assert!(warned(&[("HOST", "0.0.0.0"), secret]));
+    assert!(warned(&[
+        ("HOST", "::"),
+        ("BETTER_AUTH_URL", "http://127.0.0.1:3000"),
+        secret
+    ]));
+    assert!(warned(&[
+        ("HOST", "10.0.0.5"),
+        ("BETTER_AUTH_URL", "http://app.localhost:3000"),
+        secret
+    ]));
+    assert!(!warned(&[
+        ("HOST", "0.0.0.0"),
+        ("BETTER_AUTH_URL", "https://auth.example.com"),
+        secret
+    ]));
+    assert!(!warned(&[]));
+    assert!(!warned(&[("HOST", "::1")]));
+}

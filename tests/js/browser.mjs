@@ -3,13 +3,14 @@
 // no redirects (the tests look at them). `client` is Better Auth's official client using it.
 import { createAuthClient } from "better-auth/client";
 
-export function browser(baseURL, plugins = []) {
+// `fetchImpl` replaces Node's fetch (the proxy test connects from a chosen local address).
+export function browser(baseURL, plugins = [], { fetchImpl = fetch } = {}) {
   const jar = new Map();
   const open = async (input, init = {}) => {
     const headers = new Headers(init.headers || {});
     if (jar.size) headers.set("cookie", [...jar].map(([k, v]) => `${k}=${v}`).join("; "));
     headers.set("origin", baseURL);
-    const res = await fetch(input, { ...init, headers, redirect: "manual" });
+    const res = await fetchImpl(input, { ...init, headers, redirect: "manual" });
     for (const line of res.headers.getSetCookie()) {
       const [pair, ...attrs] = line.split(";");
       const eq = pair.indexOf("=");

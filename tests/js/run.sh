@@ -9,6 +9,7 @@
 #   admin-flow.mjs    adminClient's tour; the first admin made by `sesame user create` (SQLite, PostgreSQL)
 #   interop-pg.mjs    Better Auth itself on the same PostgreSQL database (users, cookies)
 #   cors-browser.mjs  headless Chromium: a page on a second origin uses the client (CORS)
+#   proxy-flow.mjs    through nginx and Caddy (deploy/'s configurations) with TLS under /auth
 # Without Node.js it skips with a message, except in CI, where it fails. PostgreSQL runs
 # when it answers (always in CI: .ci/run starts it).
 set -euo pipefail
@@ -155,5 +156,56 @@ elif [ -n "${CI:-}" ]; then
   echo "CI: chromium is required for the browser test (apt-get install chromium)" >&2; exit 1
 else
   echo "SKIP: chromium not found, the browser CORS test did not run" >&2
+fi
+# Behind real reverse proxies: nginx and Caddy with deploy/'s configurations, TLS on a
+# self-signed certificate, Sesame under /auth (CI installs them; elsewhere the test skips).
+if command -v nginx >/dev/null && command -v caddy >/dev/null && command -v openssl >/dev/null; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+  for proxy in nginx caddy; do
+    echo "== behind $proxy (TLS, path prefix /auth)"
+    tls_port=$(free_port); mkdir -p "$work/$proxy"
+    public="https://127.0.0.1:$tls_port/auth/api/auth"
+    start "behind-$proxy" "sqlite:$work/$proxy.db" BETTER_AUTH_URL="$public" SESAME_TRUSTED_PROXIES=127.0.0.1 \
+      GITHUB_CLIENT_ID=gh-client GITHUB_CLIENT_SECRET=gh-secret
+    sesame_port=${url##*:}
+    if [ "$proxy" = nginx ]; then
+      sed -e "s|listen 443 ssl;|listen 127.0.0.1:$tls_port ssl;|" -e '/listen \[::\]:443/d' \
+        -e "s|/etc/letsencrypt/live/auth.example.com/fullchain.pem|$work/cert.pem|" \
+        -e "s|/etc/letsencrypt/live/auth.example.com/privkey.pem|$work/key.pem|" \
+        -e "s|127.0.0.1:3000|127.0.0.1:$sesame_port|" ../../deploy/nginx.conf >"$work/nginx/site.conf"
+      d="$work/nginx"
+      cat >"$d/main.conf" <<CONF
+pid $d/nginx.pid;
+error_log $d/error.log;
+events {}
+http {
+  access_log off;
+  client_body_temp_path $d/body; proxy_temp_path $d/proxy; fastcgi_temp_path $d/fcgi;
+  uwsgi_temp_path $d/uwsgi; scgi_temp_path $d/scgi;
+  include $d/site.conf;
+}
+CONF
+      nginx -p "$d" -c "$d/main.conf" -g 'daemon off;' >"$work/nginx.log" 2>&1 &
+    else
+      {
+        printf '{\n\tadmin off\n\tauto_https disable_redirects\n\tstorage file_system %s\n}\n' "$work/caddy/data"
+        sed -e "s|^auth.example.com {|https://127.0.0.1:$tls_port {\n\ttls $work/cert.pem $work/key.pem|" \
+          -e "s|127.0.0.1:3000|127.0.0.1:$sesame_port|" ../../deploy/Caddyfile
+      } >"$work/caddy/Caddyfile"
+      HOME="$work/caddy" XDG_CONFIG_HOME="$work/caddy" XDG_DATA_HOME="$work/caddy" \
+        caddy run --config "$work/caddy/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 &
+    fi
+    pids+=($!)
+    for _ in $(seq 1 100); do
+      curl -fs --cacert "$work/cert.pem" "$public/ok" >/dev/null 2>&1 && break; sleep 0.1
+    done
+    curl -fs --cacert "$work/cert.pem" "$public/ok" >/dev/null || { echo "$proxy did not start" >&2; tail -20 "$work/$proxy.log" >&2; fail; }
+    node proxy-flow.mjs "$public" "$work/cert.pem" || fail
+  done
+elif [ -n "${CI:-}" ]; then
+  echo "CI: nginx, caddy and openssl are required for the reverse-proxy test" >&2; exit 1
+else
+  echo "SKIP: nginx or caddy not found, the reverse-proxy test did not run" >&2
 fi
 echo "js client suite: all flows passed on ${storages[*]}"
