@@ -62,6 +62,15 @@ pub fn endpoints(plugins: &[&Plugin]) -> Vec<&'static dyn Declared> {
     all
 }
 
+/// The storage `DATABASE_URL` names, connected and migrated.
+pub fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
+    Ok(match &config.storage {
+        StorageUrl::Memory => Arc::new(MemoryStorage::new()),
+        StorageUrl::Postgres(url) => Arc::new(PgStorage::connect(url.expose(), config, &migrations())?),
+        StorageUrl::Sqlite(path) => Arc::new(SqliteStorage::connect(path, config, &migrations())?),
+    })
+}
+
 fn router(plugins: &[&Plugin]) -> anyhow::Result<Router> {
     Router::new(endpoints(plugins).into_iter().map(|d| d.endpoint()).collect())
 }
@@ -91,20 +100,35 @@ impl DerefMut for App {
 impl App {
     /// Builds the app with the storage `DATABASE_URL` names.
     pub fn from_config(config: Config) -> anyhow::Result<App> {
-        let storage: Arc<dyn Storage> = match &config.storage {
-            StorageUrl::Memory => Arc::new(MemoryStorage::new()),
-            StorageUrl::Postgres(url) => Arc::new(PgStorage::connect(url.expose(), &config, &migrations())?),
-            StorageUrl::Sqlite(path) => Arc::new(SqliteStorage::connect(path, &config, &migrations())?),
-        };
+        let storage = open_storage(&config)?;
         let app = App::new(config, storage, Arc::new(SystemClock))?;
         app.oauth.warm_up();
         Ok(app)
     }
 
+    /// The app configured in code: see [`AppBuilder`](crate::app_builder::AppBuilder).
+    pub fn builder() -> crate::app_builder::AppBuilder {
+        crate::app_builder::AppBuilder::new()
+    }
+
     pub fn new(config: Config, storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        App::assemble(config, storage, clock, None)
+    }
+
+    /// The app over `storage`, sending email through `mailer` or, without one, the transport
+    /// the configuration names.
+    pub(crate) fn assemble(
+        config: Config,
+        storage: Arc<dyn Storage>,
+        clock: Arc<dyn Clock>,
+        mailer: Option<Arc<dyn Mailer>>,
+    ) -> anyhow::Result<App> {
         let plugins = crate::plugins::enabled(&config.plugins)?;
         let router = router(&plugins)?;
-        let mailer = crate::mail::from_config(&config)?;
+        let mailer = match mailer {
+            Some(m) => m,
+            None => crate::mail::from_config(&config)?,
+        };
         let mail_stats = Arc::new(MailStats::default());
         let outbox = Outbox::start_counting(mailer.clone(), RetryPolicy::default(), mail_stats.clone())?;
         let scraped = storage.clone();

@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! server/, main.rs           transport: the only tiny_http user; the binary
-//! app.rs, inprocess.rs       the pipeline: rate limit, routing, body, origin, hooks, handler
+//! app.rs, inprocess.rs       the pipeline: rate limit, routing, body, origin, hooks, handler;
+//! app_builder.rs             the app configured in code (storage, mail transport, clock)
 //! api/, plugins/, endpoint/  endpoints: core and plugin handlers, each declared once next
 //!                            to its handler, and what they share (Ctx over the app's
 //!                            Services, declarations and Router, validation, answers,
@@ -42,6 +43,7 @@
 
 pub mod api;
 pub mod app;
+pub mod app_builder;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -60,6 +62,7 @@ pub mod server;
 pub mod storage;
 
 pub use app::App;
+pub use app_builder::AppBuilder;
 pub use config::Config;
 pub use error::ApiError;
 pub use inprocess::{Answered, ApiInput, ApiOutput, Call};
@@ -74,7 +77,7 @@ mod tests {
         &["storage"],
         &["oauth", "mail", "auth", "ratelimit"],
         &["endpoint", "api", "plugins"],
-        &["app", "inprocess"],
+        &["app", "app_builder", "inprocess"],
         &["server"],
     ];
 

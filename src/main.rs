@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use sesame::app::migrations;
-use sesame::config::{report, Environment, Loaded, StorageUrl};
+use sesame::config::{report, ConfigBuilder, Loaded, StorageUrl};
 use sesame::storage::postgres::{PgOptions, PgStorage};
 use sesame::storage::sqlite::{SqliteOptions, SqliteStorage};
 use sesame::{server, App, Config};
@@ -139,7 +139,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 /// The environment read once, then the log set up as it says and unknown names reported; or
 /// every configuration error.
 fn load() -> anyhow::Result<(Config, Loaded)> {
-    let mut loaded = Config::load(&Environment::capture());
+    let mut loaded = ConfigBuilder::from_env().load();
     let Some(config) = loaded.config.take() else {
         return Err(loaded.error());
     };
@@ -186,7 +186,7 @@ fn serve() -> anyhow::Result<ExitCode> {
 
 /// `sesame config check`: the effective configuration on stdout, problems on stderr.
 fn config_check() -> anyhow::Result<ExitCode> {
-    let loaded = Config::load(&Environment::capture());
+    let loaded = ConfigBuilder::from_env().load();
     print!("{}", report::effective(&loaded.effective));
     let mut failed = false;
     for problem in &loaded.problems {

@@ -11,6 +11,7 @@ mod api_session; // get-session (expiry, sliding refresh, flags), list/revoke se
 mod api_sign_in; // POST /sign-in/email: callbackURL, rememberMe, anti-enumeration, forms
 mod api_sign_up; // POST /sign-up/email: answer, cookie, validation, password policy, duplicates
 mod api_user; // POST /update-user: fields, errors, order, cookie re-issue
+mod app_builder; // App::builder(): configuration in code checked as the environment, opened storage, mail through a function
 mod audit_http; // issue 12 over raw sockets: request smuggling (strict framing), the per-address connection cap
 mod audit_oauth; // issue 12 over a real socket: additionalData takeover and redirects, pre-account hijacking, look-alike addresses
 mod audit_server; // issue 12 over a real socket: pre-hash as password, tokens and forged lines in the log, alias buckets, bearer signatures

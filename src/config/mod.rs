@@ -9,6 +9,7 @@
 //! whose `Debug` prints `****`, so a logged `Config` never leaks them.
 
 pub mod accounts;
+pub mod builder;
 pub mod cookies;
 pub mod mail;
 pub mod oauth;
@@ -24,6 +25,7 @@ pub mod var;
 
 use std::collections::{BTreeMap, HashMap};
 
+pub use builder::ConfigBuilder;
 pub use mail::{EmailConfig, MailTransport};
 pub use unknown::Unknown;
 pub use var::{Effective, Reader, Source, Spec, Var};
@@ -321,14 +323,20 @@ impl Config {
         }
     }
 
+    /// A configuration set in code (every variable at its default until set), checked as
+    /// the environment is: see [`ConfigBuilder`].
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::new()
+    }
+
     /// Reads `source`; an error lists every problem.
     pub fn from_source(source: &dyn Source) -> anyhow::Result<Config> {
-        Config::load(source).into_result()
+        ConfigBuilder::from_source(source).build()
     }
 
     /// Reads the process environment.
     pub fn from_env() -> anyhow::Result<Config> {
-        Config::from_source(&Environment::capture())
+        ConfigBuilder::from_env().build()
     }
 
     /// Parses a set of variables; unknown names are ignored, bad values are errors naming the

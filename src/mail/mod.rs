@@ -1,9 +1,10 @@
 //! Email delivery. Endpoints compose a [`Mail`] (`templates.rs`) and hand it to the
 //! [`Outbox`](outbox::Outbox), whose background thread delivers it through the configured
-//! [`Mailer`] — SMTP, a signed webhook, or stderr — with bounded retries. Sending therefore
-//! never delays or changes an HTTP answer, so neither timing nor errors tell a caller whether
-//! an address has an account.
+//! [`Mailer`] — SMTP, a signed webhook, stderr, or a function the embedding program supplies
+//! (`callback.rs`) — with bounded retries. Sending therefore never delays or changes an HTTP
+//! answer, so neither timing nor errors tell a caller whether an address has an account.
 
+pub mod callback;
 pub mod log;
 pub mod outbox;
 pub mod recording;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, MailTransport};
 
+pub use callback::{from_fn, FnMailer};
 pub use outbox::{Outbox, RetryPolicy};
 pub use recording::RecordingMailer;
 
