@@ -74,6 +74,39 @@ fn answers_carry_the_admin_fields_only_with_the_plugin(backend: Backend) {
     assert_eq!(plain.get("/admin/list-users", Some(&cookies)).status, 404);
 }
 
+/// `role`, `banned`, `banReason` and `banExpires` are `input: false`: a user cannot make
+/// themselves an admin or lift their ban through sign-up or update-user.
+fn users_cannot_set_their_own_role_or_ban(backend: Backend) {
+    let t = admin_app(backend);
+    for field in ["role", "banned", "banReason", "banExpires"] {
+        let mut body = json!({"name": "S", "email": "sneaky@example.com", "password": PASSWORD});
+        body[field] = json!("admin");
+        let resp = t.post("/sign-up/email", body);
+        assert_error(&resp, 400, "FIELD_NOT_ALLOWED");
+        assert_eq!(json_body(&resp)["message"], format!("{field} is not allowed to be set"));
+    }
+    assert!(t.storage().find_user_by_email("sneaky@example.com").unwrap().is_none());
+    // A falsy value is ignored, as in Better Auth.
+    let resp = t.post(
+        "/sign-up/email",
+        json!({"name": "S", "email": "sneaky@example.com", "password": PASSWORD, "role": "", "banned": false}),
+    );
+    assert_eq!(json_body(&resp)["user"]["role"], "user");
+    let cookies = cookie_header(&resp);
+    for body in [
+        json!({"role": "admin"}),
+        json!({"name": "x", "banned": true}),
+        json!({"banExpires": "2030-01-01"}),
+    ] {
+        assert_error(&post(&t, "/update-user", body, &cookies), 400, "FIELD_NOT_ALLOWED");
+    }
+    let row = t.storage().find_user_by_email("sneaky@example.com").unwrap().unwrap();
+    assert_eq!(
+        (row.name.as_str(), row.admin.role.as_deref(), row.admin.banned),
+        ("S", Some("user"), Some(false))
+    );
+}
+
 fn callers_without_the_permission_are_refused(backend: Backend) {
     let t = admin_app(backend);
     let (admin_id, _, user_id, user) = admin_and_user(&t);
@@ -783,6 +816,7 @@ fn a_banned_user_with_two_factor_gets_no_challenge(backend: Backend) {
 }
 
 crate::backend_suite!(
+    users_cannot_set_their_own_role_or_ban,
     a_banned_user_with_two_factor_gets_no_challenge,
     answers_carry_the_admin_fields_only_with_the_plugin,
     callers_without_the_permission_are_refused,
@@ -796,3 +830,104 @@ crate::backend_suite!(
     admin_user_ids_have_every_permission,
     the_in_process_api_manages_users,
 );
+
+/// The columns Better Auth's admin plugin adds, as its migration writes them, and a banned
+/// admin impersonating someone in its rows: Sesame's admin migration keeps them as they are.
+fn better_auth_admin_rows(fixture: &Value, sql: &mut dyn FnMut(&str)) {
+    let id = fixture["userId"].as_str().unwrap();
+    let token = fixture["sessionToken"].as_str().unwrap();
+    sql(&format!(
+        r#"update "user" set "role" = 'admin,user', "banned" = {}, "banReason" = 'spam',
+               "banExpires" = {} where "id" = '{id}'"#,
+        if fixture["pg"] == true { "true" } else { "1" },
+        "'2099-01-01T00:00:00.000Z'",
+    ));
+    sql(&format!(
+        r#"update "session" set "impersonatedBy" = 'some-admin' where "token" = '{token}'"#
+    ));
+}
+
+fn assert_taken_over(t: &TestApp, fixture: &Value) {
+    let id = fixture["userId"].as_str().unwrap();
+    let user = t.storage().find_user_by_id(id).unwrap().unwrap();
+    assert_eq!(user.admin.role.as_deref(), Some("admin,user"));
+    assert_eq!(user.admin.banned, Some(true));
+    assert_eq!(user.admin.ban_reason.as_deref(), Some("spam"));
+    assert_eq!(
+        sesame::clock::iso(user.admin.ban_expires.unwrap()),
+        "2099-01-01T00:00:00.000Z"
+    );
+    let (session, _) = t
+        .storage()
+        .find_session_with_user(fixture["sessionToken"].as_str().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.impersonated_by.as_deref(), Some("some-admin"));
+    // The ban Better Auth wrote holds.
+    assert_error(
+        &t.sign_in(
+            fixture["email"].as_str().unwrap(),
+            fixture["password"].as_str().unwrap(),
+        ),
+        403,
+        "BANNED_USER",
+    );
+}
+
+fn taken_over_config(fixture: &Value) -> sesame::Config {
+    let mut config = sesame::Config::for_tests();
+    config.secret = sesame::config::Secret::new(fixture["secret"].as_str().unwrap());
+    config.plugins = vec!["admin".into()];
+    config
+}
+
+#[test]
+fn a_better_auth_sqlite_database_with_the_admin_plugin_is_taken_over() {
+    let fixture: Value = serde_json::from_str(include_str!("../fixtures/better-auth-sqlite.json")).unwrap();
+    let file = crate::support::sqlite::SqliteFile::copy_of(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/better-auth.sqlite"),
+    );
+    let conn = file.conn();
+    // Better Auth's migration generator on better-sqlite3.
+    conn.execute_batch(
+        r#"alter table "user" add column "role" text;
+           alter table "user" add column "banned" integer;
+           alter table "user" add column "banReason" text;
+           alter table "user" add column "banExpires" date;
+           alter table "session" add column "impersonatedBy" text;"#,
+    )
+    .unwrap();
+    better_auth_admin_rows(&fixture, &mut |sql| {
+        conn.execute_batch(sql).unwrap();
+    });
+    drop(conn);
+    let t = TestApp::on_sqlite_file(file, taken_over_config(&fixture));
+    assert_taken_over(&t, &fixture);
+}
+
+#[test]
+fn a_better_auth_postgres_database_with_the_admin_plugin_is_taken_over() {
+    let Some(schema) = crate::support::postgres::PgSchema::create() else {
+        return;
+    };
+    let mut fixture: Value = serde_json::from_str(include_str!("../fixtures/better-auth-pg.json")).unwrap();
+    fixture["pg"] = json!(true);
+    let mut client = schema.client();
+    client
+        .batch_execute(include_str!("../fixtures/better-auth-pg.sql"))
+        .unwrap();
+    // Better Auth's own migration (`getMigrations`) for the admin plugin.
+    client
+        .batch_execute(
+            r#"ALTER TABLE "user" ADD COLUMN "role" text;
+               ALTER TABLE "user" ADD COLUMN "banned" boolean;
+               ALTER TABLE "user" ADD COLUMN "banReason" text;
+               ALTER TABLE "user" ADD COLUMN "banExpires" timestamptz;
+               ALTER TABLE "session" ADD COLUMN "impersonatedBy" text;"#,
+        )
+        .unwrap();
+    better_auth_admin_rows(&fixture, &mut |sql| client.batch_execute(sql).unwrap());
+    drop(client);
+    let t = TestApp::on_schema(schema, taken_over_config(&fixture));
+    assert_taken_over(&t, &fixture);
+}

@@ -168,9 +168,38 @@ fn coerce(value: &Option<Value>) -> String {
     }
 }
 
+/// The plugin's `input: false` fields: sign-up and update-user refuse a truthy value of any
+/// of them (Better Auth's `FIELD_NOT_ALLOWED`), so nobody grants themselves a role or lifts
+/// their own ban.
+const SERVER_ONLY: [&str; 4] = ["role", "banned", "banReason", "banExpires"];
+
+fn refuse_server_only(ctx: &Ctx<'_>) -> Result<(), ApiError> {
+    let Some(body) = ctx.body.as_ref() else {
+        return Ok(());
+    };
+    for key in SERVER_ONLY {
+        if body.get(key).is_some_and(crate::http::js::truthy) {
+            return Err(ApiError::with_message(
+                400,
+                crate::error::codes::FIELD_NOT_ALLOWED,
+                format!("{key} is not allowed to be set"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 struct AdminHooks;
 
 impl Hooks for AdminHooks {
+    fn before_user_create(&self, ctx: &Ctx<'_>, _user: &mut User) -> Result<(), ApiError> {
+        refuse_server_only(ctx)
+    }
+
+    fn before_user_update(&self, ctx: &Ctx<'_>, _current: &SignedIn, _update: &mut UserUpdate) -> Result<(), ApiError> {
+        refuse_server_only(ctx)
+    }
+
     fn user_defaults(&self, user: &mut User) {
         user.admin.role.get_or_insert_with(|| "user".to_string());
         user.admin.banned.get_or_insert(false);
