@@ -1,5 +1,5 @@
 # Sesame's everyday commands. `make check` is what CI runs besides the test suite.
-.PHONY: run test lint fmt fmt-check check bench
+.PHONY: run test lint fmt fmt-check check bench bench-instructions
 
 run:
 	cargo run --release
@@ -22,3 +22,10 @@ check: fmt-check lint test
 # Side-by-side benchmark against the reference Better Auth server (see BENCHMARKS.md).
 bench:
 	python3 bench/bench.py
+
+# Instructions per request under callgrind, for comparing two builds on a busy machine
+# (BENCHMARKS.md, "Instructions per request"). BINARIES defaults to this tree's release build.
+BINARIES ?= target/release/sesame
+bench-instructions:
+	cargo build --release --bin sesame
+	python3 bench/instructions.py $(BINARIES)
