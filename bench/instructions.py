@@ -66,7 +66,7 @@ def run_once(binary, storage, scenario, count, workdir):
         url = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
     env = dict(os.environ, PORT=str(port), HOST="127.0.0.1", BETTER_AUTH_SECRET=SECRET,
                BETTER_AUTH_URL=f"http://127.0.0.1:{port}", DATABASE_URL=url, SESAME_WORKERS="1",
-               SESAME_RATE_LIMIT="false", SESAME_BCRYPT_COST="4", RUST_LOG="error", SESAME_LOG="error")
+               SESAME_RATE_LIMIT="false", SESAME_BCRYPT_COST="4", SESAME_READ_TIMEOUT_SECS="300", RUST_LOG="error", SESAME_LOG="error")
     proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, "serve"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:

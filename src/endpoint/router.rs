@@ -26,8 +26,9 @@ pub struct Router {
     /// are found with one hash lookup instead of splitting every pattern (a linear scan was
     /// about a third of the instructions of a `/ok` request, measured with callgrind).
     exact: HashMap<&'static str, Vec<usize>>,
-    /// Indexes of the routes with `:param` segments, in table order.
-    with_params: Vec<usize>,
+    /// Indexes of the routes with `:param` segments, in table order, with the literal part
+    /// before the first parameter, which a path must start with to be worth splitting.
+    with_params: Vec<(usize, &'static str)>,
 }
 
 impl Router {
@@ -68,8 +69,8 @@ impl Router {
         let mut exact: HashMap<&'static str, Vec<usize>> = HashMap::new();
         let mut with_params = Vec::new();
         for (i, r) in routes.iter().enumerate() {
-            if r.path.contains("/:") {
-                with_params.push(i);
+            if let Some(at) = r.path.find("/:") {
+                with_params.push((i, &r.path[..=at]));
             } else {
                 exact.entry(r.path).or_default().push(i);
             }
@@ -88,7 +89,12 @@ impl Router {
     ) -> impl Iterator<Item = (&'static Endpoint, Vec<(&'static str, String)>)> + 'a {
         let exact = self.exact.get(path).map(Vec::as_slice).unwrap_or_default();
         let mut exact = exact.iter().copied().peekable();
-        let mut params = self.with_params.iter().copied().peekable();
+        let mut params = self
+            .with_params
+            .iter()
+            .filter(move |(_, prefix)| path.starts_with(prefix))
+            .map(|&(i, _)| i)
+            .peekable();
         // Both lists are in table order: merge them so the first match wins as in the table.
         std::iter::from_fn(move || loop {
             let next = match (exact.peek(), params.peek()) {
