@@ -29,6 +29,7 @@ mod deploy; // deploy/: the systemd unit (systemd-analyze verify), its sandboxin
 mod email_link_abuse; // replayed approvals, mail floods per recipient, link scanners, inbox oracles, login CSRF
 mod email_verification; // send-verification-email, verify-email, sending on sign-up / sign-in
 mod flood; // connection floods, slow clients, malformed HTTP over real sockets
+mod fuzz_replay; // the fuzz targets' committed corpus through their oracles, on stable
 mod health; // /ok and /ready on the binary: database, migrations, mail; never rate-limited
 mod http_e2e; // over a real socket: Set-Cookie on the wire, keep-alive, 404/405/413/415
 mod lifetimes; // reset links after password/email changes, rememberMe rows, per-account password limits
