@@ -22,24 +22,76 @@ const SKIPPED: &[&str] = &["_sesame_migrations"];
 impl TestApp {
     /// Every row of every table and every email delivered so far (the outbox drained first).
     pub fn db_snapshot(&self) -> DbSnapshot {
-        let mail = self
+        Snapshotter::new(self).take(self)
+    }
+}
+
+/// Takes snapshot after snapshot over one database connection (for the battery, which takes
+/// one per request).
+pub enum Snapshotter {
+    Memory,
+    Sqlite(rusqlite::Connection),
+    /// The client and one query reading every table (as JSON arrays of rows, in table order).
+    Postgres(postgres::Client, Vec<String>, String),
+}
+
+impl Snapshotter {
+    pub fn new(t: &TestApp) -> Snapshotter {
+        match t.backend {
+            Backend::Memory => Snapshotter::Memory,
+            Backend::Sqlite => {
+                let file = t.sqlite.as_ref().expect("a SQLite test app has its file");
+                Snapshotter::Sqlite(
+                    rusqlite::Connection::open_with_flags(&file.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                        .expect("open the test database"),
+                )
+            }
+            Backend::Postgres => {
+                let schema = t.pg.as_ref().expect("a PostgreSQL test app has its schema");
+                let mut db = schema.client();
+                let names = postgres_tables(&mut db, &schema.name);
+                // One round trip per snapshot: each table as a sorted JSON array of its rows.
+                let query = format!(
+                    "select {}",
+                    names
+                        .iter()
+                        .map(|n| format!(
+                            "(select coalesce(json_agg(r order by r::text), '[]')::text from (select row_to_json(x)::text as r from \"{n}\" x) s)"
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                Snapshotter::Postgres(db, names, query)
+            }
+        }
+    }
+
+    pub fn take(&mut self, t: &TestApp) -> DbSnapshot {
+        let mail = t
             .delivered()
             .iter()
             .map(|m| format!("{} {} {}", m.kind.as_str(), m.to, m.token))
             .collect();
-        let tables = match self.backend {
-            Backend::Memory => BTreeMap::new(),
-            Backend::Sqlite => sqlite_tables(self),
-            Backend::Postgres => postgres_tables(self),
+        let tables = match self {
+            Snapshotter::Memory => BTreeMap::new(),
+            Snapshotter::Sqlite(db) => sqlite_tables(db),
+            Snapshotter::Postgres(db, names, query) => {
+                let row = db.query_one(query.as_str(), &[]).unwrap();
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| {
+                        let rows: Vec<String> = serde_json::from_str(&row.get::<_, String>(i)).unwrap();
+                        (name.clone(), rows)
+                    })
+                    .collect()
+            }
         };
         DbSnapshot { tables, mail }
     }
 }
 
-fn sqlite_tables(t: &TestApp) -> BTreeMap<String, Vec<String>> {
-    let file = t.sqlite.as_ref().expect("a SQLite test app has its file");
-    let db = rusqlite::Connection::open_with_flags(&file.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .expect("open the test database");
+fn sqlite_tables(db: &rusqlite::Connection) -> BTreeMap<String, Vec<String>> {
     let names: Vec<String> = db
         .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'")
         .unwrap()
@@ -76,13 +128,12 @@ fn sqlite_tables(t: &TestApp) -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
-fn postgres_tables(t: &TestApp) -> BTreeMap<String, Vec<String>> {
-    let schema = t.pg.as_ref().expect("a PostgreSQL test app has its schema");
-    let mut db = schema.client();
+/// The schema's tables (but bookkeeping).
+fn postgres_tables(db: &mut postgres::Client, schema: &str) -> Vec<String> {
     let names: Vec<String> = db
         .query(
-            "select table_name::text from information_schema.tables where table_schema = $1",
-            &[&schema.name],
+            "select table_name::text from information_schema.tables where table_schema = $1 order by 1",
+            &[&schema],
         )
         .unwrap()
         .iter()
@@ -91,16 +142,4 @@ fn postgres_tables(t: &TestApp) -> BTreeMap<String, Vec<String>> {
         .collect();
     assert!(names.iter().any(|n| n == "user"), "{names:?}");
     names
-        .into_iter()
-        .map(|name| {
-            let mut rows: Vec<String> = db
-                .query(&format!("select row_to_json(x)::text from \"{name}\" x"), &[])
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            rows.sort();
-            (name, rows)
-        })
-        .collect()
 }
