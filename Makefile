@@ -1,5 +1,5 @@
 # Sesame's everyday commands. `make check` is what CI runs besides the test suite.
-.PHONY: run test lint fmt fmt-check check bench bench-instructions
+.PHONY: run test lint fmt fmt-check check bench bench-instructions mutants
 
 run:
 	cargo run --release
@@ -29,3 +29,11 @@ BINARIES ?= target/release/sesame
 bench-instructions:
 	cargo build --release --bin sesame
 	python3 bench/instructions.py $(BINARIES)
+
+# Mutation testing of the security-critical modules with cargo-mutants (cargo install
+# cargo-mutants). Each mutant is a rebuild and a test run: hours on a small machine, so not
+# part of `make test`. TESTING.md has the scores and narrower commands for one module.
+MUTANT_FILES = src/http/origin.rs src/http/cookies.rs src/auth/verification_token.rs \
+	src/auth/password.rs src/ratelimit/mod.rs src/endpoint/social/state.rs
+mutants:
+	cargo mutants --no-shuffle $(foreach f,$(MUTANT_FILES),--file $(f))
