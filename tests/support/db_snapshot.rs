@@ -32,7 +32,7 @@ pub enum Snapshotter {
     Memory,
     Sqlite(rusqlite::Connection),
     /// The client and one query reading every table (as JSON arrays of rows, in table order).
-    Postgres(postgres::Client, Vec<String>, String),
+    Postgres(Box<postgres::Client>, Vec<String>, String),
 }
 
 impl Snapshotter {
@@ -61,7 +61,7 @@ impl Snapshotter {
                         .collect::<Vec<_>>()
                         .join(", ")
                 );
-                Snapshotter::Postgres(db, names, query)
+                Snapshotter::Postgres(Box::new(db), names, query)
             }
         }
     }
