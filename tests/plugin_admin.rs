@@ -815,7 +815,72 @@ fn a_banned_user_with_two_factor_gets_no_challenge(backend: Backend) {
     assert!(!fresh.has("two_factor"), "no challenge cookie for a banned user");
 }
 
+/// Better Auth has no last-admin rule beyond "not yourself" for bans and removal: the only
+/// admin may demote themselves, and is then refused like anyone else (`sesame user set-role`
+/// restores an admin). In-process calls meet the same refusals as typed errors.
+fn the_last_admin_may_demote_themselves_as_in_better_auth(backend: Backend) {
+    let t = admin_app(backend);
+    let (admin_id, admin, _, user) = admin_and_user(&t);
+    let ban_self = t.app.call(
+        "banUser",
+        ApiInput::new()
+            .header("cookie", &admin)
+            .body(json!({"userId": admin_id})),
+    );
+    assert_eq!(ban_self.unwrap_err().code, "YOU_CANNOT_BAN_YOURSELF");
+    let remove_self = t.app.call(
+        "removeUser",
+        ApiInput::new()
+            .header("cookie", &admin)
+            .body(json!({"userId": admin_id})),
+    );
+    assert_eq!(remove_self.unwrap_err().code, "YOU_CANNOT_REMOVE_YOURSELF");
+    let err = t
+        .app
+        .endpoint(&admin::LIST_USERS)
+        .header("cookie", &user)
+        .send()
+        .unwrap_err();
+    assert_eq!(
+        (err.status, err.code.as_ref()),
+        (403, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS")
+    );
+    let err = t
+        .app
+        .call(
+            "impersonateUser",
+            ApiInput::new()
+                .header("cookie", &user)
+                .body(json!({"userId": admin_id})),
+        )
+        .unwrap_err();
+    assert_eq!(
+        (err.status, err.code.as_ref()),
+        (403, "YOU_ARE_NOT_ALLOWED_TO_IMPERSONATE_USERS")
+    );
+
+    let demoted = t
+        .app
+        .call(
+            "setRole",
+            ApiInput::new()
+                .header("cookie", &admin)
+                .body(json!({"userId": admin_id, "role": "user"})),
+        )
+        .unwrap();
+    assert_eq!(demoted["user"]["role"], "user");
+    assert_error(
+        &t.get("/admin/list-users", Some(&admin)),
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS",
+    );
+    let restored = admin::ops::set_role(t.storage(), &admin_id, "admin".into(), t.clock.now()).unwrap();
+    assert_eq!(restored.admin.role.as_deref(), Some("admin"));
+    assert_eq!(t.get("/admin/list-users", Some(&admin)).status, 200);
+}
+
 crate::backend_suite!(
+    the_last_admin_may_demote_themselves_as_in_better_auth,
     users_cannot_set_their_own_role_or_ban,
     a_banned_user_with_two_factor_gets_no_challenge,
     answers_carry_the_admin_fields_only_with_the_plugin,
