@@ -204,3 +204,49 @@ fn plugins_and_their_options_are_set_in_code() {
 }
 
 crate::backend_suite!(built_app_sends_mail_through_the_programs_function_and_serves_it);
+
+/// README.md's "Using it from Rust" shows only code that `examples/embed/` compiles and runs
+/// (`.ci/run`): each Rust snippet is a run of lines of its `src/main.rs` (compared trimmed,
+/// blank lines aside), and its dependency line is the example's.
+#[test]
+fn every_rust_snippet_of_the_readme_is_compiled_in_the_embed_example() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme.find("## Using it from Rust").expect("the section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |end| end + 3)];
+    let example = std::fs::read_to_string(root.join("examples/embed/src/main.rs")).unwrap();
+    let lines = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    let example = lines(&example);
+    let mut snippets = 0;
+    for (i, block) in section.split("```").enumerate() {
+        if i % 2 == 0 {
+            continue;
+        }
+        let (lang, code) = block.split_once('\n').unwrap();
+        match lang {
+            "rust" => {
+                let code = lines(code);
+                assert!(
+                    example.windows(code.len()).any(|w| w == code.as_slice()),
+                    "this README snippet is not in examples/embed/src/main.rs:\n{}",
+                    code.join("\n")
+                );
+                snippets += 1;
+            }
+            "toml" => {
+                let manifest = std::fs::read_to_string(root.join("examples/embed/Cargo.toml")).unwrap();
+                assert!(code.contains("sesame = { path = "), "{code}");
+                assert!(manifest.contains("sesame = { path = "), "{manifest}");
+                assert!(!manifest.lines().any(|l| l.starts_with("[patch")), "{manifest}");
+            }
+            other => panic!("a ```{other} block in the section"),
+        }
+    }
+    assert!(snippets >= 5, "{snippets} Rust snippets");
+}
