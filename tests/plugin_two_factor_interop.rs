@@ -162,7 +162,20 @@ fn the_flow_works_through_the_in_process_api(backend: Backend) {
     assert_eq!(verified.data.user.extra["twoFactorEnabled"], true);
     next_step(&t);
 
-    // Sign-in in-process: the challenge, then the code with its cookie.
+    // Sign-in in-process: the typed answer says a second factor is needed...
+    let typed = t
+        .app
+        .endpoint(&sesame::api::SIGN_IN_EMAIL)
+        .body(sesame::api::SignInEmailBody {
+            email: EMAIL.into(),
+            password: PASSWORD.into(),
+            ..Default::default()
+        })
+        .send()
+        .unwrap();
+    assert!(typed.needs_second_factor() && typed.token.is_empty());
+    assert_eq!(typed.two_factor_methods.unwrap(), ["totp", "otp"]);
+    // ... then the untyped call's cookie goes with the code.
     let input = ApiInput::new().body(json!({"email": EMAIL, "password": PASSWORD}));
     let challenge = t.app.call_with_headers("signInEmail", input).unwrap();
     assert_eq!(challenge.data["twoFactorRedirect"], true);

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// A user, as every endpoint answers it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserAnswer {
     pub id: String,
@@ -69,15 +69,34 @@ pub struct TokenAnswer {
     pub user: UserAnswer,
 }
 
-/// A password sign-in's answer (email or username).
+/// A password sign-in's answer (email or username). When the two-factor plugin asks for a
+/// second factor, the answer is only `{twoFactorRedirect: true, twoFactorMethods}`: no session
+/// exists yet, `token` is empty and `user` is empty (see [`SignInAnswer::needs_second_factor`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignInAnswer {
+    #[serde(default)]
     pub redirect: bool,
+    #[serde(default)]
     pub token: String,
     /// The `callbackURL` echoed when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    #[serde(default)]
     pub user: UserAnswer,
+    /// `Some(true)`: a second factor is needed (`/two-factor/verify-*` with the `two_factor`
+    /// cookie this answer set).
+    #[serde(rename = "twoFactorRedirect", default, skip_serializing_if = "Option::is_none")]
+    pub two_factor_redirect: Option<bool>,
+    /// The second factors the user can use: `totp`, `otp`.
+    #[serde(rename = "twoFactorMethods", default, skip_serializing_if = "Option::is_none")]
+    pub two_factor_methods: Option<Vec<String>>,
+}
+
+impl SignInAnswer {
+    /// Whether the sign-in waits for a second factor (and created no session).
+    pub fn needs_second_factor(&self) -> bool {
+        self.two_factor_redirect == Some(true)
+    }
 }
 
 /// `/sign-in/social` and `/link-social`: a redirect flow's `{url, redirect}`, or with an ID
