@@ -449,6 +449,33 @@ fn a_trusted_device_skips_the_challenge_for_thirty_days(backend: Backend) {
     assert_eq!(json_body(&c.sign_in())["twoFactorRedirect"], true);
 }
 
+/// Two sign-ins sending the same TOTP code at the same moment: exactly one gets a session.
+fn the_same_code_sent_twice_at_once_works_once(backend: Backend) {
+    let t = app(backend);
+    let (_, key, _) = with_totp(&t);
+    for round in 0..3 {
+        let mut clients = [Client::new(&t), Client::new(&t)];
+        for c in &mut clients {
+            c.sign_in();
+        }
+        let code = code(&t, &key, 0);
+        let statuses: Vec<u16> = std::thread::scope(|s| {
+            let handles: Vec<_> = clients
+                .iter_mut()
+                .map(|c| {
+                    let code = code.clone();
+                    s.spawn(move || c.post("/two-factor/verify-totp", json!({"code": code})).status)
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut sorted = statuses.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [200, 401], "round {round}: {statuses:?}");
+        next_step(&t);
+    }
+}
+
 crate::backend_suite!(
     enable_answers_uri_and_codes_and_leaves_two_factor_off_until_a_first_code,
     the_first_code_switches_two_factor_on_and_reissues_the_session,
@@ -463,4 +490,5 @@ crate::backend_suite!(
     the_flag_cannot_be_set_through_sign_up_or_update_user,
     challenge_cookies_cannot_be_forged_reused_or_outlived,
     a_trusted_device_skips_the_challenge_for_thirty_days,
+    the_same_code_sent_twice_at_once_works_once,
 );

@@ -245,6 +245,22 @@ fn a_backup_code_with_disable_session_creates_no_session(backend: Backend) {
     assert_error(&resp, 401, "INVALID_BACKUP_CODE");
 }
 
+/// The code goes to the account's address: a body naming another address changes nothing.
+fn send_otp_mails_the_account_address_whatever_the_body_says(backend: Backend) {
+    let t = app(backend);
+    with_totp(&t);
+    let mut c = Client::new(&t);
+    c.sign_in();
+    let resp = c.post(
+        "/two-factor/send-otp",
+        json!({"email": "mallory@evil.example", "to": "mallory@evil.example", "userId": "x"}),
+    );
+    assert_eq!(resp.status, 200);
+    let mails = t.delivered();
+    assert!(mails.iter().all(|m| m.to != "mallory@evil.example"), "{mails:?}");
+    assert!(mails.iter().any(|m| m.kind == MailKind::TwoFactorOtp && m.to == EMAIL));
+}
+
 crate::backend_suite!(
     sign_in_with_an_emailed_code,
     an_emailed_code_lasts_three_minutes_and_five_tries,
@@ -254,4 +270,5 @@ crate::backend_suite!(
     a_backup_code_spent_twice_at_once_works_once,
     new_backup_codes_replace_the_set,
     a_backup_code_with_disable_session_creates_no_session,
+    send_otp_mails_the_account_address_whatever_the_body_says,
 );
