@@ -149,6 +149,8 @@ pub(super) fn switch(
     enabled: bool,
     row: RowChange,
 ) -> Result<(User, String), ApiError> {
+    // Plugins have their say on the new session as on any other (a ban refuses it).
+    crate::endpoint::session::admit(ctx, &signed_in.user.id)?;
     let user_agent = req.header("user-agent").unwrap_or_default().to_string();
     let mut session = new_session(
         &signed_in.user.id,
