@@ -25,7 +25,9 @@ use std::cell::RefCell;
 use std::ops::{Deref, DerefMut};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
+use crate::auth::hash_pool::{HashPool, PoolSize};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, StorageUrl};
 use crate::endpoint::{Ctx, Declared, Endpoint, Match, Router, Services, Transport};
@@ -136,6 +138,14 @@ impl App {
             storage: Box::new(move || scraped.stats()),
             mail: mail_stats.clone(),
         }));
+        let hash_pool = HashPool::new(
+            PoolSize {
+                threads: config.hash_threads,
+                queue: config.hash_queue,
+                start_timeout: Duration::from_millis(config.hash_start_timeout_ms),
+            },
+            metrics.clone(),
+        );
         Ok(App {
             forwarded_for: Default::default(),
             mail_stats,
@@ -154,6 +164,7 @@ impl App {
                 outbox,
                 metrics,
                 readiness: crate::api::ready::Readiness::new(migrations()),
+                hash_pool,
             },
         })
     }
@@ -169,13 +180,6 @@ impl App {
         self.outbox = Outbox::start_counting(mailer.clone(), policy, self.mail_stats.clone())?;
         self.mailer = mailer;
         Ok(self)
-    }
-
-    /// Whether a request (method and raw target) would run a password-hashing handler.
-    pub fn is_slow_request(&self, method: &str, target: &str) -> bool {
-        let path = target.split('?').next().unwrap_or_default();
-        path.strip_prefix(self.config.base_path.as_str())
-            .is_some_and(|rest| self.router.is_slow(&Method::parse(method), rest))
     }
 
     /// Answers one HTTP request. Never panics: a panicking handler gives a logged 500.

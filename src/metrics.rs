@@ -62,6 +62,7 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     pub rate_limited: Family<RouteLabels, Counter>,
+    pub hash_jobs: Counter,
     pub hash_queue_depth: Gauge,
     pub hash_wait: Histogram,
     pub hash_rejected: Counter,
@@ -83,6 +84,7 @@ impl Metrics {
             requests: Family::default(),
             latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             rate_limited: Family::default(),
+            hash_jobs: Counter::default(),
             hash_queue_depth: Gauge::default(),
             hash_wait: wait_histogram(),
             hash_rejected: Counter::default(),
@@ -106,18 +108,23 @@ impl Metrics {
             m.rate_limited.clone(),
         );
         registry.register(
+            "password_hash_jobs",
+            "Password hashes and verifications handed to the hashing pool",
+            m.hash_jobs.clone(),
+        );
+        registry.register(
             "password_hash_queue_depth",
-            "Password-hashing requests waiting for a slow-lane thread",
+            "Password hashes waiting for a hashing-pool thread",
             m.hash_queue_depth.clone(),
         );
         registry.register(
             "password_hash_wait_seconds",
-            "Time password-hashing requests waited for a slow-lane thread",
+            "Time password hashes waited for a hashing-pool thread",
             m.hash_wait.clone(),
         );
         registry.register(
             "password_hash_rejected",
-            "Password-hashing requests answered 503 because the queue was full",
+            "Password hashes refused with 503 SERVER_BUSY: the queue was full or the hash could not start in time",
             m.hash_rejected.clone(),
         );
         registry.register(

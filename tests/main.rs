@@ -30,6 +30,7 @@ mod email_link_abuse; // replayed approvals, mail floods per recipient, link sca
 mod email_verification; // send-verification-email, verify-email, sending on sign-up / sign-in
 mod flood; // connection floods, slow clients, malformed HTTP over real sockets
 mod fuzz_replay; // the fuzz targets' committed corpus through their oracles, on stable
+mod hash_pool; // password hashes on their own bounded pool: invalid requests never enter it, 503 when full
 mod health; // /ok and /ready on the binary: database, migrations, mail; never rate-limited
 mod http_e2e; // over a real socket: Set-Cookie on the wire, keep-alive, 404/405/413/415
 mod lifetimes; // reset links after password/email changes, rememberMe rows, per-account password limits
@@ -57,7 +58,6 @@ mod rate_limit_table; // the database table's sweep and cap under a flood of dis
 mod secret_file; // the secret kept next to a SQLite file over restarts of the binary; NAME_FILE secrets
 mod security; // security headers, error page, open redirects, secrets, logs
 mod serve; // App::serve on port 0 next to in-process calls; stop and drop join the threads and close the port
-mod slow_lane; // password hashing on its own bounded, low-priority pool
 mod sqlite_copy; // `sesame copy-to`: a SQLite database moved into an empty PostgreSQL one
 mod sqlite_durability; // the binary on a SQLite file: SIGKILL and restart, the default sesame.db
 mod sqlite_takeover; // a Better Auth SQLite file (fixture), stored formats, migrations, locking

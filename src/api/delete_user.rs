@@ -132,7 +132,7 @@ fn check_password(ctx: &Ctx<'_>, signed_in: &SignedIn, pass: &str) -> Result<(),
         .find_credential_account(&signed_in.user.id)?
         .and_then(|a| a.password)
         .ok_or_else(|| ApiError::bad_request(codes::CREDENTIAL_ACCOUNT_NOT_FOUND))?;
-    if !password::verify(pass, &hash) {
+    if !ctx.verify_password(pass, &hash)? {
         return Err(ApiError::bad_request(codes::INVALID_PASSWORD));
     }
     Ok(())

@@ -94,7 +94,7 @@ mod tests {
     use crate::http::Method;
 
     #[test]
-    fn password_hashing_routes_run_on_the_slow_lane() {
+    fn password_hashing_routes_are_declared_as_hashing() {
         let router = Router::new(CORE_ENDPOINTS.iter().map(|d| d.endpoint()).collect()).unwrap();
         for path in [
             "/sign-up/email",

@@ -103,7 +103,7 @@ fn verify_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let signed_in = current::require(ctx, req)?;
     crate::endpoint::session::count_password_attempt(ctx, "/verify-password", &format!("user|{}", signed_in.user.id))?;
     match credential_hash(ctx, &signed_in)? {
-        Some(hash) if password::verify(&pass, &hash) => Ok(status_true()),
+        Some(hash) if ctx.verify_password(&pass, &hash)? => Ok(status_true()),
         _ => Err(ApiError::bad_request(codes::INVALID_PASSWORD)),
     }
 }
@@ -119,7 +119,7 @@ fn check_current_password(ctx: &Ctx<'_>, signed_in: &SignedIn, current_password:
     let Some(hash) = credential_hash(ctx, signed_in)? else {
         return Err(ApiError::bad_request(codes::CREDENTIAL_ACCOUNT_NOT_FOUND));
     };
-    if !password::verify(current_password, &hash) {
+    if !ctx.verify_password(current_password, &hash)? {
         return Err(ApiError::bad_request(codes::INVALID_PASSWORD));
     }
     Ok(())

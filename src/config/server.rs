@@ -19,13 +19,19 @@ pub const WORKERS: Var<usize> = Var::new(
 pub const HASH_THREADS: Var<usize> = Var::new(
     "SESAME_HASH_THREADS",
     Default::Computed("cores"),
-    "Low-priority threads that run the requests which hash passwords (sign-in, sign-up, …)",
+    "Threads that hash and verify passwords (sign-in, sign-up, …); the rest of those requests runs on the workers",
     positive,
 );
 pub const HASH_QUEUE: Var<usize> = Var::new(
     "SESAME_HASH_QUEUE",
-    Default::Value("256"),
-    "Password-hashing requests that may wait for those threads; beyond it: 503 SERVER_BUSY",
+    Default::Value("32"),
+    "Password hashes that may wait for those threads; beyond it: 503 SERVER_BUSY",
+    positive,
+);
+pub const HASH_START_TIMEOUT_MS: Var<u64> = Var::new(
+    "SESAME_HASH_START_TIMEOUT_MS",
+    Default::Value("2000"),
+    "Milliseconds a password hash may wait for a hashing thread; then: 503 SERVER_BUSY",
     positive,
 );
 pub const MAX_BODY_BYTES: Var<usize> = Var::new(
@@ -77,6 +83,7 @@ pub const VARIABLES: &[&Spec] = &[
     &WORKERS.spec,
     &HASH_THREADS.spec,
     &HASH_QUEUE.spec,
+    &HASH_START_TIMEOUT_MS.spec,
     &MAX_BODY_BYTES.spec,
     &TRUSTED_PROXIES.spec,
     &IP_ADDRESS_HEADERS.spec,
@@ -108,6 +115,7 @@ pub struct Server {
     pub workers: usize,
     pub hash_threads: usize,
     pub hash_queue: usize,
+    pub hash_start_timeout_ms: u64,
     pub max_body_bytes: usize,
     pub trusted_proxies: Vec<IpNet>,
     pub ip_address_headers: Vec<String>,
@@ -131,6 +139,7 @@ pub fn read(r: &Reader) -> Server {
         workers,
         hash_threads,
         hash_queue: r.get(&HASH_QUEUE),
+        hash_start_timeout_ms: r.get(&HASH_START_TIMEOUT_MS),
         max_body_bytes: r.get(&MAX_BODY_BYTES),
         trusted_proxies: r.opt(&TRUSTED_PROXIES).unwrap_or_default(),
         ip_address_headers: r.get(&IP_ADDRESS_HEADERS),

@@ -16,6 +16,7 @@ use super::Router;
 use crate::auth::password;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::error::ApiError;
 use crate::http::cookies::{CookieJar, SetCookie};
 use crate::http::origin::TrustedOrigins;
 use crate::http::Request;
@@ -58,6 +59,8 @@ pub struct Services {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Answers `/ready` within its time budget (`api/ready.rs`).
     pub readiness: crate::api::ready::Readiness,
+    /// Runs every password hash and verification (`auth/hash_pool.rs`).
+    pub hash_pool: crate::auth::hash_pool::HashPool,
 }
 
 impl Services {
@@ -92,6 +95,20 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
+    /// Hashes a new password in the configured scheme, on the hashing pool (503
+    /// `SERVER_BUSY` when the pool cannot take it in time).
+    pub fn hash_password(&self, pass: &str) -> Result<String, ApiError> {
+        let (pass, scheme, cost) = (pass.to_string(), self.config().password_hash, self.config().bcrypt_cost);
+        Ok(self.app.hash_pool.run(move || password::hash(&pass, scheme, cost))??)
+    }
+
+    /// Whether `pass` matches the stored hash, checked on the hashing pool (503 `SERVER_BUSY`
+    /// when the pool cannot take it in time).
+    pub fn verify_password(&self, pass: &str, hash: &str) -> Result<bool, ApiError> {
+        let (pass, hash) = (pass.to_string(), hash.to_string());
+        self.app.hash_pool.run(move || password::verify(&pass, &hash))
+    }
+
     /// A request's context; `cookies` collects what [`Ctx::add_cookie`] queues, for the
     /// pipeline to add to whatever the request answers.
     pub fn new(

@@ -59,8 +59,9 @@ pub struct Endpoint {
     pub needs_session: bool,
     pub produces: Produces,
     pub on_invalid: OnInvalid,
-    /// The handler hashes a password (or otherwise holds a thread for long): the server runs
-    /// it on the bounded, low-priority slow lane so it cannot starve session checks.
+    /// The handler hashes or verifies a password. The hash itself runs on the hashing pool
+    /// (`auth/hash_pool.rs`), so the endpoint may answer 503 `SERVER_BUSY`; everything before
+    /// it (body, validation, origin, rate limit) runs on the worker like any request.
     pub slow: bool,
     /// Another path for the same endpoint (`/forget-password` for `/request-password-reset`):
     /// the target's path, whose rate-limit rule and bucket the alias shares.
@@ -293,7 +294,7 @@ impl<B: Input, Q: Input, A> Typed<B, Q, A> {
         self
     }
 
-    /// Hashes passwords: runs on the slow lane.
+    /// Hashes or verifies passwords (on the hashing pool).
     pub const fn hashing(mut self) -> Self {
         self.endpoint.slow = true;
         self

@@ -114,8 +114,8 @@ impl Router {
         &self.routes
     }
 
-    /// Whether a request would run a slow ([`Endpoint::slow`]) handler (path without the base
-    /// path).
+    /// Whether a request would run a password-hashing ([`Endpoint::slow`]) handler (path
+    /// without the base path).
     pub fn is_slow(&self, method: &Method, path: &str) -> bool {
         matches!(self.find(method, path), Match::Found(route, _) if route.slow)
     }

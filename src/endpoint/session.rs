@@ -58,11 +58,7 @@ pub fn check_password_length(ctx: &Ctx<'_>, password: &str) -> Result<(), ApiErr
 
 /// Hashes a new password with the configured scheme.
 pub fn hash_password(ctx: &Ctx<'_>, pass: &str) -> Result<String, ApiError> {
-    Ok(password::hash(
-        pass,
-        ctx.config().password_hash,
-        ctx.config().bcrypt_cost,
-    )?)
+    ctx.hash_password(pass)
 }
 
 /// Counts a password attempt against the account's bucket before the password is checked
@@ -110,10 +106,10 @@ pub fn password_sign_in(
     let Some(((user, _), hash)) = found.zip(stored_hash) else {
         // Unknown user, or no password: spend the same hashing time as a wrong password so
         // the answer does not reveal which addresses have accounts.
-        password::verify(pass, ctx.app.dummy_hash());
+        ctx.verify_password(pass, ctx.app.dummy_hash())?;
         return Err(invalid);
     };
-    if !password::verify(pass, &hash) {
+    if !ctx.verify_password(pass, &hash)? {
         return Err(invalid);
     }
     rehash_if_configured(ctx, &user.id, pass, &hash);
@@ -166,13 +162,11 @@ fn rehash_if_configured(ctx: &Ctx<'_>, user_id: &str, pass: &str, stored: &str) 
     if !config.rehash_on_sign_in || !password::needs_rehash(stored, config.password_hash, config.bcrypt_cost) {
         return;
     }
-    let result = password::hash(pass, config.password_hash, config.bcrypt_cost)
-        .map_err(|e| e.to_string())
-        .and_then(|new_hash| {
-            ctx.storage()
-                .set_password(user_id, &new_hash, ctx.now, &SessionChange::Keep, false)
-                .map_err(|e| e.to_string())
-        });
+    let result = ctx.hash_password(pass).map_err(|e| e.to_string()).and_then(|new_hash| {
+        ctx.storage()
+            .set_password(user_id, &new_hash, ctx.now, &SessionChange::Keep, false)
+            .map_err(|e| e.to_string())
+    });
     if let Err(e) = result {
         tracing::warn!("re-hashing the password on sign-in failed: {e}");
     }

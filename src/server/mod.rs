@@ -12,11 +12,12 @@
 //! (431), and bodies read in full — up to `SESAME_MAX_BODY_BYTES`, else 413 — on the
 //! connection's own thread, so a slow client never holds one of the few workers.
 //!
-//! Requests that hash a password go to the slow lane (`slow_lane.rs`), so a sign-in storm
-//! cannot starve session checks.
+//! A worker needs a seat to take a request: `SESAME_WORKERS` seats, and more threads than
+//! seats. A worker whose request waits for a password hash (`auth/hash_pool.rs`) gives its seat
+//! up, so a sign-in storm never leaves session checks without a worker, and the threads
+//! competing with the hashing pool for the CPU stay `SESAME_WORKERS`.
 
 mod metrics_listener;
-mod slow_lane;
 
 use std::io::Read;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -26,8 +27,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use self::slow_lane::SlowLane;
 use crate::app::App;
+use crate::auth::hash_pool::Seats;
 use crate::error::{codes, ApiError};
 use crate::http::{request_id, Method, Request, Response};
 
@@ -43,7 +44,7 @@ pub struct Running {
     server: Option<Arc<tiny_http::Server>>,
     stopping: Arc<AtomicBool>,
     workers: Vec<std::thread::JoinHandle<()>>,
-    lane: Option<Arc<SlowLane>>,
+    seats: Arc<Seats>,
 }
 
 impl Running {
@@ -62,22 +63,21 @@ impl Running {
         self.shutdown();
     }
 
-    /// Once: the workers leave after the requests already queued, then the slow lane drains,
-    /// then the last handle on the tiny_http server goes, which closes the listening socket.
+    /// Once: the workers leave after the requests already queued (and the hashes they wait
+    /// for), then the last handle on the tiny_http server goes, which closes the listening socket.
     fn shutdown(&mut self) {
         let Some(server) = self.server.take() else {
             return;
         };
         self.stopping.store(true, Ordering::SeqCst);
+        // Threads waiting for a seat end; those holding one are woken from `recv` (a thread
+        // busy with a request finds its wake-up when it next calls `recv`).
+        self.seats.close();
         for _ in &self.workers {
             server.unblock();
         }
         for w in self.workers.drain(..) {
             let _ = w.join();
-        }
-        // The workers are gone, so this is the last handle: the lane drains and stops.
-        if let Some(lane) = self.lane.take().and_then(|lane| Arc::try_unwrap(lane).ok()) {
-            lane.stop();
         }
         if let Some(m) = self.metrics.take() {
             m.stop();
@@ -143,7 +143,7 @@ pub fn start(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<Running> {
     let addr = server.server_addr().to_ip().context("server has no IP address")?;
     let server = Arc::new(server);
     let stopping = Arc::new(AtomicBool::new(false));
-    let lane = Arc::new(SlowLane::start(&app)?);
+    let seats = Seats::new(app.config.workers);
     let mut running = Running {
         addr,
         metrics_addr: None,
@@ -152,14 +152,14 @@ pub fn start(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<Running> {
         server: Some(server.clone()),
         stopping: stopping.clone(),
         workers: Vec::new(),
-        lane: Some(lane.clone()),
+        seats: seats.clone(),
     };
     let mut spawned = Ok(());
-    for i in 0..app.config.workers {
-        let (server, app, stopping, lane) = (server.clone(), app.clone(), stopping.clone(), lane.clone());
+    for i in 0..worker_threads(&app.config) {
+        let (server, app, stopping, seats) = (server.clone(), app.clone(), stopping.clone(), seats.clone());
         match std::thread::Builder::new()
             .name(format!("worker-{i}"))
-            .spawn(move || worker(&server, &app, &stopping, &lane))
+            .spawn(move || worker(&server, &app, &stopping, &seats))
         {
             Ok(worker) => running.workers.push(worker),
             Err(e) => {
@@ -170,7 +170,7 @@ pub fn start(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<Running> {
     }
     // `running` holds the last handles now, so a failure from here on drops it, which stops
     // (and joins) what was started.
-    drop((server, lane));
+    drop(server);
     spawned?;
     if let Some(at) = app.config.metrics_addr {
         let metrics = metrics_listener::MetricsListener::start(app.clone(), at)?;
@@ -178,6 +178,13 @@ pub fn start(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<Running> {
         running.metrics = Some(metrics);
     }
     Ok(running)
+}
+
+/// Enough threads that every seat stays taken while as many requests as the hashing pool
+/// admits (its threads and its queue) wait for their hash, plus a seat's worth finishing a
+/// request after its hash. The extra threads sleep until a seat is free.
+fn worker_threads(config: &crate::config::Config) -> usize {
+    config.workers * 2 + config.hash_threads + config.hash_queue
 }
 
 /// The per-connection limits handed to tiny_http.
@@ -244,37 +251,31 @@ fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
-fn worker(server: &tiny_http::Server, app: &App, stopping: &AtomicBool, lane: &SlowLane) {
-    loop {
+fn worker(server: &tiny_http::Server, app: &App, stopping: &AtomicBool, seats: &Arc<Seats>) {
+    while seats.take() {
         match server.recv() {
-            Ok(rq) if app.is_slow_request(rq.method().as_str(), rq.url()) => {
-                if let Some(rq) = lane.offer(rq) {
-                    app.metrics.hash_rejected.inc();
-                    let busy = ApiError::new(503, codes::SERVER_BUSY).with_header("retry-after", "1");
-                    serve(app, rq, Some(busy));
-                }
+            Ok(rq) => serve(app, rq),
+            Err(_) if stopping.load(Ordering::SeqCst) => {
+                Seats::leave();
+                return;
             }
-            Ok(rq) => serve(app, rq, None),
-            Err(_) if stopping.load(Ordering::SeqCst) => return,
             Err(e) => tracing::warn!("accept failed: {e}"),
         }
+        // Nothing to give back if the request waited for a hash: the seat went then.
+        Seats::leave();
     }
 }
 
-/// Answers one request; `refuse` answers it with that error instead of running it. Everything
-/// logged meanwhile (by any layer) is inside the request's span, which carries its id.
-fn serve(app: &App, mut rq: tiny_http::Request, refuse: Option<ApiError>) {
+/// Answers one request. Everything logged meanwhile (by any layer) is inside the request's
+/// span, which carries its id.
+fn serve(app: &App, mut rq: tiny_http::Request) {
     let started = Instant::now();
     let span = tracing::info_span!("request", request_id = %request_id::generate());
     let _entered = span.enter();
     let method = crate::log::sanitize(rq.method().as_str(), 16);
     let path = log_path(app, rq.url());
     let route = metric_route(app, rq.url());
-    let converted = match refuse {
-        Some(err) => Err(err),
-        None => convert(app, &mut rq),
-    };
-    let response = match converted {
+    let response = match convert(app, &mut rq) {
         Ok(req) => app.handle_http(req),
         Err(err) => {
             let mut r = Response::from_error(&err);

@@ -1,0 +1,307 @@
+//! The hashing pool: every password hash and verification runs on a fixed number of threads
+//! (`SESAME_HASH_THREADS`, default one per core) fed by a bounded queue (`SESAME_HASH_QUEUE`).
+//!
+//! Why a pool, and why only the hash: a bcrypt or scrypt hash costs ~50–130 ms of CPU, a
+//! session check well under a millisecond. The request itself — body, validation, origin,
+//! rate limit, the user lookup — runs on an ordinary worker like any other, so a request that
+//! will be refused is refused there in microseconds and never waits behind real sign-ins. Only
+//! the hash is handed over; the worker waits for it *without its seat* ([`Seats`]), so at most
+//! `SESAME_WORKERS` threads serve the cheap requests while the pool's threads, at normal
+//! priority, keep their share of the CPU however many session checks are queued.
+//!
+//! Waiting is bounded twice: a full queue answers 503 `SERVER_BUSY` at once, and a hash that
+//! cannot start within `SESAME_HASH_START_TIMEOUT_MS` is withdrawn and answered the same way,
+//! both with `Retry-After`, so a client never meets a long silence.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc::{sync_channel, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::error::{codes, ApiError};
+use crate::metrics::Metrics;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// How the pool is sized.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSize {
+    pub threads: usize,
+    /// Hashes that may wait for a thread; one more is refused.
+    pub queue: usize,
+    /// How long a hash may wait to start before it is withdrawn.
+    pub start_timeout: Duration,
+}
+
+pub struct HashPool {
+    shared: Arc<Shared>,
+    size: PoolSize,
+    metrics: Arc<Metrics>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    work: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    /// Jobs not yet taken by a thread, with their number (to withdraw one) and arrival time.
+    queue: VecDeque<(u64, Instant, Job)>,
+    next_id: u64,
+    /// Threads started so far: they are started on first use, so an app that never hashes
+    /// (most tests, the in-process API of a read-only tool) never owns them.
+    threads: usize,
+    /// Threads blocked on this gate until it opens (tests hold the pool full).
+    held: Option<Arc<Gate>>,
+    closed: bool,
+}
+
+impl std::fmt::Debug for HashPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashPool").field("size", &self.size).finish()
+    }
+}
+
+impl HashPool {
+    pub fn new(size: PoolSize, metrics: Arc<Metrics>) -> HashPool {
+        HashPool {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                work: Condvar::new(),
+            }),
+            size: PoolSize {
+                threads: size.threads.max(1),
+                ..size
+            },
+            metrics,
+        }
+    }
+
+    /// Runs `hash` on a pool thread and returns its result. 503 `SERVER_BUSY` (with
+    /// `Retry-After`) when the queue is full or the hash could not start in time. A worker
+    /// calling this gives up its seat until the hash is done.
+    pub fn run<T: Send + 'static>(&self, hash: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+        let (tx, rx) = sync_channel(1);
+        let job: Job = Box::new(move || {
+            // A panic is caught here so that it costs one answer (a 500), not a pool thread.
+            let _ = tx.send(std::panic::catch_unwind(AssertUnwindSafe(hash)));
+        });
+        let id = self.submit(job)?;
+        // The seat is not taken back afterwards: the worker finishes this request seatless and
+        // waits for a seat before its next one.
+        Seats::leave();
+        let outcome = match rx.recv_timeout(self.size.start_timeout) {
+            Ok(outcome) => outcome,
+            Err(RecvTimeoutError::Timeout) => {
+                if self.withdraw(id) {
+                    self.metrics.hash_rejected.inc();
+                    return Err(busy());
+                }
+                // Already running: it finishes in one hash's time.
+                rx.recv().map_err(|_| ApiError::internal())?
+            }
+            Err(RecvTimeoutError::Disconnected) => return Err(ApiError::internal()),
+        };
+        outcome.map_err(|_| {
+            tracing::error!("a password hash panicked");
+            ApiError::internal()
+        })
+    }
+
+    fn submit(&self, job: Job) -> Result<u64, ApiError> {
+        let mut state = self.lock();
+        if state.closed || state.queue.len() >= self.size.queue {
+            drop(state);
+            self.metrics.hash_rejected.inc();
+            return Err(busy());
+        }
+        self.metrics.hash_jobs.inc();
+        let id = state.next_id;
+        state.next_id += 1;
+        state.queue.push_back((id, Instant::now(), job));
+        self.metrics.hash_queue_depth.inc();
+        while state.threads < self.size.threads {
+            state.threads += 1;
+            let i = state.threads;
+            let (shared, metrics) = (self.shared.clone(), self.metrics.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("hash-{i}"))
+                .spawn(move || work(&shared, &metrics));
+            if let Err(e) = spawned {
+                // The threads already running serve the queue; the next hash tries again.
+                state.threads -= 1;
+                tracing::warn!("starting a hashing thread: {e}");
+                break;
+            }
+        }
+        drop(state);
+        self.shared.work.notify_one();
+        Ok(id)
+    }
+
+    /// Takes the job out of the queue if no thread has started it.
+    fn withdraw(&self, id: u64) -> bool {
+        let mut state = self.lock();
+        let Some(at) = state.queue.iter().position(|(i, _, _)| *i == id) else {
+            return false;
+        };
+        state.queue.remove(at);
+        self.metrics.hash_queue_depth.dec();
+        true
+    }
+
+    /// Occupies every pool thread until the returned gate is dropped: what a pool busy with
+    /// long hashes looks like, without the timing. For tests.
+    pub fn hold(&self) -> HeldPool {
+        let gate = Arc::new(Gate::default());
+        self.lock().held = Some(gate.clone());
+        HeldPool {
+            gate,
+            shared: self.shared.clone(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for HashPool {
+    /// The threads finish what is queued, then end.
+    fn drop(&mut self) {
+        self.lock().closed = true;
+        self.shared.work.notify_all();
+    }
+}
+
+fn busy() -> ApiError {
+    ApiError::with_message(
+        503,
+        codes::SERVER_BUSY,
+        "Too many password checks at once. Please try again later.",
+    )
+    .with_header("retry-after", "1")
+}
+
+fn work(shared: &Shared, metrics: &Metrics) {
+    loop {
+        let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        let next = loop {
+            if let Some(gate) = state.held.clone() {
+                drop(state);
+                gate.wait();
+                state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            if let Some(next) = state.queue.pop_front() {
+                break Some(next);
+            }
+            if state.closed {
+                break None;
+            }
+            state = shared.work.wait(state).unwrap_or_else(|p| p.into_inner());
+        };
+        drop(state);
+        let Some((_, queued, job)) = next else {
+            return;
+        };
+        metrics.hash_queue_depth.dec();
+        metrics.hash_wait.observe(queued.elapsed().as_secs_f64());
+        job();
+    }
+}
+
+/// A held pool ([`HashPool::hold`]); dropping it lets the threads go on.
+pub struct HeldPool {
+    gate: Arc<Gate>,
+    shared: Arc<Shared>,
+}
+
+impl Drop for HeldPool {
+    fn drop(&mut self) {
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner()).held = None;
+        self.gate.open();
+        self.shared.work.notify_all();
+    }
+}
+
+#[derive(Default)]
+struct Gate {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Gate {
+    fn wait(&self) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        while !*open {
+            open = self.opened.wait(open).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn open(&self) {
+        *self.open.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.opened.notify_all();
+    }
+}
+
+/// The server's worker seats: `SESAME_WORKERS` of them, and a worker needs one to take the
+/// next request. A worker that waits for a hash gives its seat up ([`HashPool::run`]), so
+/// another thread takes requests meanwhile; the number of threads competing with the hashing
+/// pool for the CPU stays `SESAME_WORKERS` however many hashes are waiting.
+#[derive(Debug)]
+pub struct Seats {
+    free: Mutex<Option<usize>>,
+    changed: Condvar,
+}
+
+thread_local! {
+    /// The seat this thread holds, if it is a worker holding one.
+    static SEAT: RefCell<Option<Arc<Seats>>> = const { RefCell::new(None) };
+}
+
+impl Seats {
+    pub fn new(n: usize) -> Arc<Seats> {
+        Arc::new(Seats {
+            free: Mutex::new(Some(n)),
+            changed: Condvar::new(),
+        })
+    }
+
+    /// Waits for a seat and gives it to this thread; false once the seats are closed.
+    pub fn take(self: &Arc<Seats>) -> bool {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            match *free {
+                None => return false,
+                Some(n) if n > 0 => {
+                    *free = Some(n - 1);
+                    SEAT.with(|s| *s.borrow_mut() = Some(self.clone()));
+                    return true;
+                }
+                Some(_) => free = self.changed.wait(free).unwrap_or_else(|p| p.into_inner()),
+            }
+        }
+    }
+
+    /// Gives this thread's seat back, if it holds one.
+    pub fn leave() {
+        if let Some(seats) = SEAT.with(|s| s.borrow_mut().take()) {
+            let mut free = seats.free.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = free.as_mut() {
+                *n += 1;
+            }
+            drop(free);
+            seats.changed.notify_one();
+        }
+    }
+
+    /// Wakes every thread waiting for a seat; they get none from now on.
+    pub fn close(&self) {
+        *self.free.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.changed.notify_all();
+    }
+}
