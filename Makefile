@@ -1,5 +1,5 @@
 # Sesame's everyday commands. `make check` is what CI runs besides the test suite.
-.PHONY: run test lint fmt fmt-check check bench bench-instructions mutants
+.PHONY: run test lint fmt fmt-check check bench bench-overload bench-instructions mutants
 
 run:
 	cargo run --release
@@ -22,6 +22,11 @@ check: fmt-check lint test
 # Side-by-side benchmark against the reference Better Auth server (see BENCHMARKS.md).
 bench:
 	python3 bench/bench.py
+
+# The overload scenario alone (also part of `make bench`; see BENCHMARKS.md).
+bench-overload:
+	cargo build --release --quiet --bin sesame --example hash_time
+	python3 bench/overload.py
 
 # Instructions per request under callgrind, for comparing two builds on a busy machine
 # (BENCHMARKS.md, "Instructions per request"). BINARIES defaults to this tree's release build.

@@ -9,7 +9,9 @@ when Node is available, and measures in one run:
      bench.mjs (wrk; 1000 seeded users, 32 / 8 keep-alive connections);
   2. a mixed load: get-session (32 connections) while a sign-in storm (8 connections) runs;
   3. Sesame's RSS idle and under get-session load, and the time from start to first answer;
-  4. PostgreSQL get-session p50 with 1 000 users vs 1 000 000 users (seeded in bulk with SQL).
+  4. PostgreSQL get-session p50 with 1 000 users vs 1 000 000 users (seeded in bulk with SQL);
+  5. the overload scenario (`bench/overload.py`): get-session hammered by 150 connections while
+     6 sign in and 20 post malformed sign-ups, on SQLite and PostgreSQL, against the hash limit.
 
 Only 127.0.0.1 is targeted, and every run is bounded in time. Sesame hashes new passwords with
 Better Auth's scrypt (SESAME_PASSWORD_HASH=scrypt), so sign-in costs the same as the reference's.
@@ -26,6 +28,8 @@ import tempfile
 import threading
 import time
 import urllib.request
+
+import overload
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE = os.path.abspath(os.path.join(ROOT, "..", "shared", "reference"))
@@ -284,6 +288,9 @@ def main():
                     help="seconds of each mixed-load, RSS and 1M-user run (the main runs use --duration)")
     ap.add_argument("--no-reference", action="store_true", help="measure Sesame only")
     ap.add_argument("--no-scale", action="store_true", help="skip the 1 000 000-user PostgreSQL run")
+    ap.add_argument("--overload-duration", type=int, default=60, help="seconds of the overload run (0: skip it)")
+    ap.add_argument("--overload-before", metavar="PATH",
+                    help="another sesame binary (e.g. an older build) to run the overload scenario with too")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
     args = ap.parse_args()
     started = time.monotonic()
@@ -367,6 +374,15 @@ def main():
         for t in targets:
             t.stop()
 
+    # 5. the overload scenario, once the targets above are stopped
+    over = None
+    if args.overload_duration > 0:
+        binaries = ([("before", args.overload_before)] if args.overload_before else []) + \
+            [("sesame", os.path.join(ROOT, "target", "release", "sesame"))]
+        over = phase("overload", lambda: overload.run(
+            binaries, ["sqlite", "postgres"], args.overload_duration, 15,
+            os.path.join(ROOT, "target", "release", "examples", "hash_time"), workdir))
+
     summary = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "machine": {"cores": cores, "cpu": sh("grep -m1 'model name' /proc/cpuinfo").split(":")[-1].strip()},
@@ -378,6 +394,7 @@ def main():
         "mixed": mixed,
         "rss": rss,
         "pg_scale": scale,
+        "overload": over,
         "failures": failures,
         "wall_seconds": time.monotonic() - started,
     }
@@ -439,6 +456,8 @@ def report_markdown(s):
                      f"{sc['large']['p50_ms']:.3f} / {sc['small']['p50_ms']:.3f} ms = {r:.2f}× | ≤ 1.5× | {'yes' if r <= 1.5 else 'NO'} |")
     for f in s.get("failures", []):
         lines.append(f"\nFAILED: {f}")
+    if s.get("overload"):
+        lines += ["", overload.report_markdown(s["overload"])]
     return "\n".join(lines)
 
 
