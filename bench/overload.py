@@ -83,15 +83,15 @@ def lua_str(s):
 
 
 def proc_sample(pid):
-    """RSS (kB), threads and open files of a process."""
-    out = {"rss_kb": 0, "threads": 0, "fds": 0}
+    """RSS (kB; anonymous and file-backed), threads and open files of a process."""
+    out = {"rss_kb": 0, "anon_kb": 0, "file_kb": 0, "threads": 0, "fds": 0}
+    keys = {"VmRSS:": "rss_kb", "RssAnon:": "anon_kb", "RssFile:": "file_kb", "Threads:": "threads"}
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    out["rss_kb"] = int(line.split()[1])
-                elif line.startswith("Threads:"):
-                    out["threads"] = int(line.split()[1])
+                key = keys.get(line.split(":")[0] + ":")
+                if key:
+                    out[key] = int(line.split()[1])
         out["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         pass
