@@ -98,6 +98,14 @@ def proc_sample(pid):
     return out
 
 
+def free_port():
+    """A port nothing listens on now (the kernel's pick), so no fixed port can collide."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def load_average():
     with open("/proc/loadavg") as f:
         return [float(x) for x in f.read().split()[:3]]
@@ -257,6 +265,7 @@ def report_markdown(summary):
              f"(get-session alone: {summary['base_duration']} s), {summary['cores']} cores, "
              f"load average at start {summary['load_average_start']}. Hash limit: {summary['cores']} ÷ "
              f"{summary['hash_ms']:.1f} ms (bcrypt 10) = {summary['hash_limit']:.1f}/s.", "",
+             *[f"FAILED: {f}" for f in summary.get("failures", [])],
              "| binary | storage | load | conns | req/s | p50 ms | p99 ms | max ms | timeouts | socket errors | statuses |",
              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for key, r in summary["runs"].items():
@@ -283,8 +292,9 @@ def report_markdown(summary):
     return "\n".join(lines)
 
 
-def run(binaries, storages, duration, base_duration, hash_time, workdir, port=3300):
-    """Every binary on every storage; returns the summary."""
+def run(binaries, storages, duration, base_duration, hash_time, workdir, out=None):
+    """Every binary on every storage; returns the summary (also written to `out` after each
+    run, so an interrupted invocation keeps what it measured)."""
     cores = os.cpu_count() or 1
     summary = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "cores": cores, "duration": duration,
                "base_duration": base_duration, "load_average_start": load_average(), "runs": {}, "hash_ms_runs": []}
@@ -302,12 +312,19 @@ def run(binaries, storages, duration, base_duration, hash_time, workdir, port=33
                         os.remove(db + suffix)
                 url = f"sqlite:{db}"
             log(f"{label} on {storage}")
-            s = Server(binary, port, url, workdir, f"{label}-{storage}")
             try:
-                summary["runs"][f"{label}/{storage}"] = scenario(s, base_duration, duration, workdir, f"{label}-{storage}")
-            finally:
-                s.stop()
-            port += 1
+                s = Server(binary, free_port(), url, workdir, f"{label}-{storage}")
+                try:
+                    summary["runs"][f"{label}/{storage}"] = scenario(s, base_duration, duration, workdir,
+                                                                     f"{label}-{storage}")
+                finally:
+                    s.stop()
+            except Exception as e:  # noqa: BLE001 - one failed run is reported, the others still run
+                log(f"{label} on {storage} failed: {e}")
+                summary.setdefault("failures", []).append(f"{label}/{storage}: {e}")
+            if out:
+                with open(out, "w") as f:
+                    json.dump(summary, f, indent=2)
     summary["hash_ms"] = sum(summary["hash_ms_runs"]) / len(summary["hash_ms_runs"])
     summary["hash_limit"] = cores / (summary["hash_ms"] / 1000)
     return summary
@@ -325,9 +342,9 @@ def main():
     args = ap.parse_args()
     binaries = [tuple(b.split("=", 1)) for b in args.binary] or [("after", os.path.join(ROOT, "target", "release", "sesame"))]
     workdir = tempfile.mkdtemp(prefix="sesame-overload-")
-    summary = run(binaries, args.storage or ["sqlite", "postgres"], args.duration, args.base_duration,
-                  args.hash_time, workdir)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    summary = run(binaries, args.storage or ["sqlite", "postgres"], args.duration, args.base_duration,
+                  args.hash_time, workdir, args.out)
     with open(args.out, "w") as f:
         json.dump(summary, f, indent=2)
     print(report_markdown(summary))

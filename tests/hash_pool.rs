@@ -41,7 +41,13 @@ fn wait_for_queue(t: &TestApp, n: i64) {
 }
 
 /// A path, a body, extra headers, and the status and code expected.
-type Case = (&'static str, serde_json::Value, &'static [(&'static str, &'static str)], u16, &'static str);
+type Case = (
+    &'static str,
+    serde_json::Value,
+    &'static [(&'static str, &'static str)],
+    u16,
+    &'static str,
+);
 
 fn invalid_requests_to_hashing_routes_are_answered_without_entering_the_pool(backend: Backend) {
     // A held pool with a short start deadline: a request that did reach the pool would be

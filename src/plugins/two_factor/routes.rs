@@ -131,10 +131,10 @@ pub(super) fn check_password(ctx: &Ctx<'_>, signed_in: &SignedIn, path: &str, pa
         .and_then(|a| a.password);
     let Some(hash) = hash.filter(|_| !pass.is_empty()) else {
         // Spend a hash's time either way, as Better Auth's checkPassword does.
-        password::verify(pass, ctx.app.dummy_hash());
+        ctx.verify_password(pass, ctx.app.dummy_hash())?;
         return Err(ApiError::bad_request(codes::INVALID_PASSWORD));
     };
-    if !password::verify(pass, &hash) {
+    if !ctx.verify_password(pass, &hash)? {
         return Err(ApiError::bad_request(codes::INVALID_PASSWORD));
     }
     Ok(())
