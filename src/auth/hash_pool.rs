@@ -1,5 +1,5 @@
 //! The hashing pool: every password hash and verification runs on a fixed number of threads
-//! (`SESAME_HASH_THREADS`, default one per core) fed by a bounded queue (`SESAME_HASH_QUEUE`).
+//! (`SESAME_HASH_THREADS`, default half the cores) fed by a bounded queue (`SESAME_HASH_QUEUE`).
 //!
 //! Why a pool, and why only the hash: a bcrypt or scrypt hash costs ~50–130 ms of CPU, a
 //! session check well under a millisecond. The request itself — body, validation, origin,

@@ -18,7 +18,7 @@ pub const WORKERS: Var<usize> = Var::new(
 );
 pub const HASH_THREADS: Var<usize> = Var::new(
     "SESAME_HASH_THREADS",
-    Default::Computed("cores"),
+    Default::Computed("cores / 2, at least 1"),
     "Threads that hash and verify passwords (sign-in, sign-up, …); the rest of those requests runs on the workers",
     positive,
 );
@@ -131,7 +131,10 @@ pub fn read(r: &Reader) -> Server {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let workers = r.get_or(&WORKERS, || cores * 2);
     r.note_default(&WORKERS, workers);
-    let hash_threads = r.get_or(&HASH_THREADS, || cores);
+    // Half the cores: hashing keeps a guaranteed share under a flood of session checks, and
+    // the session checks (and PostgreSQL's own processes) keep the other half (BENCHMARKS.md,
+    // Overload).
+    let hash_threads = r.get_or(&HASH_THREADS, || (cores / 2).max(1));
     r.note_default(&HASH_THREADS, hash_threads);
     Server {
         host,
