@@ -82,6 +82,27 @@ fn cookie_bearing_posts_need_a_trusted_origin(t: &TestApp) {
         "INVALID_ORIGIN",
     );
     assert_error(&post(&same_origin), 403, "MISSING_OR_NULL_ORIGIN");
+    // Only the pair (Origin: null, Sec-Fetch-Site: same-origin) falls back to the Host: an
+    // untrusted Origin stays untrusted whatever Sec-Fetch-Site says, and a null Origin without
+    // same-origin stays missing whatever the Host.
+    let host = ("host", "localhost:3000");
+    assert_error(
+        &post(&[("cookie", c), ("origin", EVIL), ("sec-fetch-site", "same-origin"), host]),
+        403,
+        "INVALID_ORIGIN",
+    );
+    for site in ["cross-site", "same-site", "none"] {
+        assert_error(
+            &post(&[("cookie", c), ("origin", "null"), ("sec-fetch-site", site), host]),
+            403,
+            "MISSING_OR_NULL_ORIGIN",
+        );
+    }
+    assert_error(
+        &post(&[("cookie", c), ("origin", "null"), host]),
+        403,
+        "MISSING_OR_NULL_ORIGIN",
+    );
 
     // Sign-out gets the check too (every state-changing route: the sweep above).
     assert_error(
