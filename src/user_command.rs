@@ -266,13 +266,13 @@ fn execute(
                 email_verified: verified,
                 image: None,
             };
-            let u = ops::create_user(s, config, new, now)?;
+            let u = ops::create_user(s, config, &ops::hash_here(config), new, now)?;
             (json!({ "user": admin::user_json(&u) }), format!("created {}", line(&u)))
         }
         UserCommand::SetPassword { user, .. } => {
             let u = ops::find(s, &user)?;
             let pass = read_password().map_err(cli_error)?;
-            ops::set_password(s, config, &u.id, &pass, now)?;
+            ops::set_password(s, config, &ops::hash_here(config), &u.id, &pass, now)?;
             (json!({ "status": true }), format!("password set for {}", u.email))
         }
         UserCommand::SetRole { user, role } => {

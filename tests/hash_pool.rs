@@ -270,7 +270,74 @@ fn a_hash_that_cannot_start_in_time_answers_503_with_retry_after(backend: Backen
     server.stop();
 }
 
+fn admin_create_user_and_set_user_password_hash_on_the_pool(backend: Backend) {
+    let t = TestApp::with_config(backend, |c| {
+        c.plugins = vec!["admin".into()];
+        c.hash_threads = 1;
+        c.hash_queue = 1;
+        c.hash_start_timeout_ms = 50;
+    });
+    let (resp, _) = t.sign_up("root@example.com");
+    let admin_id = crate::support::json_body(&resp)["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let update = sesame::storage::models::UserUpdate {
+        role: Some(Some("admin".into())),
+        ..Default::default()
+    };
+    t.storage()
+        .update_user(&admin_id, &update, sesame::clock::Clock::now(&*t.clock))
+        .unwrap()
+        .unwrap();
+    let admin = crate::support::cookie_header(&t.sign_in("root@example.com", PASSWORD));
+    let create = |email: &str| {
+        t.post_with_cookies(
+            "/admin/create-user",
+            json!({"email": email, "name": "New", "password": PASSWORD}),
+            &admin,
+        )
+    };
+
+    let before = jobs(&t);
+    let created = create("new@example.com");
+    assert_eq!(created.status, 200, "{}", String::from_utf8_lossy(&created.body));
+    assert_eq!(jobs(&t), before + 1, "create-user hashed on the pool");
+    let id = crate::support::json_body(&created)["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A taken address is refused before any hash.
+    let taken = create("new@example.com");
+    crate::support::assert_error(&taken, 400, "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL");
+    assert_eq!(jobs(&t), before + 1);
+
+    let set = |pass: &str| {
+        t.post_with_cookies(
+            "/admin/set-user-password",
+            json!({"userId": id, "newPassword": pass}),
+            &admin,
+        )
+    };
+    let resp = set("a-new-password-1");
+    assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+    assert_eq!(jobs(&t), before + 2, "set-user-password hashed on the pool");
+    assert_eq!(t.sign_in("new@example.com", "a-new-password-1").status, 200);
+
+    // A held pool: both answer 503 and write nothing.
+    let held = t.app.hash_pool.hold();
+    let busy = create("busy@example.com");
+    crate::support::assert_error(&busy, 503, "SERVER_BUSY");
+    assert!(t.storage().find_user_by_email("busy@example.com").unwrap().is_none());
+    crate::support::assert_error(&set("yet-another-password-1"), 503, "SERVER_BUSY");
+    drop(held);
+    assert_eq!(t.sign_in("new@example.com", "a-new-password-1").status, 200);
+    assert_eq!(t.app.metrics.hash_rejected.get(), 2);
+}
+
 backend_suite!(
+    admin_create_user_and_set_user_password_hash_on_the_pool,
     invalid_requests_to_hashing_routes_are_answered_without_entering_the_pool,
     a_full_pool_answers_503_with_retry_after_and_sessions_are_still_answered,
     a_hash_that_cannot_start_in_time_answers_503_with_retry_after,

@@ -51,8 +51,18 @@ pub fn normalize_email(email: &str) -> Result<String, ApiError> {
     Ok(email)
 }
 
-/// The password policy (`PASSWORD_TOO_SHORT` / `PASSWORD_TOO_LONG`) and the hash.
-pub fn hash_new_password(config: &Config, pass: &str, check_min: bool) -> Result<String, ApiError> {
+/// Hashes a password: the endpoints pass the hashing pool (`Ctx::hash_password`, so an admin
+/// request waits for a hashing thread like a sign-up and never blocks a worker with bcrypt),
+/// the `sesame user` command [`hash_here`].
+pub type Hasher<'a> = &'a dyn Fn(&str) -> Result<String, ApiError>;
+
+/// [`Hasher`] on the calling thread, with the configured scheme and cost.
+pub fn hash_here(config: &Config) -> impl Fn(&str) -> Result<String, ApiError> + '_ {
+    move |pass| Ok(password::hash(pass, config.password_hash, config.bcrypt_cost)?)
+}
+
+/// The password policy: `PASSWORD_TOO_SHORT` (when `check_min`) / `PASSWORD_TOO_LONG`.
+fn check_policy(config: &Config, pass: &str, check_min: bool) -> Result<(), ApiError> {
     let len = password::length(pass);
     if check_min && len < config.min_password_length {
         return Err(ApiError::bad_request(codes::PASSWORD_TOO_SHORT));
@@ -60,7 +70,7 @@ pub fn hash_new_password(config: &Config, pass: &str, check_min: bool) -> Result
     if len > config.max_password_length {
         return Err(ApiError::bad_request(codes::PASSWORD_TOO_LONG));
     }
-    Ok(password::hash(pass, config.password_hash, config.bcrypt_cost)?)
+    Ok(())
 }
 
 /// A user to create.
@@ -82,19 +92,20 @@ pub struct NewUser {
 pub fn create_user(
     storage: &dyn Storage,
     config: &Config,
+    hasher: Hasher<'_>,
     new: NewUser,
     now: OffsetDateTime,
 ) -> Result<User, ApiError> {
     let email = normalize_email(&new.email)?;
-    let hash = new
-        .password
-        .as_deref()
-        .filter(|p| !p.is_empty())
-        .map(|p| hash_new_password(config, p, false))
-        .transpose()?;
+    let pass = new.password.as_deref().filter(|p| !p.is_empty());
+    if let Some(p) = pass {
+        check_policy(config, p, false)?;
+    }
+    // Refused before hashing, so a taken address never waits for a hashing thread.
     if storage.find_user_by_email(&email)?.is_some() {
         return Err(ApiError::bad_request(USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL));
     }
+    let hash = pass.map(hasher).transpose()?;
     let mut user = User::new(&new.name, &email, new.image, now);
     user.email_verified = new.email_verified;
     user.admin.role = Some(new.role.unwrap_or_else(|| "user".to_string()));
@@ -192,19 +203,14 @@ pub fn unban(storage: &dyn Storage, user_id: &str, now: OffsetDateTime) -> Resul
 pub fn set_password(
     storage: &dyn Storage,
     config: &Config,
+    hasher: Hasher<'_>,
     user_id: &str,
     new_password: &str,
     now: OffsetDateTime,
 ) -> Result<(), ApiError> {
-    let len = password::length(new_password);
-    if len < config.min_password_length {
-        return Err(ApiError::bad_request(codes::PASSWORD_TOO_SHORT));
-    }
-    if len > config.max_password_length {
-        return Err(ApiError::bad_request(codes::PASSWORD_TOO_LONG));
-    }
+    check_policy(config, new_password, true)?;
     existing(storage, user_id)?;
-    let hash = hash_new_password(config, new_password, true)?;
+    let hash = hasher(new_password)?;
     storage.set_password(user_id, &hash, now, &SessionChange::Keep, true)?;
     Ok(())
 }

@@ -132,7 +132,7 @@ fn create_user(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
         email_verified: fields.email_verified.unwrap_or(false),
         image: fields.image.flatten(),
     };
-    let mut user = ops::create_user(ctx.storage(), ctx.config(), new, ctx.now)?;
+    let mut user = ops::create_user(ctx.storage(), ctx.config(), &|p| ctx.hash_password(p), new, ctx.now)?;
     if bans {
         let ban = UserUpdate {
             banned: fields.banned,
@@ -473,7 +473,14 @@ fn set_user_password(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError>
         &[("user", &["set-password"])],
         YOU_ARE_NOT_ALLOWED_TO_SET_USERS_PASSWORD,
     )?;
-    ops::set_password(ctx.storage(), ctx.config(), &user_id, &new_password, ctx.now)?;
+    ops::set_password(
+        ctx.storage(),
+        ctx.config(),
+        &|p| ctx.hash_password(p),
+        &user_id,
+        &new_password,
+        ctx.now,
+    )?;
     Ok(Response::json(&json!({ "status": true })))
 }
 
