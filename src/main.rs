@@ -242,7 +242,11 @@ fn migrate() -> anyhow::Result<ExitCode> {
     let (config, _) = load()?;
     let (target, applied) = match &config.storage {
         StorageUrl::Postgres(url) => {
-            let storage = PgStorage::new(url.expose(), &PgOptions::from_config(&config))?;
+            let options = PgOptions {
+                session_cache: None,
+                ..PgOptions::from_config(&config)
+            };
+            let storage = PgStorage::new(url.expose(), &options)?;
             storage.wait_until_reachable(Duration::from_secs(config.postgres_startup_timeout))?;
             (storage.target(), storage.migrate(&migrations())?)
         }
@@ -283,7 +287,11 @@ fn copy_to(url: &str) -> anyhow::Result<ExitCode> {
         anyhow::bail!("sqlite:{path} has pending migrations: run `sesame migrate` on it first");
     }
     let snapshot = source.snapshot()?;
-    let target = PgStorage::new(url, &PgOptions::from_config(&config))?;
+    let options = PgOptions {
+        session_cache: None,
+        ..PgOptions::from_config(&config)
+    };
+    let target = PgStorage::new(url, &options)?;
     target.wait_until_reachable(Duration::from_secs(config.postgres_startup_timeout))?;
     target.migrate(&migrations())?;
     target.load(&snapshot)?;

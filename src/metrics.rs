@@ -184,6 +184,29 @@ pub struct StorageStats {
     pub errors_unavailable: u64,
     /// Operations that failed otherwise (500).
     pub errors_other: u64,
+    /// The session cache's numbers; `None` when there is none (`storage/session_cache.rs`).
+    pub session_cache: Option<SessionCacheStats>,
+}
+
+/// The session cache's numbers, for the metrics and for tests that wait on an event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionCacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    /// Sessions and users evicted because they changed (notifications and local writes).
+    pub invalidations: u64,
+    /// Notifications received from the database.
+    pub notifications: u64,
+    /// Fills refused because an eviction raced them.
+    pub refused_fills: u64,
+    pub sessions: u64,
+    pub users: u64,
+    pub bytes: u64,
+    /// Whether lookups use the cache now (the listener is connected and heard from).
+    pub active: bool,
+    /// Times the listener connection was lost, and established.
+    pub disconnects: u64,
+    pub connects: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -282,6 +305,53 @@ impl Collector for StatsCollector {
                 (&[("kind", "other")], s.errors_other),
             ],
         )?;
+        if let Some(c) = s.session_cache {
+            counter(
+                &mut encoder,
+                "session_cache_lookups",
+                "Session lookups answered from the session cache (hit) or the database (miss)",
+                &[(&[("result", "hit")], c.hits), (&[("result", "miss")], c.misses)],
+            )?;
+            counter(
+                &mut encoder,
+                "session_cache_invalidations",
+                "Sessions and users evicted from the session cache because they changed",
+                &[(&[], c.invalidations)],
+            )?;
+            counter(
+                &mut encoder,
+                "session_cache_notifications",
+                "Change notifications received from the database",
+                &[(&[], c.notifications)],
+            )?;
+            counter(
+                &mut encoder,
+                "session_cache_listener_events",
+                "Times the session cache's listener connection was established or lost",
+                &[
+                    (&[("event", "connect")], c.connects),
+                    (&[("event", "disconnect")], c.disconnects),
+                ],
+            )?;
+            gauge(
+                &mut encoder,
+                "session_cache_entries",
+                "Rows in the session cache",
+                &[(&[("kind", "session")], c.sessions), (&[("kind", "user")], c.users)],
+            )?;
+            gauge(
+                &mut encoder,
+                "session_cache_bytes",
+                "Bytes the session cache holds, as it counts them",
+                &[(&[], c.bytes)],
+            )?;
+            gauge(
+                &mut encoder,
+                "session_cache_active",
+                "1 while lookups use the session cache (its listener is connected), 0 otherwise",
+                &[(&[], u64::from(c.active))],
+            )?;
+        }
         let m = &self.mail;
         gauge(
             &mut encoder,
@@ -323,6 +393,11 @@ mod tests {
                 }),
                 errors_unavailable: 5,
                 errors_other: 0,
+                session_cache: Some(SessionCacheStats {
+                    hits: 7,
+                    active: true,
+                    ..Default::default()
+                }),
             }),
             mail,
         });
@@ -337,6 +412,8 @@ mod tests {
             "sesame_db_pool_waiting 2",
             "sesame_db_errors_total{kind=\"unavailable\"} 5",
             "sesame_mail_sent_total 3",
+            "sesame_session_cache_lookups_total{result=\"hit\"} 7",
+            "sesame_session_cache_active 1",
             "# EOF",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");

@@ -58,6 +58,7 @@ mod rate_limit_table; // the database table's sweep and cap under a flood of dis
 mod secret_file; // the secret kept next to a SQLite file over restarts of the binary; NAME_FILE secrets
 mod security; // security headers, error page, open redirects, secrets, logs
 mod serve; // App::serve on port 0 next to in-process calls; stop and drop join the threads and close the port
+mod session_cache; // the session cache on PostgreSQL: hits, eviction by notifications from any writer, a lost listener, the fill race, the bound
 mod sqlite_copy; // `sesame copy-to`: a SQLite database moved into an empty PostgreSQL one
 mod sqlite_durability; // the binary on a SQLite file: SIGKILL and restart, the default sesame.db
 mod sqlite_takeover; // a Better Auth SQLite file (fixture), stored formats, migrations, locking

@@ -82,6 +82,8 @@ fn database_outage_answers_503_and_service_resumes() {
         pool_size: 4,
         checkout_timeout: Duration::from_millis(800),
         connect_timeout: Duration::from_secs(1),
+        // The pool's behaviour in an outage, without the session cache answering from memory.
+        session_cache: None,
     };
     let storage = PgStorage::new(&url_via(proxy.addr, &schema.name), &options).unwrap();
     storage.migrate(&sesame::app::migrations()).unwrap();
@@ -197,6 +199,7 @@ fn unreachable_database_is_503_not_a_hang() {
         pool_size: 2,
         checkout_timeout: Duration::from_millis(300),
         connect_timeout: Duration::from_millis(300),
+        session_cache: None,
     };
     let storage = PgStorage::new(&url, &options).unwrap();
     let t = TestApp::with_storage(Config::for_tests(), Arc::new(storage), None);

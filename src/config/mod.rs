@@ -191,6 +191,8 @@ pub struct Config {
     /// The admin plugin's settings (`SESAME_ADMIN_*`).
     pub admin: plugins::AdminConfig,
     pub postgres_startup_timeout: u64,
+    /// `SESAME_SESSION_CACHE*`: the session cache's bounds on PostgreSQL; `None`: off.
+    pub session_cache: Option<storage::CacheLimits>,
     pub rehash_on_sign_in: bool,
     /// Email delivery and the email flows.
     pub email: EmailConfig,
@@ -297,6 +299,7 @@ impl Config {
             jwt: plugins.jwt,
             admin: plugins.admin,
             postgres_startup_timeout: storage.postgres_startup_timeout,
+            session_cache: storage.session_cache,
             rehash_on_sign_in: accounts.rehash_on_sign_in,
             email,
             oauth,

@@ -25,6 +25,7 @@ pub use admin::AdminStore;
 pub use username::UsernameStore;
 pub mod postgres;
 pub mod rate_limit;
+pub mod session_cache;
 pub mod snapshot;
 pub mod sql;
 pub mod sqlite;
@@ -112,6 +113,7 @@ impl Counters {
             }),
             errors_unavailable: self.unavailable.load(Relaxed),
             errors_other: self.other.load(Relaxed),
+            session_cache: None,
         }
     }
 }

@@ -51,6 +51,8 @@ pub fn test_options() -> PgOptions {
         pool_size: 4,
         checkout_timeout: Duration::from_secs(15),
         connect_timeout: Duration::from_secs(3),
+        // On, as `sesame serve` has it: every PostgreSQL story runs through the cache.
+        session_cache: Some(Default::default()),
     }
 }
 

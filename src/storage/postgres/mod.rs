@@ -10,10 +10,12 @@
 //! values, `migrate.rs` applies migrations. Every table name is quoted (`"user"` is a
 //! reserved word).
 
+mod listen;
 mod migrate;
 mod pool;
 mod row;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -21,6 +23,7 @@ use postgres::error::SqlState;
 
 use pool::{Manager, PgConn, PgSession};
 
+use super::session_cache::{CacheLimits, SessionCache};
 use super::snapshot::Snapshot;
 use super::sql::{Backend, Conn, Dialect, Migration, SqlError, SqlResult, Statements};
 use super::{Storage, StorageError, StorageResult};
@@ -34,6 +37,9 @@ pub struct PgOptions {
     pub checkout_timeout: Duration,
     /// TCP connect timeout of each new connection (unless the URL sets `connect_timeout`).
     pub connect_timeout: Duration,
+    /// The session cache's bounds; `None`: no cache (`SESAME_SESSION_CACHE=false`, or a
+    /// one-shot command).
+    pub session_cache: Option<CacheLimits>,
 }
 
 impl PgOptions {
@@ -44,6 +50,7 @@ impl PgOptions {
             pool_size: config.pool_size.unwrap_or(default_size).max(1),
             checkout_timeout: Duration::from_secs(3),
             connect_timeout: Duration::from_secs(3),
+            session_cache: config.session_cache,
         }
     }
 }
@@ -55,6 +62,16 @@ pub struct PgStorage {
     /// Sweeping and capping of the `"rateLimit"` table.
     rate_limit: crate::storage::rate_limit::RateLimitUpkeep,
     counters: super::Counters,
+    /// Sessions and users resolved recently, evicted by the database's notifications.
+    session_cache: Option<Arc<SessionCache>>,
+}
+
+impl Drop for PgStorage {
+    fn drop(&mut self) {
+        if let Some(cache) = &self.session_cache {
+            cache.stop();
+        }
+    }
 }
 
 impl PgStorage {
@@ -75,13 +92,27 @@ impl PgStorage {
             .connection_timeout(options.checkout_timeout)
             .test_on_check_out(true)
             .build_unchecked(Manager::new(config.clone()));
+        let session_cache = match options.session_cache {
+            Some(limits) => {
+                let cache = Arc::new(SessionCache::new(limits));
+                listen::spawn(config.clone(), &cache).context("starting the session cache's listener")?;
+                Some(cache)
+            }
+            None => None,
+        };
         Ok(PgStorage {
             pool,
             config,
             sql: Statements::of(Dialect::Postgres),
             rate_limit: Default::default(),
             counters: super::Counters::default(),
+            session_cache,
         })
+    }
+
+    /// The session cache, when it is on (for tests and the metrics).
+    pub fn session_cache(&self) -> Option<&SessionCache> {
+        self.session_cache.as_deref()
     }
 
     /// Connects as `sesame serve` does: builds the pool, waits (bounded by
@@ -229,6 +260,10 @@ impl Backend for PgStorage {
     fn name(&self) -> &'static str {
         "postgres"
     }
+
+    fn session_cache(&self) -> Option<&SessionCache> {
+        self.session_cache.as_deref()
+    }
 }
 
 /// The one mapping from driver errors to storage errors, and whether the connection is
@@ -295,7 +330,9 @@ impl Storage for PgStorage {
     }
 
     fn stats(&self) -> crate::metrics::StorageStats {
-        self.counters.stats(Some(self.pool.state()), self.pool.max_size())
+        let mut stats = self.counters.stats(Some(self.pool.state()), self.pool.max_size());
+        stats.session_cache = self.session_cache.as_ref().map(|c| c.stats());
+        stats
     }
 
     fn kind(&self) -> &'static str {

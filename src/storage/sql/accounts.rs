@@ -189,6 +189,8 @@ impl<B: Backend> AccountStore for B {
         sessions: &SessionChange,
         end_reset_tokens: bool,
     ) -> StorageResult<()> {
-        self.transaction(|c| set_password_in(c, self.sql(), user_id, hash, now, sessions, end_reset_tokens))
+        let done = self.transaction(|c| set_password_in(c, self.sql(), user_id, hash, now, sessions, end_reset_tokens));
+        super::forget_user(self, user_id);
+        done
     }
 }

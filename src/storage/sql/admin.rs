@@ -131,12 +131,14 @@ impl<B: Backend> AdminStore for B {
     ) -> StorageResult<Option<User>> {
         let sql = self.sql();
         let params = users::update_params(id, update, now);
-        self.transaction(|c| {
+        let updated = self.transaction(|c| {
             let user = c.first(&sql.users.update, &params, users::read)?;
             if user.is_some() {
                 c.execute(&sql.sessions.delete_all_of_user, &[id.into()])?;
             }
             SqlResult::Ok(user)
-        })
+        });
+        super::forget_user(self, id);
+        updated
     }
 }

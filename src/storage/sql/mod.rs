@@ -185,6 +185,26 @@ pub trait Backend: Send + Sync {
     fn transaction<T>(&self, f: impl Fn(&mut dyn Conn) -> SqlResult<T>) -> StorageResult<T>;
     /// A short name for logs (`postgres`, `sqlite`).
     fn name(&self) -> &'static str;
+    /// The session cache, when this backend keeps one (PostgreSQL). Every store method that
+    /// changes a session or user row evicts it here after writing ([`forget_user`],
+    /// [`forget_session`]): the database's notification would too, a moment later.
+    fn session_cache(&self) -> Option<&crate::storage::session_cache::SessionCache> {
+        None
+    }
+}
+
+/// Evicts a user (and so every session of the user) from the backend's session cache.
+pub(super) fn forget_user<B: Backend + ?Sized>(backend: &B, id: &str) {
+    if let Some(cache) = backend.session_cache() {
+        cache.forget_user(id);
+    }
+}
+
+/// Evicts one session from the backend's session cache.
+pub(super) fn forget_session<B: Backend + ?Sized>(backend: &B, token: &str) {
+    if let Some(cache) = backend.session_cache() {
+        cache.forget_session(token);
+    }
 }
 
 /// Every statement the shared code runs, in one dialect.

@@ -4,7 +4,7 @@
 
 use time::OffsetDateTime;
 
-use super::{columns, insert, select, users, Backend, Cols, Dialect, SqlResult, Value};
+use super::{columns, forget_session, forget_user, insert, select, users, Backend, Cols, Dialect, SqlResult, Value};
 use crate::storage::models::{Session, User};
 use crate::storage::{SessionStore, StorageResult};
 
@@ -102,11 +102,20 @@ impl<B: Backend> SessionStore for B {
     }
 
     fn find_session_with_user(&self, token: &str) -> StorageResult<Option<(Session, User)>> {
-        self.read(|c| {
+        let ticket = match self.session_cache().map(|cache| cache.get(token)) {
+            Some(Ok(hit)) => return Ok(Some(hit)),
+            Some(Err(ticket)) => ticket,
+            None => None,
+        };
+        let found = self.read(|c| {
             c.first(&self.sql().sessions.with_user, &[token.into()], |c| {
                 Ok((read(c)?, users::read(c)?))
             })
-        })
+        })?;
+        if let (Some(cache), Some(ticket), Some((session, user))) = (self.session_cache(), ticket, &found) {
+            cache.fill(ticket, session, user);
+        }
+        Ok(found)
     }
 
     fn refresh_session(
@@ -115,13 +124,15 @@ impl<B: Backend> SessionStore for B {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> StorageResult<Option<Session>> {
-        self.write(|c| {
+        let refreshed = self.write(|c| {
             c.first(
                 &self.sql().sessions.refresh,
                 &[token.into(), expires_at.into(), now.into()],
                 read,
             )
-        })
+        });
+        forget_session(self, token);
+        refreshed
     }
 
     fn list_user_sessions(&self, user_id: &str) -> StorageResult<Vec<Session>> {
@@ -129,24 +140,33 @@ impl<B: Backend> SessionStore for B {
     }
 
     fn delete_session(&self, token: &str) -> StorageResult<()> {
-        self.write(|c| c.execute(&self.sql().sessions.delete, &[token.into()]).map(|_| ()))
+        let done = self.write(|c| c.execute(&self.sql().sessions.delete, &[token.into()]).map(|_| ()));
+        forget_session(self, token);
+        done
     }
 
     fn delete_user_session(&self, user_id: &str, token: &str) -> StorageResult<bool> {
-        self.write(|c| Ok(c.execute(&self.sql().sessions.delete_of_user, &[user_id.into(), token.into()])? > 0))
+        let done =
+            self.write(|c| Ok(c.execute(&self.sql().sessions.delete_of_user, &[user_id.into(), token.into()])? > 0));
+        forget_session(self, token);
+        done
     }
 
     fn delete_user_sessions(&self, user_id: &str) -> StorageResult<()> {
-        self.write(|c| {
+        let done = self.write(|c| {
             c.execute(&self.sql().sessions.delete_all_of_user, &[user_id.into()])
                 .map(|_| ())
-        })
+        });
+        forget_user(self, user_id);
+        done
     }
 
     fn delete_other_sessions(&self, user_id: &str, keep_token: &str) -> StorageResult<()> {
-        self.write(|c| {
+        let done = self.write(|c| {
             c.execute(&self.sql().sessions.delete_others, &[user_id.into(), keep_token.into()])
                 .map(|_| ())
-        })
+        });
+        forget_user(self, user_id);
+        done
     }
 }

@@ -135,7 +135,7 @@ impl<B: Backend> TwoFactorStore for B {
 
     fn switch_two_factor(&self, s: &TwoFactorSwitch<'_>) -> StorageResult<Option<User>> {
         let sql = self.sql();
-        self.transaction(|c| {
+        let switched = self.transaction(|c| {
             let flag = [s.user_id.into(), s.enabled.into(), s.now.into()];
             let Some(user) = c.first(&sql.two_factor.set_user_flag, &flag, users::read)? else {
                 return Ok(None);
@@ -154,6 +154,8 @@ impl<B: Backend> TwoFactorStore for B {
                 c.execute(&sql.sessions.delete, &[old_token.into()])?;
             }
             Ok(Some(user))
-        })
+        });
+        super::forget_user(self, s.user_id);
+        switched
     }
 }

@@ -246,22 +246,25 @@ impl<B: Backend> UserStore for B {
     fn update_user(&self, id: &str, update: &UserUpdate, now: OffsetDateTime) -> StorageResult<Option<User>> {
         let params = update_params(id, update, now);
         let sql = self.sql();
-        if update.email.is_none() {
-            return self.write(|c| c.first(&sql.users.update, &params, read));
-        }
-        // A new address ends the reset tokens mailed to the old one, in one transaction.
-        self.transaction(|c| {
-            let user = c.first(&sql.users.update, &params, read)?;
-            if user.is_some() {
-                super::verifications::end_reset_tokens(c, sql, id)?;
-            }
-            Ok(user)
-        })
+        let updated = if update.email.is_none() {
+            self.write(|c| c.first(&sql.users.update, &params, read))
+        } else {
+            // A new address ends the reset tokens mailed to the old one, in one transaction.
+            self.transaction(|c| {
+                let user = c.first(&sql.users.update, &params, read)?;
+                if user.is_some() {
+                    super::verifications::end_reset_tokens(c, sql, id)?;
+                }
+                Ok(user)
+            })
+        };
+        super::forget_user(self, id);
+        updated
     }
 
     fn delete_user(&self, id: &str) -> StorageResult<bool> {
         let sql = self.sql();
-        self.transaction(|c| {
+        let deleted = self.transaction(|c| {
             for statement in [
                 &sql.sessions.delete_all_of_user,
                 &sql.users.delete_accounts,
@@ -271,11 +274,15 @@ impl<B: Backend> UserStore for B {
                 c.execute(statement, &[id.into()])?;
             }
             Ok(c.execute(&sql.users.delete, &[id.into()])? > 0)
-        })
+        });
+        super::forget_user(self, id);
+        deleted
     }
 
     fn verify_address(&self, user_id: &str, now: OffsetDateTime) -> StorageResult<Option<VerifiedAddress>> {
-        super::claim::verify_address(self, user_id, now)
+        let verified = super::claim::verify_address(self, user_id, now);
+        super::forget_user(self, user_id);
+        verified
     }
 }
 

@@ -118,7 +118,7 @@ impl<B: Backend> VerificationStore for B {
         let sql = self.sql();
         // The token's rows are deleted whatever the outcome, so the transaction commits on
         // every path.
-        self.transaction(|c| {
+        let outcome = self.transaction(|c| {
             let outcome = match consume(c, &sql.verifications, identifier)? {
                 None => ResetOutcome::InvalidToken,
                 Some(row) if row.expires_at <= now => ResetOutcome::InvalidToken,
@@ -142,6 +142,10 @@ impl<B: Backend> VerificationStore for B {
                 }
             };
             Ok(outcome)
-        })
+        });
+        if let Ok(ResetOutcome::Done(user_id)) = &outcome {
+            super::forget_user(self, user_id);
+        }
+        outcome
     }
 }
