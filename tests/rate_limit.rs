@@ -411,3 +411,65 @@ fn database_storage_falls_back_to_memory_without_a_table() {
     }
     assert_limited(&sign_in_from(&t, "203.0.113.78", None), "10");
 }
+
+/// By default (`SESAME_RATE_LIMIT_STORAGE` unset) on PostgreSQL, the strict rules' buckets
+/// live in the database and the general rule's in memory; elsewhere all in memory.
+#[test]
+fn by_default_only_postgres_shares_the_strict_buckets() {
+    for (backend, general, strict) in [
+        (Backend::Memory, "memory", "memory"),
+        (Backend::Sqlite, "memory", "memory"),
+        (Backend::Postgres, "memory", "postgres"),
+    ] {
+        let Some(t) = TestApp::try_with_config(backend, |c| c.rate_limit = true) else {
+            continue;
+        };
+        assert_eq!(t.app.config.rate_limit_storage, sesame::ratelimit::StoreKind::Auto);
+        assert_eq!(t.app.rate_limiter.store_kind(), general, "{backend:?}");
+        assert_eq!(t.app.rate_limiter.strict_store_kind(), strict, "{backend:?}");
+    }
+}
+
+/// Two `sesame serve` processes on one PostgreSQL with the default storage: wrong passwords
+/// for different accounts (so the per-account buckets stay below their limit) spread over
+/// both reach 429 on the fourth, as one process would; the general rule (`/ok`) still counts
+/// per process.
+#[test]
+fn two_processes_on_postgres_share_the_strict_limits_by_default() {
+    let Some(schema) = crate::support::postgres::PgSchema::create() else {
+        return;
+    };
+    let env = [
+        ("DATABASE_URL", schema.url()),
+        ("SESAME_RATE_LIMIT", "true".to_string()),
+        // An hour, so no tick of the real clock resets the buckets.
+        (
+            "SESAME_RATE_LIMIT_RULES",
+            "/sign-in/email=3/3600,/ok=2/3600".to_string(),
+        ),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let [a, b] = [crate::support::binary::serve(&env), crate::support::binary::serve(&env)];
+    let sign_in = |addr, n: usize| {
+        crate::support::http_client::send(
+            addr,
+            "POST",
+            "/api/auth/sign-in/email",
+            &[("content-type", "application/json")],
+            json!({"email": format!("nobody{n}@example.com"), "password": "wrong-password"})
+                .to_string()
+                .as_bytes(),
+        )
+    };
+    for (n, addr) in [a.addr, b.addr, a.addr].into_iter().enumerate() {
+        assert_eq!(sign_in(addr, n).status, 401);
+    }
+    let resp = sign_in(b.addr, 3);
+    assert_eq!(resp.status, 429, "{}", String::from_utf8_lossy(&resp.body));
+    assert_eq!(resp.json()["code"], "RATE_LIMITED");
+    assert_eq!(sign_in(a.addr, 4).status, 429);
+    // The general rule stays per process: two on each.
+    let ok = |addr| crate::support::http_client::send(addr, "GET", "/api/auth/ok", &[], b"").status;
+    assert_eq!([ok(a.addr), ok(a.addr), ok(b.addr), ok(b.addr)], [200; 4]);
+    assert_eq!([ok(a.addr), ok(b.addr)], [429; 2]);
+}

@@ -20,8 +20,8 @@ pub const RULES: Var<Vec<CustomRule>> = Var::new(
 );
 pub const STORAGE: Var<StoreKind> = Var::new(
     "SESAME_RATE_LIMIT_STORAGE",
-    Default::Value("memory"),
-    "Where rate-limit buckets live: `memory` (this process) or `database` (a table in the PostgreSQL or SQLite database, shared by every process)",
+    Default::Value("auto"),
+    "Where rate-limit buckets live: `auto` (on PostgreSQL the strict rules' buckets — sign-in, sign-up, password, email change, mail, one-time codes — in the database, shared by every process, and the rest in this process; elsewhere all in this process), `memory` (all in this process) or `database` (all in a table of the PostgreSQL or SQLite database, shared by every process)",
     store_kind,
 );
 
@@ -33,9 +33,10 @@ fn custom_rules(s: &str) -> Result<Vec<CustomRule>, String> {
 
 fn store_kind(s: &str) -> Result<StoreKind, String> {
     match s {
+        "auto" => Ok(StoreKind::Auto),
         "memory" => Ok(StoreKind::Memory),
         "database" => Ok(StoreKind::Database),
-        _ => Err("must be memory or database".to_string()),
+        _ => Err("must be auto, memory or database".to_string()),
     }
 }
 

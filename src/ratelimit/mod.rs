@@ -8,7 +8,10 @@
 //!
 //! Buckets live behind [`RateLimitStore`] (a storage area): [`memory::MemoryRateLimitStore`]
 //! for one process; a database store implements the same `consume` as one atomic statement
-//! (see the trait). The pipeline's step that calls the limiter is `App::rate_limit`.
+//! (see the trait). The pipeline's step that calls the limiter is `App::rate_limit`. By default
+//! on PostgreSQL ([`StoreKind::Auto`]) the strict rules' buckets — every rule that guards a
+//! secret, [`Rules::is_guarded`], so a rule added there is shared without more code — live in
+//! the database and the general rule's in memory.
 //!
 //! Two kinds of bucket are not per client address, and live in the database whenever it has a
 //! `"rateLimit"` table (whatever `SESAME_RATE_LIMIT_STORAGE` says), so every process shares
@@ -40,6 +43,12 @@ pub use rules::{CustomRule, Rule, Rules};
 /// Where buckets live (`SESAME_RATE_LIMIT_STORAGE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
+    /// The default: on PostgreSQL, the buckets of the rules that guard a secret (sign-in,
+    /// sign-up, password, email change, mail, one-time codes: [`Rules::is_guarded`]) in the
+    /// database, so N processes behind a load balancer allow what one allows; every other
+    /// bucket (the general 100 per 10 s) in this process's memory, so a session check costs
+    /// no write. Elsewhere (memory, SQLite: one process) everything in memory.
+    Auto,
     /// This process's memory (Better Auth's default).
     Memory,
     /// The storage backend's table, shared by every process (PostgreSQL).
@@ -76,6 +85,8 @@ pub struct RateLimiter {
     /// The client-address headers those proxies set (`SESAME_IP_ADDRESS_HEADERS`).
     ip_headers: Vec<String>,
     store: Arc<dyn RateLimitStore>,
+    /// Buckets of the rules that guard a secret ([`Rules::is_guarded`]).
+    strict_store: Arc<dyn RateLimitStore>,
     /// Password-attempt and per-recipient mail buckets: the database's table when it has one.
     shared: Arc<dyn RateLimitStore>,
     /// Mails per recipient address and class (`SESAME_EMAIL_RECIPIENT_LIMIT`); `None`: no limit.
@@ -105,6 +116,7 @@ impl RateLimiter {
                 .map(|h| h.to_string())
                 .collect(),
             shared: store.clone(),
+            strict_store: store.clone(),
             store,
             mail_rule: None,
         }
@@ -120,40 +132,52 @@ impl RateLimiter {
         self.mail_rule = rule;
     }
 
-    /// On/off, rules and proxies from the configuration; buckets in memory, or in the storage
-    /// backend with `SESAME_RATE_LIMIT_STORAGE=database` (memory when the backend has no table).
+    /// On/off, rules and proxies from the configuration; buckets where
+    /// `SESAME_RATE_LIMIT_STORAGE` says ([`StoreKind`]; memory when the backend has no table).
     pub fn from_config(config: &crate::config::Config, storage: &Arc<dyn crate::storage::Storage>) -> RateLimiter {
-        let memory = || -> Arc<dyn RateLimitStore> { Arc::new(memory::MemoryRateLimitStore::default()) };
-        let store = match config.rate_limit_storage {
-            StoreKind::Memory => memory(),
-            StoreKind::Database => storage.clone().rate_limit_store().unwrap_or_else(|| {
+        let memory: Arc<dyn RateLimitStore> = Arc::new(memory::MemoryRateLimitStore::default());
+        let database = storage.clone().rate_limit_store();
+        let (store, strict_store) = match (config.rate_limit_storage, database.clone()) {
+            (StoreKind::Database, Some(db)) => (db.clone(), db),
+            (StoreKind::Database, None) => {
                 tracing::warn!(
                     "SESAME_RATE_LIMIT_STORAGE=database but {} storage has no table for it: buckets stay in memory",
                     storage.kind()
                 );
-                memory()
-            }),
+                (memory.clone(), memory)
+            }
+            (StoreKind::Auto, Some(db)) if storage.kind() == "postgres" => (memory, db),
+            (StoreKind::Auto | StoreKind::Memory, _) => (memory.clone(), memory),
         };
-        let shared = storage.clone().rate_limit_store().unwrap_or_else(|| store.clone());
+        let shared = database.unwrap_or_else(|| store.clone());
         let mut limiter = RateLimiter::new(
             config.rate_limit,
             Rules::new(config.rate_limit_rules.clone()),
             config.trusted_proxies.clone(),
             store,
         );
+        limiter.strict_store = strict_store;
         limiter.set_shared_store(shared);
         limiter.set_mail_rule(config.email.recipient_limit);
         limiter.ip_headers = config.ip_address_headers.clone();
         limiter
     }
 
-    /// Replaces the per-client bucket store (a database-backed one, for several processes).
+    /// Replaces the per-client bucket store (a database-backed one, for several processes),
+    /// for every rule.
     pub fn set_store(&mut self, store: Arc<dyn RateLimitStore>) {
+        self.strict_store = store.clone();
         self.store = store;
     }
 
+    /// Where the general rule's buckets live (`memory`, `postgres`, `sqlite`).
     pub fn store_kind(&self) -> &'static str {
         self.store.kind()
+    }
+
+    /// Where the buckets of the rules that guard a secret live.
+    pub fn strict_store_kind(&self) -> &'static str {
+        self.strict_store.kind()
     }
 
     /// Counts one HTTP request; `Err(429 RATE_LIMITED)` when its bucket is full.
@@ -178,7 +202,8 @@ impl RateLimiter {
             .unwrap_or_else(|| "no-trusted-ip".to_string());
         let key = format!("{ip}|{bucket}");
         let guarded = route.is_some_and(|(path, _)| self.rules.is_guarded(path));
-        decide(self.store.consume(&key, rule, now_ms), guarded)
+        let store = if guarded { &self.strict_store } else { &self.store };
+        decide(store.consume(&key, rule, now_ms), guarded)
     }
 
     /// Counts one password attempt against the account's bucket, before the password is
