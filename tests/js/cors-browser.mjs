@@ -5,14 +5,15 @@
 // an untrusted origin of the same site is blocked by the browser: the preflight is refused and
 // a credentialed GET's answer cannot be read.
 //
-// usage: node cors-browser.mjs SERVER_URL TRUSTED_PORT UNTRUSTED_PORT
-// Sesame must trust http://localhost:TRUSTED_PORT (BETTER_AUTH_TRUSTED_ORIGINS) and not the other.
+// usage: node cors-browser.mjs, run by run.sh's `flow`: it announces `PORTS TRUSTED UNTRUSTED`
+// and reads the URL of a Sesame that trusts http://localhost:TRUSTED (BETTER_AUTH_TRUSTED_ORIGINS)
+// and not the other.
 import http from "node:http";
 import assert from "node:assert/strict";
 import * as esbuild from "esbuild";
 import puppeteer from "puppeteer-core";
+import { handshake, listen } from "./ports.mjs";
 
-const [sesame, trustedPort, untrustedPort] = process.argv.slice(2);
 const chromium = process.env.CHROMIUM || "/usr/bin/chromium";
 
 const bundle = await esbuild.build({
@@ -32,7 +33,7 @@ window.createAuthClient = createAuthClient;
 window.ready = true;
 </script></head><body>app</body></html>`;
 
-function serveApp(port) {
+function serveApp() {
   const server = http.createServer((req, res) => {
     if (req.url === "/client.js") {
       res.writeHead(200, { "content-type": "text/javascript" });
@@ -42,10 +43,13 @@ function serveApp(port) {
       res.end(page);
     }
   });
-  return new Promise((resolve) => server.listen(Number(port), "127.0.0.1", () => resolve(server)));
+  return server;
 }
 
-const servers = [await serveApp(trustedPort), await serveApp(untrustedPort)];
+const servers = [serveApp(), serveApp()];
+const [trustedPort, untrustedPort] = [await listen(servers[0]), await listen(servers[1])];
+// Sesame and the app on one site (localhost), as a dev setup with Vite on :5173 is.
+const sesame = (await handshake([trustedPort, untrustedPort])).replace("127.0.0.1", "localhost");
 const browser = await puppeteer.launch({
   executablePath: chromium,
   headless: true,

@@ -2,8 +2,9 @@
 // with the links taken from emails that really arrived: over the signed webhook (this script
 // is the sink) or over SMTP (files written by tests/smtp_sink.py).
 //
-// Usage: node email-flow.mjs BASE_URL webhook PORT SECRET
-//        node email-flow.mjs BASE_URL smtp OUT_DIR
+// Usage: node email-flow.mjs webhook SECRET     (run by run.sh's `flow`: the sink's port is
+//                                               announced, Sesame's URL read from stdin)
+//        node email-flow.mjs smtp OUT_DIR BASE_URL
 // Sesame must run with SESAME_SEND_VERIFICATION_ON_SIGN_UP=true, SESAME_CHANGE_EMAIL=true,
 // SESAME_DELETE_USER=true and the matching SESAME_EMAIL_WEBHOOK_URL or SESAME_SMTP_URL.
 import { browser as makeBrowser } from "./browser.mjs";
@@ -12,8 +13,12 @@ import crypto from "node:crypto";
 import http from "node:http";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { handshake, listen } from "./ports.mjs";
 
-const [baseURL, transport, arg, secret] = process.argv.slice(2);
+const transport = process.argv[2];
+const arg = transport === "smtp" ? process.argv[3] : null; // the SMTP sink's directory
+const secret = transport === "webhook" ? process.argv[3] : null;
+let baseURL = transport === "smtp" ? process.argv[4] : null;
 const inbox = [];
 
 if (transport === "webhook") {
@@ -34,7 +39,7 @@ if (transport === "webhook") {
       res.writeHead(204).end();
     });
   });
-  await new Promise((r) => sink.listen(Number(arg), "127.0.0.1", r));
+  baseURL = await handshake([await listen(sink)]);
   process.on("exit", () => sink.close());
 }
 

@@ -2,15 +2,16 @@
 // for a generic OpenID Connect provider (npm `oauth2-mock-server`, found by discovery) and
 // for the built-in GitHub provider pointed at the same fake (plus a local /user/emails).
 //
-// Usage: node oauth-flow.mjs BASE_URL MOCK_PORT EMAILS_PORT
-// Sesame runs with SESAME_OIDC_PROVIDERS=mock, SESAME_OIDC_MOCK_ISSUER=http://127.0.0.1:MOCK_PORT
-// and GITHUB_* / SESAME_GITHUB_*_URL pointing at the mock and at EMAILS_PORT.
+// Usage: node oauth-flow.mjs, run by run.sh's `flow`: it announces `PORTS MOCK_PORT EMAILS_PORT`
+// and reads the URL of a Sesame started with SESAME_OIDC_PROVIDERS=mock,
+// SESAME_OIDC_MOCK_ISSUER=http://127.0.0.1:MOCK_PORT and GITHUB_* / SESAME_GITHUB_*_URL pointing
+// at the mock and at EMAILS_PORT.
 import { OAuth2Server } from "oauth2-mock-server";
 import { browser as makeBrowser } from "./browser.mjs";
 import assert from "node:assert/strict";
 import http from "node:http";
+import { handshake, listen } from "./ports.mjs";
 
-const [baseURL, mockPort, emailsPort] = process.argv.slice(2);
 const email = `oauth-${Date.now()}@example.com`;
 
 const provider = new OAuth2Server();
@@ -22,12 +23,12 @@ provider.service.on("beforeUserinfo", (res) => {
   // One body that reads as an OIDC profile and as a GitHub user.
   res.body = { sub: "johndoe", email, email_verified: true, name: "OAuth User", id: 4242, login: "octo", avatar_url: "https://img.example/o.png" };
 });
-await provider.start(Number(mockPort), "127.0.0.1");
+await provider.start(0, "127.0.0.1");
 const emails = http.createServer((req, res) => {
   res.writeHead(200, { "content-type": "application/json" });
   res.end(JSON.stringify([{ email, primary: true, verified: true }]));
 });
-await new Promise((r) => emails.listen(Number(emailsPort), "127.0.0.1", r));
+const baseURL = await handshake([provider.address().port, await listen(emails)]);
 
 const browser = () => makeBrowser(baseURL);
 

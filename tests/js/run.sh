@@ -62,6 +62,39 @@ start() {
   done
   echo "sesame ($name): no free port after 5 tries" >&2; return 1
 }
+# flow SCRIPT [ARGS...] -- NAME DATABASE_URL [VAR=value ...]: a flow whose own servers (a
+# webhook sink, a fake provider, a web app) must exist before Sesame starts pointed at them.
+# The script listens on ports the system picks and prints `PORTS p1 p2 …` (tests/js/ports.mjs);
+# `{1}`, `{2}`, … in the variables become those ports, Sesame starts, and the script reads
+# Sesame's URL on stdin. Nothing picks a port and releases it for another process to take.
+flow() {
+  local args=()
+  while [ "$1" != "--" ]; do args+=("$1"); shift; done
+  shift
+  local name=$1 db=$2; shift 2
+  local to from npid tag ports v i
+  mkfifo "$work/$name.in" "$work/$name.out"
+  node "${args[@]}" <"$work/$name.in" >"$work/$name.out" &
+  npid=$!
+  exec {to}>"$work/$name.in" {from}<"$work/$name.out"
+  if ! read -r -t 120 tag ports <&"$from" || [ "$tag" != PORTS ]; then
+    echo "${args[0]} did not announce its ports: $tag $ports" >&2
+    exec {to}>&- {from}<&-; kill "$npid" 2>/dev/null; wait "$npid"; return 1
+  fi
+  local p=($ports) vars=()
+  for v in "$@"; do
+    for i in "${!p[@]}"; do v=${v//\{$((i + 1))\}/${p[$i]}}; done
+    vars+=("$v")
+  done
+  if ! start "$name" "$db" "${vars[@]}"; then
+    exec {to}>&- {from}<&-; kill "$npid" 2>/dev/null; wait "$npid"; return 1
+  fi
+  echo "$url" >&"$to"
+  exec {to}>&-
+  cat <&"$from"
+  exec {from}<&-
+  wait "$npid"
+}
 fail() { echo "--- sesame logs" >&2; tail -n 30 "$work"/*.log >&2; exit 1; }
 
 storages=(memory sqlite)
@@ -94,15 +127,12 @@ for storage in "${storages[@]}"; do
     node client-flow.mjs "$url" myapp || fail
   fi
 
-  tfa_hook=$(free_port)
-  start "two-factor-$storage" "$db" SESAME_PLUGINS=two-factor SESAME_EMAIL_WEBHOOK_URL="http://127.0.0.1:$tfa_hook/" \
-    SESAME_RATE_LIMIT_RULES="/two-factor/*=50/10,/sign-in*=50/10"
-  node two-factor-flow.mjs "$url" "$tfa_hook" || fail
+  flow two-factor-flow.mjs -- "two-factor-$storage" "$db" SESAME_PLUGINS=two-factor \
+    SESAME_EMAIL_WEBHOOK_URL="http://127.0.0.1:{1}/" SESAME_RATE_LIMIT_RULES="/two-factor/*=50/10,/sign-in*=50/10" || fail
 
   mail_flags=(SESAME_SEND_VERIFICATION_ON_SIGN_UP=true SESAME_CHANGE_EMAIL=true SESAME_DELETE_USER=true SESAME_RATE_LIMIT=false)
-  hook=$(free_port)
-  start "webhook-$storage" "$db" "${mail_flags[@]}" SESAME_EMAIL_WEBHOOK_URL="http://127.0.0.1:$hook/"
-  node email-flow.mjs "$url" webhook "$hook" "$secret" || fail
+  flow email-flow.mjs webhook "$secret" -- "webhook-$storage" "$db" "${mail_flags[@]}" \
+    SESAME_EMAIL_WEBHOOK_URL="http://127.0.0.1:{1}/" || fail
 
   mkdir -p "$work/smtp-$storage"
   coproc SMTP { exec python3 ../smtp_sink.py "$work/smtp-$storage" mailer mailpass; }
@@ -111,18 +141,16 @@ for storage in "${storages[@]}"; do
   [ "$ready" = READY ] || { echo "the SMTP sink did not start (pip install aiosmtpd)" >&2; exit 1; }
   start "smtp-$storage" "$db" "${mail_flags[@]}" SESAME_SMTP_URL="smtp://mailer:mailpass@127.0.0.1:$smtp_port?tls=none" \
     SESAME_EMAIL_FROM="Sesame <no-reply@example.com>"
-  node email-flow.mjs "$url" smtp "$work/smtp-$storage" || fail
+  node email-flow.mjs smtp "$work/smtp-$storage" "$url" || fail
 
-  mock=$(free_port); emails=$(free_port)
-  start "oauth-$storage" "$db" SESAME_RATE_LIMIT=false \
-    SESAME_OIDC_PROVIDERS=mock SESAME_OIDC_MOCK_ISSUER="http://127.0.0.1:$mock" \
+  flow oauth-flow.mjs -- "oauth-$storage" "$db" SESAME_RATE_LIMIT=false \
+    SESAME_OIDC_PROVIDERS=mock SESAME_OIDC_MOCK_ISSUER="http://127.0.0.1:{1}" \
     SESAME_OIDC_MOCK_CLIENT_ID=harness-client SESAME_OIDC_MOCK_CLIENT_SECRET=harness-secret \
     GITHUB_CLIENT_ID=gh-client GITHUB_CLIENT_SECRET=gh-secret \
-    SESAME_GITHUB_AUTHORIZATION_URL="http://127.0.0.1:$mock/authorize" \
-    SESAME_GITHUB_TOKEN_URL="http://127.0.0.1:$mock/token" \
-    SESAME_GITHUB_USERINFO_URL="http://127.0.0.1:$mock/userinfo" \
-    SESAME_GITHUB_EMAILS_URL="http://127.0.0.1:$emails/user/emails"
-  node oauth-flow.mjs "$url" "$mock" "$emails" || fail
+    SESAME_GITHUB_AUTHORIZATION_URL="http://127.0.0.1:{1}/authorize" \
+    SESAME_GITHUB_TOKEN_URL="http://127.0.0.1:{1}/token" \
+    SESAME_GITHUB_USERINFO_URL="http://127.0.0.1:{1}/userinfo" \
+    SESAME_GITHUB_EMAILS_URL="http://127.0.0.1:{2}/user/emails" || fail
 
   if [ "$storage" != memory ]; then
     admin_email="js_root_$$@example.com"
@@ -148,11 +176,9 @@ done
 chromium=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 if [ -n "$chromium" ]; then
   echo "== headless Chromium on a second origin (CORS)"
-  app_port=$(free_port); other_port=$(free_port)
-  # Sesame and the app on one site (localhost), as a dev setup with Vite on :5173 is.
-  start "browser" "sqlite:$work/browser.db" BETTER_AUTH_TRUSTED_ORIGINS="http://localhost:$app_port"
-  sesame_url=${url/127.0.0.1/localhost}
-  CHROMIUM=$chromium node cors-browser.mjs "$sesame_url" "$app_port" "$other_port" | grep -v '^  \[page' || fail
+  export CHROMIUM=$chromium
+  flow cors-browser.mjs -- "browser" "sqlite:$work/browser.db" \
+    BETTER_AUTH_TRUSTED_ORIGINS="http://localhost:{1}" > >(grep -v '^  \[page') || fail
 elif [ -n "${CI:-}" ]; then
   echo "CI: chromium is required for the browser test (apt-get install chromium)" >&2; exit 1
 else
@@ -163,13 +189,16 @@ fi
 if command -v nginx >/dev/null && command -v caddy >/dev/null && command -v openssl >/dev/null; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
     -addext subjectAltName=IP:127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-  for proxy in nginx caddy; do
-    echo "== behind $proxy (TLS, path prefix /auth)"
+  # A proxy must listen on the port its public URL names, so the port is picked (bound and
+  # released) first; should anything take it meanwhile, the proxy fails to bind and the start is
+  # retried, Sesame included, on another port (bounded).
+  start_proxy() {
+    local proxy=$1
     tls_port=$(free_port); mkdir -p "$work/$proxy"
     public="https://127.0.0.1:$tls_port/auth/api/auth"
     start "behind-$proxy" "sqlite:$work/$proxy.db" BETTER_AUTH_URL="$public" SESAME_TRUSTED_PROXIES=127.0.0.1 \
-      GITHUB_CLIENT_ID=gh-client GITHUB_CLIENT_SECRET=gh-secret
-    sesame_port=${url##*:}
+      GITHUB_CLIENT_ID=gh-client GITHUB_CLIENT_SECRET=gh-secret || return 1
+    local sesame_pid=${pids[-1]} sesame_port=${url##*:}
     if [ "$proxy" = nginx ]; then
       sed -e "s|listen 443 ssl;|listen 127.0.0.1:$tls_port ssl;|" -e '/listen \[::\]:443/d' \
         -e "s|/etc/letsencrypt/live/auth.example.com/fullchain.pem|$work/cert.pem|" \
@@ -197,11 +226,24 @@ CONF
       HOME="$work/caddy" XDG_CONFIG_HOME="$work/caddy" XDG_DATA_HOME="$work/caddy" \
         caddy run --config "$work/caddy/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 &
     fi
-    pids+=($!)
+    local proxy_pid=$!
+    pids+=("$proxy_pid")
+    # Ready once it answers through to Sesame, or failed once it exits.
     for _ in $(seq 1 100); do
-      curl -fs --cacert "$work/cert.pem" "$public/ok" >/dev/null 2>&1 && break; sleep 0.1
+      curl -fs --cacert "$work/cert.pem" "$public/ok" >/dev/null 2>&1 && return 0
+      kill -0 "$proxy_pid" 2>/dev/null || break
+      sleep 0.1
     done
-    curl -fs --cacert "$work/cert.pem" "$public/ok" >/dev/null || { echo "$proxy did not start" >&2; tail -20 "$work/$proxy.log" >&2; fail; }
+    kill "$proxy_pid" "$sesame_pid" 2>/dev/null; wait "$proxy_pid" "$sesame_pid" 2>/dev/null
+    grep -qi "address already in use" "$work/$proxy.log" "$work/$proxy/error.log" 2>/dev/null && return 2
+    echo "$proxy did not start" >&2; tail -20 "$work/$proxy.log" >&2; return 1
+  }
+  for proxy in nginx caddy; do
+    echo "== behind $proxy (TLS, path prefix /auth)"
+    for attempt in 1 2 3 4 5; do
+      start_proxy "$proxy" && break
+      [ $? -eq 2 ] && [ "$attempt" -lt 5 ] || fail
+    done
     node proxy-flow.mjs "$public" "$work/cert.pem" || fail
   done
 elif [ -n "${CI:-}" ]; then

@@ -3,14 +3,15 @@
 // TOTP set-up and sign-in (codes computed here from the totpURI, RFC 6238 with node:crypto),
 // trusted device, the emailed OTP, single-use backup codes, new codes, disable.
 //
-// Usage: node two-factor-flow.mjs http://127.0.0.1:PORT WEBHOOK_PORT
+// Usage: node two-factor-flow.mjs, run by run.sh's `flow`: it announces `PORTS WEBHOOK_PORT`
+// and reads the URL of the Sesame started for it.
 import http from "node:http";
 import crypto from "node:crypto";
 import assert from "node:assert/strict";
 import { twoFactorClient } from "better-auth/client/plugins";
 import { browser } from "./browser.mjs";
+import { handshake, listen } from "./ports.mjs";
 
-const [baseURL, hookPort] = [process.argv[2], Number(process.argv[3])];
 const password = "correct-horse-battery";
 const email = `tfa_${Date.now()}@example.com`;
 let step = "";
@@ -21,18 +22,17 @@ const check = (name) => {
 
 // The webhook transport's deliveries: {kind, to, url, token, ...}.
 const mails = [];
-const receiver = http
-  .createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
-    req.on("end", () => {
-      try {
-        mails.push(JSON.parse(body));
-      } catch {}
-      res.end("ok");
-    });
-  })
-  .listen(hookPort, "127.0.0.1");
+const receiver = http.createServer((req, res) => {
+  let body = "";
+  req.on("data", (c) => (body += c));
+  req.on("end", () => {
+    try {
+      mails.push(JSON.parse(body));
+    } catch {}
+    res.end("ok");
+  });
+});
+const baseURL = await handshake([await listen(receiver)]);
 
 async function otpMail(count) {
   for (let i = 0; i < 200; i++) {
