@@ -48,6 +48,7 @@ mod plugin_admin; // the admin plugin: access control, user management, bans, im
 mod plugin_bearer; // Authorization: Bearer, set-auth-token
 mod plugin_jwt; // /token, /jwks, set-auth-jwt, key storage
 mod plugin_jwt_interop; // Better Auth's jwks rows, PyJWT cross-check, JwksStore contract
+mod plugin_magic_link; // the magic-link plugin: emailed sign-in links, sign-up, single use, expiry, hostile callbacks
 mod plugin_open_api; // the OpenAPI document and reference page
 mod plugin_two_factor; // TOTP set-up, the sign-in challenge, wrong and replayed codes, limits
 mod plugin_two_factor_codes; // emailed one-time codes and backup codes: delivery, expiry, tries, single use

@@ -1,6 +1,8 @@
-//! The storage contract of proving an address, on every backend: `verify_address` and the
-//! proof a password reset carries (`src/storage/mod.rs`). Provider accounts linked while the
-//! address was unverified are dropped, the address becomes verified, sessions are revoked;
+//! The storage contract of proving an address, on every backend: `verify_address`,
+//! `revoke_unproven_account_access` and the proof a password reset carries
+//! (`src/storage/mod.rs`). Provider accounts linked while the address was unverified are
+//! dropped (every account, for `revoke_unproven_account_access`), the address becomes
+//! verified, sessions are revoked;
 //! a verified address is left alone.
 
 use sesame::storage::models::{Account, UserUpdate};
@@ -115,7 +117,43 @@ fn resetting_an_unverified_address_drops_provider_accounts_and_every_session(t: 
     assert!(s.update_user("u1", &unchanged, now).unwrap().unwrap().email_verified);
 }
 
+/// Better Auth's `revokeUnprovenAccountAccess` (a magic link or emailed code signs the owner in):
+/// every account goes, the credential one too, with every session.
+fn revoking_unproven_access_drops_every_account_and_session(t: &TestApp) {
+    let s = t.storage();
+    let now = T0 + Duration::minutes(5);
+    seed(s, "u1", "ada@example.com", "hash");
+    s.create_account(&oauth("gh1", "u1", "local:oauth:github", "1"))
+        .unwrap();
+    s.create_session(&session("u1", "a", T0)).unwrap();
+    seed(s, "u2", "bob@example.com", "hash");
+    s.create_session(&session("u2", "c", T0)).unwrap();
+
+    let user = s.revoke_unproven_account_access("u1", now).unwrap().unwrap();
+    assert!(user.email_verified);
+    assert_eq!(user.updated_at, now);
+    assert!(providers(s, "u1").is_empty());
+    assert!(tokens(s, "u1").is_empty());
+    assert!(s.find_user_by_id("u1").unwrap().unwrap().email_verified);
+    assert_eq!(providers(s, "u2"), ["credential"]);
+    assert_eq!(tokens(s, "u2"), ["c"]);
+
+    // Verified now: nothing more goes.
+    s.create_account(&oauth("gh2", "u1", "local:oauth:github", "2"))
+        .unwrap();
+    s.create_session(&session("u1", "b", T0)).unwrap();
+    let again = s
+        .revoke_unproven_account_access("u1", now + Duration::minutes(1))
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.updated_at, now);
+    assert_eq!(providers(s, "u1"), ["github"]);
+    assert_eq!(tokens(s, "u1"), ["b"]);
+    assert!(s.revoke_unproven_account_access("ghost", now).unwrap().is_none());
+}
+
 crate::suite!(
+    revoking_unproven_access_drops_every_account_and_session,
     verifying_an_address_drops_provider_accounts_and_sessions,
     verifying_an_address_without_provider_accounts_keeps_sessions,
     resetting_an_unverified_address_drops_provider_accounts_and_every_session,

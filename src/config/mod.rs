@@ -190,6 +190,8 @@ pub struct Config {
     pub jwt: plugins::JwtConfig,
     /// The admin plugin's settings (`SESAME_ADMIN_*`).
     pub admin: plugins::AdminConfig,
+    /// The magic-link plugin's settings (`SESAME_MAGIC_LINK_*`).
+    pub magic_link: plugins::MagicLinkConfig,
     pub postgres_startup_timeout: u64,
     /// `SESAME_SESSION_CACHE*`: the session cache's bounds on PostgreSQL; `None`: off.
     pub session_cache: Option<storage::CacheLimits>,
@@ -298,6 +300,7 @@ impl Config {
             two_factor_issuer: plugins.two_factor_issuer,
             jwt: plugins.jwt,
             admin: plugins.admin,
+            magic_link: plugins.magic_link,
             postgres_startup_timeout: storage.postgres_startup_timeout,
             session_cache: storage.session_cache,
             rehash_on_sign_in: accounts.rehash_on_sign_in,

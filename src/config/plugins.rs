@@ -8,7 +8,7 @@ pub const TITLE: &str = "Plugins";
 pub const PLUGINS: Var<Vec<String>> = Var::new(
     "SESAME_PLUGINS",
     Default::None,
-    "Plugins to enable, comma separated: bearer, username, two-factor, jwt, open-api, admin",
+    "Plugins to enable, comma separated: bearer, username, two-factor, jwt, open-api, admin, magic-link",
     list,
 );
 pub const BEARER_REQUIRE_SIGNATURE: Var<bool> = Var::new(
@@ -68,6 +68,25 @@ pub const ADMIN_IMPERSONATION_DURATION: Var<i64> = Var::new(
     duration,
 );
 
+pub const MAGIC_LINK_EXPIRES_IN: Var<i64> = Var::new(
+    "SESAME_MAGIC_LINK_EXPIRES_IN",
+    Default::Value("5m"),
+    "magic-link plugin: how long an emailed sign-in link works, seconds or a duration like `15m`",
+    duration,
+);
+pub const MAGIC_LINK_DISABLE_SIGN_UP: Var<bool> = Var::new(
+    "SESAME_MAGIC_LINK_DISABLE_SIGN_UP",
+    Default::Value("false"),
+    "magic-link plugin: a link for an address without an account signs nobody up (error `new_user_signup_disabled`)",
+    super::var::boolean,
+);
+pub const MAGIC_LINK_STORE_TOKEN: Var<bool> = Var::new(
+    "SESAME_MAGIC_LINK_STORE_TOKEN",
+    Default::Value("plain"),
+    "magic-link plugin: how the token is kept in the verification table, `plain` (Better Auth's default) or `hashed` (its SHA-256)",
+    store_token,
+);
+
 pub const VARIABLES: &[&Spec] = &[
     &PLUGINS.spec,
     &BEARER_REQUIRE_SIGNATURE.spec,
@@ -79,7 +98,40 @@ pub const VARIABLES: &[&Spec] = &[
     &ADMIN_USER_IDS.spec,
     &ADMIN_ROLES.spec,
     &ADMIN_IMPERSONATION_DURATION.spec,
+    &MAGIC_LINK_EXPIRES_IN.spec,
+    &MAGIC_LINK_DISABLE_SIGN_UP.spec,
+    &MAGIC_LINK_STORE_TOKEN.spec,
 ];
+
+/// The magic-link plugin's settings (Better Auth's `magicLink()` options Sesame offers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MagicLinkConfig {
+    /// `expiresIn`, seconds (Better Auth's default: 300).
+    pub expires_in: i64,
+    /// `disableSignUp`.
+    pub disable_sign_up: bool,
+    /// `storeToken: "hashed"`: the verification row's identifier holds the token's SHA-256.
+    pub store_hashed: bool,
+}
+
+impl std::default::Default for MagicLinkConfig {
+    fn default() -> Self {
+        MagicLinkConfig {
+            expires_in: 300,
+            disable_sign_up: false,
+            store_hashed: false,
+        }
+    }
+}
+
+/// `plain` → false, `hashed` → true.
+fn store_token(s: &str) -> Result<bool, String> {
+    match s {
+        "plain" => Ok(false),
+        "hashed" => Ok(true),
+        _ => Err("must be plain or hashed".to_string()),
+    }
+}
 
 /// The admin plugin's settings (Better Auth's `admin()` options Sesame offers).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,6 +241,7 @@ pub struct Plugins {
     pub bearer_require_signature: bool,
     pub two_factor_issuer: Option<String>,
     pub jwt: JwtConfig,
+    pub magic_link: MagicLinkConfig,
 }
 
 pub fn read(r: &Reader) -> Plugins {
@@ -227,6 +280,11 @@ pub fn read(r: &Reader) -> Plugins {
             issuer: r.opt(&JWT_ISSUER),
             audience: r.opt(&JWT_AUDIENCE).unwrap_or_default(),
             expires_in: r.get(&JWT_EXPIRES_IN),
+        },
+        magic_link: MagicLinkConfig {
+            expires_in: r.get(&MAGIC_LINK_EXPIRES_IN),
+            disable_sign_up: r.get(&MAGIC_LINK_DISABLE_SIGN_UP),
+            store_hashed: r.get(&MAGIC_LINK_STORE_TOKEN),
         },
     }
 }

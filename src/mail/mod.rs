@@ -36,10 +36,12 @@ pub enum MailKind {
     DeleteAccount,
     /// The two-factor plugin's one-time code (no link; the code is the token).
     TwoFactorOtp,
+    /// The magic-link plugin's sign-in link (the token is in the link too).
+    MagicLink,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 7] = [
+    pub const ALL: [MailKind; 8] = [
         MailKind::Verification,
         MailKind::ResetPassword,
         MailKind::ChangeEmailConfirmation,
@@ -47,6 +49,7 @@ impl MailKind {
         MailKind::ChangeEmailInUse,
         MailKind::DeleteAccount,
         MailKind::TwoFactorOtp,
+        MailKind::MagicLink,
     ];
 
     /// Account-security mail (a link for the recipient's own account): delivered before any
@@ -54,7 +57,7 @@ impl MailKind {
     pub fn is_security(self) -> bool {
         matches!(
             self,
-            MailKind::Verification | MailKind::ResetPassword | MailKind::TwoFactorOtp
+            MailKind::Verification | MailKind::ResetPassword | MailKind::TwoFactorOtp | MailKind::MagicLink
         )
     }
 
@@ -67,6 +70,7 @@ impl MailKind {
             MailKind::ChangeEmailInUse => "change-email-in-use",
             MailKind::DeleteAccount => "delete-account",
             MailKind::TwoFactorOtp => "two-factor-otp",
+            MailKind::MagicLink => "magic-link",
         }
     }
 }

@@ -52,6 +52,11 @@ pub fn compose(letter: &Letter<'_>) -> Mail {
         ),
         // Composed by `in_use_notice` and `code_notice`: they have no link.
         MailKind::ChangeEmailInUse | MailKind::TwoFactorOtp => (String::new(), String::new(), ""),
+        MailKind::MagicLink => (
+            format!("Sign in to {app}"),
+            format!("Someone asked to sign in to {app} with this email address."),
+            "Sign in",
+        ),
         MailKind::DeleteAccount => (
             format!("Confirm the deletion of your {app} account"),
             format!("Someone asked to delete your {app} account. This cannot be undone."),

@@ -14,6 +14,7 @@
 pub mod admin;
 pub mod bearer;
 pub mod jwt;
+pub mod magic_link;
 pub mod open_api;
 pub mod two_factor;
 pub mod username;
@@ -104,6 +105,7 @@ pub const ALL_PLUGINS: &[&Plugin] = &[
     &jwt::PLUGIN,
     &open_api::PLUGIN,
     &admin::PLUGIN,
+    &magic_link::PLUGIN,
 ];
 
 /// The enabled plugins for a list of ids, in [`ALL_PLUGINS`] order.

@@ -32,6 +32,11 @@ const MAIL: Rule = Rule {
     window_secs: 60,
     max: 3,
 };
+/// The magic-link plugin's own rule (Better Auth: 5 per 60 s on sending and opening links).
+const MAGIC_LINK: Rule = Rule {
+    window_secs: 60,
+    max: 5,
+};
 
 /// Better Auth's special rules: prefixes with 3 per 10 s, and mail-sending paths with 3 per 60 s.
 /// Sesame adds `/verify-password`, which checks a password as sign-in does (Better Auth gives it
@@ -52,7 +57,11 @@ fn special(path: &str) -> Option<Rule> {
         "/email-otp/send-verification-otp",
         "/email-otp/request-password-reset",
     ];
-    if STRICT_PREFIXES.iter().any(|p| path.starts_with(p)) {
+    // A plugin's rule wins over the special ones, as in Better Auth.
+    const MAGIC_LINK_PREFIXES: &[&str] = &["/sign-in/magic-link", "/magic-link/verify"];
+    if MAGIC_LINK_PREFIXES.iter().any(|p| path.starts_with(p)) {
+        Some(MAGIC_LINK)
+    } else if STRICT_PREFIXES.iter().any(|p| path.starts_with(p)) {
         Some(STRICT)
     } else if MAIL_EXACT.contains(&path) || MAIL_PREFIXES.iter().any(|p| path.starts_with(p)) {
         Some(MAIL)
@@ -181,6 +190,9 @@ mod tests {
         assert_eq!(r.for_path("/forget-password"), Some(MAIL));
         assert_eq!(r.for_path("/send-verification-email"), Some(MAIL));
         assert_eq!(r.for_path("/ok"), Some(DEFAULT));
+        assert_eq!(r.for_path("/sign-in/magic-link"), Some(MAGIC_LINK));
+        assert_eq!(r.for_path("/magic-link/verify"), Some(MAGIC_LINK));
+        assert!(r.is_guarded("/magic-link/verify"));
     }
 
     #[test]

@@ -169,6 +169,13 @@ pub trait UserStore {
     /// (pre-account hijacking) — and, when any was, every session of the user. A verified
     /// address is left as is. `None`: no such user.
     fn verify_address(&self, user_id: &str, now: OffsetDateTime) -> StorageResult<Option<VerifiedAddress>>;
+    /// Better Auth's `revokeUnprovenAccountAccess`, for a sign-in that proves the address
+    /// itself (a magic link, an emailed one-time code): if the user's address is unverified,
+    /// in one transaction every account of the user is deleted (the credential one too: a
+    /// password set before anyone proved the address may be an attacker's), every session is
+    /// revoked and the address becomes verified. A verified user is left as is. Returns the
+    /// user after the change; `None`: no such user.
+    fn revoke_unproven_account_access(&self, user_id: &str, now: OffsetDateTime) -> StorageResult<Option<User>>;
 }
 
 pub trait SessionStore {

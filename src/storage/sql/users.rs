@@ -284,6 +284,10 @@ impl<B: Backend> UserStore for B {
         super::forget_user(self, user_id);
         verified
     }
+
+    fn revoke_unproven_account_access(&self, user_id: &str, now: OffsetDateTime) -> StorageResult<Option<User>> {
+        super::claim::revoke_unproven_account_access(self, user_id, now)
+    }
 }
 
 impl<B: Backend> UsernameStore for B {
