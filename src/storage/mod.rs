@@ -17,6 +17,7 @@
 
 pub mod admin;
 pub mod jwks;
+pub mod mail_queue;
 pub mod memory;
 pub mod models;
 mod username;
@@ -279,6 +280,12 @@ pub trait Storage:
     /// Rate-limit buckets kept in this backend, shared by every process using it
     /// (`SESAME_RATE_LIMIT_STORAGE=database`); `None` when it has no such table.
     fn rate_limit_store(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn rate_limit::RateLimitStore>> {
+        None
+    }
+
+    /// The durable mail queue kept in this backend, shared by every process using it; `None`
+    /// (memory storage): the outbox queues in the process.
+    fn mail_queue(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn mail_queue::MailQueueStore>> {
         None
     }
 }

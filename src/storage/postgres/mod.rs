@@ -264,6 +264,11 @@ impl Backend for PgStorage {
     fn session_cache(&self) -> Option<&SessionCache> {
         self.session_cache.as_deref()
     }
+
+    fn pool_exhausted(&self) -> bool {
+        let state = self.pool.state();
+        state.idle_connections == 0 && state.connections >= self.pool.max_size()
+    }
 }
 
 /// The one mapping from driver errors to storage errors, and whether the connection is
@@ -340,6 +345,10 @@ impl Storage for PgStorage {
     }
 
     fn rate_limit_store(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn super::rate_limit::RateLimitStore>> {
+        Some(self)
+    }
+
+    fn mail_queue(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn super::mail_queue::MailQueueStore>> {
         Some(self)
     }
 }

@@ -55,6 +55,7 @@ pub const CORE: &[Migration] = &[
     migration!("0005_session_dont_remember_me"),
     migration!("0006_rate_limit_expires_at"),
     migration!("0007_session_notify"),
+    migration!("0008_mail_outbox"),
 ];
 
 /// The migrations of `list` whose names `done` (the names already recorded) lacks, in order.

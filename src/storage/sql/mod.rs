@@ -22,6 +22,7 @@ mod admin;
 mod claim;
 pub mod copy;
 mod jwks;
+mod mail_queue;
 pub mod migrations;
 mod rate_limit;
 mod row;
@@ -185,6 +186,10 @@ pub trait Backend: Send + Sync {
     fn transaction<T>(&self, f: impl Fn(&mut dyn Conn) -> SqlResult<T>) -> StorageResult<T>;
     /// A short name for logs (`postgres`, `sqlite`).
     fn name(&self) -> &'static str;
+    /// Whether every pooled connection is taken right now, so one more caller would wait.
+    fn pool_exhausted(&self) -> bool {
+        false
+    }
     /// The session cache, when this backend keeps one (PostgreSQL). Every store method that
     /// changes a session or user row evicts it here after writing ([`forget_user`],
     /// [`forget_session`]): the database's notification would too, a moment later.
@@ -218,6 +223,7 @@ pub struct Statements {
     pub rate_limit: rate_limit::RateLimitSql,
     pub claim: claim::ClaimSql,
     pub two_factor: two_factor::TwoFactorSql,
+    pub mail_queue: mail_queue::MailQueueSql,
 }
 
 impl Statements {
@@ -232,6 +238,7 @@ impl Statements {
             rate_limit: rate_limit::RateLimitSql::new(d),
             claim: claim::ClaimSql::new(d),
             two_factor: two_factor::TwoFactorSql::new(d),
+            mail_queue: mail_queue::MailQueueSql::new(d),
         }
     }
 
@@ -340,6 +347,7 @@ mod tests {
         assert_eq!(width(verifications::read), verifications::COLUMNS.len());
         assert_eq!(width(jwks::read), jwks::COLUMNS.len());
         assert_eq!(width(two_factor::read), two_factor::COLUMNS.len());
+        assert_eq!(width(mail_queue::read), mail_queue::COLUMNS.len());
     }
 
     #[test]

@@ -278,6 +278,10 @@ impl Storage for SqliteStorage {
     fn rate_limit_store(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn super::rate_limit::RateLimitStore>> {
         Some(self)
     }
+
+    fn mail_queue(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn super::mail_queue::MailQueueStore>> {
+        Some(self)
+    }
 }
 
 #[cfg(test)]
