@@ -73,6 +73,21 @@ pub fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
     })
 }
 
+/// The outbox the storage calls for: in the database's mail queue when it has one (the retry
+/// policy is then the configuration's, `SESAME_MAIL_RETRY_*`), else in memory with `policy`.
+fn start_outbox(
+    config: &Config,
+    storage: &Arc<dyn Storage>,
+    mailer: Arc<dyn Mailer>,
+    policy: RetryPolicy,
+    stats: &Arc<MailStats>,
+) -> anyhow::Result<Outbox> {
+    match storage.clone().mail_queue() {
+        Some(queue) => Outbox::start_durable(mailer, queue, config.email.outbox, stats.clone()),
+        None => Outbox::start_counting(mailer, policy, stats.clone()),
+    }
+}
+
 fn router(plugins: &[&Plugin]) -> anyhow::Result<Router> {
     Router::new(endpoints(plugins).into_iter().map(|d| d.endpoint()).collect())
 }
@@ -132,7 +147,7 @@ impl App {
             None => crate::mail::from_config(&config)?,
         };
         let mail_stats = Arc::new(MailStats::default());
-        let outbox = Outbox::start_counting(mailer.clone(), RetryPolicy::default(), mail_stats.clone())?;
+        let outbox = start_outbox(&config, &storage, mailer.clone(), RetryPolicy::default(), &mail_stats)?;
         let scraped = storage.clone();
         let metrics = Arc::new(Metrics::new(StatsCollector {
             storage: Box::new(move || scraped.stats()),
@@ -176,8 +191,8 @@ impl App {
 
     /// The same app sending email through `mailer` with a retry policy of its own.
     pub fn with_mailer_policy(mut self, mailer: Arc<dyn Mailer>, policy: RetryPolicy) -> anyhow::Result<App> {
-        // Dropping the old outbox ends its thread once its queue is empty.
-        self.outbox = Outbox::start_counting(mailer.clone(), policy, self.mail_stats.clone())?;
+        // Dropping the old outbox ends its thread (in memory, once its queue is empty).
+        self.outbox = start_outbox(&self.config, &self.storage, mailer.clone(), policy, &self.mail_stats)?;
         self.mailer = mailer;
         Ok(self)
     }

@@ -98,6 +98,7 @@ pub mod codes {
         EXPECTATION_FAILED => "Only `Expect: 100-continue` is supported",
         MALFORMED_REQUEST => "Malformed HTTP request",
         SERVER_BUSY => "Too many connections. Please try again later.",
+        MAIL_QUEUE_FULL => "Too many emails are waiting to be sent. Please try again later.",
         INVALID_URL_FIELD => "Invalid URL field: expected a string",
         INVALID_CORS_REQUEST => "Invalid CORS preflight",
         RATE_LIMITED => "Too many requests. Please try again later.",

@@ -178,8 +178,13 @@ fn serve() -> anyhow::Result<ExitCode> {
         app.config.workers
     );
     running.wait_for_signal(signals)?;
-    if !app.outbox.flush(Duration::from_secs(10)) {
+    if !app.outbox.shut_down(Duration::from_secs(10)) {
         tracing::warn!("{} email(s) still undelivered at exit", app.outbox.pending());
+    } else if app.outbox.is_durable() {
+        let queued = app.outbox.pending();
+        if queued > 0 {
+            tracing::info!("{queued} email(s) stay queued in the database for the next start");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -222,8 +222,12 @@ pub struct PoolStats {
 #[derive(Debug, Default)]
 pub struct MailStats {
     pub queued: AtomicU64,
+    /// The most emails the outbox holds (both lanes of the memory outbox together).
+    pub capacity: AtomicU64,
     pub sent: AtomicU64,
     pub failed: AtomicU64,
+    /// Requests the durable outbox refused because it was full (answered 503).
+    pub refused: AtomicU64,
 }
 
 /// Reads the numbers other parts keep, at each scrape.
@@ -358,6 +362,18 @@ impl Collector for StatsCollector {
             "mail_queue_depth",
             "Emails waiting in the outbox",
             &[(&[], m.queued.load(Ordering::Relaxed))],
+        )?;
+        gauge(
+            &mut encoder,
+            "mail_queue_capacity",
+            "Emails the outbox holds at most",
+            &[(&[], m.capacity.load(Ordering::Relaxed))],
+        )?;
+        counter(
+            &mut encoder,
+            "mail_refused",
+            "Requests answered 503 MAIL_QUEUE_FULL: the database outbox was full",
+            &[(&[], m.refused.load(Ordering::Relaxed))],
         )?;
         counter(
             &mut encoder,

@@ -231,7 +231,7 @@ fn callback_get(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
         Ok(r) => r,
         Err(reason) => return fail(&reason.replace(' ', "_")),
     };
-    crate::endpoint::mail::after_social_sign_in(ctx, &resolved.user, resolved.is_register, Some(&data.callback_url));
+    crate::endpoint::mail::after_social_sign_in(ctx, &resolved.user, resolved.is_register, Some(&data.callback_url))?;
     // A session a plugin refuses (the admin plugin's ban) goes to the error page with its
     // code and message, as Better Auth's callback does with any APIError that has a code.
     let session = match create_session(ctx, req, &resolved.user.id, true) {

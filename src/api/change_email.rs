@@ -49,6 +49,7 @@ fn change_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     if new_email == user.email {
         return Err(ApiError::bad_request(codes::EMAIL_IS_THE_SAME));
     }
+    ctx.app.ensure_mail_room()?;
     let expires_in = config.verification_expires_in;
     let claims = Claims::new(&user.email, &user.id, ctx.now, expires_in);
     if user.email_verified && config.change_email_confirmation {
@@ -65,7 +66,7 @@ fn change_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
                 expires_in,
                 new_email: Some(&new_email),
             },
-        );
+        )?;
     } else {
         mail::send_change_email_step(ctx, claims, &new_email, callback_url.as_deref())?;
     }

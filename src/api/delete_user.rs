@@ -82,6 +82,7 @@ fn delete_user(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     }
     if config.delete_user_verification {
         let sent = Response::json(&json!({ "success": true, "message": "Verification email sent" }));
+        ctx.app.ensure_mail_room()?;
         // Over the recipient's mail limit: no email and no token row (the same answer).
         if !mail::admit(ctx, MailKind::DeleteAccount, &signed_in.user.email) {
             return Ok(sent);
@@ -112,7 +113,7 @@ fn delete_user(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
                 expires_in,
                 new_email: None,
             },
-        );
+        )?;
         return Ok(sent);
     }
     let fresh_age = ctx.config().session_fresh_age;

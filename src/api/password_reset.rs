@@ -92,6 +92,8 @@ fn request_password_reset(ctx: &Ctx<'_>, _req: &Request) -> Result<Response, Api
         email: address,
         redirect_to,
     } = ctx.input()?;
+    // A full mail queue answers 503 before the lookup, whoever the address belongs to.
+    ctx.app.ensure_mail_room()?;
     let token = crypto::random_string(24);
     let Some(user) = ctx.storage().find_user_by_email(&email::normalize(&address))? else {
         // The same work as a known address, minus the email: a verification lookup.
@@ -128,7 +130,7 @@ fn request_password_reset(ctx: &Ctx<'_>, _req: &Request) -> Result<Response, Api
             expires_in,
             new_email: None,
         },
-    );
+    )?;
     Ok(sent())
 }
 

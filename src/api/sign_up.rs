@@ -64,6 +64,10 @@ fn sign_up_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
         return Err(ApiError::bad_request(codes::INVALID_EMAIL));
     }
     check_password_length(ctx, &password)?;
+    if config.email.send_on_sign_up {
+        // Before the user exists: a sign-up refused for a full mail queue can be sent again.
+        ctx.app.ensure_mail_room()?;
+    }
     let address = email::normalize(&address);
     // With verification required or auto sign-in off, a taken email gets the same answer as a
     // free one, so sign-up cannot be used to find out who has an account.
@@ -93,7 +97,7 @@ fn sign_up_email(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
         Err(e) => return Err(e.into()),
     }
     if config.email.send_on_sign_up {
-        crate::endpoint::mail::send_verification(ctx, &user, callback_url.as_deref());
+        crate::endpoint::mail::send_verification(ctx, &user, callback_url.as_deref())?;
     }
     if generic_duplicates {
         return Ok(Response::json(&json!({ "token": null, "user": ctx.user_json(&user) })));

@@ -233,7 +233,7 @@ fn sign_in_social(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
         Err(reason) => return Err(ApiError::with_message(401, codes::OAUTH_LINK_ERROR, reason)),
     };
     let callback = body.callback_url.as_deref();
-    crate::endpoint::mail::after_social_sign_in(ctx, &resolved.user, resolved.is_register, callback);
+    crate::endpoint::mail::after_social_sign_in(ctx, &resolved.user, resolved.is_register, callback)?;
     let session = create_session(ctx, req, &resolved.user.id, true)?;
     ctx.set_session_cookie(&session.token, false);
     Ok(Response::json(&json!({

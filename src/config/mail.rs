@@ -2,7 +2,7 @@
 //! password reset, change-email, delete-user).
 
 use super::accounts::seconds;
-use super::var::{boolean, http_url, text, Default, Reader, Spec, Var};
+use super::var::{boolean, http_url, positive, text, Default, Reader, Spec, Var};
 use super::Secret;
 
 pub const TITLE: &str = "Email";
@@ -39,6 +39,21 @@ pub struct EmailConfig {
     pub delete_user_expires_in: i64,
     /// Mails per recipient address and class (`SESAME_EMAIL_RECIPIENT_LIMIT`); `None`: no limit.
     pub recipient_limit: Option<crate::ratelimit::Rule>,
+    /// The durable outbox of a SQLite or PostgreSQL database.
+    pub outbox: OutboxConfig,
+}
+
+/// How long and how often the durable outbox (SQL storage) tries, and how much it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxConfig {
+    /// `SESAME_MAIL_RETRY_HOURS`: an email not delivered this long after it was queued is given up.
+    pub give_up_after: std::time::Duration,
+    /// `SESAME_MAIL_RETRY_MAX_SECONDS`: the longest wait between two attempts (the wait doubles
+    /// from two seconds up to it).
+    pub max_backoff: std::time::Duration,
+    /// `SESAME_MAIL_QUEUE_CAPACITY`: emails waiting at most; beyond it a request that would
+    /// send one is answered 503.
+    pub capacity: u64,
 }
 
 pub const APP_NAME: Var<String> = Var::new(
@@ -141,6 +156,25 @@ pub const RECIPIENT_LIMIT: Var<Option<crate::ratelimit::Rule>> = Var::new(
     recipient_limit,
 );
 
+pub const MAIL_RETRY_HOURS: Var<std::time::Duration> = Var::new(
+    "SESAME_MAIL_RETRY_HOURS",
+    Default::Value("24"),
+    "With SQLite or PostgreSQL storage, hours an email is retried (kept in the database across restarts) before it is given up with a logged error; fractions allowed",
+    hours,
+);
+pub const MAIL_RETRY_MAX_SECONDS: Var<i64> = Var::new(
+    "SESAME_MAIL_RETRY_MAX_SECONDS",
+    Default::Value("600"),
+    "With SQLite or PostgreSQL storage, the longest wait between two delivery attempts of an email (waits double from 2 seconds up to it)",
+    seconds,
+);
+pub const MAIL_QUEUE_CAPACITY: Var<u64> = Var::new(
+    "SESAME_MAIL_QUEUE_CAPACITY",
+    Default::Value("10000"),
+    "With SQLite or PostgreSQL storage, emails the database outbox holds at most; while it is full, requests that would send email are answered 503 MAIL_QUEUE_FULL",
+    positive,
+);
+
 pub const VARIABLES: &[&Spec] = &[
     &APP_NAME.spec,
     &SMTP_URL.spec,
@@ -158,7 +192,17 @@ pub const VARIABLES: &[&Spec] = &[
     &DELETE_USER_VERIFICATION.spec,
     &DELETE_USER_EXPIRES_IN.spec,
     &RECIPIENT_LIMIT.spec,
+    &MAIL_RETRY_HOURS.spec,
+    &MAIL_RETRY_MAX_SECONDS.spec,
+    &MAIL_QUEUE_CAPACITY.spec,
 ];
+
+fn hours(s: &str) -> Result<std::time::Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(h) if h > 0.0 && h <= 24.0 * 365.0 => Ok(std::time::Duration::from_secs_f64(h * 3600.0)),
+        _ => Err("must be a positive number of hours, at most a year".to_string()),
+    }
+}
 
 fn recipient_limit(s: &str) -> Result<Option<crate::ratelimit::Rule>, String> {
     crate::ratelimit::rules::parse_rule(s).map_err(|e| format!("{e:#}"))
@@ -213,5 +257,10 @@ pub fn read(r: &Reader, require_verification: bool) -> EmailConfig {
         delete_user_verification: r.get(&DELETE_USER_VERIFICATION),
         delete_user_expires_in: r.get(&DELETE_USER_EXPIRES_IN),
         recipient_limit: r.get(&RECIPIENT_LIMIT),
+        outbox: OutboxConfig {
+            give_up_after: r.get(&MAIL_RETRY_HOURS),
+            max_backoff: std::time::Duration::from_secs(r.get(&MAIL_RETRY_MAX_SECONDS).unsigned_abs()),
+            capacity: r.get(&MAIL_QUEUE_CAPACITY),
+        },
     }
 }

@@ -26,7 +26,7 @@ pub mod var;
 use std::collections::{BTreeMap, HashMap};
 
 pub use builder::ConfigBuilder;
-pub use mail::{EmailConfig, MailTransport};
+pub use mail::{EmailConfig, MailTransport, OutboxConfig};
 pub use unknown::Unknown;
 pub use var::{Effective, Reader, Source, Spec, Var};
 

@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::http::cookies::{CookieJar, SetCookie};
 use crate::http::origin::TrustedOrigins;
 use crate::http::Request;
-use crate::mail::{Mail, Mailer, Outbox};
+use crate::mail::{Mail, Mailer, Outbox, QueueError};
 use crate::plugins::Plugin;
 use crate::storage::Storage;
 
@@ -64,9 +64,27 @@ pub struct Services {
 }
 
 impl Services {
-    /// Queues an email for background delivery; never blocks, never fails the request.
-    pub fn send_mail(&self, mail: Mail) {
-        self.outbox.send(mail);
+    /// Queues an email for background delivery; never waits for the mail server. With
+    /// database storage the email is stored before this returns, and a full queue (503
+    /// `MAIL_QUEUE_FULL`) or an unavailable database (503) fails the request, so no answer
+    /// claims an email that was not kept.
+    pub fn send_mail(&self, mail: Mail) -> Result<(), ApiError> {
+        match self.outbox.send(mail) {
+            Ok(()) => Ok(()),
+            Err(QueueError::Full) => Err(mail_queue_full()),
+            Err(QueueError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// 503 `MAIL_QUEUE_FULL` when the outbox is known to be full, before a request that may
+    /// send email changes anything (and before it looks up whether there is anyone to mail,
+    /// so the answer says nothing about accounts).
+    pub fn ensure_mail_room(&self) -> Result<(), ApiError> {
+        if self.outbox.has_room() {
+            Ok(())
+        } else {
+            Err(mail_queue_full())
+        }
     }
 
     /// A hash in the configured scheme and cost that no password matches.
@@ -80,6 +98,10 @@ impl Services {
             })
         })
     }
+}
+
+fn mail_queue_full() -> ApiError {
+    ApiError::new(503, crate::error::codes::MAIL_QUEUE_FULL).with_header("retry-after", "60")
 }
 
 /// Per-request context handed to handlers.

@@ -1,6 +1,8 @@
 //! The emails endpoints send (core and plugins alike): composing them (`mail::templates`) with the configured app
 //! name and link lifetime, building their links, and queueing them on the outbox. Queueing
-//! never fails and never waits, so callers' answers do not depend on delivery.
+//! never waits for delivery, so callers' answers do not depend on it; with database storage
+//! it fails when the email cannot be kept (a full queue or an unavailable database: 503), and
+//! the caller answers that instead of a success that would lie.
 //!
 //! Each recipient address gets at most `SESAME_EMAIL_RECIPIENT_LIMIT` emails per window and
 //! class ([`admit`]); beyond it the email is not sent (logged with the kind and domain) and the
@@ -27,12 +29,12 @@ pub struct Outgoing<'a> {
 }
 
 /// Queues the email if its recipient may get one more ([`admit`]); whether it was queued.
-pub fn queue(ctx: &Ctx<'_>, out: Outgoing<'_>) -> bool {
+pub fn queue(ctx: &Ctx<'_>, out: Outgoing<'_>) -> Result<bool, ApiError> {
     if !admit(ctx, out.kind, out.to) {
-        return false;
+        return Ok(false);
     }
-    queue_admitted(ctx, out);
-    true
+    queue_admitted(ctx, out)?;
+    Ok(true)
 }
 
 /// Whether one more email of this kind may go to `to` now (counts it when yes).
@@ -55,7 +57,7 @@ pub fn admit(ctx: &Ctx<'_>, kind: MailKind, to: &str) -> bool {
 }
 
 /// Queues an email [`admit`] already let through.
-pub fn queue_admitted(ctx: &Ctx<'_>, out: Outgoing<'_>) {
+pub fn queue_admitted(ctx: &Ctx<'_>, out: Outgoing<'_>) -> Result<(), ApiError> {
     let mail = compose(&Letter {
         kind: out.kind,
         app_name: &ctx.config().email.app_name,
@@ -65,7 +67,7 @@ pub fn queue_admitted(ctx: &Ctx<'_>, out: Outgoing<'_>) {
         expires_in: out.expires_in,
         new_email: out.new_email,
     });
-    ctx.app.send_mail(mail);
+    ctx.app.send_mail(mail)
 }
 
 /// `<baseURL>/verify-email?token=<jwt>&callbackURL=<encodeURIComponent(callbackURL || "/")>`.
@@ -79,7 +81,7 @@ pub fn verification_link(ctx: &Ctx<'_>, token: &str, callback: Option<&str>) -> 
 }
 
 /// Mails a verification link for the user's current address (spec §6).
-pub fn send_verification(ctx: &Ctx<'_>, user: &User, callback: Option<&str>) {
+pub fn send_verification(ctx: &Ctx<'_>, user: &User, callback: Option<&str>) -> Result<(), ApiError> {
     let expires_in = ctx.config().email.verification_expires_in;
     let claims = Claims::new(&user.email, &user.id, ctx.now, expires_in);
     let token = verification_token::sign(ctx.secret(), &claims);
@@ -93,7 +95,8 @@ pub fn send_verification(ctx: &Ctx<'_>, user: &User, callback: Option<&str>) {
             expires_in,
             new_email: None,
         },
-    );
+    )?;
+    Ok(())
 }
 
 /// After a social sign-in (Better Auth's `handleOAuthUserInfo`): a user just created from a
@@ -101,10 +104,16 @@ pub fn send_verification(ctx: &Ctx<'_>, user: &User, callback: Option<&str>) {
 /// through the same path as an email sign-up, when `SESAME_SEND_VERIFICATION_ON_SIGN_UP` is on
 /// (by default it follows `SESAME_REQUIRE_EMAIL_VERIFICATION`). An existing user signing in
 /// gets nothing. `callback` is the sign-in's `callbackURL`.
-pub fn after_social_sign_in(ctx: &Ctx<'_>, user: &User, is_register: bool, callback: Option<&str>) {
+pub fn after_social_sign_in(
+    ctx: &Ctx<'_>,
+    user: &User,
+    is_register: bool,
+    callback: Option<&str>,
+) -> Result<(), ApiError> {
     if is_register && !user.email_verified && ctx.config().email.send_on_sign_up {
-        send_verification(ctx, user, callback);
+        send_verification(ctx, user, callback)?;
     }
+    Ok(())
 }
 
 /// Mails the next step of an email change to `new_email`: the verification link, or, when the
@@ -141,7 +150,7 @@ pub(crate) fn send_change_email_step(
             new_email: None,
         }
     };
-    queue(ctx, outgoing);
+    queue(ctx, outgoing)?;
     Ok(())
 }
 

@@ -115,7 +115,7 @@ pub fn password_sign_in(
     rehash_if_configured(ctx, &user.id, pass, &hash);
     if ctx.config().require_email_verification && !user.email_verified {
         if ctx.config().email.send_on_sign_in {
-            crate::endpoint::mail::send_verification(ctx, &user, callback_url.as_deref());
+            crate::endpoint::mail::send_verification(ctx, &user, callback_url.as_deref())?;
         }
         return Err(ApiError::new(403, codes::EMAIL_NOT_VERIFIED));
     }

@@ -1,8 +1,10 @@
 //! Email delivery. Endpoints compose a [`Mail`] (`templates.rs`) and hand it to the
 //! [`Outbox`](outbox::Outbox), whose background thread delivers it through the configured
 //! [`Mailer`] — SMTP, a signed webhook, stderr, or a function the embedding program supplies
-//! (`callback.rs`) — with bounded retries. Sending therefore never delays or changes an HTTP
-//! answer, so neither timing nor errors tell a caller whether an address has an account.
+//! (`callback.rs`) — with retries; with SQLite or PostgreSQL storage the queue is a table, so
+//! queued mail survives restarts (`outbox/durable.rs`). Sending therefore never delays an HTTP
+//! answer, and a delivery's outcome never changes it, so neither timing nor errors tell a
+//! caller whether an address has an account.
 
 pub mod callback;
 pub mod log;
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use crate::config::{Config, MailTransport};
 
 pub use callback::{from_fn, FnMailer};
-pub use outbox::{Outbox, RetryPolicy};
+pub use outbox::{Outbox, QueueError, RetryPolicy};
 pub use recording::RecordingMailer;
 
 /// What an email is for; the webhook's `kind` field.
@@ -59,6 +61,11 @@ impl MailKind {
             self,
             MailKind::Verification | MailKind::ResetPassword | MailKind::TwoFactorOtp | MailKind::MagicLink
         )
+    }
+
+    /// The kind [`MailKind::as_str`] names.
+    pub fn parse(name: &str) -> Option<MailKind> {
+        MailKind::ALL.into_iter().find(|k| k.as_str() == name)
     }
 
     pub fn as_str(self) -> &'static str {

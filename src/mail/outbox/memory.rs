@@ -1,5 +1,6 @@
-//! The outbox: a background thread that delivers queued mail through a [`Mailer`], so request
-//! threads never wait for a mail server. A failed delivery is retried a bounded number of
+//! The in-memory outbox (memory storage): a background thread that delivers queued mail through
+//! a [`Mailer`], so request threads never wait for a mail server; what it holds is lost with the
+//! process. A failed delivery is retried a bounded number of
 //! times with doubling backoff, without holding up the messages behind it. Logs name the kind
 //! and the recipient's domain only.
 //!
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::atomic::Ordering;
 
-use super::{Mail, MailKind, Mailer};
+use crate::mail::{Mail, MailKind, Mailer};
 use crate::metrics::MailStats;
 
 /// How hard the outbox tries.
@@ -63,7 +64,7 @@ struct State {
     /// Accepted and not yet delivered or given up on, per lane (queued or awaiting a retry).
     pending_security: usize,
     pending_other: usize,
-    /// The [`Outbox`] was dropped: finish the queues, give up retries, exit.
+    /// The [`MemoryOutbox`] was dropped: finish the queues, give up retries, exit.
     stopped: bool,
 }
 
@@ -110,17 +111,18 @@ impl Shared {
     }
 }
 
-/// The sending side; dropping it lets the thread finish what is queued and exit.
-pub struct Outbox {
+/// The sending side ([`super::Outbox`] over memory storage); dropping it lets the thread finish
+/// what is queued and exit.
+pub struct MemoryOutbox {
     shared: Arc<Shared>,
     capacity: usize,
     mailer_name: &'static str,
 }
 
-impl Outbox {
+impl MemoryOutbox {
     /// Starts the delivery thread.
-    pub fn start(mailer: Arc<dyn Mailer>, policy: RetryPolicy) -> anyhow::Result<Outbox> {
-        Outbox::start_counting(mailer, policy, Arc::default())
+    pub fn start(mailer: Arc<dyn Mailer>, policy: RetryPolicy) -> anyhow::Result<MemoryOutbox> {
+        MemoryOutbox::start_counting(mailer, policy, Arc::default())
     }
 
     /// Starts the delivery thread, counting queued, sent and failed mail in `stats` (which
@@ -129,19 +131,22 @@ impl Outbox {
         mailer: Arc<dyn Mailer>,
         policy: RetryPolicy,
         stats: Arc<MailStats>,
-    ) -> anyhow::Result<Outbox> {
+    ) -> anyhow::Result<MemoryOutbox> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             work: Condvar::new(),
             idle: Condvar::new(),
-            stats,
+            stats: stats.clone(),
         });
         let mailer_name = mailer.name();
         let worker = shared.clone();
         std::thread::Builder::new()
             .name("outbox".to_string())
             .spawn(move || run(&worker, mailer.as_ref(), policy))?;
-        Ok(Outbox {
+        stats
+            .capacity
+            .store(2 * policy.capacity.max(1) as u64, Ordering::Relaxed);
+        Ok(MemoryOutbox {
             shared,
             capacity: policy.capacity.max(1),
             mailer_name,
@@ -193,7 +198,7 @@ impl Outbox {
     }
 }
 
-impl Drop for Outbox {
+impl Drop for MemoryOutbox {
     fn drop(&mut self) {
         self.shared.lock().stopped = true;
         self.shared.work.notify_all();
@@ -265,7 +270,7 @@ fn attempt(
 ) {
     // A panicking transport must not take the outbox thread down with it.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| mailer.deliver(&mail)))
-        .unwrap_or_else(|_| Err(super::DeliveryError::transient("the transport panicked")));
+        .unwrap_or_else(|_| Err(crate::mail::DeliveryError::transient("the transport panicked")));
     let err = match outcome {
         Ok(()) => {
             shared.done(Lane::of(mail.kind), true);
@@ -373,7 +378,7 @@ mod tests {
     #[test]
     fn retries_transient_failures_then_delivers() {
         let m = flaky(2, false);
-        let outbox = Outbox::start(m.clone(), FAST).unwrap();
+        let outbox = MemoryOutbox::start(m.clone(), FAST).unwrap();
         outbox.send(mail("a@x.io"));
         assert!(outbox.flush(Duration::from_secs(5)));
         assert_eq!(m.calls.load(Ordering::SeqCst), 3);
@@ -383,13 +388,13 @@ mod tests {
     #[test]
     fn gives_up_after_the_last_attempt_and_on_permanent_errors() {
         let m = flaky(10, false);
-        let outbox = Outbox::start(m.clone(), FAST).unwrap();
+        let outbox = MemoryOutbox::start(m.clone(), FAST).unwrap();
         outbox.send(mail("a@x.io"));
         assert!(outbox.flush(Duration::from_secs(5)));
         assert_eq!(m.calls.load(Ordering::SeqCst), 3);
 
         let m = flaky(0, true);
-        let outbox = Outbox::start(m.clone(), FAST).unwrap();
+        let outbox = MemoryOutbox::start(m.clone(), FAST).unwrap();
         outbox.send(mail("a@x.io"));
         assert!(outbox.flush(Duration::from_secs(5)));
         assert_eq!(m.calls.load(Ordering::SeqCst), 1, "permanent errors are not retried");
@@ -415,7 +420,7 @@ mod tests {
     #[test]
     fn a_full_queue_drops_instead_of_blocking() {
         let gate = Arc::new(Gate(Mutex::new(false), Condvar::new(), Mutex::new(Vec::new())));
-        let outbox = Outbox::start(gate.clone(), RetryPolicy { capacity: 2, ..FAST }).unwrap();
+        let outbox = MemoryOutbox::start(gate.clone(), RetryPolicy { capacity: 2, ..FAST }).unwrap();
         for i in 0..5 {
             outbox.send(mail(&format!("{i}@x.io")));
         }
@@ -428,7 +433,7 @@ mod tests {
     #[test]
     fn security_mail_is_never_crowded_out_by_other_mail() {
         let gate = Arc::new(Gate(Mutex::new(false), Condvar::new(), Mutex::new(Vec::new())));
-        let outbox = Outbox::start(gate.clone(), RetryPolicy { capacity: 3, ..FAST }).unwrap();
+        let outbox = MemoryOutbox::start(gate.clone(), RetryPolicy { capacity: 3, ..FAST }).unwrap();
         for i in 0..10 {
             outbox.send(mail_of(MailKind::ChangeEmailInUse, &format!("{i}@x.io")));
         }

@@ -66,6 +66,7 @@ fn hash(code: &str) -> String {
 fn send_otp(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     let _: SendOtpBody = ctx.input()?;
     let prover = prover(ctx, req)?;
+    ctx.app.ensure_mail_room()?;
     let code = crate::crypto::random_from(b"0123456789", 6);
     let row = Verification {
         id: crate::crypto::new_id(),
@@ -88,7 +89,7 @@ fn send_otp(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
             expires_in: OTP_SECS,
             new_email: None,
         },
-    );
+    )?;
     Ok(Response::json(&json!({ "status": true })))
 }
 
