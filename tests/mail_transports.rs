@@ -2,10 +2,7 @@
 //! aiosmtpd server (`tests/smtp_sink.py`), each driving a flow through `sesame`'s HTTP server
 //! and following the link from the delivered email.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +18,7 @@ use sesame::{App, Config};
 
 use crate::support::http_client::{self, RawResponse};
 use crate::support::mail::link_target;
+use crate::support::smtp_sink::{start_smtp_sink, wait_for_messages};
 use crate::support::{BASE, PASSWORD};
 
 const NEW_PASSWORD: &str = "a-brand-new-passphrase";
@@ -257,90 +255,6 @@ fn webhook_failures_are_retried_then_given_up() {
     assert_ne!(next.body, refused.body, "a 4xx answer is not retried");
     assert!(t.app.outbox.flush(Duration::from_secs(10)));
     assert_eq!(mail_counter(&t.app, "mail_sent"), sent0 + 2);
-}
-
-/// The aiosmtpd sink process; killed when dropped.
-struct SmtpSink {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Starts `tests/smtp_sink.py`, or `None` (with a message) when aiosmtpd is not installed
-/// outside CI. In CI a missing aiosmtpd fails the test.
-fn start_smtp_sink(user: &str, password: &str) -> Option<SmtpSink> {
-    let available = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !available {
-        if std::env::var_os("CI").is_some() {
-            panic!("aiosmtpd is required in CI: pip install aiosmtpd");
-        }
-        eprintln!("SKIPPED: the SMTP test needs python3 with aiosmtpd (pip install aiosmtpd)");
-        return None;
-    }
-    let dir = std::env::temp_dir().join(format!(
-        "sesame-smtp-{}-{}",
-        std::process::id(),
-        sesame::crypto::random_string(8)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .arg(&dir)
-        .args([user, password])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the SMTP sink");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("SMTP sink became ready");
-    let port = line
-        .trim()
-        .strip_prefix("READY ")
-        .and_then(|p| p.parse().ok())
-        .expect("READY <port>");
-    Some(SmtpSink { child, port, dir })
-}
-
-/// Waits (bounded) for the sink to have written `n` messages and returns them in order.
-fn wait_for_messages(dir: &Path, n: usize) -> Vec<Value> {
-    for _ in 0..200 {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        if files.len() >= n {
-            files.sort();
-            return files
-                .iter()
-                .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
-                .collect();
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the SMTP sink did not receive {n} message(s)");
 }
 
 #[test]

@@ -35,6 +35,7 @@ mod health; // /ok and /ready on the binary: database, migrations, mail; never r
 mod http_e2e; // over a real socket: Set-Cookie on the wire, keep-alive, 404/405/413/415
 mod lifetimes; // reset links after password/email changes, rememberMe rows, per-account password limits
 mod logs; // the binary's log: timestamps, SESAME_LOG filter, JSON lines, request span, no secrets
+mod mail_outbox; // the durable outbox on SQLite/PostgreSQL: SMTP outage, kill -9, two processes, full queue, give-up
 mod mail_smtp_tls; // SMTP over a stripped (no STARTTLS) server: refused unless ?tls=none
 mod mail_transports; // webhook (signed) and SMTP (aiosmtpd) delivery over real sockets
 mod metrics; // Prometheus metrics scraped from the binary and parsed by prometheus_client: numbers move, gauges follow, README table matches

@@ -1,10 +1,11 @@
 """A local SMTP server for Sesame's tests (aiosmtpd).
 
-Usage: python3 tests/smtp_sink.py OUT_DIR USER PASSWORD
+Usage: python3 tests/smtp_sink.py OUT_DIR USER PASSWORD [PORT]
 
-Listens on a free port of 127.0.0.1 with AUTH (PLAIN/LOGIN, allowed without TLS) required for
+Listens on PORT (default: a free port) of 127.0.0.1 with AUTH (PLAIN/LOGIN, allowed without TLS) required for
 USER/PASSWORD, prints `READY <port>` once it accepts connections, and writes each message it
-receives to OUT_DIR/NNNN.json: envelope, headers, and the decoded text and HTML parts. It exits
+receives to OUT_DIR/NNNN.json (numbered after the files already there, so a restarted sink adds
+to them): envelope, headers, and the decoded text and HTML parts. It exits
 when its standard input closes, or after 300 seconds.
 """
 
@@ -25,7 +26,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 class Sink:
     def __init__(self, out_dir):
         self.out_dir = out_dir
-        self.count = 0
+        self.count = len([f for f in os.listdir(out_dir) if f.endswith(".json")])
 
     async def handle_DATA(self, server, session, envelope):
         msg = email.message_from_bytes(envelope.content, policy=policy.default)
@@ -60,9 +61,12 @@ def main():
         ok = isinstance(auth_data, LoginPassword) and auth_data.login == user and auth_data.password == password
         return AuthResult(success=ok, handled=False)
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    if len(sys.argv) > 4:
+        port = int(sys.argv[4])
+    else:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
     controller = Controller(
         Sink(out_dir),
         hostname="127.0.0.1",

@@ -111,6 +111,24 @@ impl Served {
         }
     }
 
+    /// Waits up to `timeout` until at least `n` stderr lines (past or future) satisfy `pred`;
+    /// whether they did.
+    pub fn wait_for_lines(&self, pred: impl Fn(&str) -> bool, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (lock, cv) = &*self.lines;
+        let mut guard = lock.lock().unwrap();
+        loop {
+            if guard.0.iter().filter(|l| pred(l)).count() >= n {
+                return true;
+            }
+            let now = Instant::now();
+            if guard.1 || now >= deadline {
+                return false;
+            }
+            guard = cv.wait_timeout(guard, deadline - now).unwrap().0;
+        }
+    }
+
     /// Waits (until `deadline`) for the reader to reach the end of stderr, so [`Served::lines`]
     /// holds everything the process wrote.
     fn wait_for_eof(&self, deadline: Instant) {

@@ -13,6 +13,7 @@ pub mod mail;
 pub mod oauth;
 pub mod postgres;
 pub mod scrape;
+pub mod smtp_sink;
 pub mod sqlite;
 pub mod tcp_proxy;
 pub mod tmpfs;
