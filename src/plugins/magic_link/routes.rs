@@ -96,6 +96,8 @@ fn sign_in_magic_link(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError
         // Better Auth's `formCsrfMiddleware`: a cross-site form must not start a sign-in.
         origin::check_login_csrf(&ctx.app.trusted, req)?;
     }
+    // A full mail queue answers 503 before anything is written (database storage).
+    ctx.app.ensure_mail_room()?;
     let address = email::normalize(&address);
     let token = crate::crypto::random_from(TOKEN_ALPHABET, TOKEN_LENGTH);
     let expires_in = ctx.config().magic_link.expires_in;
@@ -133,7 +135,7 @@ fn sign_in_magic_link(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError
             expires_in,
             new_email: None,
         },
-    );
+    )?;
     Ok(Response::json(&json!({ "status": true })))
 }
 
