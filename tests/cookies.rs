@@ -41,6 +41,7 @@ fn app_with_better_auth_rows(t: &TestApp) -> (TestApp, Value) {
         display_username: None,
         two_factor_enabled: None,
         admin: Default::default(),
+        is_anonymous: false,
     };
     let hash = f["credential_account"]["password_hash"].as_str().unwrap().to_string();
     t.storage()

@@ -46,6 +46,7 @@ mod password_reset; // request-password-reset, forget-password, reset-password l
 mod pg_faults; // concurrent sign-ups and a database outage on PostgreSQL
 mod pg_takeover; // migrations, taking over a Better Auth database (fixture), rehash on sign-in
 mod plugin_admin; // the admin plugin: access control, user management, bans, impersonation
+mod plugin_anonymous; // the anonymous plugin: guests, their end when they sign in another way, delete-anonymous-user
 mod plugin_bearer; // Authorization: Bearer, set-auth-token
 mod plugin_jwt; // /token, /jwks, set-auth-jwt, key storage
 mod plugin_jwt_interop; // Better Auth's jwks rows, PyJWT cross-check, JwksStore contract

@@ -22,6 +22,7 @@ fn seed_bcrypt_user(t: &TestApp) -> String {
         display_username: None,
         two_factor_enabled: None,
         admin: Default::default(),
+        is_anonymous: false,
     };
     let hash = password::hash(PASSWORD, PasswordHash::Bcrypt, 4).unwrap();
     t.storage()

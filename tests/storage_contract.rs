@@ -25,6 +25,7 @@ pub(crate) fn user(id: &str, email: &str) -> User {
         display_username: None,
         two_factor_enabled: None,
         admin: Default::default(),
+        is_anonymous: false,
     }
 }
 

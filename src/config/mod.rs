@@ -192,6 +192,8 @@ pub struct Config {
     pub admin: plugins::AdminConfig,
     /// The magic-link plugin's settings (`SESAME_MAGIC_LINK_*`).
     pub magic_link: plugins::MagicLinkConfig,
+    /// The anonymous plugin's settings (`SESAME_ANONYMOUS_*`).
+    pub anonymous: plugins::AnonymousConfig,
     pub postgres_startup_timeout: u64,
     /// `SESAME_SESSION_CACHE*`: the session cache's bounds on PostgreSQL; `None`: off.
     pub session_cache: Option<storage::CacheLimits>,
@@ -301,6 +303,7 @@ impl Config {
             jwt: plugins.jwt,
             admin: plugins.admin,
             magic_link: plugins.magic_link,
+            anonymous: plugins.anonymous,
             postgres_startup_timeout: storage.postgres_startup_timeout,
             session_cache: storage.session_cache,
             rehash_on_sign_in: accounts.rehash_on_sign_in,

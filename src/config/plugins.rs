@@ -8,7 +8,7 @@ pub const TITLE: &str = "Plugins";
 pub const PLUGINS: Var<Vec<String>> = Var::new(
     "SESAME_PLUGINS",
     Default::None,
-    "Plugins to enable, comma separated: bearer, username, two-factor, jwt, open-api, admin, magic-link",
+    "Plugins to enable, comma separated: bearer, username, two-factor, jwt, open-api, admin, magic-link, anonymous",
     list,
 );
 pub const BEARER_REQUIRE_SIGNATURE: Var<bool> = Var::new(
@@ -87,6 +87,19 @@ pub const MAGIC_LINK_STORE_TOKEN: Var<bool> = Var::new(
     store_token,
 );
 
+pub const ANONYMOUS_EMAIL_DOMAIN: Var<String> = Var::new(
+    "SESAME_ANONYMOUS_EMAIL_DOMAIN",
+    Default::Computed("anonymous.placeholder.invalid"),
+    "anonymous plugin: the domain of guests' generated addresses (`temp-<id>@DOMAIN`); unset: `<id>@anonymous.placeholder.invalid`",
+    email_domain,
+);
+pub const ANONYMOUS_DISABLE_DELETE: Var<bool> = Var::new(
+    "SESAME_ANONYMOUS_DISABLE_DELETE",
+    Default::Value("false"),
+    "anonymous plugin: keep a guest's user when they sign in another way, and refuse /delete-anonymous-user",
+    super::var::boolean,
+);
+
 pub const VARIABLES: &[&Spec] = &[
     &PLUGINS.spec,
     &BEARER_REQUIRE_SIGNATURE.spec,
@@ -101,7 +114,46 @@ pub const VARIABLES: &[&Spec] = &[
     &MAGIC_LINK_EXPIRES_IN.spec,
     &MAGIC_LINK_DISABLE_SIGN_UP.spec,
     &MAGIC_LINK_STORE_TOKEN.spec,
+    &ANONYMOUS_EMAIL_DOMAIN.spec,
+    &ANONYMOUS_DISABLE_DELETE.spec,
 ];
+
+/// The anonymous plugin's settings (Better Auth's `anonymous()` options Sesame offers).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnonymousConfig {
+    /// `emailDomainName`: guests get `temp-<id>@<domain>`; `None`: Better Auth's placeholder
+    /// address `<id>@anonymous.placeholder.invalid`.
+    pub email_domain: Option<String>,
+    /// `disableDeleteAnonymousUser`.
+    pub disable_delete: bool,
+}
+
+/// A domain that makes `temp-<id>@<domain>` a valid address (Better Auth checks the generated
+/// address and refuses every guest sign-in otherwise; Sesame refuses the setting at start-up).
+fn email_domain(s: &str) -> Result<String, String> {
+    let domain = s.trim().to_ascii_lowercase();
+    // zod's email rule for the domain part: labels of letters, digits and `-` not starting
+    // with `-`, and an alphabetic top-level label of two or more letters.
+    let labels: Vec<&str> = domain.split('.').collect();
+    let host_ok = |l: &&str| {
+        l.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    let valid = match labels.split_last() {
+        Some((tld, hosts)) => {
+            !hosts.is_empty()
+                && tld.len() >= 2
+                && tld.chars().all(|c| c.is_ascii_alphabetic())
+                && hosts.iter().all(host_ok)
+        }
+        None => false,
+    };
+    if valid {
+        Ok(domain)
+    } else {
+        Err("must be a domain name like guests.example.com".to_string())
+    }
+}
 
 /// The magic-link plugin's settings (Better Auth's `magicLink()` options Sesame offers).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,6 +294,7 @@ pub struct Plugins {
     pub two_factor_issuer: Option<String>,
     pub jwt: JwtConfig,
     pub magic_link: MagicLinkConfig,
+    pub anonymous: AnonymousConfig,
 }
 
 pub fn read(r: &Reader) -> Plugins {
@@ -285,6 +338,10 @@ pub fn read(r: &Reader) -> Plugins {
             expires_in: r.get(&MAGIC_LINK_EXPIRES_IN),
             disable_sign_up: r.get(&MAGIC_LINK_DISABLE_SIGN_UP),
             store_hashed: r.get(&MAGIC_LINK_STORE_TOKEN),
+        },
+        anonymous: AnonymousConfig {
+            email_domain: r.opt(&ANONYMOUS_EMAIL_DOMAIN),
+            disable_delete: r.get(&ANONYMOUS_DISABLE_DELETE),
         },
     }
 }
@@ -333,6 +390,37 @@ mod tests {
     }
 
     #[test]
+    fn passwordless_plugin_values_parse() {
+        let vars: HashMap<String, String> = [
+            ("SESAME_MAGIC_LINK_EXPIRES_IN", "15m"),
+            ("SESAME_MAGIC_LINK_DISABLE_SIGN_UP", "true"),
+            ("SESAME_MAGIC_LINK_STORE_TOKEN", "hashed"),
+            ("SESAME_ANONYMOUS_EMAIL_DOMAIN", "Guests.Example.com"),
+            ("SESAME_ANONYMOUS_DISABLE_DELETE", "true"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let r = Reader::new(&vars);
+        let p = read(&r);
+        assert!(r.problems().is_empty(), "{:?}", r.problems());
+        assert_eq!(
+            p.magic_link,
+            MagicLinkConfig {
+                expires_in: 900,
+                disable_sign_up: true,
+                store_hashed: true
+            }
+        );
+        assert_eq!(p.anonymous.email_domain.as_deref(), Some("guests.example.com"));
+        assert!(p.anonymous.disable_delete);
+        let defaults = read(&Reader::new(&HashMap::new()));
+        assert_eq!(defaults.magic_link, MagicLinkConfig::default());
+        assert_eq!(defaults.magic_link.expires_in, 300);
+        assert_eq!(defaults.anonymous, AnonymousConfig::default());
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         for (name, value) in [
             ("SESAME_JWT_ALG", "HS256"),
@@ -343,6 +431,12 @@ mod tests {
             ("SESAME_JWT_EXPIRES_IN", "m"),
             ("SESAME_JWT_EXPIRES_IN", "99999999999999999999d"),
             ("SESAME_PLUGINS", "jwt,nope"),
+            ("SESAME_MAGIC_LINK_EXPIRES_IN", "0"),
+            ("SESAME_MAGIC_LINK_STORE_TOKEN", "sha256"),
+            ("SESAME_ANONYMOUS_EMAIL_DOMAIN", "not a domain"),
+            ("SESAME_ANONYMOUS_EMAIL_DOMAIN", "localhost"),
+            ("SESAME_ANONYMOUS_EMAIL_DOMAIN", "-bad.example.com"),
+            ("SESAME_ANONYMOUS_EMAIL_DOMAIN", "guests.example.c0m"),
         ] {
             let err = parse(&[(name, value)]).unwrap_err().join("\n");
             assert!(err.contains(name), "{name}={value}: {err}");

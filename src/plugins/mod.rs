@@ -12,6 +12,7 @@
 //! the session cookie) or answer early. The app composes core and plugin routes.
 
 pub mod admin;
+pub mod anonymous;
 pub mod bearer;
 pub mod jwt;
 pub mod magic_link;
@@ -106,6 +107,7 @@ pub const ALL_PLUGINS: &[&Plugin] = &[
     &open_api::PLUGIN,
     &admin::PLUGIN,
     &magic_link::PLUGIN,
+    &anonymous::PLUGIN,
 ];
 
 /// The enabled plugins for a list of ids, in [`ALL_PLUGINS`] order.

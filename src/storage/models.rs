@@ -24,6 +24,9 @@ pub struct User {
     pub two_factor_enabled: Option<bool>,
     /// The admin plugin's fields (Better Auth's `admin` schema).
     pub admin: AdminFields,
+    /// The anonymous plugin's `isAnonymous`: a guest made by `/sign-in/anonymous`. Better
+    /// Auth's column defaults to false, and a NULL (a row written by hand) reads as false.
+    pub is_anonymous: bool,
 }
 
 /// The admin plugin's user columns. All nullable: a user created before the plugin (or by
@@ -68,6 +71,7 @@ impl User {
             display_username: None,
             two_factor_enabled: None,
             admin: AdminFields::default(),
+            is_anonymous: false,
         }
     }
 

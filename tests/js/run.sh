@@ -5,6 +5,7 @@
 #   plugins-flow.mjs  username + bearer plugins;  jwt-client.mjs  jwt plugin (jose verifies)
 #   two-factor-flow.mjs  twoFactorClient: TOTP, trusted device, emailed OTP (webhook), backup codes
 #   magic-link-flow.mjs  magicLinkClient: emailed links (webhook), sign-up, verify, errors, hostile URLs
+#   anonymous-flow.mjs   anonymousClient: guests, the guest ended by sign-up or a magic link, deletion
 #   email-flow.mjs    every email flow, links from real deliveries: signed webhook and SMTP
 #   oauth-flow.mjs    signIn.social with a generic OIDC provider and built-in GitHub (fakes)
 #   admin-flow.mjs    adminClient's tour; the first admin made by `sesame user create` (SQLite, PostgreSQL)
@@ -132,6 +133,8 @@ for storage in "${storages[@]}"; do
     SESAME_EMAIL_WEBHOOK_URL="http://127.0.0.1:{1}/" SESAME_RATE_LIMIT_RULES="/two-factor/*=50/10,/sign-in*=50/10" || fail
 
   flow magic-link-flow.mjs -- "magic-link-$storage" "$db" SESAME_PLUGINS=magic-link \
+    SESAME_EMAIL_WEBHOOK_URL="http://127.0.0.1:{1}/" SESAME_RATE_LIMIT=false || fail
+  flow anonymous-flow.mjs -- "anonymous-$storage" "$db" SESAME_PLUGINS=anonymous,magic-link \
     SESAME_EMAIL_WEBHOOK_URL="http://127.0.0.1:{1}/" SESAME_RATE_LIMIT=false || fail
 
   mail_flags=(SESAME_SEND_VERIFICATION_ON_SIGN_UP=true SESAME_CHANGE_EMAIL=true SESAME_DELETE_USER=true SESAME_RATE_LIMIT=false)

@@ -211,6 +211,7 @@ impl TestApp {
             display_username: None,
             two_factor_enabled: None,
             admin: Default::default(),
+            is_anonymous: false,
         };
         let account = match password_hash {
             Some(h) => Account::credential(&user.id, h.to_string(), now),

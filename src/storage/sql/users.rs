@@ -11,8 +11,8 @@ use crate::storage::models::{Account, AdminFields, User, UserUpdate};
 use crate::storage::{StorageResult, UserStore, UsernameStore, VerifiedAddress};
 
 /// Every column Sesame reads and writes, in the order of [`read`] and [`values`]. The username,
-/// two-factor and admin plugins' columns are here too: plugin migrations always run.
-pub(super) const COLUMNS: [&str; 14] = [
+/// two-factor, admin and anonymous plugins' columns are here too: plugin migrations always run.
+pub(super) const COLUMNS: [&str; 15] = [
     "id",
     "name",
     "email",
@@ -27,6 +27,7 @@ pub(super) const COLUMNS: [&str; 14] = [
     "banned",
     "banReason",
     "banExpires",
+    "isAnonymous",
 ];
 
 pub(super) fn read(c: &mut Cols<'_>) -> SqlResult<User> {
@@ -47,6 +48,7 @@ pub(super) fn read(c: &mut Cols<'_>) -> SqlResult<User> {
             ban_reason: c.opt_text()?,
             ban_expires: c.opt_date()?,
         },
+        is_anonymous: opt_bool(c)?.unwrap_or(false),
     })
 }
 
@@ -77,6 +79,7 @@ pub(super) fn values(u: &User) -> [Value<'_>; COLUMNS.len()] {
         u.admin.banned.into(),
         (&u.admin.ban_reason).into(),
         u.admin.ban_expires.into(),
+        u.is_anonymous.into(),
     ]
 }
 
