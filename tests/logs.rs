@@ -318,3 +318,68 @@ fn logs_hold_no_secrets_at_any_level_in_either_format() {
         }
     }
 }
+
+/// The passwordless plugins at the most verbose level: the magic link's token (read back from
+/// the database), a guessed token in the verify query, a guest's session token and cookie never
+/// reach the log. The webhook is unreachable, so delivery fails and is logged too.
+#[test]
+fn magic_link_and_guest_tokens_never_reach_the_log() {
+    let db = crate::support::sqlite::SqliteFile::new();
+    let url = format!("sqlite:{}", db.path.display());
+    let mut served = binary::serve(&[
+        ("SESAME_LOG", "trace"),
+        ("DATABASE_URL", &url),
+        ("SESAME_PLUGINS", "magic-link,anonymous"),
+        ("SESAME_EMAIL_WEBHOOK_URL", "http://127.0.0.1:9/hook"),
+        ("BETTER_AUTH_URL", "http://localhost:3000"),
+    ]);
+    let addr = served.addr;
+    let sent = http_client::send(
+        addr,
+        "POST",
+        "/api/auth/sign-in/magic-link",
+        &JSON,
+        json!({"email": "quiet@example.com", "callbackURL": "/x"})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(sent.status, 200, "{}", String::from_utf8_lossy(&sent.body));
+    let guessed = http_client::send(
+        addr,
+        "GET",
+        "/api/auth/magic-link/verify?token=guessQvMagicZz&callbackURL=/x",
+        &[],
+        b"",
+    );
+    assert_eq!(guessed.status, 302);
+    let guest = http_client::send(addr, "POST", "/api/auth/sign-in/anonymous", &JSON, b"{}");
+    assert_eq!(guest.status, 200);
+    let guest_token = guest.json()["token"].as_str().unwrap().to_string();
+    let cookie = guest.set_cookies()[0].split(';').next().unwrap().to_string();
+    let session = http_client::send(addr, "GET", "/api/auth/get-session", &[("cookie", &cookie)], b"");
+    assert_eq!(session.status, 200);
+    let identifier: String = rusqlite::Connection::open(&db.path)
+        .unwrap()
+        .query_row(
+            r#"select "identifier" from "verification" where "identifier" like 'magic-link:%'"#,
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let link_token = identifier.strip_prefix("magic-link:").unwrap().to_string();
+    assert_eq!(link_token.len(), 32);
+    assert_eq!(served.terminate(), Some(0));
+    let lines = served.lines();
+    assert!(lines.iter().any(|l| l.contains("route=/api/auth/magic-link/verify")));
+    let cookie_value = cookie.split_once('=').unwrap().1;
+    for line in &lines {
+        for secret in [
+            link_token.as_str(),
+            "guessQvMagicZz",
+            guest_token.as_str(),
+            cookie_value,
+        ] {
+            assert!(!line.contains(secret), "log line leaks {secret:?}: {line}");
+        }
+    }
+}

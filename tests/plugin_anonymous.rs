@@ -209,6 +209,24 @@ fn a_magic_link_opened_by_a_guest_ends_the_guest(backend: Backend) {
     );
 }
 
+/// A sign-in that stops at a second-factor challenge sets no session: the guest stays. The
+/// session the second factor then makes comes from `/two-factor/*`, which Better Auth's hook
+/// does not match either, so the guest is kept (deletable with /delete-anonymous-user).
+fn a_guest_signing_in_with_a_second_factor_is_kept(backend: Backend) {
+    use crate::support::two_factor::{code, with_totp, Client};
+    let t = TestApp::with_config(backend, |c| c.plugins = vec!["two-factor".into(), "anonymous".into()]);
+    let (_, key, _) = with_totp(&t);
+    let mut c = Client::new(&t);
+    let guest = json_body(&c.post("/sign-in/anonymous", json!({})))["user"].clone();
+    let challenge = c.sign_in();
+    assert_eq!(json_body(&challenge)["twoFactorRedirect"], true);
+    assert!(user_exists(&t, &guest["id"]));
+    let resp = c.post("/two-factor/verify-totp", json!({"code": code(&t, &key, 0)}));
+    assert_eq!(resp.status, 200, "{}", crate::support::body_text(&resp));
+    assert_eq!(c.session_user()["email"], EMAIL);
+    assert!(user_exists(&t, &guest["id"]));
+}
+
 fn with_deletion_disabled_the_guest_stays(backend: Backend) {
     let t = app_with(backend, |c| c.anonymous.disable_delete = true);
     let (user, cookies) = guest(&t);
@@ -334,6 +352,7 @@ crate::backend_suite!(
     signing_in_ends_the_guest_and_a_failed_sign_in_keeps_them,
     only_a_real_guest_session_is_ended,
     a_magic_link_opened_by_a_guest_ends_the_guest,
+    a_guest_signing_in_with_a_second_factor_is_kept,
     with_deletion_disabled_the_guest_stays,
     a_guest_deletes_themselves,
     only_guests_are_deleted_and_only_by_themselves,
