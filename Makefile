@@ -1,5 +1,5 @@
 # Sesame's everyday commands. `make check` is what CI runs besides the test suite.
-.PHONY: run test lint fmt fmt-check check bench bench-overload bench-instructions mutants
+.PHONY: run test lint fmt fmt-check check bench bench-overload bench-cache bench-instructions mutants
 
 run:
 	cargo run --release
@@ -22,6 +22,10 @@ check: fmt-check lint test
 # Side-by-side benchmark against the reference Better Auth server (see BENCHMARKS.md).
 bench:
 	python3 bench/bench.py
+
+# The session cache's numbers alone (also part of `make bench`; see BENCHMARKS.md).
+bench-cache:
+	python3 bench/cache.py
 
 # The overload scenario alone (also part of `make bench`; see BENCHMARKS.md).
 bench-overload:

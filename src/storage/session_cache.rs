@@ -33,8 +33,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -86,11 +86,14 @@ impl SessionCache {
     /// An empty cache, inactive until [`SessionCache::connected`] is called.
     pub fn new(limits: CacheLimits) -> SessionCache {
         let entries = limits.entries.div_ceil(SHARDS).max(1);
-        // Sessions and users share the byte bound: at most three quarters to either.
-        let bytes = (limits.bytes / SHARDS).max(1);
+        // Sessions and users share one byte budget.
+        let budget = Arc::new(Budget {
+            used: AtomicUsize::new(0),
+            max: limits.bytes,
+        });
         SessionCache {
-            sessions: Shards::new(entries, bytes * 3 / 4),
-            users: Shards::new(entries, bytes / 4),
+            sessions: Shards::new(entries, budget.clone()),
+            users: Shards::new(entries, budget),
             seq: AtomicU64::new(0),
             connected: AtomicBool::new(false),
             alive_at: AtomicU64::new(0),
@@ -272,24 +275,36 @@ fn key_of_hex(hex: &str) -> Option<u64> {
     u64::from_str_radix(&hex[..16], 16).ok()
 }
 
-/// How many bytes an entry holds: the value with its strings, plus the map and queue slots.
+/// How many bytes an entry holds, as the allocator hands them out: the boxed value, each of
+/// its strings, and its share of the map's table and the clock's queue.
 pub trait Weigh {
     fn weight(&self) -> usize;
 }
 
-const SLOT_OVERHEAD: usize = 48;
+/// A table slot (key, box, weight, flag) at the map's worst load (half full after growing),
+/// and a queue slot.
+const SLOT_OVERHEAD: usize = 2 * 32 + 8;
+
+/// What the allocator spends on `n` bytes: 16-byte granules and a 16-byte header.
+fn alloc(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        n.div_ceil(16) * 16 + 16
+    }
+}
 
 fn text(s: &str) -> usize {
-    s.len()
+    alloc(s.len())
 }
 
 fn opt(s: &Option<String>) -> usize {
-    s.as_deref().map_or(0, str::len)
+    s.as_deref().map_or(0, text)
 }
 
 impl Weigh for Session {
     fn weight(&self) -> usize {
-        std::mem::size_of::<Session>()
+        alloc(std::mem::size_of::<Session>())
             + SLOT_OVERHEAD
             + text(&self.id)
             + text(&self.token)
@@ -302,7 +317,7 @@ impl Weigh for Session {
 
 impl Weigh for User {
     fn weight(&self) -> usize {
-        std::mem::size_of::<User>()
+        alloc(std::mem::size_of::<User>())
             + SLOT_OVERHEAD
             + text(&self.id)
             + text(&self.name)
@@ -334,7 +349,8 @@ impl Hasher for KeyHasher {
 }
 
 struct Slot<V> {
-    value: V,
+    /// Boxed, so the map's table (sized in powers of two) holds small slots.
+    value: Box<V>,
     weight: usize,
     /// Used since the clock hand last passed (CLOCK's second chance).
     referenced: bool,
@@ -349,14 +365,20 @@ struct Shard<V> {
     evicted_at: u64,
 }
 
+/// Bytes held by sessions and users together, against the bound.
+struct Budget {
+    used: AtomicUsize,
+    max: usize,
+}
+
 struct Shards<V> {
     shards: Box<[Mutex<Shard<V>>]>,
     max_entries: usize,
-    max_bytes: usize,
+    budget: Arc<Budget>,
 }
 
 impl<V: Clone + Weigh> Shards<V> {
-    fn new(max_entries: usize, max_bytes: usize) -> Shards<V> {
+    fn new(max_entries: usize, budget: Arc<Budget>) -> Shards<V> {
         Shards {
             shards: (0..SHARDS)
                 .map(|_| {
@@ -369,7 +391,7 @@ impl<V: Clone + Weigh> Shards<V> {
                 })
                 .collect(),
             max_entries,
-            max_bytes,
+            budget,
         }
     }
 
@@ -387,7 +409,7 @@ impl<V: Clone + Weigh> Shards<V> {
             return None;
         }
         slot.referenced = true;
-        Some(slot.value.clone())
+        Some(V::clone(&slot.value))
     }
 
     /// Inserts unless the shard saw an eviction after `ticket`; whether it was inserted.
@@ -398,20 +420,23 @@ impl<V: Clone + Weigh> Shards<V> {
             return false;
         }
         let weight = value.weight();
-        if weight > self.max_bytes {
+        if weight > self.budget.max {
             return true;
         }
         let slot = Slot {
-            value: value.clone(),
+            value: Box::new(value.clone()),
             weight,
             referenced: false,
         };
         match shard.map.insert(key, slot) {
-            Some(old) => shard.bytes -= old.weight,
+            Some(old) => self.release(shard, old.weight),
             None => shard.queue.push_back(key),
         }
         shard.bytes += weight;
-        while shard.map.len() > self.max_entries || shard.bytes > self.max_bytes {
+        self.budget.used.fetch_add(weight, Ordering::Relaxed);
+        // Over the byte budget, each insert evicts from its own shard: the shard that grows
+        // pays, and every shard is bounded by the entries.
+        while shard.map.len() > self.max_entries || self.budget.used.load(Ordering::Relaxed) > self.budget.max {
             let Some(victim) = shard.queue.pop_front() else {
                 break;
             };
@@ -422,7 +447,7 @@ impl<V: Clone + Weigh> Shards<V> {
                 slot.referenced = false;
                 shard.queue.push_back(victim);
             } else if let Some(gone) = shard.map.remove(&victim) {
-                shard.bytes -= gone.weight;
+                self.release(shard, gone.weight);
             }
         }
         // Keys evicted by notifications stay queued until the hand reaches them; keep the
@@ -435,21 +460,29 @@ impl<V: Clone + Weigh> Shards<V> {
         true
     }
 
+    fn release(&self, shard: &mut Shard<V>, weight: usize) {
+        shard.bytes -= weight;
+        self.budget.used.fetch_sub(weight, Ordering::Relaxed);
+    }
+
     fn evict(&self, key: u64, next_seq: impl FnOnce() -> u64) {
-        let mut shard = self.shard(key);
+        let mut guard = self.shard(key);
+        let shard = &mut *guard;
         shard.evicted_at = next_seq();
         if let Some(gone) = shard.map.remove(&key) {
-            shard.bytes -= gone.weight;
+            self.release(shard, gone.weight);
         }
     }
 
     fn clear(&self, seq: u64) {
         for index in 0..SHARDS {
-            let mut shard = self.shard(index as u64);
+            let mut guard = self.shard(index as u64);
+            let shard = &mut *guard;
             shard.evicted_at = seq;
-            shard.map.clear();
-            shard.queue.clear();
-            shard.bytes = 0;
+            shard.map = HashMap::default();
+            shard.queue = VecDeque::new();
+            let bytes = shard.bytes;
+            self.release(shard, bytes);
         }
     }
 
@@ -608,7 +641,7 @@ mod tests {
         }
         let stats = cache.stats();
         assert!(stats.bytes <= 64 * 1024, "{stats:?}");
-        assert!(stats.sessions >= 48 * 1024 / 16 / one * 16 / 2, "{stats:?}");
+        assert!(stats.sessions >= (64 * 1024 / one) / 2, "{stats:?}");
     }
 
     #[test]
