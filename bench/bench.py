@@ -11,7 +11,10 @@ when Node is available, and measures in one run:
   3. Sesame's RSS idle and under get-session load, and the time from start to first answer;
   4. PostgreSQL get-session p50 with 1 000 users vs 1 000 000 users (seeded in bulk with SQL);
   5. the overload scenario (`bench/overload.py`): get-session hammered by 150 connections while
-     6 sign in and 20 post malformed sign-ups, on SQLite and PostgreSQL, against the hash limit.
+     6 sign in and 20 post malformed sign-ups, on SQLite and PostgreSQL, against the hash limit;
+  6. the session cache (`bench/cache.py`): PostgreSQL get-session with and without it, next to
+     memory and the reference; revocation latency between two instances; RSS with 100 000
+     cached sessions.
 
 Only 127.0.0.1 is targeted, and every run is bounded in time. Sesame hashes new passwords with
 Better Auth's scrypt (SESAME_PASSWORD_HASH=scrypt), so sign-in costs the same as the reference's.
@@ -291,6 +294,7 @@ def main():
     ap.add_argument("--overload-duration", type=int, default=60, help="seconds of the overload run (0: skip it)")
     ap.add_argument("--overload-before", metavar="PATH",
                     help="another sesame binary (e.g. an older build) to run the overload scenario with too")
+    ap.add_argument("--no-cache", action="store_true", help="skip the session-cache step (bench/cache.py)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
     args = ap.parse_args()
     started = time.monotonic()
@@ -383,6 +387,13 @@ def main():
             binaries, ["sqlite", "postgres"], args.overload_duration, 15,
             os.path.join(ROOT, "target", "release", "examples", "hash_time"), workdir))
 
+    # 6. the session cache, once the targets above are stopped
+    session_cache = None
+    if not args.no_cache:
+        import cache
+        session_cache = phase("session cache", lambda: cache.run(REFERENCE if node else None, args.side_duration,
+                                                                 200, 100_000, workdir))
+
     summary = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "machine": {"cores": cores, "cpu": sh("grep -m1 'model name' /proc/cpuinfo").split(":")[-1].strip()},
@@ -395,6 +406,7 @@ def main():
         "rss": rss,
         "pg_scale": scale,
         "overload": over,
+        "session_cache": session_cache,
         "failures": failures,
         "wall_seconds": time.monotonic() - started,
     }
@@ -458,6 +470,9 @@ def report_markdown(s):
         lines.append(f"\nFAILED: {f}")
     if s.get("overload"):
         lines += ["", overload.report_markdown(s["overload"])]
+    if s.get("session_cache"):
+        import cache
+        lines += ["", "Session cache (bench/cache.py):", "", cache.report_markdown(s["session_cache"])]
     return "\n".join(lines)
 
 

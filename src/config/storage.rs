@@ -46,7 +46,7 @@ pub const SESSION_CACHE_ENTRIES: Var<usize> = Var::new(
 pub const SESSION_CACHE_MB: Var<usize> = Var::new(
     "SESAME_SESSION_CACHE_MB",
     Default::Value("40"),
-    "Memory the session cache keeps at most, in MiB (each entry counted as its text plus a fixed overhead)",
+    "Memory the session cache keeps at most, in MiB (each entry counted as its encoded row plus its share of the tables)",
     positive,
 );
 

@@ -26,7 +26,8 @@
 //! Why not a cache crate (moka, quick_cache): the refusal of a fill that raced an eviction
 //! must be atomic with the insert, which neither offers; what is left is small: sharded
 //! `HashMap`s under a `Mutex` each, with CLOCK (second-chance) eviction, bounded in entries
-//! and in bytes (each entry weighs its strings plus a fixed overhead).
+//! and in bytes: each row is kept as one encoded buffer (`compact.rs`) and weighs that buffer
+//! as the allocator rounds it, plus its share of the map's table and the clock's queue.
 //!
 //! Sessions are keyed by the SHA-256 of their token, which is what the triggers send: a
 //! notification never carries a live token (any role that can connect may `LISTEN`).
@@ -40,6 +41,9 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::storage::models::{Session, User};
+
+mod compact;
+use compact::Compact;
 
 /// Lookups bypass the cache when the listener has not proved its connection alive for this
 /// long (it pings every second when no notification comes): a connection that died without
@@ -275,59 +279,13 @@ fn key_of_hex(hex: &str) -> Option<u64> {
     u64::from_str_radix(&hex[..16], 16).ok()
 }
 
-/// How many bytes an entry holds, as the allocator hands them out: the boxed value, each of
-/// its strings, and its share of the map's table and the clock's queue.
-pub trait Weigh {
-    fn weight(&self) -> usize;
-}
-
-/// A table slot (key, box, weight, flag) at the map's worst load (half full after growing),
-/// and a queue slot.
+/// A table slot (key, buffer, weight, flag) at the map's worst load (under half full right
+/// after it grows), and a queue slot.
 const SLOT_OVERHEAD: usize = 2 * 32 + 8;
 
-/// What the allocator spends on `n` bytes: 16-byte granules and a 16-byte header.
+/// What the allocator spends on a buffer of `n` bytes: 16-byte granules and a header.
 fn alloc(n: usize) -> usize {
-    if n == 0 {
-        0
-    } else {
-        n.div_ceil(16) * 16 + 16
-    }
-}
-
-fn text(s: &str) -> usize {
-    alloc(s.len())
-}
-
-fn opt(s: &Option<String>) -> usize {
-    s.as_deref().map_or(0, text)
-}
-
-impl Weigh for Session {
-    fn weight(&self) -> usize {
-        alloc(std::mem::size_of::<Session>())
-            + SLOT_OVERHEAD
-            + text(&self.id)
-            + text(&self.token)
-            + text(&self.user_id)
-            + opt(&self.ip_address)
-            + opt(&self.user_agent)
-            + opt(&self.impersonated_by)
-    }
-}
-
-impl Weigh for User {
-    fn weight(&self) -> usize {
-        alloc(std::mem::size_of::<User>())
-            + SLOT_OVERHEAD
-            + text(&self.id)
-            + text(&self.name)
-            + text(&self.email)
-            + opt(&self.image)
-            + opt(&self.username)
-            + opt(&self.display_username)
-            + opt(&self.admin.role)
-            + opt(&self.admin.ban_reason)
-    }
+    n.div_ceil(16) * 16 + 16
 }
 
 /// The keys are hashes already: the map uses them as they are.
@@ -348,16 +306,16 @@ impl Hasher for KeyHasher {
     }
 }
 
-struct Slot<V> {
-    /// Boxed, so the map's table (sized in powers of two) holds small slots.
-    value: Box<V>,
-    weight: usize,
+struct Slot {
+    /// The row, encoded ([`Compact`]).
+    bytes: Box<[u8]>,
+    weight: u32,
     /// Used since the clock hand last passed (CLOCK's second chance).
     referenced: bool,
 }
 
-struct Shard<V> {
-    map: HashMap<u64, Slot<V>, BuildHasherDefault<KeyHasher>>,
+struct Shard {
+    map: HashMap<u64, Slot, BuildHasherDefault<KeyHasher>>,
     /// The clock: keys in insertion order; a key evicted meanwhile is skipped.
     queue: VecDeque<u64>,
     bytes: usize,
@@ -372,12 +330,13 @@ struct Budget {
 }
 
 struct Shards<V> {
-    shards: Box<[Mutex<Shard<V>>]>,
+    shards: Box<[Mutex<Shard>]>,
     max_entries: usize,
     budget: Arc<Budget>,
+    row: std::marker::PhantomData<fn() -> V>,
 }
 
-impl<V: Clone + Weigh> Shards<V> {
+impl<V: Compact> Shards<V> {
     fn new(max_entries: usize, budget: Arc<Budget>) -> Shards<V> {
         Shards {
             shards: (0..SHARDS)
@@ -392,10 +351,11 @@ impl<V: Clone + Weigh> Shards<V> {
                 .collect(),
             max_entries,
             budget,
+            row: std::marker::PhantomData,
         }
     }
 
-    fn shard(&self, key: u64) -> std::sync::MutexGuard<'_, Shard<V>> {
+    fn shard(&self, key: u64) -> std::sync::MutexGuard<'_, Shard> {
         // The low bits pick the shard; a poisoned lock only means a panic elsewhere while
         // holding it, and every change here leaves the shard consistent.
         let index = usize::try_from(key % SHARDS as u64).unwrap_or(0);
@@ -403,13 +363,13 @@ impl<V: Clone + Weigh> Shards<V> {
     }
 
     fn get(&self, key: u64, matches: impl Fn(&V) -> bool) -> Option<V> {
-        let mut shard = self.shard(key);
-        let slot = shard.map.get_mut(&key)?;
-        if !matches(&slot.value) {
-            return None;
-        }
-        slot.referenced = true;
-        Some(V::clone(&slot.value))
+        let value = {
+            let mut shard = self.shard(key);
+            let slot = shard.map.get_mut(&key)?;
+            slot.referenced = true;
+            V::decode(&slot.bytes)?
+        };
+        matches(&value).then_some(value)
     }
 
     /// Inserts unless the shard saw an eviction after `ticket`; whether it was inserted.
@@ -419,17 +379,18 @@ impl<V: Clone + Weigh> Shards<V> {
         if shard.evicted_at > ticket {
             return false;
         }
-        let weight = value.weight();
+        let bytes = value.encode();
+        let weight = alloc(bytes.len()) + SLOT_OVERHEAD;
         if weight > self.budget.max {
             return true;
         }
         let slot = Slot {
-            value: Box::new(value.clone()),
-            weight,
+            bytes,
+            weight: u32::try_from(weight).unwrap_or(u32::MAX),
             referenced: false,
         };
         match shard.map.insert(key, slot) {
-            Some(old) => self.release(shard, old.weight),
+            Some(old) => self.release(shard, old.weight as usize),
             None => shard.queue.push_back(key),
         }
         shard.bytes += weight;
@@ -447,7 +408,7 @@ impl<V: Clone + Weigh> Shards<V> {
                 slot.referenced = false;
                 shard.queue.push_back(victim);
             } else if let Some(gone) = shard.map.remove(&victim) {
-                self.release(shard, gone.weight);
+                self.release(shard, gone.weight as usize);
             }
         }
         // Keys evicted by notifications stay queued until the hand reaches them; keep the
@@ -460,7 +421,7 @@ impl<V: Clone + Weigh> Shards<V> {
         true
     }
 
-    fn release(&self, shard: &mut Shard<V>, weight: usize) {
+    fn release(&self, shard: &mut Shard, weight: usize) {
         shard.bytes -= weight;
         self.budget.used.fetch_sub(weight, Ordering::Relaxed);
     }
@@ -470,7 +431,7 @@ impl<V: Clone + Weigh> Shards<V> {
         let shard = &mut *guard;
         shard.evicted_at = next_seq();
         if let Some(gone) = shard.map.remove(&key) {
-            self.release(shard, gone.weight);
+            self.release(shard, gone.weight as usize);
         }
     }
 
@@ -631,7 +592,7 @@ mod tests {
         }
         let stats = cache.stats();
         assert!(stats.sessions <= 160, "{stats:?}");
-        let one = session("tok-0", "u1").weight() as u64;
+        let one = (alloc(session("tok-0", "u1").encode().len()) + SLOT_OVERHEAD) as u64;
         let cache = active(CacheLimits {
             entries: 100_000,
             bytes: 64 * 1024,
