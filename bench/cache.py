@@ -175,6 +175,8 @@ def reconnect(a, b_port, email, application_name):
 
 
 metrics_port_of_b = [None]
+# Extra environment of instance B (e.g. MALLOC_ARENA_MAX), from CACHE_BENCH_B_ENV="K=V,K=V".
+EXTRA_B = dict(kv.split("=", 1) for kv in os.environ.get("CACHE_BENCH_B_ENV", "").split(",") if kv)
 
 
 def bulk_seed(n):
@@ -251,7 +253,10 @@ def throughput(targets, duration, workdir):
     return out
 
 
-def run(reference, duration, revocations, sessions, workdir):
+PARTS = ("throughput", "mixed", "revocation", "rss")
+
+
+def run(reference, duration, revocations, sessions, workdir, parts=PARTS):
     b.psql(f"drop database if exists {DB} with (force)")
     b.psql(f"create database {DB}")
     results = {"load_start": load()}
@@ -263,10 +268,10 @@ def run(reference, duration, revocations, sessions, workdir):
                     SESAME_SESSION_CACHE="false")
         metrics_port_of_b[0] = 9473
         second = start("sesame-postgres-b", 3303, PG_URL + "?application_name=sesame-b", workdir,
-                       SESAME_METRICS_ADDR="127.0.0.1:9473")
+                       SESAME_METRICS_ADDR="127.0.0.1:9473", **EXTRA_B)
         targets = [mem, pg, off, second]
         measured = [mem, pg, off]
-        if reference and os.path.isdir(reference):
+        if reference and os.path.isdir(reference) and "throughput" in parts:
             refdir = os.path.join(workdir, "reference")
             shutil.copytree(reference, refdir, symlinks=True)
             if not os.path.isdir(os.path.join(refdir, "node_modules")):
@@ -279,32 +284,34 @@ def run(reference, duration, revocations, sessions, workdir):
             ref = b.start_reference("ref-postgres", 3304, "postgres", refdir, workdir, REF_DB)
             targets.append(ref)
             measured.append(ref)
-        results["throughput"] = throughput(measured, duration, workdir)
+        results["throughput"] = throughput(measured, duration, workdir) if "throughput" in parts else {}
         results["mixed"] = {}
-        for t in [pg, off]:
+        for t in [pg, off] if "mixed" in parts else []:
             la = load()
             m = b.mixed_load(t, duration, workdir)
             m["load_before"] = la
             results["mixed"][t.label] = m
             b.log(f"{t.label}: get-session p99 during the sign-in storm {m['get_session']['p99_ms']:.2f} ms (load {la})")
-        la = load()
-        rev, email = revocation(pg, second.port, revocations)
-        rev["load_before"] = la
-        results["revocation"] = rev
-        b.log(f"revocation A→B over {rev['n']}: p50 {rev['p50_ms']:.2f} ms, p99 {rev['p99_ms']:.2f} ms (load {la})")
-        la = load()
-        rec = reconnect(pg, second.port, email, "sesame-b")
-        rec["load_before"] = la
-        after, _ = revocation(pg, second.port, 20)
-        rec["after_reconnect"] = after
-        results["reconnect"] = rec
-        b.log(f"reconnect: {rec} (load {la})")
-        tokens = bulk_seed(sessions)
-        la = load()
-        r = rss_with_cached_sessions(second, tokens, max(duration, 15), workdir)
-        r["load_before"] = la
-        results["rss_cached"] = r
-        b.log(f"RSS with {r['entries_after_fill']} cached sessions: peak {r['peak_kb'] / 1024:.1f} MB")
+        if "revocation" in parts:
+            la = load()
+            rev, email = revocation(pg, second.port, revocations)
+            rev["load_before"] = la
+            results["revocation"] = rev
+            b.log(f"revocation A→B over {rev['n']}: p50 {rev['p50_ms']:.2f} ms, p99 {rev['p99_ms']:.2f} ms (load {la})")
+            la = load()
+            rec = reconnect(pg, second.port, email, "sesame-b")
+            rec["load_before"] = la
+            after, _ = revocation(pg, second.port, 20)
+            rec["after_reconnect"] = after
+            results["reconnect"] = rec
+            b.log(f"reconnect: {rec} (load {la})")
+        if "rss" in parts:
+            tokens = bulk_seed(sessions)
+            la = load()
+            r = rss_with_cached_sessions(second, tokens, max(duration, 15), workdir)
+            r["load_before"] = la
+            results["rss_cached"] = r
+            b.log(f"RSS with {r['entries_after_fill']} cached sessions: peak {r['peak_kb'] / 1024:.1f} MB")
     finally:
         for t in targets:
             t.stop()
@@ -338,23 +345,26 @@ def report_markdown(r):
     if mem and ok:
         ratio = mem["rps"] / ok["rps"]
         row("memory get-session ÷ /ok", f"{ratio * 100:.0f} %", "", "≥ 80 %", "yes" if ratio >= 0.8 else "NO")
-    for label, m in r["mixed"].items():
+    for label, m in r.get("mixed", {}).items():
         p99 = m["get_session"]["p99_ms"]
         row(f"{label}: get-session p99 during sign-in storm ({m['sign_in']['rps']:.1f} sign-ins/s)",
             f"{p99:.2f} ms", m["load_before"], "≤ 10 ms", "yes" if p99 <= 10 else "NO")
-    rev = r["revocation"]
-    row(f"revoked on A, null on B: p50 / p99 / max over {rev['n']}",
-        f"{rev['p50_ms']:.2f} / {rev['p99_ms']:.2f} / {rev['max_ms']:.2f} ms", rev["load_before"], "≤ 100 ms",
-        "yes" if rev["p99_ms"] <= 100 else "NO")
-    rec = r["reconnect"]
-    row("listener killed: revoked at once, null on B after", f"{rec['revoked_during_reconnect_ms']:.2f} ms "
-        f"({rec['stale_answers_during_reconnect']} stale answers)", rec["load_before"], "≤ 1 s",
-        "yes" if rec["revoked_during_reconnect_ms"] <= 1000 else "NO")
-    row("listener killed → LISTENing again", f"{rec['reconnect_ms']:.0f} ms", rec["load_before"])
-    a = rec["after_reconnect"]
-    row(f"after the reconnect: p50 / p99 over {a['n']}", f"{a['p50_ms']:.2f} / {a['p99_ms']:.2f} ms", "", "≤ 1 s",
-        "yes" if a["max_ms"] <= 1000 else "NO")
-    rs = r["rss_cached"]
+    rev = r.get("revocation")
+    if rev:
+        row(f"revoked on A, null on B: p50 / p99 / max over {rev['n']}",
+            f"{rev['p50_ms']:.2f} / {rev['p99_ms']:.2f} / {rev['max_ms']:.2f} ms", rev["load_before"], "≤ 100 ms",
+            "yes" if rev["p99_ms"] <= 100 else "NO")
+        rec = r["reconnect"]
+        row("listener killed: revoked at once, null on B after", f"{rec['revoked_during_reconnect_ms']:.2f} ms "
+            f"({rec['stale_answers_during_reconnect']} stale answers)", rec["load_before"], "≤ 1 s",
+            "yes" if rec["revoked_during_reconnect_ms"] <= 1000 else "NO")
+        row("listener killed → LISTENing again", f"{rec['reconnect_ms']:.0f} ms", rec["load_before"])
+        a = rec["after_reconnect"]
+        row(f"after the reconnect: p50 / p99 over {a['n']}", f"{a['p50_ms']:.2f} / {a['p99_ms']:.2f} ms", "", "≤ 1 s",
+            "yes" if a["max_ms"] <= 1000 else "NO")
+    rs = r.get("rss_cached")
+    if not rs:
+        return "\n".join(lines)
     row(f"RSS with {rs['entries_after_fill']:.0f} sessions / {rs['users_after_fill']:.0f} users cached "
         f"({rs['bytes'] / 1048576:.1f} MiB counted)", f"idle {rs['idle_kb'] / 1024:.1f} MB, peak {rs['peak_kb'] / 1024:.1f} MB",
         rs["load_before"], "≤ 64 MB", "yes" if rs["peak_kb"] <= 65536 else "NO")
@@ -369,13 +379,14 @@ def main():
     ap.add_argument("--revocations", type=int, default=200)
     ap.add_argument("--sessions", type=int, default=100_000)
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--only", action="append", choices=PARTS, help="run only these parts (repeatable)")
     ap.add_argument("--out", default=os.path.join(b.ROOT, "bench", "out"))
     args = ap.parse_args()
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "sesame"], cwd=b.ROOT, check=True)
     workdir = tempfile.mkdtemp(prefix="sesame-cache-bench-")
     started = time.monotonic()
-    results = run(args.reference, args.duration, args.revocations, args.sessions, workdir)
+    results = run(args.reference, args.duration, args.revocations, args.sessions, workdir, args.only or PARTS)
     results["wall_seconds"] = time.monotonic() - started
     results["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     os.makedirs(args.out, exist_ok=True)

@@ -1,5 +1,6 @@
 //! How the session cache keeps a row: one byte buffer per session or user, its text fields
-//! length-prefixed and its dates as seconds and nanoseconds. A `Session` held as a struct
+//! length-prefixed and its dates as microseconds since the epoch (PostgreSQL's precision: the
+//! cache only ever holds rows read from it). A `Session` held as a struct
 //! costs its 200-byte struct plus one allocation per string (each rounded up and with its
 //! own header); one buffer costs the bytes themselves plus one header, which is what lets
 //! 100 000 sessions of 100 000 users fit the default byte bound (BENCHMARKS.md). A hit
@@ -11,14 +12,15 @@ use crate::storage::models::{AdminFields, Session, User};
 
 /// A row the cache can keep as bytes.
 pub trait Compact: Sized {
-    fn encode(&self) -> Box<[u8]>;
+    /// Appends the row to `out`.
+    fn encode(&self, out: &mut Vec<u8>);
     /// `None` only if the bytes were not written by [`Compact::encode`].
     fn decode(bytes: &[u8]) -> Option<Self>;
 }
 
-struct Writer(Vec<u8>);
+struct Writer<'a>(&'a mut Vec<u8>);
 
-impl Writer {
+impl Writer<'_> {
     fn len(&mut self, mut n: usize) {
         // LEB128: one byte below 128.
         loop {
@@ -52,8 +54,8 @@ impl Writer {
         });
     }
     fn date(&mut self, t: OffsetDateTime) {
-        self.0.extend_from_slice(&t.unix_timestamp().to_le_bytes());
-        self.0.extend_from_slice(&t.nanosecond().to_le_bytes());
+        let micros = i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX);
+        self.0.extend_from_slice(&micros.to_le_bytes());
     }
     fn opt_date(&mut self, t: Option<OffsetDateTime>) {
         match t {
@@ -109,10 +111,8 @@ impl Reader<'_> {
         }
     }
     fn date(&mut self) -> Option<OffsetDateTime> {
-        let secs = i64::from_le_bytes(self.take(8)?.try_into().ok()?);
-        let nanos = u32::from_le_bytes(self.take(4)?.try_into().ok()?);
-        let t = OffsetDateTime::from_unix_timestamp(secs).ok()?;
-        t.replace_nanosecond(nanos).ok()
+        let micros = i64::from_le_bytes(self.take(8)?.try_into().ok()?);
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).ok()
     }
     fn opt_date(&mut self) -> Option<Option<OffsetDateTime>> {
         match self.byte()? {
@@ -123,8 +123,8 @@ impl Reader<'_> {
 }
 
 impl Compact for Session {
-    fn encode(&self) -> Box<[u8]> {
-        let mut w = Writer(Vec::with_capacity(64 + self.token.len() + self.id.len() + self.user_id.len()));
+    fn encode(&self, out: &mut Vec<u8>) {
+        let mut w = Writer(out);
         w.text(&self.id);
         w.text(&self.token);
         w.text(&self.user_id);
@@ -135,7 +135,6 @@ impl Compact for Session {
         w.opt_text(&self.user_agent);
         w.flag(Some(self.dont_remember_me));
         w.opt_text(&self.impersonated_by);
-        w.0.into_boxed_slice()
     }
 
     fn decode(bytes: &[u8]) -> Option<Session> {
@@ -156,8 +155,8 @@ impl Compact for Session {
 }
 
 impl Compact for User {
-    fn encode(&self) -> Box<[u8]> {
-        let mut w = Writer(Vec::with_capacity(64 + self.id.len() + self.name.len() + self.email.len()));
+    fn encode(&self, out: &mut Vec<u8>) {
+        let mut w = Writer(out);
         w.text(&self.id);
         w.text(&self.name);
         w.text(&self.email);
@@ -172,7 +171,6 @@ impl Compact for User {
         w.flag(self.admin.banned);
         w.opt_text(&self.admin.ban_reason);
         w.opt_date(self.admin.ban_expires);
-        w.0.into_boxed_slice()
     }
 
     fn decode(bytes: &[u8]) -> Option<User> {
@@ -218,7 +216,12 @@ mod tests {
             dont_remember_me: true,
             impersonated_by: Some("admin".into()),
         };
-        assert_eq!(Session::decode(&session.encode()), Some(session.clone()));
+        let encode = |row: &dyn Fn(&mut Vec<u8>)| {
+            let mut out = Vec::new();
+            row(&mut out);
+            out
+        };
+        assert_eq!(Session::decode(&encode(&|o| session.encode(o))), Some(session.clone()));
         let mut user = User::new("Zoë", "z@example.com", Some("https://i.example/é".into()), now);
         user.two_factor_enabled = Some(false);
         user.admin = AdminFields {
@@ -227,8 +230,8 @@ mod tests {
             ban_reason: None,
             ban_expires: Some(now),
         };
-        assert_eq!(User::decode(&user.encode()), Some(user.clone()));
-        let bytes = user.encode();
+        assert_eq!(User::decode(&encode(&|o| user.encode(o))), Some(user.clone()));
+        let bytes = encode(&|o| user.encode(o));
         assert_eq!(User::decode(&bytes[..bytes.len() - 1]), None, "a cut buffer is refused");
     }
 }
