@@ -171,6 +171,7 @@ impl Compact for User {
         w.flag(self.admin.banned);
         w.opt_text(&self.admin.ban_reason);
         w.opt_date(self.admin.ban_expires);
+        w.flag(Some(self.is_anonymous));
     }
 
     fn decode(bytes: &[u8]) -> Option<User> {
@@ -192,6 +193,7 @@ impl Compact for User {
                 ban_reason: r.opt_text()?,
                 ban_expires: r.opt_date()?,
             },
+            is_anonymous: r.flag()? == Some(true),
         })
     }
 }
@@ -224,6 +226,7 @@ mod tests {
         assert_eq!(Session::decode(&encode(&|o| session.encode(o))), Some(session.clone()));
         let mut user = User::new("Zoë", "z@example.com", Some("https://i.example/é".into()), now);
         user.two_factor_enabled = Some(false);
+        user.is_anonymous = true;
         user.admin = AdminFields {
             role: Some("admin,user".into()),
             banned: Some(true),
