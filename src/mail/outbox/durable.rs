@@ -11,7 +11,9 @@
 //! - Several processes on one database: a claimed row is leased ([`LEASE`]) and no other claim
 //!   takes it meanwhile, so each email is sent once. A process killed between sending and
 //!   removing the row leaves it leased: after the lease another process (or the restarted one)
-//!   sends it again. Delivery is at least once; duplicates need that crash.
+//!   sends it again. When the database is unreachable right after a delivery, the thread keeps
+//!   the outcome and writes it before claiming anything else, so only an outage longer than the
+//!   lease sends twice. Delivery is at least once; duplicates need that crash or that outage.
 //! - Bounded: at most `SESAME_MAIL_QUEUE_CAPACITY` rows (counted in the insert itself); a full
 //!   queue refuses the email and the request answers 503 `MAIL_QUEUE_FULL`, so no answer ever
 //!   claims an email it dropped. The depth is the `sesame_mail_queue_depth` metric.
@@ -244,13 +246,34 @@ impl Drop for DurableOutbox {
     }
 }
 
+/// The outcome of an attempt the database did not take (it was unreachable): kept and written
+/// again on the next passes, before anything new is claimed, so a delivered email is not sent
+/// a second time when its lease ends.
+struct Unsaved {
+    id: String,
+    /// `None`: the row goes (delivered or given up); `Some`: it is retried then.
+    retry_at: Option<i64>,
+}
+
+impl Unsaved {
+    fn save(&self, store: &dyn MailQueueStore) -> bool {
+        match self.retry_at {
+            None => store.finish_mail(&self.id).is_ok(),
+            Some(at) => store.retry_mail(&self.id, at).is_ok(),
+        }
+    }
+}
+
 fn run(shared: &Shared, mailer: &dyn Mailer) {
     // One log line per outage of the database, not one per pass.
     let mut db_down = false;
+    let mut unsaved: Vec<Unsaved> = Vec::new();
     while !shared.stopped() {
         let now = now_ms();
-        // Every database connection is taken: requests come first, mail waits for the next pass.
-        let claimed = if shared.store.busy() {
+        unsaved.retain(|u| !u.save(shared.store.as_ref()));
+        // Every database connection is taken: requests come first, mail waits for the next
+        // pass; and nothing new while earlier outcomes are still unsaved.
+        let claimed = if shared.store.busy() || !unsaved.is_empty() {
             Err(None)
         } else {
             shared.store.claim_mail(now, now + ms(LEASE), BATCH).map_err(Some)
@@ -275,7 +298,7 @@ fn run(shared: &Shared, mailer: &dyn Mailer) {
         let idle = claimed.is_empty();
         let mut rows = claimed.into_iter();
         for row in rows.by_ref() {
-            attempt(shared, mailer, row);
+            unsaved.extend(attempt(shared, mailer, row));
             if shared.stopped() {
                 break;
             }
@@ -301,12 +324,12 @@ fn run(shared: &Shared, mailer: &dyn Mailer) {
     }
 }
 
-/// One delivery attempt of a claimed row, and what follows it.
-fn attempt(shared: &Shared, mailer: &dyn Mailer, row: QueuedMail) {
+/// One delivery attempt of a claimed row, and what follows it; the outcome when the database
+/// did not take it.
+fn attempt(shared: &Shared, mailer: &dyn Mailer, row: QueuedMail) -> Option<Unsaved> {
     let Some(kind) = MailKind::parse(&row.kind) else {
         tracing::error!("mail not delivered: unknown kind {:?}", row.kind);
-        finish(shared, &row.id, false);
-        return;
+        return finish(shared, &row.id, false);
     };
     let mail = Mail {
         kind,
@@ -322,10 +345,7 @@ fn attempt(shared: &Shared, mailer: &dyn Mailer, row: QueuedMail) {
         .unwrap_or_else(|_| Err(DeliveryError::transient("the transport panicked")));
     let (kind, domain, via, n) = (kind.as_str(), mail.recipient_domain(), mailer.name(), row.attempts);
     let err = match outcome {
-        Ok(()) => {
-            finish(shared, &row.id, true);
-            return;
-        }
+        Ok(()) => return finish(shared, &row.id, true),
         Err(e) => e,
     };
     let now = now_ms();
@@ -339,19 +359,27 @@ fn attempt(shared: &Shared, mailer: &dyn Mailer, row: QueuedMail) {
         tracing::error!(
             "mail not delivered kind={kind} domain={domain} via={via} attempt={n}: {err}; given up ({why})"
         );
-        finish(shared, &row.id, false);
-        return;
+        return finish(shared, &row.id, false);
     }
     let backoff = backoff(n, shared.config.max_backoff);
     // Rescheduled before the log line: once the line is out, the row is free for any process.
-    if let Err(e) = shared.store.retry_mail(&row.id, now + ms(backoff)) {
-        // The lease still holds the row; it is tried again when the lease ends.
-        tracing::warn!("mail outbox: cannot reschedule an email: {e}");
-    }
+    let retry_at = now + ms(backoff);
+    let unsaved = match shared.store.retry_mail(&row.id, retry_at) {
+        Ok(()) => None,
+        Err(e) => {
+            // The lease holds the row meanwhile; the reschedule is written once it can be.
+            tracing::warn!("mail outbox: cannot reschedule an email yet: {e}");
+            Some(Unsaved {
+                id: row.id,
+                retry_at: Some(retry_at),
+            })
+        }
+    };
     tracing::warn!(
         "mail delivery failed kind={kind} domain={domain} via={via} attempt={n}: {err}; retrying in {}s",
         backoff.as_secs_f32()
     );
+    unsaved
 }
 
 /// The wait after the `attempt`-th failure: 2 s doubling, at most `max`.
@@ -360,23 +388,125 @@ pub fn backoff(attempt: i64, max: Duration) -> Duration {
     FIRST_BACKOFF.saturating_mul(1u32 << doublings).min(max)
 }
 
-/// Removes a delivered or given-up row and counts it.
-fn finish(shared: &Shared, id: &str, delivered: bool) {
+/// Removes a delivered or given-up row and counts it; the removal to write again when the
+/// database did not take it.
+fn finish(shared: &Shared, id: &str, delivered: bool) -> Option<Unsaved> {
     let counter = if delivered {
         &shared.stats.sent
     } else {
         &shared.stats.failed
     };
     counter.fetch_add(1, Ordering::Relaxed);
-    if let Err(e) = shared.store.finish_mail(id) {
-        // The row stays leased and is tried again after the lease: sent twice rather than lost.
-        tracing::warn!("mail outbox: cannot remove a finished email (it may be sent again): {e}");
+    match shared.store.finish_mail(id) {
+        Ok(()) => None,
+        Err(e) => {
+            // The lease keeps other claims off the row while the removal waits for the
+            // database; only an outage longer than the lease lets the email go out again.
+            tracing::warn!("mail outbox: cannot remove a finished email yet: {e}");
+            Some(Unsaved {
+                id: id.to_string(),
+                retry_at: None,
+            })
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    /// A queue in memory whose removals fail a given number of times (the database is down).
+    #[derive(Default)]
+    struct FlakyQueue {
+        /// (row, leased until, due at)
+        rows: Mutex<Vec<(QueuedMail, i64, i64)>>,
+        failing_removals: AtomicU32,
+    }
+
+    impl MailQueueStore for FlakyQueue {
+        fn enqueue_mail(&self, mail: &QueuedMail, now_ms: i64, _: u64) -> crate::storage::StorageResult<bool> {
+            let row = QueuedMail {
+                created_at: now_ms,
+                ..mail.clone()
+            };
+            self.rows.lock().unwrap().push((row, 0, now_ms));
+            Ok(true)
+        }
+        fn claim_mail(&self, now: i64, lease: i64, limit: u32) -> crate::storage::StorageResult<Vec<QueuedMail>> {
+            let mut rows = self.rows.lock().unwrap();
+            let mut out = Vec::new();
+            for (row, leased, due) in rows.iter_mut() {
+                if *due <= now && *leased <= now && out.len() < limit as usize {
+                    *leased = lease;
+                    row.attempts += 1;
+                    out.push(row.clone());
+                }
+            }
+            Ok(out)
+        }
+        fn finish_mail(&self, id: &str) -> crate::storage::StorageResult<()> {
+            if self
+                .failing_removals
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return Err(StorageError::Unavailable(anyhow::anyhow!("down")));
+            }
+            self.rows.lock().unwrap().retain(|(r, _, _)| r.id != id);
+            Ok(())
+        }
+        fn retry_mail(&self, id: &str, at: i64) -> crate::storage::StorageResult<()> {
+            for (row, leased, due) in self.rows.lock().unwrap().iter_mut() {
+                if row.id == id {
+                    (*leased, *due) = (0, at);
+                }
+            }
+            Ok(())
+        }
+        fn queued_mail(&self) -> crate::storage::StorageResult<u64> {
+            Ok(self.rows.lock().unwrap().len() as u64)
+        }
+    }
+
+    struct Counting(AtomicU32);
+    impl Mailer for Counting {
+        fn deliver(&self, _: &Mail) -> Result<(), DeliveryError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+        fn name(&self) -> &'static str {
+            "counting"
+        }
+    }
+
+    /// The database is unreachable right after a delivery: the removal is written once it
+    /// answers again (not left to the lease, which would send the email a second time).
+    #[test]
+    fn a_removal_the_database_refused_is_written_later_and_the_email_goes_once() {
+        let queue = Arc::new(FlakyQueue::default());
+        queue.failing_removals.store(3, Ordering::SeqCst);
+        let mailer = Arc::new(Counting(AtomicU32::new(0)));
+        let config = OutboxConfig {
+            give_up_after: Duration::from_secs(3600),
+            max_backoff: Duration::from_secs(1),
+            capacity: 10,
+        };
+        let outbox = DurableOutbox::start(mailer.clone(), queue.clone(), config, Arc::default()).unwrap();
+        let mail = Mail {
+            kind: MailKind::ResetPassword,
+            to: "once@example.com".into(),
+            subject: String::new(),
+            text: String::new(),
+            html: String::new(),
+            url: String::new(),
+            token: String::new(),
+        };
+        outbox.send(&mail).unwrap();
+        assert!(outbox.flush(Duration::from_secs(20)), "the row was removed");
+        assert_eq!(mailer.0.load(Ordering::SeqCst), 1);
+        assert_eq!(queue.failing_removals.load(Ordering::SeqCst), 0);
+    }
 
     #[test]
     fn backoff_doubles_from_two_seconds_up_to_the_cap() {
