@@ -1,5 +1,5 @@
 # Sesame's everyday commands. `make check` is what CI runs besides the test suite.
-.PHONY: run test lint fmt fmt-check check bench bench-overload bench-cache bench-instructions mutants
+.PHONY: run test lint fmt fmt-check check bench bench-overload bench-cache bench-instructions mutants soak
 
 run:
 	cargo run --release
@@ -31,6 +31,13 @@ bench-cache:
 bench-overload:
 	cargo build --release --quiet --bin sesame --example hash_time
 	python3 bench/overload.py
+
+# The long run under a mixed load with faults, on SQLite then PostgreSQL (RELIABILITY.md); not
+# part of `make test`. SOAK_MINUTES (default 30) sets each run's length; SOAK_ARGS=--smoke runs
+# three minutes each; needs python3 with matplotlib (pip install matplotlib).
+soak:
+	cargo build --release --bin sesame
+	python3 bench/soak.py $(SOAK_ARGS)
 
 # Instructions per request under callgrind, for comparing two builds on a busy machine
 # (BENCHMARKS.md, "Instructions per request"). BINARIES defaults to this tree's release build.
