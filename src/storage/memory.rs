@@ -12,6 +12,7 @@ use super::{
     UserStore, UsernameStore, VerificationStore, VerifiedAddress,
 };
 use crate::storage::models::{Account, Session, User, UserUpdate, Verification};
+use crate::storage::one_time_code::{with_one_more_try, CodeGuess, CodeReset, Guess, OnRight, OneTimeCodeStore};
 use crate::storage::two_factor::{RowChange, TwoFactor, TwoFactorStore, TwoFactorSwitch};
 use crate::storage::StorageError;
 
@@ -156,6 +157,31 @@ impl Tables {
     fn end_reset_tokens(&mut self, user_id: &str) {
         self.verifications
             .retain(|v| !(v.value == user_id && v.identifier.starts_with(super::RESET_PASSWORD_PREFIX)));
+    }
+
+    /// One guess at the newest code of the identifier ([`OneTimeCodeStore::guess_code`]).
+    fn guess_code(&mut self, guess: &Guess<'_>, on_right: OnRight) -> CodeGuess {
+        let newest = self
+            .verifications
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.identifier == guess.identifier)
+            .max_by_key(|(_, v)| v.created_at)
+            .map(|(i, _)| i);
+        let outcome = guess.judge(newest.map(|i| &self.verifications[i]));
+        let consume = match outcome {
+            CodeGuess::Expired | CodeGuess::Exhausted => true,
+            CodeGuess::Right => on_right == OnRight::Consume,
+            CodeGuess::Missing | CodeGuess::Wrong => false,
+        };
+        if let (CodeGuess::Wrong, Some(i)) = (&outcome, newest) {
+            let row = &mut self.verifications[i];
+            row.value = with_one_more_try(&row.value);
+            row.updated_at = guess.now;
+        } else if consume {
+            self.verifications.retain(|v| v.identifier != guess.identifier);
+        }
+        outcome
     }
 
     /// Removes every row of the identifier, returning the newest.
@@ -462,6 +488,59 @@ impl VerificationStore for MemoryStorage {
         t.claim_address(&user_id, now, true);
         t.end_reset_tokens(&user_id);
         Ok(ResetOutcome::Done(user_id))
+    }
+}
+
+impl OneTimeCodeStore for MemoryStorage {
+    fn replace_code(&self, row: &Verification) -> StorageResult<()> {
+        let mut t = self.lock();
+        t.verifications.retain(|v| v.identifier != row.identifier);
+        t.verifications.push(row.clone());
+        Ok(())
+    }
+
+    fn guess_code(&self, guess: &Guess<'_>, on_right: OnRight) -> StorageResult<CodeGuess> {
+        Ok(self.lock().guess_code(guess, on_right))
+    }
+
+    fn reset_password_with_code(
+        &self,
+        guess: &Guess<'_>,
+        user_id: &str,
+        hash: &str,
+        revoke_sessions: bool,
+    ) -> StorageResult<CodeReset> {
+        let mut t = self.lock();
+        let outcome = t.guess_code(guess, OnRight::Consume);
+        if outcome != CodeGuess::Right {
+            return Ok(CodeReset::Refused(outcome));
+        }
+        if !t.users.contains_key(user_id) {
+            return Ok(CodeReset::UserNotFound);
+        }
+        t.set_password(user_id, hash, guess.now);
+        if revoke_sessions {
+            t.sessions.retain(|_, s| s.user_id != user_id);
+        }
+        t.end_reset_tokens(user_id);
+        t.claim_address(user_id, guess.now, true);
+        Ok(CodeReset::Done)
+    }
+
+    fn prove_unverified_address(&self, user_id: &str, now: OffsetDateTime) -> StorageResult<Option<User>> {
+        let mut t = self.lock();
+        let Some(user) = t.users.get_mut(user_id) else {
+            return Ok(None);
+        };
+        if user.email_verified {
+            return Ok(Some(user.clone()));
+        }
+        user.email_verified = true;
+        user.updated_at = now;
+        let user = user.clone();
+        t.accounts.retain(|_, a| a.user_id != user_id);
+        t.sessions.retain(|_, s| s.user_id != user_id);
+        Ok(Some(user))
     }
 }
 

@@ -20,6 +20,7 @@ pub mod jwks;
 pub mod mail_queue;
 pub mod memory;
 pub mod models;
+pub mod one_time_code;
 mod username;
 
 pub use admin::AdminStore;
@@ -36,6 +37,7 @@ use time::OffsetDateTime;
 
 use crate::storage::models::{Account, Session, User, UserUpdate, Verification};
 pub use jwks::{Jwk, JwksStore};
+pub use one_time_code::OneTimeCodeStore;
 pub use two_factor::TwoFactorStore;
 
 #[derive(Debug)]
@@ -260,6 +262,7 @@ pub trait Storage:
     + AdminStore
     + JwksStore
     + TwoFactorStore
+    + OneTimeCodeStore
     + Send
     + Sync
 {

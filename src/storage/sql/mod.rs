@@ -24,6 +24,7 @@ pub mod copy;
 mod jwks;
 mod mail_queue;
 pub mod migrations;
+mod one_time_code;
 mod rate_limit;
 mod row;
 mod sessions;
@@ -224,6 +225,7 @@ pub struct Statements {
     pub claim: claim::ClaimSql,
     pub two_factor: two_factor::TwoFactorSql,
     pub mail_queue: mail_queue::MailQueueSql,
+    pub codes: one_time_code::CodeSql,
 }
 
 impl Statements {
@@ -239,6 +241,7 @@ impl Statements {
             claim: claim::ClaimSql::new(d),
             two_factor: two_factor::TwoFactorSql::new(d),
             mail_queue: mail_queue::MailQueueSql::new(d),
+            codes: one_time_code::CodeSql::new(d),
         }
     }
 
