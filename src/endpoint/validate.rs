@@ -34,6 +34,9 @@ pub enum Kind {
     /// A string from a set known at run time (a provider id): anything else is
     /// `Invalid input`, zod's message for a failed union.
     Choice,
+    /// One of these strings (`z.enum([..])`): anything else, or nothing, is zod's
+    /// `Invalid option: expected one of "a"|"b"`.
+    OneOf(&'static [&'static str]),
     /// Any value: a flag Better Auth reads with JavaScript truthiness (`?disableRefresh=…`).
     Flag,
     /// Anything.
@@ -197,6 +200,11 @@ impl Issues {
             (Kind::NullableString, Some(Value::String(_) | Value::Null)) => {}
             (Kind::Choice, Some(Value::String(_))) => {}
             (Kind::Choice, _) => self.push(at, "Invalid input".to_string()),
+            (Kind::OneOf(options), Some(Value::String(s))) if options.contains(&s.as_str()) => {}
+            (Kind::OneOf(options), _) => {
+                let quoted: Vec<String> = options.iter().map(|o| format!("\"{o}\"")).collect();
+                self.push(at, format!("Invalid option: expected one of {}", quoted.join("|")));
+            }
             (Kind::String | Kind::NonEmpty | Kind::Email | Kind::NullableString, other) => {
                 self.expected(at, "string", other)
             }
@@ -294,6 +302,23 @@ mod tests {
             message(schema, "body", Some(&json!({"email": "nope", "rememberMe": "false", "image": null}))),
             "[body.email] Invalid email address; [body.rememberMe] Invalid input: expected boolean, received string; [body.image] Invalid input: expected string, received null"
         );
+    }
+
+    #[test]
+    fn one_of_reads_as_zod_enum() {
+        const SCHEMA: Schema = Schema::Object(&[Field::required("type", Kind::OneOf(&["a", "b-c"]))]);
+        assert!(SCHEMA.check("body", Some(&json!({"type": "b-c"}))).is_ok());
+        for bad in [
+            json!({}),
+            json!({"type": "x"}),
+            json!({"type": 1}),
+            json!({"type": null}),
+        ] {
+            assert_eq!(
+                message(SCHEMA, "body", Some(&bad)),
+                r#"[body.type] Invalid option: expected one of "a"|"b-c""#
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ fn field_schema(kind: Kind) -> Value {
     match kind {
         Kind::String | Kind::Choice => json!({"type": "string"}),
         Kind::NonEmpty => json!({"type": "string", "minLength": 1}),
+        Kind::OneOf(options) => json!({"type": "string", "enum": options}),
         Kind::Email => json!({"type": "string", "format": "email"}),
         Kind::Boolean => json!({"type": "boolean"}),
         Kind::Number => json!({"type": "number"}),
