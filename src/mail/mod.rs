@@ -40,10 +40,15 @@ pub enum MailKind {
     TwoFactorOtp,
     /// The magic-link plugin's sign-in link (the token is in the link too).
     MagicLink,
+    /// The email-otp plugin's codes (no link; the code is the token): to sign in, to verify
+    /// the address, to reset the password.
+    EmailOtpSignIn,
+    EmailOtpVerification,
+    EmailOtpResetPassword,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 8] = [
+    pub const ALL: [MailKind; 11] = [
         MailKind::Verification,
         MailKind::ResetPassword,
         MailKind::ChangeEmailConfirmation,
@@ -52,14 +57,34 @@ impl MailKind {
         MailKind::DeleteAccount,
         MailKind::TwoFactorOtp,
         MailKind::MagicLink,
+        MailKind::EmailOtpSignIn,
+        MailKind::EmailOtpVerification,
+        MailKind::EmailOtpResetPassword,
     ];
+
+    /// A one-time code to type in, not a link (`url` is empty; the code is `token`).
+    pub fn is_code(self) -> bool {
+        matches!(
+            self,
+            MailKind::TwoFactorOtp
+                | MailKind::EmailOtpSignIn
+                | MailKind::EmailOtpVerification
+                | MailKind::EmailOtpResetPassword
+        )
+    }
 
     /// Account-security mail (a link for the recipient's own account): delivered before any
     /// other and limited per recipient apart from it.
     pub fn is_security(self) -> bool {
         matches!(
             self,
-            MailKind::Verification | MailKind::ResetPassword | MailKind::TwoFactorOtp | MailKind::MagicLink
+            MailKind::Verification
+                | MailKind::ResetPassword
+                | MailKind::TwoFactorOtp
+                | MailKind::MagicLink
+                | MailKind::EmailOtpSignIn
+                | MailKind::EmailOtpVerification
+                | MailKind::EmailOtpResetPassword
         )
     }
 
@@ -78,6 +103,10 @@ impl MailKind {
             MailKind::DeleteAccount => "delete-account",
             MailKind::TwoFactorOtp => "two-factor-otp",
             MailKind::MagicLink => "magic-link",
+            // Better Auth's `email-otp-<type>`, as its reference posts them.
+            MailKind::EmailOtpSignIn => "email-otp-sign-in",
+            MailKind::EmailOtpVerification => "email-otp-email-verification",
+            MailKind::EmailOtpResetPassword => "email-otp-forget-password",
         }
     }
 }

@@ -22,7 +22,7 @@ pub fn compose(letter: &Letter<'_>) -> Mail {
     if letter.kind == MailKind::ChangeEmailInUse {
         return in_use_notice(letter);
     }
-    if letter.kind == MailKind::TwoFactorOtp {
+    if letter.kind.is_code() {
         return code_notice(letter);
     }
     let app = letter.app_name;
@@ -51,12 +51,16 @@ pub fn compose(letter: &Letter<'_>) -> Mail {
             "Verify new email address",
         ),
         // Composed by `in_use_notice` and `code_notice`: they have no link.
-        MailKind::ChangeEmailInUse | MailKind::TwoFactorOtp => (String::new(), String::new(), ""),
         MailKind::MagicLink => (
             format!("Sign in to {app}"),
             format!("Someone asked to sign in to {app} with this email address."),
             "Sign in",
         ),
+        MailKind::ChangeEmailInUse
+        | MailKind::TwoFactorOtp
+        | MailKind::EmailOtpSignIn
+        | MailKind::EmailOtpVerification
+        | MailKind::EmailOtpResetPassword => (String::new(), String::new(), ""),
         MailKind::DeleteAccount => (
             format!("Confirm the deletion of your {app} account"),
             format!("Someone asked to delete your {app} account. This cannot be undone."),
@@ -126,13 +130,28 @@ fn in_use_notice(letter: &Letter<'_>) -> Mail {
     }
 }
 
-/// A one-time code to type in (the two-factor email OTP): no link to click.
+/// A one-time code to type in (the two-factor and email-otp plugins'): no link to click.
 fn code_notice(letter: &Letter<'_>) -> Mail {
     let app = letter.app_name;
-    let subject = format!("Your {app} verification code");
-    let intro = format!("Your {app} verification code is:");
+    let (subject, intro) = match letter.kind {
+        MailKind::EmailOtpSignIn => (
+            format!("Your {app} sign-in code"),
+            format!("Your code to sign in to {app} is:"),
+        ),
+        MailKind::EmailOtpResetPassword => (
+            format!("Your {app} password reset code"),
+            format!("Your code to reset the password of your {app} account is:"),
+        ),
+        _ => (
+            format!("Your {app} verification code"),
+            format!("Your {app} verification code is:"),
+        ),
+    };
     let validity = format!("It expires in {}.", duration_words(letter.expires_in));
-    let advice = "If you did not just sign in, someone else knows your password: change it.";
+    let advice = match letter.kind {
+        MailKind::TwoFactorOtp => "If you did not just sign in, someone else knows your password: change it.",
+        _ => "If you did not ask for this code, you can ignore this email; never share it with anyone.",
+    };
     let text = format!("{intro}\n\n{}\n\n{validity}\n{advice}\n\n{app}\n", letter.token);
     let html = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{subject}</title></head>\
@@ -176,8 +195,10 @@ mod tests {
     #[test]
     fn both_parts_name_the_app_link_and_expiry() {
         let url = "http://localhost:3000/api/auth/verify-email?token=a.b.c&callbackURL=%2F";
-        let linkless = [MailKind::ChangeEmailInUse, MailKind::TwoFactorOtp];
-        for kind in MailKind::ALL.into_iter().filter(|k| !linkless.contains(k)) {
+        for kind in MailKind::ALL
+            .into_iter()
+            .filter(|k| *k != MailKind::ChangeEmailInUse && !k.is_code())
+        {
             let mail = compose(&Letter {
                 kind,
                 app_name: "Acme <Auth>",
@@ -213,19 +234,21 @@ mod tests {
 
     #[test]
     fn the_code_notice_shows_the_code_and_no_link() {
-        let mail = compose(&Letter {
-            kind: MailKind::TwoFactorOtp,
-            app_name: "Acme",
-            to: "ada@example.com",
-            url: "",
-            token: "042917",
-            expires_in: 180,
-            new_email: None,
-        });
-        assert!(mail.text.contains("042917") && mail.html.contains("042917"));
-        assert!(mail.text.contains("expires in 3 minutes"));
-        assert!(!mail.text.contains("http") && !mail.html.contains("href"));
-        assert_eq!((mail.url.as_str(), mail.token.as_str()), ("", "042917"));
+        for kind in MailKind::ALL.into_iter().filter(|k| k.is_code()) {
+            let mail = compose(&Letter {
+                kind,
+                app_name: "Acme",
+                to: "ada@example.com",
+                url: "",
+                token: "042917",
+                expires_in: 180,
+                new_email: None,
+            });
+            assert!(mail.text.contains("042917") && mail.html.contains("042917"), "{kind:?}");
+            assert!(mail.text.contains("expires in 3 minutes") && mail.subject.contains("Acme"));
+            assert!(!mail.text.contains("http") && !mail.html.contains("href"));
+            assert_eq!((mail.url.as_str(), mail.token.as_str()), ("", "042917"));
+        }
     }
 
     #[test]
