@@ -194,6 +194,8 @@ pub struct Config {
     pub magic_link: plugins::MagicLinkConfig,
     /// The anonymous plugin's settings (`SESAME_ANONYMOUS_*`).
     pub anonymous: plugins::AnonymousConfig,
+    /// email-otp plugin: no sign-up by code (`SESAME_EMAIL_OTP_DISABLE_SIGN_UP`).
+    pub email_otp_disable_sign_up: bool,
     pub postgres_startup_timeout: u64,
     /// `SESAME_SESSION_CACHE*`: the session cache's bounds on PostgreSQL; `None`: off.
     pub session_cache: Option<storage::CacheLimits>,
@@ -304,6 +306,7 @@ impl Config {
             admin: plugins.admin,
             magic_link: plugins.magic_link,
             anonymous: plugins.anonymous,
+            email_otp_disable_sign_up: plugins.email_otp_disable_sign_up,
             postgres_startup_timeout: storage.postgres_startup_timeout,
             session_cache: storage.session_cache,
             rehash_on_sign_in: accounts.rehash_on_sign_in,

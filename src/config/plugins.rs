@@ -8,7 +8,7 @@ pub const TITLE: &str = "Plugins";
 pub const PLUGINS: Var<Vec<String>> = Var::new(
     "SESAME_PLUGINS",
     Default::None,
-    "Plugins to enable, comma separated: bearer, username, two-factor, jwt, open-api, admin, magic-link, anonymous",
+    "Plugins to enable, comma separated: bearer, username, two-factor, jwt, open-api, admin, magic-link, anonymous, email-otp",
     list,
 );
 pub const BEARER_REQUIRE_SIGNATURE: Var<bool> = Var::new(
@@ -47,6 +47,13 @@ pub const TWO_FACTOR_ISSUER: Var<String> = Var::new(
     Default::Computed("SESAME_APP_NAME"),
     "two-factor plugin: the issuer authenticator apps show next to the account",
     text,
+);
+
+pub const EMAIL_OTP_DISABLE_SIGN_UP: Var<bool> = Var::new(
+    "SESAME_EMAIL_OTP_DISABLE_SIGN_UP",
+    Default::Value("false"),
+    "email-otp plugin: a code signs in only existing users (none is mailed to an unknown address)",
+    super::var::boolean,
 );
 
 pub const ADMIN_USER_IDS: Var<Vec<String>> = Var::new(
@@ -116,6 +123,7 @@ pub const VARIABLES: &[&Spec] = &[
     &MAGIC_LINK_STORE_TOKEN.spec,
     &ANONYMOUS_EMAIL_DOMAIN.spec,
     &ANONYMOUS_DISABLE_DELETE.spec,
+    &EMAIL_OTP_DISABLE_SIGN_UP.spec,
 ];
 
 /// The anonymous plugin's settings (Better Auth's `anonymous()` options Sesame offers).
@@ -295,6 +303,7 @@ pub struct Plugins {
     pub jwt: JwtConfig,
     pub magic_link: MagicLinkConfig,
     pub anonymous: AnonymousConfig,
+    pub email_otp_disable_sign_up: bool,
 }
 
 pub fn read(r: &Reader) -> Plugins {
@@ -343,6 +352,7 @@ pub fn read(r: &Reader) -> Plugins {
             email_domain: r.opt(&ANONYMOUS_EMAIL_DOMAIN),
             disable_delete: r.get(&ANONYMOUS_DISABLE_DELETE),
         },
+        email_otp_disable_sign_up: r.get(&EMAIL_OTP_DISABLE_SIGN_UP),
     }
 }
 

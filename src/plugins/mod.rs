@@ -14,6 +14,7 @@
 pub mod admin;
 pub mod anonymous;
 pub mod bearer;
+pub mod email_otp;
 pub mod jwt;
 pub mod magic_link;
 pub mod open_api;
@@ -108,6 +109,7 @@ pub const ALL_PLUGINS: &[&Plugin] = &[
     &admin::PLUGIN,
     &magic_link::PLUGIN,
     &anonymous::PLUGIN,
+    &email_otp::PLUGIN,
 ];
 
 /// The enabled plugins for a list of ids, in [`ALL_PLUGINS`] order.

@@ -37,8 +37,14 @@ const MAGIC_LINK: Rule = Rule {
     window_secs: 60,
     max: 5,
 };
+/// The email-otp plugin's rule for each of its routes (Better Auth: 3 per 60 s).
+const EMAIL_OTP: Rule = Rule {
+    window_secs: 60,
+    max: 3,
+};
 
-/// Better Auth's special rules: prefixes with 3 per 10 s, and mail-sending paths with 3 per 60 s.
+/// Better Auth's special rules: prefixes with 3 per 10 s, mail-sending paths with 3 per 60 s, and
+/// the plugins' own rules (magic-link, email-otp), which win over them.
 /// Sesame adds `/verify-password`, which checks a password as sign-in does (Better Auth gives it
 /// the default 100 per 10 s: a stolen session could test 100 guesses every 10 s).
 fn special(path: &str) -> Option<Rule> {
@@ -52,15 +58,25 @@ fn special(path: &str) -> Option<Rule> {
         "/two-factor/",
     ];
     const MAIL_EXACT: &[&str] = &["/request-password-reset", "/send-verification-email"];
-    const MAIL_PREFIXES: &[&str] = &[
-        "/forget-password",
+    const MAIL_PREFIXES: &[&str] = &["/forget-password"];
+    // A plugin's rule wins over the special ones, as in Better Auth: the email-otp plugin's
+    // code-guessing routes get 3 per 60 s, not sign-in's 3 per 10 s.
+    const EMAIL_OTP_EXACT: &[&str] = &[
         "/email-otp/send-verification-otp",
+        "/email-otp/check-verification-otp",
+        "/email-otp/verify-email",
+        "/sign-in/email-otp",
         "/email-otp/request-password-reset",
+        "/email-otp/reset-password",
+        "/forget-password/email-otp",
+        "/email-otp/request-email-change",
+        "/email-otp/change-email",
     ];
-    // A plugin's rule wins over the special ones, as in Better Auth.
     const MAGIC_LINK_PREFIXES: &[&str] = &["/sign-in/magic-link", "/magic-link/verify"];
     if MAGIC_LINK_PREFIXES.iter().any(|p| path.starts_with(p)) {
         Some(MAGIC_LINK)
+    } else if EMAIL_OTP_EXACT.contains(&path) {
+        Some(EMAIL_OTP)
     } else if STRICT_PREFIXES.iter().any(|p| path.starts_with(p)) {
         Some(STRICT)
     } else if MAIL_EXACT.contains(&path) || MAIL_PREFIXES.iter().any(|p| path.starts_with(p)) {
@@ -193,6 +209,17 @@ mod tests {
         assert_eq!(r.for_path("/sign-in/magic-link"), Some(MAGIC_LINK));
         assert_eq!(r.for_path("/magic-link/verify"), Some(MAGIC_LINK));
         assert!(r.is_guarded("/magic-link/verify"));
+        for otp in [
+            "/sign-in/email-otp",
+            "/email-otp/verify-email",
+            "/email-otp/check-verification-otp",
+            "/email-otp/reset-password",
+            "/email-otp/send-verification-otp",
+            "/forget-password/email-otp",
+        ] {
+            assert_eq!(r.for_path(otp), Some(EMAIL_OTP), "{otp}");
+            assert!(r.is_guarded(otp), "{otp}");
+        }
     }
 
     #[test]
