@@ -48,6 +48,8 @@ mod pg_takeover; // migrations, taking over a Better Auth database (fixture), re
 mod plugin_admin; // the admin plugin: access control, user management, bans, impersonation
 mod plugin_anonymous; // the anonymous plugin: guests, their end when they sign in another way, delete-anonymous-user
 mod plugin_bearer; // Authorization: Bearer, set-auth-token
+mod plugin_email_otp; // email-otp: sign-in, verify-email, check and reset by code; storage, expiry, tries, single use
+mod plugin_email_otp_abuse; // email-otp: enumeration, sign-up off, concurrent guesses, mail and rate limits, CSRF, socket, in-process
 mod plugin_jwt; // /token, /jwks, set-auth-jwt, key storage
 mod plugin_jwt_interop; // Better Auth's jwks rows, PyJWT cross-check, JwksStore contract
 mod plugin_magic_link; // the magic-link plugin: emailed sign-in links, sign-up, single use, expiry, hostile callbacks
