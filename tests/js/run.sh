@@ -6,6 +6,7 @@
 #   two-factor-flow.mjs  twoFactorClient: TOTP, trusted device, emailed OTP (webhook), backup codes
 #   magic-link-flow.mjs  magicLinkClient: emailed links (webhook), sign-up, verify, errors, hostile URLs
 #   anonymous-flow.mjs   anonymousClient: guests, the guest ended by sign-up or a magic link, deletion
+#   email-otp-flow.mjs  emailOTPClient: sign-up/sign-in, verification and reset by emailed code (webhook)
 #   email-flow.mjs    every email flow, links from real deliveries: signed webhook and SMTP
 #   oauth-flow.mjs    signIn.social with a generic OIDC provider and built-in GitHub (fakes)
 #   admin-flow.mjs    adminClient's tour; the first admin made by `sesame user create` (SQLite, PostgreSQL)
@@ -138,6 +139,10 @@ for storage in "${storages[@]}"; do
     SESAME_EMAIL_WEBHOOK_URL="http://127.0.0.1:{1}/" SESAME_RATE_LIMIT=false || fail
   flow anonymous-flow.mjs -- "anonymous-$storage" "$db" SESAME_PLUGINS=anonymous,magic-link \
     SESAME_EMAIL_WEBHOOK_URL="http://127.0.0.1:{1}/" SESAME_RATE_LIMIT=false || fail
+
+  flow email-otp-flow.mjs -- "email-otp-$storage" "$db" SESAME_PLUGINS=email-otp \
+    SESAME_EMAIL_WEBHOOK_URL="http://127.0.0.1:{1}/" SESAME_EMAIL_RECIPIENT_LIMIT=50/3600 \
+    SESAME_RATE_LIMIT_RULES="/sign-in*=50/10,/email-otp/*=50/10,/forget-password*=50/10" || fail
 
   mail_flags=(SESAME_SEND_VERIFICATION_ON_SIGN_UP=true SESAME_CHANGE_EMAIL=true SESAME_DELETE_USER=true SESAME_RATE_LIMIT=false)
   flow email-flow.mjs webhook "$secret" -- "webhook-$storage" "$db" "${mail_flags[@]}" \
