@@ -526,22 +526,6 @@ impl OneTimeCodeStore for MemoryStorage {
         t.claim_address(user_id, guess.now, true);
         Ok(CodeReset::Done)
     }
-
-    fn prove_unverified_address(&self, user_id: &str, now: OffsetDateTime) -> StorageResult<Option<User>> {
-        let mut t = self.lock();
-        let Some(user) = t.users.get_mut(user_id) else {
-            return Ok(None);
-        };
-        if user.email_verified {
-            return Ok(Some(user.clone()));
-        }
-        user.email_verified = true;
-        user.updated_at = now;
-        let user = user.clone();
-        t.accounts.retain(|_, a| a.user_id != user_id);
-        t.sessions.retain(|_, s| s.user_id != user_id);
-        Ok(Some(user))
-    }
 }
 
 impl JwksStore for MemoryStorage {

@@ -4,14 +4,13 @@
 //! identifier ([`OneTimeCodeStore::guess_code`]): of two guesses at the same moment, each
 //! sees the other's failed try, so none is free.
 //!
-//! The same area holds the proof of an address by such a code
-//! ([`OneTimeCodeStore::prove_unverified_address`], Better Auth's
-//! `revokeUnprovenAccountAccess`) and the password reset by code
-//! ([`OneTimeCodeStore::reset_password_with_code`]).
+//! The same area holds the password reset by code
+//! ([`OneTimeCodeStore::reset_password_with_code`]). A sign-in by code proves the address with
+//! [`super::UserStore::revoke_unproven_account_access`].
 
 use time::OffsetDateTime;
 
-use super::models::{User, Verification};
+use super::models::Verification;
 use super::StorageResult;
 
 /// A code row's value: the stored code and the failed tries so far. Better Auth writes
@@ -119,14 +118,6 @@ pub trait OneTimeCodeStore {
         hash: &str,
         revoke_sessions: bool,
     ) -> StorageResult<CodeReset>;
-
-    /// A code mailed to the address signed its owner in (Better Auth's
-    /// `revokeUnprovenAccountAccess`): if the address is still unverified, in one transaction
-    /// every account of the user (the password too) and every session is deleted and the
-    /// address marked verified, so nothing set up before anyone proved the address (by
-    /// someone who may not own it) survives. A verified user is returned as is; `None`: no
-    /// such user.
-    fn prove_unverified_address(&self, user_id: &str, now: OffsetDateTime) -> StorageResult<Option<User>>;
 }
 
 #[cfg(test)]

@@ -90,11 +90,14 @@ fn success() -> Response {
 /// always, a new address only a `sign-in` code while sign-up by code is on. Otherwise nothing
 /// is stored or sent. Over the recipient's mail limit (`SESAME_EMAIL_RECIPIENT_LIMIT`) neither
 /// is either, and the code mailed before stays good: so a flood of requests neither mails the
-/// owner nor hands out more codes to guess. The caller's answer is the same on every path.
+/// owner nor hands out more codes to guess. The caller's answer is the same on every path, but
+/// for a full mail queue (503 `MAIL_QUEUE_FULL`, before anything is looked up).
 fn send_code(ctx: &Ctx<'_>, kind: OtpType, email: &str) -> Result<(), ApiError> {
     let Some(mail_kind) = kind.mail_kind() else {
         return Err(ApiError::bad_request(INVALID_OTP_TYPE));
     };
+    // A full mail queue answers 503 before the lookup, whoever the address belongs to.
+    ctx.app.ensure_mail_room()?;
     let identifier = identifier(kind, email);
     let to = match ctx.storage().find_user_by_email(email)? {
         Some(user) => user.email,
@@ -128,6 +131,6 @@ fn send_code(ctx: &Ctx<'_>, kind: OtpType, email: &str) -> Result<(), ApiError> 
             expires_in: OTP_EXPIRES_IN,
             new_email: None,
         },
-    );
+    )?;
     Ok(())
 }

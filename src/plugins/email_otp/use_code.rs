@@ -124,7 +124,7 @@ fn proven(ctx: &Ctx<'_>, user: User) -> Result<User, ApiError> {
         return Ok(user);
     }
     ctx.storage()
-        .prove_unverified_address(&user.id, ctx.now)?
+        .revoke_unproven_account_access(&user.id, ctx.now)?
         .ok_or_else(|| ApiError::bad_request(INVALID_OTP))
 }
 

@@ -2,13 +2,11 @@
 //! first (PostgreSQL `FOR UPDATE`: a concurrent guess waits, then reads the row this one wrote;
 //! SQLite's write transaction holds the whole database), so every try is counted.
 
-use time::OffsetDateTime;
-
 use super::accounts::set_password_in;
 use super::claim::claim_in;
 use super::verifications::{self, COLUMNS};
-use super::{columns, users, Backend, Conn, Dialect, SqlResult, Statements};
-use crate::storage::models::{User, Verification};
+use super::{columns, Backend, Conn, Dialect, SqlResult, Statements};
+use crate::storage::models::Verification;
 use crate::storage::one_time_code::{with_one_more_try, CodeGuess, CodeReset, Guess, OnRight, OneTimeCodeStore};
 use crate::storage::{SessionChange, StorageResult};
 
@@ -18,9 +16,6 @@ pub struct CodeSql {
     pub delete_identifier: String,
     /// $1 the row's id, $2 its new value, $3 `updatedAt`.
     pub set_value: String,
-    /// The user's `emailVerified`, locked.
-    pub lock_user: String,
-    pub mark_verified: String,
 }
 
 impl CodeSql {
@@ -36,11 +31,6 @@ impl CodeSql {
             )),
             delete_identifier: d.render(r#"delete from "verification" where "identifier" = $1"#),
             set_value: d.render(r#"update "verification" set "value" = $2, "updatedAt" = $3 where "id" = $1"#),
-            lock_user: d.render(&format!(r#"select "emailVerified" from "user" where "id" = $1{lock}"#)),
-            mark_verified: d.render(&format!(
-                r#"update "user" set "emailVerified" = $2, "updatedAt" = $3 where "id" = $1 returning {}"#,
-                columns("", &users::COLUMNS)
-            )),
         }
     }
 }
@@ -117,25 +107,6 @@ impl<B: Backend> OneTimeCodeStore for B {
             set_password_in(c, sql, user_id, hash, guess.now, &change, true)?;
             claim_in(c, sql, user_id, guess.now, true)?;
             Ok(CodeReset::Done)
-        })
-    }
-
-    fn prove_unverified_address(&self, user_id: &str, now: OffsetDateTime) -> StorageResult<Option<User>> {
-        let sql = self.sql();
-        self.transaction(|c| {
-            let Some(verified) = c.first(&sql.codes.lock_user, &[user_id.into()], |c| c.boolean())? else {
-                return Ok(None);
-            };
-            if !verified {
-                c.execute(&sql.users.delete_accounts, &[user_id.into()])?;
-                c.execute(&sql.sessions.delete_all_of_user, &[user_id.into()])?;
-                return c.first(
-                    &sql.codes.mark_verified,
-                    &[user_id.into(), true.into(), now.into()],
-                    users::read,
-                );
-            }
-            c.first(&sql.users.by_id, &[user_id.into()], users::read)
         })
     }
 }
