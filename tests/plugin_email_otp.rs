@@ -348,7 +348,50 @@ fn a_reset_code_gives_a_code_only_user_a_whole_long_password(backend: Backend) {
     assert_error(&t.sign_in(ADA, &long[..72]), 401, "INVALID_EMAIL_OR_PASSWORD");
 }
 
+/// With the anonymous plugin, a guest who signs in by code (and one whose address a
+/// verification code signs in) stops being a guest: Better Auth's hook on `/sign-in*` and
+/// `/email-otp/verify-email` deletes the guest user.
+fn a_guest_signing_in_by_code_is_no_longer_a_guest(backend: Backend) {
+    let t = app(backend, |c| {
+        c.plugins = vec!["anonymous".into(), "email-otp".into()];
+        c.email.auto_sign_in_after_verification = true;
+    });
+    let guest_of = |t: &TestApp| {
+        let resp = t.post("/sign-in/anonymous", json!({}));
+        assert_eq!(resp.status, 200);
+        (
+            json_body(&resp)["user"]["id"].as_str().unwrap().to_string(),
+            cookie_header(&resp),
+        )
+    };
+    let (guest, cookies) = guest_of(&t);
+    send(&t, "sign-in", ADA);
+    let otp = code(&t, MailKind::EmailOtpSignIn, ADA);
+    let resp = t.post_with_cookies("/sign-in/email-otp", json!({"email": ADA, "otp": otp}), &cookies);
+    assert_eq!(resp.status, 200);
+    assert!(
+        t.storage().find_user_by_id(&guest).unwrap().is_none(),
+        "the guest is gone"
+    );
+    let now = t.session_of(&cookie_header(&resp));
+    assert_eq!(
+        (&now["user"]["email"], &now["user"]["isAnonymous"]),
+        (&json!(ADA), &json!(false))
+    );
+
+    let (guest, cookies) = guest_of(&t);
+    send(&t, "email-verification", ADA);
+    let otp = code(&t, MailKind::EmailOtpVerification, ADA);
+    let resp = t.post_with_cookies("/email-otp/verify-email", json!({"email": ADA, "otp": otp}), &cookies);
+    assert_eq!(resp.status, 200);
+    assert!(
+        t.storage().find_user_by_id(&guest).unwrap().is_none(),
+        "the guest is gone"
+    );
+}
+
 crate::backend_suite!(
+    a_guest_signing_in_by_code_is_no_longer_a_guest,
     a_sign_in_code_signs_up_a_new_address,
     a_sign_in_code_signs_in_an_existing_user,
     signing_in_by_code_removes_access_set_up_before_the_address_was_proven,
