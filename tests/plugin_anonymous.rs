@@ -209,6 +209,36 @@ fn a_magic_link_opened_by_a_guest_ends_the_guest(backend: Backend) {
     );
 }
 
+/// A social sign-in started and finished in the guest's browser (`/callback/:id`, a redirect
+/// answer) ends the guest like any other sign-in.
+fn a_social_sign_in_by_a_guest_ends_the_guest(backend: Backend) {
+    use crate::support::oauth;
+    let f = oauth::fake();
+    let vars = oauth::vars(&f, &[]);
+    let t = TestApp::with_config(backend, |c| {
+        c.oauth = sesame::config::oauth::OAuthConfig::from_vars(&vars).expect("oauth config parses");
+        c.plugins = vec!["anonymous".into()];
+    });
+    let (user, cookies) = guest(&t);
+    let started = t.post_with_cookies(
+        "/sign-in/social",
+        json!({"provider": "github", "callbackURL": "/dash"}),
+        &cookies,
+    );
+    let flow = oauth::flow_from(started);
+    let resp = oauth::callback(
+        &t,
+        "github",
+        &[("code", "code-1"), ("state", &flow.state)],
+        &format!("{cookies}; {}", flow.cookies),
+    );
+    assert_eq!(oauth::location(&resp), "/dash");
+    assert!(!user_exists(&t, &user["id"]));
+    let now = session_user(&t, &cookie_header(&resp));
+    assert_eq!(now["isAnonymous"], false);
+    assert_ne!(now["id"], user["id"]);
+}
+
 /// A sign-in that stops at a second-factor challenge sets no session: the guest stays. The
 /// session the second factor then makes comes from `/two-factor/*`, which Better Auth's hook
 /// does not match either, so the guest is kept (deletable with /delete-anonymous-user).
@@ -353,6 +383,7 @@ crate::backend_suite!(
     only_a_real_guest_session_is_ended,
     a_magic_link_opened_by_a_guest_ends_the_guest,
     a_guest_signing_in_with_a_second_factor_is_kept,
+    a_social_sign_in_by_a_guest_ends_the_guest,
     with_deletion_disabled_the_guest_stays,
     a_guest_deletes_themselves,
     only_guests_are_deleted_and_only_by_themselves,
