@@ -412,3 +412,40 @@ crate::suite!(
     csrf_over_the_wire,
     error_page_over_the_wire,
 );
+
+/// The keep-alive idle time (`SESAME_READ_TIMEOUT_SECS`) starts when an answer is written, not
+/// when its request was read: a request the server takes longer than that to answer (here one
+/// waiting on a locked PostgreSQL table) leaves its connection usable, and the client's next
+/// request on it is answered, not met with a 408 (found by the soak run: 408s after each
+/// PostgreSQL restart).
+#[test]
+fn a_slow_answer_does_not_use_up_the_keep_alive_idle_time() {
+    use crate::support::postgres::PgSchema;
+    let Some(schema) = PgSchema::create() else { return };
+    let url = schema.url();
+    let served = crate::support::binary::serve(&[("DATABASE_URL", &url), ("SESAME_READ_TIMEOUT_SECS", "1")]);
+    let mut conn = http_client::Conn::open(served.addr);
+    let body = serde_json::json!({"email": "slow@example.com", "redirectTo": "/r"}).to_string();
+    assert_eq!(
+        conn.request("POST", "/api/auth/request-password-reset", &[JSON], body.as_bytes())
+            .status,
+        200
+    );
+    let mut locker = schema.client();
+    let mut lock = locker.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE \"user\" IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let slow = std::thread::spawn(move || {
+        let first = conn
+            .request("POST", "/api/auth/request-password-reset", &[JSON], body.as_bytes())
+            .status;
+        (conn, first)
+    });
+    // The length of the slow answer under test: twice the idle time.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    lock.rollback().unwrap();
+    let (mut conn, first) = slow.join().unwrap();
+    assert_eq!(first, 200);
+    let next = conn.request("GET", "/api/auth/ok", &[], b"");
+    assert_eq!(next.status, 200, "{}", String::from_utf8_lossy(&next.body));
+}

@@ -11,7 +11,9 @@ use crate::common::{HTTPVersion, Method};
 use crate::limits::{self, ConnectionLimits, Deadline};
 use crate::util::strict_chunked::StrictChunkedDecoder;
 use crate::util::RefinedTcpStream;
-use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
+use crate::util::{
+    SequentialReader, SequentialReaderBuilder, SequentialWriter, SequentialWriterBuilder,
+};
 use crate::Request;
 use std::sync::Arc;
 
@@ -43,6 +45,9 @@ pub struct ClientConnection {
 
     // Sesame patch: bytes of a refused body to drain before closing
     drain_before_close: usize,
+
+    // Sesame patch: the writer of the next request, taken once the previous answer is written
+    next_writer: Option<SequentialWriter<BufWriter<RefinedTcpStream>>>,
 }
 
 /// Error that can happen when reading a request.
@@ -81,6 +86,7 @@ impl ClientConnection {
             secure,
             limits,
             drain_before_close: 0,
+            next_writer: None,
         }
     }
 
@@ -212,7 +218,7 @@ impl ClientConnection {
         };
 
         // building the writer for the request
-        let writer = self.sink.next().unwrap();
+        let writer = self.take_writer();
 
         // follow-up for next potential request
         let mut data_source = self.source.next().unwrap();
@@ -397,9 +403,17 @@ impl ClientConnection {
     }
 
     /// Sesame patch: a response written by tiny_http itself, with the configured body.
+    /// Sesame patch: the writer taken by `next` (the previous answer is written), else a new one.
+    fn take_writer(&mut self) -> SequentialWriter<BufWriter<RefinedTcpStream>> {
+        match self.next_writer.take() {
+            Some(w) => w,
+            None => self.sink.next().unwrap(),
+        }
+    }
+
     fn write_error(&mut self, status: u16, version: HTTPVersion) {
         use crate::{Response, StatusCode};
-        let writer = self.sink.next().unwrap();
+        let writer = self.take_writer();
         let mut response = Response::from_data(Vec::new()).with_status_code(StatusCode(status));
         if let Some(render) = self.limits.error_body {
             let (headers, body) = render(status);
@@ -439,6 +453,14 @@ impl Iterator for ClientConnection {
             }
             return None;
         }
+
+        // Sesame patch: the next request is read once the previous answer is written, so the
+        // socket's read timeout (the keep-alive idle time) counts from the answer, as a client
+        // expects, not from when the previous request was handed over: a slow answer no longer
+        // eats the client's idle time and meets its next request with a 408.
+        let mut writer = self.sink.next().unwrap();
+        writer.wait_turn();
+        self.next_writer = Some(writer);
 
         // Sesame patch: every error tiny_http answers by itself closes the connection (we do
         // not know where the next request would start), and uses the configured body.

@@ -124,6 +124,16 @@ impl<R: Read + Send> Read for SequentialReader<R> {
     }
 }
 
+impl<W: Write + Send> SequentialWriter<W> {
+    /// Sesame patch: blocks until every earlier writer of the sequence is done (its response
+    /// written), without writing anything.
+    pub fn wait_turn(&mut self) {
+        if let Some(v) = self.trigger.take() {
+            let _ = v.recv();
+        }
+    }
+}
+
 impl<W: Write + Send> Write for SequentialWriter<W> {
     fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
         if let Some(v) = self.trigger.as_mut() {
