@@ -390,7 +390,49 @@ fn a_guest_signing_in_by_code_is_no_longer_a_guest(backend: Backend) {
     );
 }
 
+/// `SESAME_EMAIL_OTP_OVERRIDE_EMAIL_VERIFICATION` (Better Auth's
+/// `overrideDefaultEmailVerification`): the verification email of a sign-up and of
+/// send-verification-email carries a code, and no link goes out; without it, links as before.
+fn with_the_override_verification_emails_carry_a_code_instead_of_a_link(backend: Backend) {
+    let t = app(backend, |c| {
+        c.email.send_on_sign_up = true;
+        c.email_otp_override_email_verification = true;
+    });
+    let (_, cookies) = t.sign_up(ADA);
+    let otp = code(&t, MailKind::EmailOtpVerification, ADA);
+    let resp = t.post("/email-otp/verify-email", json!({"email": ADA, "otp": otp}));
+    assert_eq!(json_body(&resp)["user"]["emailVerified"], true);
+
+    let bob = "bob@example.com";
+    let (_, bob_cookies) = t.sign_up(bob);
+    let first = code(&t, MailKind::EmailOtpVerification, bob);
+    let resp = t.post_with_cookies("/send-verification-email", json!({"email": bob}), &bob_cookies);
+    assert_eq!(resp.status, 200);
+    let second = code(&t, MailKind::EmailOtpVerification, bob);
+    let mails = t.delivered();
+    assert_eq!(mails.iter().filter(|m| m.to == bob).count(), 2);
+    assert!(
+        mails.iter().all(|m| m.kind != MailKind::Verification),
+        "no link: {mails:?}"
+    );
+    assert_eq!(
+        row(&t, "email-verification-otp-bob@example.com").unwrap().value,
+        format!("{second}:0"),
+        "the second code replaced the first ({first})"
+    );
+    assert_eq!(t.session_of(&cookies)["user"]["emailVerified"], true);
+
+    let t = app(backend, |c| c.email.send_on_sign_up = true);
+    t.sign_up(ADA);
+    assert!(t
+        .mail_to(MailKind::Verification, ADA)
+        .url
+        .contains("/verify-email?token="));
+    assert!(t.delivered().iter().all(|m| m.kind == MailKind::Verification));
+}
+
 crate::backend_suite!(
+    with_the_override_verification_emails_carry_a_code_instead_of_a_link,
     a_guest_signing_in_by_code_is_no_longer_a_guest,
     a_sign_in_code_signs_up_a_new_address,
     a_sign_in_code_signs_in_an_existing_user,

@@ -196,6 +196,9 @@ pub struct Config {
     pub anonymous: plugins::AnonymousConfig,
     /// email-otp plugin: no sign-up by code (`SESAME_EMAIL_OTP_DISABLE_SIGN_UP`).
     pub email_otp_disable_sign_up: bool,
+    /// email-otp plugin: verification emails carry a code, not a link
+    /// (`SESAME_EMAIL_OTP_OVERRIDE_EMAIL_VERIFICATION`).
+    pub email_otp_override_email_verification: bool,
     pub postgres_startup_timeout: u64,
     /// `SESAME_SESSION_CACHE*`: the session cache's bounds on PostgreSQL; `None`: off.
     pub session_cache: Option<storage::CacheLimits>,
@@ -307,6 +310,7 @@ impl Config {
             magic_link: plugins.magic_link,
             anonymous: plugins.anonymous,
             email_otp_disable_sign_up: plugins.email_otp_disable_sign_up,
+            email_otp_override_email_verification: plugins.email_otp_override_email_verification,
             postgres_startup_timeout: storage.postgres_startup_timeout,
             session_cache: storage.session_cache,
             rehash_on_sign_in: accounts.rehash_on_sign_in,

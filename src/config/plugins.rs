@@ -56,6 +56,13 @@ pub const EMAIL_OTP_DISABLE_SIGN_UP: Var<bool> = Var::new(
     super::var::boolean,
 );
 
+pub const EMAIL_OTP_OVERRIDE_EMAIL_VERIFICATION: Var<bool> = Var::new(
+    "SESAME_EMAIL_OTP_OVERRIDE_EMAIL_VERIFICATION",
+    Default::Value("false"),
+    "email-otp plugin: every verification email (sign-up, sign-in, send-verification-email) carries a code for /email-otp/verify-email instead of a link",
+    super::var::boolean,
+);
+
 pub const ADMIN_USER_IDS: Var<Vec<String>> = Var::new(
     "SESAME_ADMIN_USER_IDS",
     Default::None,
@@ -124,6 +131,7 @@ pub const VARIABLES: &[&Spec] = &[
     &ANONYMOUS_EMAIL_DOMAIN.spec,
     &ANONYMOUS_DISABLE_DELETE.spec,
     &EMAIL_OTP_DISABLE_SIGN_UP.spec,
+    &EMAIL_OTP_OVERRIDE_EMAIL_VERIFICATION.spec,
 ];
 
 /// The anonymous plugin's settings (Better Auth's `anonymous()` options Sesame offers).
@@ -304,6 +312,7 @@ pub struct Plugins {
     pub magic_link: MagicLinkConfig,
     pub anonymous: AnonymousConfig,
     pub email_otp_disable_sign_up: bool,
+    pub email_otp_override_email_verification: bool,
 }
 
 pub fn read(r: &Reader) -> Plugins {
@@ -353,6 +362,7 @@ pub fn read(r: &Reader) -> Plugins {
             disable_delete: r.get(&ANONYMOUS_DISABLE_DELETE),
         },
         email_otp_disable_sign_up: r.get(&EMAIL_OTP_DISABLE_SIGN_UP),
+        email_otp_override_email_verification: r.get(&EMAIL_OTP_OVERRIDE_EMAIL_VERIFICATION),
     }
 }
 

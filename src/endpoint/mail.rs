@@ -80,8 +80,14 @@ pub fn verification_link(ctx: &Ctx<'_>, token: &str, callback: Option<&str>) -> 
     )
 }
 
-/// Mails a verification link for the user's current address (spec §6).
+/// Mails a verification link for the user's current address (spec §6), unless an enabled
+/// plugin sends its own proof instead (the email-otp plugin's code).
 pub fn send_verification(ctx: &Ctx<'_>, user: &User, callback: Option<&str>) -> Result<(), ApiError> {
+    for plugin in &ctx.app.plugins {
+        if let Some(sent) = plugin.hooks.send_verification(ctx, user) {
+            return sent;
+        }
+    }
     let expires_in = ctx.config().email.verification_expires_in;
     let claims = Claims::new(&user.email, &user.id, ctx.now, expires_in);
     let token = verification_token::sign(ctx.secret(), &claims);

@@ -55,6 +55,13 @@ pub trait Hooks: Sync {
         Ok(())
     }
 
+    /// Sends the proof of a user's address in place of core's emailed verification link (the
+    /// email-otp plugin's `overrideDefaultEmailVerification`): `Some` when this plugin sent it,
+    /// and then no link goes out.
+    fn send_verification(&self, _ctx: &Ctx<'_>, _user: &User) -> Option<Result<(), ApiError>> {
+        None
+    }
+
     /// Adds the plugin's fields to a user's JSON (placed before `id`, as Better Auth's
     /// merged schema orders them).
     fn user_json(&self, _user: &User, _out: &mut Map<String, Value>) {}

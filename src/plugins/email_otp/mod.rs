@@ -26,6 +26,7 @@ use super::{Hooks, Plugin};
 use crate::endpoint::Ctx;
 use crate::error::{ApiError, ErrorCode};
 use crate::mail::MailKind;
+use crate::storage::models::User;
 use crate::storage::one_time_code::{CodeGuess, Guess, OnRight};
 use crate::storage::StorageResult;
 
@@ -183,7 +184,16 @@ fn address(raw: &str) -> Result<String, ApiError> {
 
 struct EmailOtpHooks;
 
-impl Hooks for EmailOtpHooks {}
+impl Hooks for EmailOtpHooks {
+    /// Better Auth's `overrideDefaultEmailVerification`: wherever core would mail a
+    /// verification link, an `email-verification` code goes to the user's address instead.
+    fn send_verification(&self, ctx: &Ctx<'_>, user: &User) -> Option<Result<(), ApiError>> {
+        if !ctx.config().email_otp_override_email_verification {
+            return None;
+        }
+        Some(send::send_code(ctx, OtpType::EmailVerification, &user.email))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -92,7 +92,7 @@ fn success() -> Response {
 /// is either, and the code mailed before stays good: so a flood of requests neither mails the
 /// owner nor hands out more codes to guess. The caller's answer is the same on every path, but
 /// for a full mail queue (503 `MAIL_QUEUE_FULL`, before anything is looked up).
-fn send_code(ctx: &Ctx<'_>, kind: OtpType, email: &str) -> Result<(), ApiError> {
+pub(super) fn send_code(ctx: &Ctx<'_>, kind: OtpType, email: &str) -> Result<(), ApiError> {
     let Some(mail_kind) = kind.mail_kind() else {
         return Err(ApiError::bad_request(INVALID_OTP_TYPE));
     };
