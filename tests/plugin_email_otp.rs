@@ -431,7 +431,23 @@ fn with_the_override_verification_emails_carry_a_code_instead_of_a_link(backend:
     assert!(t.delivered().iter().all(|m| m.kind == MailKind::Verification));
 }
 
+/// `SESAME_EMAIL_OTP_SEND_VERIFICATION_ON_SIGN_UP` (Better Auth's `sendVerificationOnSignUp`):
+/// a sign-up is followed by an email-verification code, and the code verifies the address.
+fn a_sign_up_is_followed_by_a_verification_code_when_configured(backend: Backend) {
+    let t = app(backend, |c| c.email_otp_send_verification_on_sign_up = true);
+    t.sign_up(ADA);
+    let otp = code(&t, MailKind::EmailOtpVerification, ADA);
+    assert!(t.delivered().iter().all(|m| m.kind == MailKind::EmailOtpVerification));
+    let resp = t.post("/email-otp/verify-email", json!({"email": ADA, "otp": otp}));
+    assert_eq!(json_body(&resp)["user"]["emailVerified"], true);
+    // Off by default: a sign-up sends nothing.
+    let t = app(backend, |_| {});
+    t.sign_up(ADA);
+    t.assert_no_mail();
+}
+
 crate::backend_suite!(
+    a_sign_up_is_followed_by_a_verification_code_when_configured,
     with_the_override_verification_emails_carry_a_code_instead_of_a_link,
     a_guest_signing_in_by_code_is_no_longer_a_guest,
     a_sign_in_code_signs_up_a_new_address,

@@ -199,6 +199,8 @@ pub struct Config {
     /// email-otp plugin: verification emails carry a code, not a link
     /// (`SESAME_EMAIL_OTP_OVERRIDE_EMAIL_VERIFICATION`).
     pub email_otp_override_email_verification: bool,
+    /// email-otp plugin: a code after every sign-up (`SESAME_EMAIL_OTP_SEND_VERIFICATION_ON_SIGN_UP`).
+    pub email_otp_send_verification_on_sign_up: bool,
     pub postgres_startup_timeout: u64,
     /// `SESAME_SESSION_CACHE*`: the session cache's bounds on PostgreSQL; `None`: off.
     pub session_cache: Option<storage::CacheLimits>,
@@ -311,6 +313,7 @@ impl Config {
             anonymous: plugins.anonymous,
             email_otp_disable_sign_up: plugins.email_otp_disable_sign_up,
             email_otp_override_email_verification: plugins.email_otp_override_email_verification,
+            email_otp_send_verification_on_sign_up: plugins.email_otp_send_verification_on_sign_up,
             postgres_startup_timeout: storage.postgres_startup_timeout,
             session_cache: storage.session_cache,
             rehash_on_sign_in: accounts.rehash_on_sign_in,

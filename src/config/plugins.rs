@@ -63,6 +63,13 @@ pub const EMAIL_OTP_OVERRIDE_EMAIL_VERIFICATION: Var<bool> = Var::new(
     super::var::boolean,
 );
 
+pub const EMAIL_OTP_SEND_VERIFICATION_ON_SIGN_UP: Var<bool> = Var::new(
+    "SESAME_EMAIL_OTP_SEND_VERIFICATION_ON_SIGN_UP",
+    Default::Value("false"),
+    "email-otp plugin: after every sign-up, mail the new address an email-verification code (besides any link core sends)",
+    super::var::boolean,
+);
+
 pub const ADMIN_USER_IDS: Var<Vec<String>> = Var::new(
     "SESAME_ADMIN_USER_IDS",
     Default::None,
@@ -132,6 +139,7 @@ pub const VARIABLES: &[&Spec] = &[
     &ANONYMOUS_DISABLE_DELETE.spec,
     &EMAIL_OTP_DISABLE_SIGN_UP.spec,
     &EMAIL_OTP_OVERRIDE_EMAIL_VERIFICATION.spec,
+    &EMAIL_OTP_SEND_VERIFICATION_ON_SIGN_UP.spec,
 ];
 
 /// The anonymous plugin's settings (Better Auth's `anonymous()` options Sesame offers).
@@ -313,6 +321,7 @@ pub struct Plugins {
     pub anonymous: AnonymousConfig,
     pub email_otp_disable_sign_up: bool,
     pub email_otp_override_email_verification: bool,
+    pub email_otp_send_verification_on_sign_up: bool,
 }
 
 pub fn read(r: &Reader) -> Plugins {
@@ -363,6 +372,7 @@ pub fn read(r: &Reader) -> Plugins {
         },
         email_otp_disable_sign_up: r.get(&EMAIL_OTP_DISABLE_SIGN_UP),
         email_otp_override_email_verification: r.get(&EMAIL_OTP_OVERRIDE_EMAIL_VERIFICATION),
+        email_otp_send_verification_on_sign_up: r.get(&EMAIL_OTP_SEND_VERIFICATION_ON_SIGN_UP),
     }
 }
 

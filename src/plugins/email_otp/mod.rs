@@ -25,6 +25,7 @@ mod use_code;
 use super::{Hooks, Plugin};
 use crate::endpoint::Ctx;
 use crate::error::{ApiError, ErrorCode};
+use crate::http::{Request, Response};
 use crate::mail::MailKind;
 use crate::storage::models::User;
 use crate::storage::one_time_code::{CodeGuess, Guess, OnRight};
@@ -192,6 +193,29 @@ impl Hooks for EmailOtpHooks {
             return None;
         }
         Some(send::send_code(ctx, OtpType::EmailVerification, &user.email))
+    }
+
+    /// Better Auth's `sendVerificationOnSignUp` (its after hook on `/sign-up*`, off with the
+    /// override, which codes core's own verification email instead): the address the sign-up
+    /// answered with gets an `email-verification` code. The sign-up has succeeded by then; a
+    /// code that cannot be queued (a full mail queue) is logged, and `send-verification-otp`
+    /// sends another.
+    fn after(&self, ctx: &Ctx<'_>, req: &Request, resp: &mut Response) {
+        let config = ctx.config();
+        if !config.email_otp_send_verification_on_sign_up || config.email_otp_override_email_verification {
+            return;
+        }
+        let path = req.path.strip_prefix(config.base_path.as_str()).unwrap_or(&req.path);
+        if !path.starts_with("/sign-up") {
+            return;
+        }
+        let answer: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
+        let Some(email) = answer.as_ref().and_then(|a| a["user"]["email"].as_str()) else {
+            return;
+        };
+        if let Err(e) = send::send_code(ctx, OtpType::EmailVerification, email) {
+            tracing::warn!("the verification code after a sign-up was not sent: {}", e.code);
+        }
     }
 }
 
