@@ -456,7 +456,9 @@ def run_storage(storage, binary, minutes, conns, think, out_dir):
         while not stop.is_set():
             p = proc_sample(proc.pid)
             p.update(t=round(time.monotonic() - t0, 1), load=load_average()[0],
-                     mail_queue=metric(f"127.0.0.1:{mport}", "sesame_mail_queue_depth"))
+                     mail_queue=metric(f"127.0.0.1:{mport}", "sesame_mail_queue_depth"),
+                     # PostgreSQL's session cache grows with the sessions it has seen (bounded).
+                     session_cache_bytes=metric(f"127.0.0.1:{mport}", "sesame_session_cache_bytes"))
             samples.append(p)
             stop.wait(SAMPLE_EVERY)
 
