@@ -42,18 +42,49 @@ impl Clock for FixedClock {
 }
 
 /// ISO-8601 UTC with milliseconds, as Better Auth writes dates (`2026-11-26T19:42:01.429Z`).
+/// Written digit by digit: a session answer formats five dates, and `format!`'s padded
+/// integers cost about a fifteenth of a get-session (BENCHMARKS.md, Profile notes).
 pub fn iso(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        return format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            year,
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        );
+    }
+    let mut out = [0u8; 24];
+    let mut put = |at: usize, width: usize, mut n: u32| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, year.unsigned_abs());
+    put(5, 2, u32::from(u8::from(t.month())));
+    put(8, 2, u32::from(t.day()));
+    put(11, 2, u32::from(t.hour()));
+    put(14, 2, u32::from(t.minute()));
+    put(17, 2, u32::from(t.second()));
+    put(20, 3, u32::from(t.millisecond()));
+    for (at, c) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (23, b'Z'),
+    ] {
+        out[at] = c;
+    }
+    out.iter().map(|&b| char::from(b)).collect()
 }
 
 /// Truncates to milliseconds, the precision every storage keeps.
@@ -71,6 +102,34 @@ mod tests {
     fn iso_has_milliseconds_and_z() {
         assert_eq!(iso(datetime!(2026-11-26 19:42:01.429 UTC)), "2026-11-26T19:42:01.429Z");
         assert_eq!(iso(datetime!(2026-01-02 03:04:05 UTC)), "2026-01-02T03:04:05.000Z");
+    }
+
+    #[test]
+    fn iso_writes_what_the_padded_format_wrote() {
+        let padded = |t: OffsetDateTime| {
+            let t = t.to_offset(time::UtcOffset::UTC);
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.millisecond()
+            )
+        };
+        let mut t = datetime!(0000-01-01 0:00 UTC);
+        let end = datetime!(9999-12-31 23:59:59.999 UTC);
+        while t < end {
+            assert_eq!(iso(t), padded(t));
+            let step = time::Duration::seconds(86_400 * 97 + 3_601) + time::Duration::milliseconds(7);
+            let Some(next) = t.checked_add(step) else { break };
+            t = next;
+        }
+        for t in [end, datetime!(2026-06-01 1:30 +02:00), datetime!(-0001-01-01 0:00 UTC)] {
+            assert_eq!(iso(t), padded(t));
+        }
     }
 
     #[test]

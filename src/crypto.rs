@@ -38,10 +38,25 @@ pub fn hmac_base64(key: &str, msg: &str) -> String {
 }
 
 pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
-    // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
-    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => return [0; 32],
+    // Keying HMAC hashes the padded key twice; nearly every call uses the one secret, so each
+    // thread keeps the last keyed state and clones it (half the hashing of a cookie check).
+    thread_local! {
+        static KEYED: std::cell::RefCell<Option<(Vec<u8>, Hmac<Sha256>)>> = const { std::cell::RefCell::new(None) };
+    }
+    let keyed = KEYED.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if let Some((k, mac)) = cell.as_ref() {
+            if k.as_slice() == key {
+                return Some(mac.clone());
+            }
+        }
+        // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
+        *cell = Some((key.to_vec(), mac.clone()));
+        Some(mac)
+    });
+    let Some(mut mac) = keyed else {
+        return [0; 32];
     };
     mac.update(msg);
     mac.finalize().into_bytes().into()
@@ -123,6 +138,18 @@ mod tests {
         let sig = hmac_base64("secret", "token");
         assert_eq!(sig.len(), 44);
         assert!(sig.ends_with('='));
+    }
+
+    #[test]
+    fn hmac_with_a_kept_key_matches_rfc_4231_whatever_key_came_before() {
+        // RFC 4231 test case 2.
+        let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        let hex = |b: [u8; 32]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        for _ in 0..2 {
+            assert_eq!(hex(hmac_sha256(b"Jefe", b"what do ya want for nothing?")), expected);
+            assert_ne!(hex(hmac_sha256(b"Jeff", b"what do ya want for nothing?")), expected);
+            assert_eq!(hex(hmac_sha256(b"Jefe", b"what do ya want for nothing?")), expected);
+        }
     }
 
     #[test]

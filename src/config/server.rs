@@ -12,7 +12,7 @@ pub const HOST: Var<IpAddr> = Var::new("HOST", Default::Value("127.0.0.1"), "Add
 pub const PORT: Var<u16> = Var::new("PORT", Default::Value("3000"), "Port to listen on", number);
 pub const WORKERS: Var<usize> = Var::new(
     "SESAME_WORKERS",
-    Default::Computed("2 x cores"),
+    Default::Computed("cores (at least 2)"),
     "Worker threads answering requests",
     positive,
 );
@@ -129,7 +129,11 @@ pub fn read(r: &Reader) -> Server {
     r.area(TITLE);
     let (host, port) = (r.get(&HOST), r.get(&PORT));
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let workers = r.get_or(&WORKERS, || cores * 2);
+    // One per core: measured against 2 and 4 per core, on memory and on PostgreSQL with the
+    // session cache, for get-session and /ok, it answers the most (BENCHMARKS.md, Workers);
+    // hashing has its own threads and a worker waiting for a hash gives up its seat. At
+    // least 2, so one slow database round trip does not stop every other request.
+    let workers = r.get_or(&WORKERS, || cores.max(2));
     r.note_default(&WORKERS, workers);
     // Half the cores: hashing keeps a guaranteed share under a flood of session checks, and
     // the session checks (and PostgreSQL's own processes) keep the other half (BENCHMARKS.md,
