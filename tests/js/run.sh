@@ -12,6 +12,7 @@
 #   admin-flow.mjs    adminClient's tour; the first admin made by `sesame user create` (SQLite, PostgreSQL)
 #   interop-pg.mjs    Better Auth itself on the same PostgreSQL database (users, cookies)
 #   two-factor-interop-pg.mjs  ... and its twoFactor plugin: authenticators and backup codes both ways
+#   passwordless-interop-pg.mjs  ... and its magicLink and anonymous plugins: links and guests both ways
 #   cors-browser.mjs  headless Chromium: a page on a second origin uses the client (CORS)
 #   proxy-flow.mjs    through nginx and Caddy (deploy/'s configurations) with TLS under /auth
 # Without Node.js it skips with a message, except in CI, where it fails. PostgreSQL runs
@@ -176,8 +177,10 @@ for storage in "${storages[@]}"; do
   fi
 
   if [ "$storage" = postgres ]; then
-    start "interop-$storage" "$db" SESAME_PASSWORD_HASH=scrypt SESAME_RATE_LIMIT=false SESAME_PLUGINS=two-factor
-    node interop-pg.mjs "$url" "$db" "$secret" && node two-factor-interop-pg.mjs "$url" "$db" "$secret" || fail
+    start "interop-$storage" "$db" SESAME_PASSWORD_HASH=scrypt SESAME_RATE_LIMIT=false \
+      SESAME_PLUGINS=two-factor,magic-link,anonymous
+    node interop-pg.mjs "$url" "$db" "$secret" && node two-factor-interop-pg.mjs "$url" "$db" "$secret" &&
+      node passwordless-interop-pg.mjs "$url" "$db" "$secret" || fail
   fi
 
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
