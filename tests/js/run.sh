@@ -98,6 +98,16 @@ flow() {
   cat <&"$from"
   exec {from}<&-
   wait "$npid"
+  local rc=$?
+  # The flow's Sesame stops with it: on PostgreSQL the durable mail queue is one table, and a
+  # server left running would claim the next flows' emails for its own, closed, webhook.
+  stop_servers
+  return $rc
+}
+# Stops every Sesame started so far (each loop's servers share its database).
+stop_servers() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  pids=()
 }
 fail() { echo "--- sesame logs" >&2; tail -n 30 "$work"/*.log >&2; exit 1; }
 
@@ -130,6 +140,7 @@ for storage in "${storages[@]}"; do
     start "prefix-$storage" "$db" SESAME_COOKIE_PREFIX=myapp SESAME_RATE_LIMIT=false
     node client-flow.mjs "$url" myapp || fail
   fi
+  stop_servers
 
   # On PostgreSQL the strict rules' buckets live in the database, shared with the server before:
   # the core flow's sign-ups count here too, so sign-up gets the roomier rule as well.
