@@ -1,5 +1,5 @@
 # Sesame's everyday commands. `make check` is what CI runs besides the test suite.
-.PHONY: run test lint fmt fmt-check check bench bench-overload bench-cache bench-instructions mutants soak
+.PHONY: run test lint fmt fmt-check check bench bench-overload bench-cache bench-workers bench-instructions mutants soak
 
 run:
 	cargo run --release
@@ -26,6 +26,11 @@ bench:
 # The session cache's numbers alone (also part of `make bench`; see BENCHMARKS.md).
 bench-cache:
 	python3 bench/cache.py
+
+# Throughput against SESAME_WORKERS on memory and PostgreSQL (see BENCHMARKS.md, Workers).
+bench-workers:
+	cargo build --release --quiet --bin sesame
+	python3 bench/workers.py
 
 # The overload scenario alone (also part of `make bench`; see BENCHMARKS.md).
 bench-overload:
