@@ -173,7 +173,10 @@ fn state_failures_redirect_with_codes(t: &TestApp) {
         format!("{DEFAULT_ERROR}?error=state_not_found")
     );
     let flow = start(&t, body.clone());
-    let tampered = format!("{}x", &flow.state[..31]);
+    // The last character changed (to one it is not: a fixed "x" matched one state in 62).
+    let last = if flow.state.ends_with('x') { 'y' } else { 'x' };
+    let tampered = format!("{}{last}", &flow.state[..31]);
+    assert_ne!(tampered, flow.state);
     let resp = callback(&t, "github", &[("code", "c"), ("state", &tampered)], &flow.cookies);
     assert_eq!(location(&resp), format!("{DEFAULT_ERROR}?error=state_mismatch"));
     // A missing state cookie refuses the flow (and does not burn it).
