@@ -130,6 +130,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn length_counts_utf16_code_units_as_javascript_does() {
+        assert_eq!(length(""), 0);
+        assert_eq!(length("abc"), 3);
+        // é is one unit; U+1D11E (𝄞) is a surrogate pair: two, as JavaScript's `.length`.
+        assert_eq!(length("\u{e9}\u{1D11E}"), 3);
+    }
+
+    /// The dummy hash costs what a real one costs: a full hash in the configured scheme and
+    /// cost, which no password verifies.
+    #[test]
+    fn the_dummy_hash_is_a_real_hash_of_the_configured_scheme() {
+        let bcrypt = dummy_hash(PasswordHash::Bcrypt, 5).unwrap();
+        assert!(bcrypt.starts_with("$2b$05$") && bcrypt.len() == 60, "{bcrypt}");
+        let scrypt = dummy_hash(PasswordHash::Scrypt, 5).unwrap();
+        let (salt, key) = scrypt.split_once(':').unwrap();
+        assert_eq!((salt.len(), key.len()), (32, 128), "{scrypt}");
+        assert!(!verify("", &bcrypt) && !verify("", &scrypt));
+        assert_ne!(
+            dummy_hash(PasswordHash::Bcrypt, 4).unwrap(),
+            dummy_hash(PasswordHash::Bcrypt, 4).unwrap()
+        );
+    }
+
+    #[test]
     fn bcrypt_round_trip_and_nfkc() {
         let h = hash("pa\u{FB01}ssword", PasswordHash::Bcrypt, 4).unwrap();
         assert!(h.starts_with("$2"));

@@ -247,4 +247,26 @@ mod tests {
         );
         assert!(verify(SECRET, &forge(r#"{"email":"a@b.co","exp":9999999999}"#), NOW).is_ok());
     }
+
+    /// Like jose: a correctly signed token is still refused when its header demands a critical
+    /// extension, or when it is not valid yet (`nbf` after now; `nbf` equal to now is valid).
+    #[test]
+    fn a_signed_token_with_crit_or_a_future_nbf_is_invalid() {
+        let forge = |header: &str, payload: &str| {
+            let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+            let mac = hmac_sha256(SECRET.as_bytes(), input.as_bytes());
+            format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac))
+        };
+        let good = r#"{"email":"a@b.co","exp":9999999999}"#;
+        assert!(verify(SECRET, &forge(HEADER, good), NOW).is_ok());
+        assert_eq!(
+            verify(SECRET, &forge(r#"{"alg":"HS256","crit":["b64"]}"#, good), NOW),
+            Err(TokenError::Invalid)
+        );
+        let now = NOW.unix_timestamp();
+        let with_nbf = |nbf: i64| forge(HEADER, &format!(r#"{{"email":"a@b.co","exp":9999999999,"nbf":{nbf}}}"#));
+        assert_eq!(verify(SECRET, &with_nbf(now + 1), NOW), Err(TokenError::Invalid));
+        assert!(verify(SECRET, &with_nbf(now), NOW).is_ok());
+        assert!(verify(SECRET, &with_nbf(now - 1), NOW).is_ok());
+    }
 }

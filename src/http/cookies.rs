@@ -189,6 +189,29 @@ mod tests {
     }
 
     #[test]
+    fn names_lists_every_cookie_in_order() {
+        let found: Vec<&str> = names("a=1; b = 2;c=; junk; a=3").collect();
+        assert_eq!(found, ["a", "b", "c", "a"]);
+        assert_eq!(names("").count(), 0);
+    }
+
+    #[test]
+    fn read_signed_reads_the_jars_cookie_and_checks_its_signature() {
+        let jar = CookieJar::new(&Config::for_tests());
+        let set = jar.signed("s3cret", "session_token", "tok", None);
+        let header = format!("other=1; {}={}", set.name, set.value);
+        assert_eq!(
+            jar.read_signed("s3cret", Some(&header), "session_token").as_deref(),
+            Some("tok")
+        );
+        assert_eq!(jar.read_signed("other", Some(&header), "session_token"), None);
+        assert_eq!(jar.read_signed("s3cret", Some(&header), "dont_remember"), None);
+        assert_eq!(jar.read_signed("s3cret", None, "session_token"), None);
+        let unsigned = format!("{}=tok", set.name);
+        assert_eq!(jar.read_signed("s3cret", Some(&unsigned), "session_token"), None);
+    }
+
+    #[test]
     fn render_attributes() {
         let config = Config::for_tests();
         let jar = CookieJar::new(&config);
