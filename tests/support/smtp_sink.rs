@@ -62,13 +62,16 @@ pub fn start_smtp_sink(user: &str, password: &str) -> Option<SmtpSink> {
     Some(spawn(user, password, dir, None, true))
 }
 
-/// A free port of 127.0.0.1 nobody listens on (yet): a mail server that is down.
+/// A free port of 127.0.0.1 nobody listens on (yet): a mail server that is down. It is picked
+/// below the kernel's ephemeral range (32768 and up), so no server another test starts on port
+/// 0 can take it while this test keeps it free for the sink it starts later.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    loop {
+        let port = 20_000 + (sesame::crypto::random_string(8).bytes().map(u16::from).sum::<u16>() * 7) % 10_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Starts the sink on `port`, writing into `dir` (numbering after the files already there), or
