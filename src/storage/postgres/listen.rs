@@ -55,6 +55,9 @@ pub fn spawn(mut config: postgres::Config, cache: &Arc<SessionCache>) -> std::io
 fn run(config: &postgres::Config, cache: &Weak<SessionCache>) {
     let mut retry = RETRY_FIRST;
     let mut warned = false;
+    // The listener starts with the storage, before start-up applies the migrations: triggers
+    // missing at the first look are expected, still missing at the second (2 s later) are not.
+    let mut missing = 0u32;
     loop {
         match cache.upgrade() {
             Some(c) if !c.is_stopped() => drop(c),
@@ -62,6 +65,7 @@ fn run(config: &postgres::Config, cache: &Weak<SessionCache>) {
         }
         match listen(config) {
             Ok(Some(client)) => {
+                missing = 0;
                 if warned {
                     tracing::info!("session cache: listening again");
                     warned = false;
@@ -72,7 +76,8 @@ fn run(config: &postgres::Config, cache: &Weak<SessionCache>) {
                 }
             }
             Ok(None) => {
-                if !warned {
+                missing += 1;
+                if missing >= 2 && !warned {
                     tracing::warn!(
                         "session cache: off until the migration 0007_session_notify is applied (`sesame migrate`)"
                     );
