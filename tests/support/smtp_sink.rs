@@ -64,14 +64,21 @@ pub fn start_smtp_sink(user: &str, password: &str) -> Option<SmtpSink> {
 
 /// A free port of 127.0.0.1 nobody listens on (yet): a mail server that is down. It is picked
 /// below the kernel's ephemeral range (32768 and up), so no server another test starts on port
-/// 0 can take it while this test keeps it free for the sink it starts later.
+/// 0 can take it while this test keeps it free for the sink it starts later; uniformly, and
+/// never twice in this process, so two tests running in parallel never share one.
 pub fn free_port() -> u16 {
-    loop {
-        let port = 20_000 + (sesame::crypto::random_string(8).bytes().map(u16::from).sum::<u16>() * 7) % 10_000;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+    use rand::Rng;
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..10_000 {
+        let port = rand::thread_rng().gen_range(20_000..32_000);
+        if !handed_out.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.insert(port);
             return port;
         }
     }
+    panic!("no free port below the ephemeral range");
 }
 
 /// Starts the sink on `port`, writing into `dir` (numbering after the files already there), or
