@@ -222,6 +222,10 @@ mod tests {
         assert!(t.is_trusted("http://localhost:3000/x"));
         assert!(!t.is_trusted("http://localhost:3001"));
         assert!(!t.is_trusted("https://localhost:3000"));
+        // Web origins compare whole: a trusted origin is no prefix of another host or port.
+        assert!(!t.is_trusted("http://localhost:3000.evil.io/x"));
+        assert!(!t.is_trusted("http://localhost:30001"));
+        assert!(!t.is_trusted("http://localhost:3000@evil.io"));
         assert!(t.is_trusted("https://a.example.com/cb"));
         assert!(t.is_trusted("https://a.b.example.com"));
         assert!(!t.is_trusted("http://a.example.com"));

@@ -163,13 +163,6 @@ impl RateLimiter {
         limiter
     }
 
-    /// Replaces the per-client bucket store (a database-backed one, for several processes),
-    /// for every rule.
-    pub fn set_store(&mut self, store: Arc<dyn RateLimitStore>) {
-        self.strict_store = store.clone();
-        self.store = store;
-    }
-
     /// Where the general rule's buckets live (`memory`, `postgres`, `sqlite`).
     pub fn store_kind(&self) -> &'static str {
         self.store.kind()
