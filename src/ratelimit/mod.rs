@@ -273,6 +273,20 @@ impl RateLimiter {
 mod tests {
     use super::*;
 
+    /// A store that fails refuses the guarded paths (a failing database must not lift the
+    /// strict limits) and lets every other request through.
+    #[test]
+    fn a_failing_store_fails_closed_only_where_guarded() {
+        let failed = || Err(crate::storage::StorageError::Unavailable(anyhow::anyhow!("down")));
+        let refused = decide(failed(), true).unwrap_err();
+        assert_eq!((refused.status, refused.code.as_ref()), (503, "DATABASE_UNAVAILABLE"));
+        assert!(decide(failed(), false).is_ok());
+        assert!(decide(Ok(Decision::Allowed), true).is_ok());
+        let blocked = decide(Ok(Decision::Blocked { retry_after: 7 }), false).unwrap_err();
+        assert_eq!((blocked.status, blocked.code.as_ref()), (429, "RATE_LIMITED"));
+        assert!(blocked.headers.iter().any(|(k, v)| k == "retry-after" && v == "7"));
+    }
+
     #[test]
     fn algorithm_slides_from_the_last_allowed_request() {
         let rule = Rule {
