@@ -5,11 +5,10 @@
 //
 // Usage: node anonymous-flow.mjs, run by run.sh's `flow`: it announces `PORTS WEBHOOK_PORT`
 // and reads the URL of the Sesame started for it.
-import http from "node:http";
 import assert from "node:assert/strict";
 import { anonymousClient, magicLinkClient } from "better-auth/client/plugins";
 import { browser } from "./browser.mjs";
-import { handshake, listen } from "./ports.mjs";
+import { webhookInbox } from "./ports.mjs";
 
 const password = "correct-horse-battery";
 const stamp = Date.now();
@@ -19,18 +18,8 @@ const check = (name) => {
   console.log(`ok - ${name}`);
 };
 
-const mails = [];
-const receiver = http.createServer((req, res) => {
-  let body = "";
-  req.on("data", (c) => (body += c));
-  req.on("end", () => {
-    try {
-      mails.push(JSON.parse(body));
-    } catch {}
-    res.end("ok");
-  });
-});
-const baseURL = await handshake([await listen(receiver)]);
+// The webhook transport's deliveries: {kind, to, url, token, ...}.
+const { baseURL, mails, receiver } = await webhookInbox();
 
 async function linkMail(to) {
   for (let i = 0; i < 400; i++) {

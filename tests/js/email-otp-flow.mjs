@@ -6,11 +6,10 @@
 //
 // Usage: node email-otp-flow.mjs, run by run.sh's `flow`: it announces `PORTS WEBHOOK_PORT`
 // and reads the URL of the Sesame started for it.
-import http from "node:http";
 import assert from "node:assert/strict";
 import { emailOTPClient } from "better-auth/client/plugins";
 import { browser } from "./browser.mjs";
-import { handshake, listen } from "./ports.mjs";
+import { webhookInbox } from "./ports.mjs";
 
 const email = `otp_${Date.now()}@example.com`;
 const nobody = `nobody_${Date.now()}@example.com`;
@@ -21,18 +20,7 @@ const check = (name) => {
 };
 
 // The webhook transport's deliveries: {kind, to, url, token, ...}.
-const mails = [];
-const receiver = http.createServer((req, res) => {
-  let body = "";
-  req.on("data", (c) => (body += c));
-  req.on("end", () => {
-    try {
-      mails.push(JSON.parse(body));
-    } catch {}
-    res.end("ok");
-  });
-});
-const baseURL = await handshake([await listen(receiver)]);
+const { baseURL, mails, receiver } = await webhookInbox();
 
 const count = (kind, to) => mails.filter((m) => m.kind === kind && m.to === to).length;
 

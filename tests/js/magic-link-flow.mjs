@@ -6,11 +6,10 @@
 //
 // Usage: node magic-link-flow.mjs, run by run.sh's `flow`: it announces `PORTS WEBHOOK_PORT`
 // and reads the URL of the Sesame started for it.
-import http from "node:http";
 import assert from "node:assert/strict";
 import { magicLinkClient } from "better-auth/client/plugins";
 import { browser } from "./browser.mjs";
-import { handshake, listen } from "./ports.mjs";
+import { webhookInbox } from "./ports.mjs";
 
 const email = `ml_${Date.now()}@example.com`;
 let step = "";
@@ -20,18 +19,7 @@ const check = (name) => {
 };
 
 // The webhook transport's deliveries: {kind, to, url, token, ...}.
-const mails = [];
-const receiver = http.createServer((req, res) => {
-  let body = "";
-  req.on("data", (c) => (body += c));
-  req.on("end", () => {
-    try {
-      mails.push(JSON.parse(body));
-    } catch {}
-    res.end("ok");
-  });
-});
-const baseURL = await handshake([await listen(receiver)]);
+const { baseURL, mails, receiver } = await webhookInbox();
 const origin = new URL(baseURL).origin;
 
 async function linkMail(to, count) {

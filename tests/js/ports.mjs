@@ -3,6 +3,7 @@
 // released and hoped to stay free. run.sh (`flow`) reads `PORTS p1 p2 …`, starts Sesame
 // pointed at them and answers with Sesame's URL on the script's stdin.
 import { once } from "node:events";
+import http from "node:http";
 import readline from "node:readline";
 
 /** Listens on 127.0.0.1, port 0; the port the system gave. */
@@ -23,4 +24,25 @@ export async function handshake(ports) {
   });
   rl.close();
   return line.trim();
+}
+
+/**
+ * A webhook receiver for Sesame's email transport (deliveries `{kind, to, url, token, …}`
+ * pushed to `mails`), announced like any other server: the Sesame URL, the mails, and the
+ * receiver to close at the end.
+ */
+export async function webhookInbox() {
+  const mails = [];
+  const receiver = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      try {
+        mails.push(JSON.parse(body));
+      } catch {}
+      res.end("ok");
+    });
+  });
+  const baseURL = await handshake([await listen(receiver)]);
+  return { baseURL, mails, receiver };
 }

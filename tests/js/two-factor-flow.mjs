@@ -5,12 +5,11 @@
 //
 // Usage: node two-factor-flow.mjs, run by run.sh's `flow`: it announces `PORTS WEBHOOK_PORT`
 // and reads the URL of the Sesame started for it.
-import http from "node:http";
 import crypto from "node:crypto";
 import assert from "node:assert/strict";
 import { twoFactorClient } from "better-auth/client/plugins";
 import { browser } from "./browser.mjs";
-import { handshake, listen } from "./ports.mjs";
+import { webhookInbox } from "./ports.mjs";
 
 const password = "correct-horse-battery";
 const email = `tfa_${Date.now()}@example.com`;
@@ -21,18 +20,7 @@ const check = (name) => {
 };
 
 // The webhook transport's deliveries: {kind, to, url, token, ...}.
-const mails = [];
-const receiver = http.createServer((req, res) => {
-  let body = "";
-  req.on("data", (c) => (body += c));
-  req.on("end", () => {
-    try {
-      mails.push(JSON.parse(body));
-    } catch {}
-    res.end("ok");
-  });
-});
-const baseURL = await handshake([await listen(receiver)]);
+const { baseURL, mails, receiver } = await webhookInbox();
 
 async function otpMail(count) {
   for (let i = 0; i < 200; i++) {
