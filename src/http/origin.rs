@@ -322,4 +322,137 @@ mod tests {
         let req = Request::post("/x").with_header("origin", "http://evil.com");
         assert_eq!(check_login_csrf(&t, &req).unwrap_err().code, "INVALID_ORIGIN");
     }
+
+    fn post() -> Request {
+        Request::post("/x")
+    }
+
+    fn code(r: Result<(), ApiError>) -> String {
+        r.err().map_or("ok".into(), |e| e.code.into_owned())
+    }
+
+    #[test]
+    fn a_null_origin_from_the_same_origin_is_checked_against_the_host() {
+        let t = trusted();
+        let same = |host: &str| {
+            post()
+                .with_header("cookie", "a=b")
+                .with_header("origin", "null")
+                .with_header("sec-fetch-site", "same-origin")
+                .with_header("host", host)
+        };
+        assert_eq!(code(check_request_origin(&t, &same("localhost:3000"))), "ok");
+        assert_eq!(code(check_request_origin(&t, &same("evil.com"))), "INVALID_ORIGIN");
+        // The scheme is the public URL's, not the request's: `https://localhost:3000` is not
+        // trusted, so a host checked under another scheme would fail here.
+        let https = TrustedOrigins::new("https://auth.test", &[]);
+        assert_eq!(code(check_request_origin(&https, &same("auth.test"))), "ok");
+        // Without a Host there is nothing to infer: the null origin stands.
+        assert_eq!(code(check_request_origin(&t, &same(""))), "MISSING_OR_NULL_ORIGIN");
+        let no_host = post()
+            .with_header("origin", "null")
+            .with_header("sec-fetch-site", "same-origin");
+        assert_eq!(code(check_request_origin(&t, &no_host)), "MISSING_OR_NULL_ORIGIN");
+        // A base URL without a scheme separator cannot name the scheme either.
+        let schemeless = TrustedOrigins::new("localhost:3000", &[]);
+        assert_eq!(
+            code(check_request_origin(&schemeless, &same("localhost:3000"))),
+            "MISSING_OR_NULL_ORIGIN"
+        );
+    }
+
+    #[test]
+    fn the_query_callback_url_is_checked_when_the_body_has_none() {
+        let t = trusted();
+        let evil = Request::post("/x?callbackURL=https%3A%2F%2Fevil.com");
+        assert_eq!(code(check_url_fields(&t, None, &evil)), "INVALID_CALLBACK_URL");
+        let body = serde_json::json!({"redirectTo": "/ok"});
+        assert_eq!(code(check_url_fields(&t, Some(&body), &evil)), "INVALID_CALLBACK_URL");
+        // A body callbackURL takes precedence over the query's.
+        let body = serde_json::json!({"callbackURL": "/dashboard"});
+        assert_eq!(code(check_url_fields(&t, Some(&body), &evil)), "ok");
+        let empty = Request::post("/x?callbackURL=");
+        assert_eq!(code(check_url_fields(&t, None, &empty)), "ok");
+        let trusted_query = Request::post("/x?callbackURL=%2Fdashboard");
+        assert_eq!(code(check_url_fields(&t, None, &trusted_query)), "ok");
+        // Only `callbackURL` is read from the query.
+        let other = Request::post("/x?redirectTo=https%3A%2F%2Fevil.com");
+        assert_eq!(code(check_url_fields(&t, None, &other)), "ok");
+    }
+
+    #[test]
+    fn each_url_field_fails_with_its_own_code() {
+        let t = trusted();
+        for (field, expected) in [
+            ("callbackURL", "INVALID_CALLBACK_URL"),
+            ("redirectTo", "INVALID_REDIRECT_URL"),
+            ("errorCallbackURL", "INVALID_ERROR_CALLBACK_URL"),
+            ("newUserCallbackURL", "INVALID_NEW_USER_CALLBACK_URL"),
+        ] {
+            let body = serde_json::json!({ field: "https://evil.com" });
+            assert_eq!(code(check_url_fields(&t, Some(&body), &post())), expected, "{field}");
+            let body = serde_json::json!({ field: "https://a.example.com/cb" });
+            assert_eq!(code(check_url_fields(&t, Some(&body), &post())), "ok", "{field}");
+        }
+        // Falsy values count as absent, as in Better Auth.
+        for falsy in [serde_json::json!(false), serde_json::json!(0), serde_json::json!(null)] {
+            let body = serde_json::json!({ "redirectTo": falsy });
+            assert_eq!(code(check_url_fields(&t, Some(&body), &post())), "ok", "{falsy}");
+        }
+        let body = serde_json::json!({"redirectTo": true});
+        let e = check_url_fields(&t, Some(&body), &post()).unwrap_err();
+        assert_eq!(
+            (e.status, e.code.as_ref(), e.message.as_ref()),
+            (400, "INVALID_URL_FIELD", "Invalid redirectURL: expected a string")
+        );
+    }
+
+    #[test]
+    fn login_csrf_checks_the_origin_once_any_fetch_metadata_or_origin_is_sent() {
+        let t = trusted();
+        // Any one Fetch-Metadata header makes it a browser request, which needs an origin.
+        for header in ["sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest"] {
+            let req = post().with_header(header, "cors");
+            assert_eq!(code(check_login_csrf(&t, &req)), "MISSING_OR_NULL_ORIGIN", "{header}");
+            let req = req.with_header("origin", "http://localhost:3000");
+            assert_eq!(code(check_login_csrf(&t, &req)), "ok", "{header}");
+        }
+        // Blank metadata is no metadata: a plain server-to-server call passes.
+        let blank = post()
+            .with_header("sec-fetch-site", " ")
+            .with_header("sec-fetch-mode", "");
+        assert_eq!(code(check_login_csrf(&t, &blank)), "ok");
+        // Only a cross-site navigation is blocked outright; other cross-site or navigating
+        // requests go through the origin check.
+        let cors = post()
+            .with_header("sec-fetch-site", "cross-site")
+            .with_header("sec-fetch-mode", "cors")
+            .with_header("origin", "http://localhost:3000");
+        assert_eq!(code(check_login_csrf(&t, &cors)), "ok");
+        let same_site_nav = post()
+            .with_header("sec-fetch-site", "same-site")
+            .with_header("sec-fetch-mode", "navigate")
+            .with_header("origin", "http://localhost:3000");
+        assert_eq!(code(check_login_csrf(&t, &same_site_nav)), "ok");
+        // Without metadata, a Referer alone is checked too.
+        let referer = post().with_header("referer", "http://evil.com/page");
+        assert_eq!(code(check_login_csrf(&t, &referer)), "INVALID_ORIGIN");
+        // A request with cookies always needs a trusted origin.
+        let cookie = post().with_header("cookie", "a=b");
+        assert_eq!(code(check_login_csrf(&t, &cookie)), "MISSING_OR_NULL_ORIGIN");
+    }
+
+    #[test]
+    fn a_question_mark_matches_exactly_one_character_but_not_a_slash() {
+        let t = TrustedOrigins::new("http://localhost:3000", &["?.q.io".into(), "https://a?c.test".into()]);
+        assert!(t.is_trusted("https://a.q.io"));
+        assert!(!t.is_trusted("https://ab.q.io"));
+        assert!(!t.is_trusted("https://.q.io"));
+        assert!(t.is_trusted("https://abc.test"));
+        assert!(!t.is_trusted("https://ac.test"));
+        assert!(!t.is_trusted("https://abbc.test"));
+        assert!(glob(b"a?c", b"abc"));
+        assert!(!glob(b"a?c", b"a/c"));
+        assert!(!glob(b"a?", b"a"));
+    }
 }

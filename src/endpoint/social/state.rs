@@ -176,3 +176,332 @@ pub fn consume(ctx: &Ctx<'_>, req: &Request, state: &str) -> Result<Result<State
         id_token_nonce: opt_str(&v, "idTokenNonce"),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::sync::Arc;
+
+    use serde_json::json;
+    use time::macros::datetime;
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::app::App;
+    use crate::clock::SystemClock;
+    use crate::config::Config;
+    use crate::endpoint::Transport;
+    use crate::http::cookies::SetCookie;
+    use crate::storage::memory::MemoryStorage;
+
+    /// The request's clock reading, with milliseconds so that a truncated reading shows.
+    const NOW: OffsetDateTime = datetime!(2026-03-04 05:06:07.089 UTC);
+
+    fn now_ms() -> i64 {
+        NOW.unix_timestamp() * 1000 + 89
+    }
+
+    fn app() -> App {
+        App::new(
+            Config::for_tests(),
+            Arc::new(MemoryStorage::new()),
+            Arc::new(SystemClock),
+        )
+        .expect("app")
+    }
+
+    /// Runs `f` with a request context at [`NOW`]; returns its result and the cookies it queued.
+    fn with_ctx<R>(app: &App, f: impl FnOnce(&Ctx<'_>) -> R) -> (R, Vec<SetCookie>) {
+        let cookies = RefCell::new(Vec::new());
+        let ctx = Ctx::new(app, NOW, None, Transport::Http, &cookies);
+        let out = f(&ctx);
+        (out, cookies.into_inner())
+    }
+
+    /// A callback request carrying the signed state cookie for `state`.
+    fn callback_with_cookie(app: &App, state: &str) -> Request {
+        let c = app
+            .cookies
+            .signed(app.config.secret.expose(), "state", state, Some(COOKIE_MAX_AGE));
+        Request::get("/callback").with_header("cookie", &format!("{}={}", c.name, c.value))
+    }
+
+    fn consume_as(app: &App, req: &Request, state: &str) -> (Result<StateData, StateFailure>, Vec<SetCookie>) {
+        let (out, cookies) = with_ctx(app, |ctx| consume(ctx, req, state));
+        (out.expect("storage"), cookies)
+    }
+
+    fn failure(r: Result<StateData, StateFailure>) -> (&'static str, Option<String>) {
+        match r {
+            Ok(data) => panic!("accepted: {}", data.callback_url),
+            Err(f) => (f.code, f.error_url),
+        }
+    }
+
+    /// Stores a state row with this JSON value, valid for an hour as a row.
+    fn insert_row(app: &App, state: &str, value: Value) {
+        let row = Verification {
+            id: crypto::new_id(),
+            identifier: state.to_string(),
+            value: value.to_string(),
+            expires_at: NOW + Duration::hours(1),
+            created_at: NOW,
+            updated_at: NOW,
+        };
+        app.storage.create_verification(&row).expect("stored");
+    }
+
+    fn full_state(additional: Option<Map<String, Value>>) -> NewState {
+        NewState {
+            callback_url: "/dashboard".into(),
+            error_url: Some("/error".into()),
+            new_user_url: Some("/welcome".into()),
+            link: Some(LinkTarget {
+                user_id: "u1".into(),
+                email: "a@b.c".into(),
+            }),
+            request_sign_up: Some(true),
+            id_token_nonce: Some("nonce".into()),
+            additional_data: additional,
+        }
+    }
+
+    fn object(v: Value) -> Option<Map<String, Value>> {
+        v.as_object().cloned()
+    }
+
+    #[test]
+    fn create_stores_the_flow_under_the_state_and_sets_its_signed_cookie() {
+        let app = app();
+        let extra = object(json!({"invite": "x", "callbackURL": "https://evil.com", "link": {"userId": "admin"}}));
+        let ((state, verifier), cookies) = with_ctx(&app, |ctx| create(ctx, full_state(extra)).expect("created"));
+
+        assert_eq!((state.len(), verifier.len()), (32, 128));
+        assert!(state
+            .bytes()
+            .chain(verifier.bytes())
+            .all(|b| STATE_ALPHABET.contains(&b)));
+        assert_ne!(state, verifier);
+
+        let row = app.storage.find_verification(&state).expect("storage").expect("a row");
+        assert_eq!((row.expires_at, row.created_at), (NOW + Duration::minutes(10), NOW));
+        let stored: Value = serde_json::from_str(&row.value).expect("JSON");
+        assert_eq!(
+            stored,
+            json!({
+                "invite": "x",
+                "callbackURL": "/dashboard",
+                "codeVerifier": verifier,
+                "errorURL": "/error",
+                "newUserURL": "/welcome",
+                "link": {"userId": "u1", "email": "a@b.c"},
+                "expiresAt": now_ms() + 600_000,
+                "requestSignUp": true,
+                "idTokenNonce": "nonce",
+                "oauthState": state,
+            })
+        );
+
+        let [cookie] = cookies.as_slice() else {
+            panic!("cookies: {cookies:?}")
+        };
+        assert_eq!((cookie.name.as_str(), cookie.max_age), ("better-auth.state", Some(300)));
+        let header = format!("{}={}", cookie.name, cookie.value);
+        let secret = app.config.secret.expose();
+        assert_eq!(app.cookies.read_signed(secret, Some(&header), "state"), Some(state));
+    }
+
+    #[test]
+    fn client_data_cannot_supply_a_reserved_key_the_flow_leaves_unset() {
+        let app = app();
+        let extra = object(json!({
+            "keep": 1,
+            "errorURL": "https://evil.com",
+            "newUserURL": "https://evil.com",
+            "link": {"userId": "admin", "email": "admin@x"},
+            "requestSignUp": true,
+            "idTokenNonce": "n",
+            "serverContext": {"a": 1},
+            "expiresAt": i64::MAX,
+            "oauthState": "s",
+            "codeVerifier": "v",
+        }));
+        let new = NewState {
+            callback_url: "/cb".into(),
+            error_url: None,
+            new_user_url: None,
+            link: None,
+            request_sign_up: None,
+            id_token_nonce: None,
+            additional_data: extra,
+        };
+        let ((state, verifier), _) = with_ctx(&app, |ctx| create(ctx, new).expect("created"));
+        let row = app.storage.find_verification(&state).expect("storage").expect("a row");
+        let stored: Value = serde_json::from_str(&row.value).expect("JSON");
+        assert_eq!(
+            stored,
+            json!({
+                "keep": 1,
+                "callbackURL": "/cb",
+                "codeVerifier": verifier,
+                "expiresAt": now_ms() + 600_000,
+                "oauthState": state,
+            })
+        );
+    }
+
+    #[test]
+    fn a_callback_with_the_state_cookie_gets_the_flow_once() {
+        let app = app();
+        let ((state, verifier), _) = with_ctx(&app, |ctx| create(ctx, full_state(None)).expect("created"));
+        let req = callback_with_cookie(&app, &state);
+
+        let (data, cookies) = consume_as(&app, &req, &state);
+        let Ok(data) = data else {
+            panic!("refused: {:?}", data.err())
+        };
+        assert_eq!(
+            (data.callback_url.as_str(), data.code_verifier.as_str()),
+            ("/dashboard", verifier.as_str())
+        );
+        assert_eq!(
+            (data.error_url.as_deref(), data.new_user_url.as_deref()),
+            (Some("/error"), Some("/welcome"))
+        );
+        let link = data.link.expect("link");
+        assert_eq!((link.user_id.as_str(), link.email.as_str()), ("u1", "a@b.c"));
+        assert_eq!(
+            (data.request_sign_up, data.id_token_nonce.as_deref()),
+            (Some(true), Some("nonce"))
+        );
+        // The state cookie is cleared.
+        let [cookie] = cookies.as_slice() else {
+            panic!("cookies: {cookies:?}")
+        };
+        assert_eq!(
+            (cookie.name.as_str(), cookie.is_deletion()),
+            ("better-auth.state", true)
+        );
+
+        // The row is gone: a replay is a mismatch, with no error URL left to read.
+        let (replay, _) = consume_as(&app, &req, &state);
+        assert_eq!(failure(replay), ("state_mismatch", None));
+    }
+
+    #[test]
+    fn without_its_signed_cookie_a_state_is_refused_and_kept() {
+        let app = app();
+        let ((state, _), _) = with_ctx(&app, |ctx| create(ctx, full_state(None)).expect("created"));
+        let name = app.cookies.name("state");
+        let other_secret = app
+            .cookies
+            .signed("another secret of at least 32 chars", "state", &state, None);
+        for req in [
+            Request::get("/callback"),
+            callback_with_cookie(&app, "another-state"),
+            Request::get("/callback").with_header("cookie", &format!("{name}={state}")),
+            Request::get("/callback").with_header("cookie", &format!("{name}={}", other_secret.value)),
+        ] {
+            let (out, cookies) = consume_as(&app, &req, &state);
+            assert_eq!(failure(out), ("state_mismatch", Some("/error".into())));
+            assert!(cookies.is_empty(), "{cookies:?}");
+        }
+        // A request without the cookie cannot burn the browser's flow.
+        let (out, _) = consume_as(&app, &callback_with_cookie(&app, &state), &state);
+        assert!(out.is_ok());
+    }
+
+    #[test]
+    fn an_unknown_state_is_a_mismatch() {
+        let app = app();
+        let (out, _) = consume_as(&app, &callback_with_cookie(&app, "nope"), "nope");
+        assert_eq!(failure(out), ("state_mismatch", None));
+    }
+
+    #[test]
+    fn a_state_past_its_expiry_is_refused() {
+        let app = app();
+        let row = |expires_at: i64| json!({"callbackURL": "/cb", "codeVerifier": "v", "errorURL": "/e", "expiresAt": expires_at});
+        // Better Auth refuses `expiresAt < now`: the last millisecond still counts.
+        insert_row(&app, "last", row(now_ms()));
+        let (out, _) = consume_as(&app, &callback_with_cookie(&app, "last"), "last");
+        assert!(out.is_ok());
+        insert_row(&app, "late", row(now_ms() - 1));
+        let (out, _) = consume_as(&app, &callback_with_cookie(&app, "late"), "late");
+        assert_eq!(failure(out), ("state_mismatch", Some("/e".into())));
+    }
+
+    #[test]
+    fn a_row_naming_another_state_is_a_mismatch() {
+        let app = app();
+        let base = json!({"callbackURL": "/cb", "codeVerifier": "v", "errorURL": "/e", "expiresAt": now_ms()});
+        let mut other = base.clone();
+        other["oauthState"] = json!("other");
+        insert_row(&app, "s1", other);
+        let (out, _) = consume_as(&app, &callback_with_cookie(&app, "s1"), "s1");
+        assert_eq!(failure(out), ("state_mismatch", Some("/e".into())));
+        // Rows without `oauthState` (written before it existed) are accepted, as in Better Auth.
+        insert_row(&app, "s2", base);
+        let (out, _) = consume_as(&app, &callback_with_cookie(&app, "s2"), "s2");
+        assert!(out.is_ok());
+    }
+
+    #[test]
+    fn a_malformed_row_is_an_internal_error() {
+        let app = app();
+        let valid = json!({"callbackURL": "/cb", "codeVerifier": "v", "expiresAt": now_ms(), "errorURL": "/e"});
+        let mut rows = vec![Value::String("not an object".into())];
+        for (key, bad) in [
+            ("callbackURL", Value::Null),
+            ("codeVerifier", json!(5)),
+            ("expiresAt", json!("soon")),
+        ] {
+            let mut row = valid.clone();
+            row[key] = bad;
+            rows.push(row);
+        }
+        for (i, row) in rows.into_iter().enumerate() {
+            let state = format!("bad{i}");
+            insert_row(&app, &state, row.clone());
+            let (out, _) = consume_as(&app, &callback_with_cookie(&app, &state), &state);
+            assert_eq!(failure(out), ("internal_server_error", None), "{row}");
+        }
+        // Not JSON at all.
+        let row = Verification {
+            id: crypto::new_id(),
+            identifier: "garbled".into(),
+            value: "{".into(),
+            expires_at: NOW + Duration::hours(1),
+            created_at: NOW,
+            updated_at: NOW,
+        };
+        app.storage.create_verification(&row).expect("stored");
+        let (out, _) = consume_as(&app, &callback_with_cookie(&app, "garbled"), "garbled");
+        assert_eq!(failure(out), ("internal_server_error", None));
+    }
+
+    #[test]
+    fn a_link_needs_an_email_and_its_user_id_is_read_as_a_string() {
+        let app = app();
+        let cases = [
+            (json!({"userId": 42, "email": "a@b.c"}), Some(("42", "a@b.c"))),
+            (json!({"userId": "u"}), None),
+            (json!({"email": "a@b.c"}), None),
+        ];
+        for (i, (link, expected)) in cases.into_iter().enumerate() {
+            let state = format!("link{i}");
+            let row = json!({"callbackURL": "/cb", "codeVerifier": "v", "expiresAt": now_ms(), "link": link});
+            insert_row(&app, &state, row);
+            let (out, _) = consume_as(&app, &callback_with_cookie(&app, &state), &state);
+            let Ok(data) = out else {
+                panic!("refused: {:?}", out.err())
+            };
+            let got = data.link.as_ref().map(|l| (l.user_id.as_str(), l.email.as_str()));
+            assert_eq!(got, expected, "{link}");
+            assert_eq!(
+                (data.request_sign_up, data.new_user_url, data.id_token_nonce),
+                (None, None, None)
+            );
+        }
+    }
+}
