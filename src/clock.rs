@@ -45,19 +45,34 @@ impl Clock for FixedClock {
 /// Written digit by digit: a session answer formats five dates, and `format!`'s padded
 /// integers cost about a fifteenth of a get-session (BENCHMARKS.md, Profile notes).
 pub fn iso(t: OffsetDateTime) -> String {
+    match iso_digits(t) {
+        Some(out) => out.iter().map(|&b| char::from(b)).collect(),
+        None => iso_padded(t),
+    }
+}
+
+/// [`iso`] for a year outside 0–9999 (a sign or a fifth digit), which the fixed-width form
+/// cannot hold.
+fn iso_padded(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// [`iso`]'s 24 ASCII bytes on the stack; `None` for a year outside 0–9999.
+fn iso_digits(t: OffsetDateTime) -> Option<[u8; 24]> {
     let t = t.to_offset(time::UtcOffset::UTC);
     let year = t.year();
     if !(0..=9999).contains(&year) {
-        return format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            year,
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.millisecond()
-        );
+        return None;
     }
     let mut out = [0u8; 24];
     let mut put = |at: usize, width: usize, mut n: u32| {
@@ -84,7 +99,24 @@ pub fn iso(t: OffsetDateTime) -> String {
     ] {
         out[at] = c;
     }
-    out.iter().map(|&b| char::from(b)).collect()
+    Some(out)
+}
+
+/// A date serialised as [`iso`] writes it, without building a `String` (answers written
+/// straight to JSON bytes, such as get-session's).
+#[derive(Debug, Clone, Copy)]
+pub struct IsoDate(pub OffsetDateTime);
+
+impl serde::Serialize for IsoDate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match iso_digits(self.0) {
+            Some(digits) => match std::str::from_utf8(&digits) {
+                Ok(text) => s.serialize_str(text),
+                Err(_) => s.serialize_str(&iso(self.0)),
+            },
+            None => s.serialize_str(&iso_padded(self.0)),
+        }
+    }
 }
 
 /// Truncates to milliseconds, the precision every storage keeps.
@@ -129,6 +161,19 @@ mod tests {
         }
         for t in [end, datetime!(2026-06-01 1:30 +02:00), datetime!(-0001-01-01 0:00 UTC)] {
             assert_eq!(iso(t), padded(t));
+        }
+    }
+
+    #[test]
+    fn iso_date_serialises_as_the_iso_string() {
+        for t in [
+            datetime!(2026-11-26 19:42:01.429 UTC),
+            datetime!(2026-06-01 1:30 +02:00),
+            datetime!(0000-01-01 0:00 UTC),
+            datetime!(-0001-01-01 0:00 UTC),
+        ] {
+            let written = serde_json::to_string(&IsoDate(t)).unwrap();
+            assert_eq!(written, serde_json::Value::String(iso(t)).to_string());
         }
     }
 

@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 
 use crate::endpoint::answers::{SessionAnswer, SignedInAnswer, StatusAnswer};
-use crate::endpoint::current;
 use crate::endpoint::validate::query_flag;
+use crate::endpoint::{answer_json, current};
 use crate::endpoint::{Ctx, Kind, NoInput, Typed};
 use crate::error::{codes, ApiError};
 use crate::http::{Request, Response};
@@ -69,11 +69,10 @@ pub static REVOKE_OTHER_SESSIONS: Typed<NoInput, NoInput, StatusAnswer> =
 fn get_session(ctx: &Ctx<'_>, req: &Request) -> Result<Response, ApiError> {
     // Sesame keeps no cookie cache, so `disableCookieCache` changes nothing.
     let disable_refresh = query_flag(req, "disableRefresh");
-    let body = match current::resolve(ctx, req, disable_refresh)? {
-        Some(s) => json!({ "session": ctx.session_json(&s.session), "user": ctx.user_json(&s.user) }),
-        None => Value::Null,
-    };
-    Ok(Response::json(&body)
+    let signed_in = current::resolve(ctx, req, disable_refresh)?;
+    let body = answer_json::get_session_body(ctx, signed_in.as_ref())
+        .map_err(|e| ApiError::internal().with_cause("writing the session answer", &e.into()))?;
+    Ok(Response::json_bytes(body)
         .with_header("cache-control", "no-store")
         .with_header("pragma", "no-cache"))
 }

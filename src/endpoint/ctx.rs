@@ -188,20 +188,12 @@ impl<'a> Ctx<'a> {
 
     /// A user as endpoints answer it: the core fields and every enabled plugin's.
     pub fn user_json(&self, user: &crate::storage::models::User) -> Value {
-        let mut extra = serde_json::Map::new();
-        for p in &self.app.plugins {
-            p.hooks.user_json(user, &mut extra);
-        }
-        with_fields_before_id(user.to_json(), extra)
+        user_value(&self.app.plugins, user)
     }
 
     /// A session as endpoints answer it, with every enabled plugin's fields.
     pub fn session_json(&self, session: &crate::storage::models::Session) -> Value {
-        let mut extra = serde_json::Map::new();
-        for p in &self.app.plugins {
-            p.hooks.session_json(session, &mut extra);
-        }
-        with_fields_before_id(session.to_json(), extra)
+        session_value(&self.app.plugins, session)
     }
 
     /// Expires every session cookie.
@@ -227,6 +219,28 @@ impl<'a> Ctx<'a> {
             Err(_) => target.to_string(),
         }
     }
+}
+
+/// [`Ctx::user_json`] for these plugins.
+pub fn user_value(plugins: &[&'static Plugin], user: &crate::storage::models::User) -> Value {
+    let mut extra = serde_json::Map::new();
+    for p in plugins {
+        p.hooks.user_fields(user, &mut |key, value| {
+            extra.insert(key.into(), value.to_value());
+        });
+    }
+    with_fields_before_id(user.to_json(), extra)
+}
+
+/// [`Ctx::session_json`] for these plugins.
+pub fn session_value(plugins: &[&'static Plugin], session: &crate::storage::models::Session) -> Value {
+    let mut extra = serde_json::Map::new();
+    for p in plugins {
+        p.hooks.session_fields(session, &mut |key, value| {
+            extra.insert(key.into(), value.to_value());
+        });
+    }
+    with_fields_before_id(session.to_json(), extra)
 }
 
 /// `fields` inserted before the object's `id` key (Better Auth's order for plugin fields).

@@ -7,6 +7,7 @@
 //!
 //! It knows nothing of the pipeline that runs handlers (`app.rs`) or of the transport.
 
+pub mod answer_json;
 pub mod answers;
 pub mod ctx;
 pub mod current;

@@ -22,6 +22,16 @@ impl Response {
         Response::json_status(200, value)
     }
 
+    /// A 200 whose body is JSON already written (get-session's, `endpoint::answer_json`).
+    pub fn json_bytes(body: Vec<u8>) -> Response {
+        Response {
+            status: 200,
+            headers: vec![("content-type".to_string(), "application/json".to_string())],
+            cookies: Vec::new(),
+            body,
+        }
+    }
+
     pub fn json_status(status: u16, value: &Value) -> Response {
         Response {
             status,

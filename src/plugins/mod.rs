@@ -26,9 +26,8 @@ use crate::endpoint::Ctx;
 use crate::endpoint::Declared;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{Request, Response};
-use crate::storage::models::{Session, User, UserUpdate};
+use crate::storage::models::{FieldValue, Session, User, UserUpdate};
 use crate::storage::sql::Migration;
-use serde_json::{Map, Value};
 
 /// Hook points core calls; every method has a no-op default.
 pub trait Hooks: Sync {
@@ -62,12 +61,12 @@ pub trait Hooks: Sync {
         None
     }
 
-    /// Adds the plugin's fields to a user's JSON (placed before `id`, as Better Auth's
-    /// merged schema orders them).
-    fn user_json(&self, _user: &User, _out: &mut Map<String, Value>) {}
+    /// The plugin's fields of a user's answer, each passed to `out` in order (placed before
+    /// `id`, as Better Auth's merged schema orders them).
+    fn user_fields<'a>(&self, _user: &'a User, _out: &mut dyn FnMut(&'static str, FieldValue<'a>)) {}
 
-    /// Adds the plugin's fields to a session's JSON (placed before `id`).
-    fn session_json(&self, _session: &Session, _out: &mut Map<String, Value>) {}
+    /// The plugin's fields of a session's answer (placed before `id`).
+    fn session_fields<'a>(&self, _session: &'a Session, _out: &mut dyn FnMut(&'static str, FieldValue<'a>)) {}
 
     /// Before update-user applies an update: may add plugin fields from `ctx.body` or refuse.
     fn before_user_update(

@@ -48,11 +48,49 @@ impl AdminFields {
     }
 
     /// Better Auth's answer keys, in its order (after `updatedAt`, before `id`).
+    pub fn fields<'a>(&'a self, out: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
+        out("role", FieldValue::Str(self.role.as_deref()));
+        out("banned", FieldValue::Bool(self.banned));
+        out("banReason", FieldValue::Str(self.ban_reason.as_deref()));
+        out("banExpires", FieldValue::Date(self.ban_expires));
+    }
+
+    /// [`AdminFields::fields`] into a JSON object.
     pub fn write_json(&self, v: &mut serde_json::Map<String, Value>) {
-        v.insert("role".into(), json!(self.role));
-        v.insert("banned".into(), json!(self.banned));
-        v.insert("banReason".into(), json!(self.ban_reason));
-        v.insert("banExpires".into(), json!(self.ban_expires.map(iso)));
+        self.fields(&mut |key, value| {
+            v.insert(key.into(), value.to_value());
+        });
+    }
+}
+
+/// The value of a field a plugin adds to user and session answers, borrowed from the row, so
+/// that the same definition serves the answers built as a `Value` and those written straight
+/// to JSON bytes (get-session's). `None` is JSON `null`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValue<'a> {
+    Str(Option<&'a str>),
+    Bool(Option<bool>),
+    /// Written as [`iso`] writes dates.
+    Date(Option<OffsetDateTime>),
+}
+
+impl FieldValue<'_> {
+    pub fn to_value(self) -> Value {
+        match self {
+            FieldValue::Str(s) => json!(s),
+            FieldValue::Bool(b) => json!(b),
+            FieldValue::Date(d) => json!(d.map(iso)),
+        }
+    }
+}
+
+impl serde::Serialize for FieldValue<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FieldValue::Str(v) => v.serialize(s),
+            FieldValue::Bool(v) => v.serialize(s),
+            FieldValue::Date(v) => v.map(crate::clock::IsoDate).serialize(s),
+        }
     }
 }
 

@@ -14,14 +14,14 @@ pub mod ops;
 mod sessions;
 mod users;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::{Hooks, Plugin};
 use crate::endpoint::current::SignedIn;
 use crate::endpoint::{Ctx, Transport};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{Request, Response};
-use crate::storage::models::{Session, User, UserUpdate};
+use crate::storage::models::{FieldValue, Session, User, UserUpdate};
 
 macro_rules! admin_codes {
     ($($name:ident => $msg:expr,)*) => {
@@ -227,12 +227,12 @@ impl Hooks for AdminHooks {
         Ok(())
     }
 
-    fn user_json(&self, user: &User, out: &mut Map<String, Value>) {
-        user.admin.write_json(out);
+    fn user_fields<'a>(&self, user: &'a User, out: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
+        user.admin.fields(out);
     }
 
-    fn session_json(&self, session: &Session, out: &mut Map<String, Value>) {
-        out.insert("impersonatedBy".into(), json!(session.impersonated_by));
+    fn session_fields<'a>(&self, session: &'a Session, out: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
+        out("impersonatedBy", FieldValue::Str(session.impersonated_by.as_deref()));
     }
 
     /// Better Auth's after hook on `/list-sessions`: a user does not see the sessions an

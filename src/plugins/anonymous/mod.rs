@@ -7,14 +7,12 @@
 mod link;
 mod routes;
 
-use serde_json::{json, Map, Value};
-
 use super::{Hooks, Plugin};
 use crate::endpoint::current::SignedIn;
 use crate::endpoint::Ctx;
 use crate::error::{codes, ApiError, ErrorCode};
 use crate::http::{Request, Response};
-use crate::storage::models::{User, UserUpdate};
+use crate::storage::models::{FieldValue, User, UserUpdate};
 
 macro_rules! anonymous_codes {
     ($($name:ident => $msg:expr,)*) => {
@@ -66,8 +64,8 @@ impl Hooks for AnonymousHooks {
         Ok(())
     }
 
-    fn user_json(&self, user: &User, out: &mut Map<String, Value>) {
-        out.insert("isAnonymous".into(), json!(user.is_anonymous));
+    fn user_fields<'a>(&self, user: &'a User, out: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
+        out("isAnonymous", FieldValue::Bool(Some(user.is_anonymous)));
     }
 
     fn after(&self, ctx: &Ctx<'_>, req: &Request, resp: &mut Response) {
