@@ -28,6 +28,9 @@ const MAX_REQUESTED_HEADERS_LEN: usize = 2048;
 /// browsers send) matching the trusted list. Anything else, `null` included, is `None`.
 pub fn allowed_origin<'r>(trusted: &TrustedOrigins, req: &'r Request) -> Option<&'r str> {
     let origin = req.header("origin")?;
+    if trusted.is_exact_bare_origin(origin) {
+        return Some(origin);
+    }
     let parsed = url::Url::parse(origin).ok()?;
     let is_bare_origin = matches!(parsed.scheme(), "http" | "https") && parsed.origin().ascii_serialization() == origin;
     (is_bare_origin && trusted.is_trusted(origin)).then_some(origin)
@@ -177,6 +180,57 @@ mod tests {
             assert_eq!(allowed_origin(&t, &from(o)), None, "{o}");
         }
         assert_eq!(allowed_origin(&t, &Request::get("/x")), None);
+    }
+
+    /// `allowed_origin` as it was before the exact-match shortcut: always through the parser.
+    fn parsed_answer<'r>(trusted: &TrustedOrigins, req: &'r Request) -> Option<&'r str> {
+        let origin = req.header("origin")?;
+        let parsed = url::Url::parse(origin).ok()?;
+        let is_bare_origin =
+            matches!(parsed.scheme(), "http" | "https") && parsed.origin().ascii_serialization() == origin;
+        (is_bare_origin && trusted.is_trusted(origin)).then_some(origin)
+    }
+
+    #[test]
+    fn the_exact_match_shortcut_answers_as_the_parser() {
+        // Canonical, non-canonical (default port, upper case, trailing slash, path) and glob
+        // patterns, and a custom scheme.
+        let t = TrustedOrigins::new(
+            "http://localhost:3000",
+            &[
+                "https://app.example.com:443".to_string(),
+                "http://LOCAL.test".to_string(),
+                "https://b.example.org/".to_string(),
+                "https://c.example.org/path".to_string(),
+                "https://*.example.net".to_string(),
+                "myapp://callback".to_string(),
+            ],
+        );
+        let origins = [
+            "http://localhost:3000",
+            "http://localhost:3000/",
+            "http://localhost:03000",
+            "http://LOCALHOST:3000",
+            "https://app.example.com",
+            "https://app.example.com:443",
+            "http://local.test",
+            "http://LOCAL.test",
+            "https://b.example.org",
+            "https://c.example.org",
+            "https://x.example.net",
+            "myapp://callback",
+            "null",
+            "",
+        ];
+        let mut shortcut = 0;
+        for o in origins {
+            let req = Request::get("/x").with_header("origin", o);
+            assert_eq!(allowed_origin(&t, &req), parsed_answer(&t, &req), "{o}");
+            shortcut += usize::from(t.is_exact_bare_origin(o));
+        }
+        // Only the canonical bare patterns take the shortcut: the base origin and the one
+        // whose trailing slash was trimmed.
+        assert_eq!(shortcut, 2);
     }
 
     #[test]

@@ -13,13 +13,29 @@ use crate::error::{codes, ApiError, ErrorCode};
 #[derive(Debug, Clone)]
 pub struct TrustedOrigins {
     patterns: Vec<String>,
+    /// The patterns that are bare `http(s)://host[:port]` origins written as the URL parser
+    /// writes them: an `Origin` header equal to one of them is trusted without parsing it
+    /// (CORS looks at every request's `Origin`, and parsing it twice cost a tenth of `/ok`).
+    bare: Vec<String>,
 }
 
 impl TrustedOrigins {
     pub fn new(base_origin: &str, extra: &[String]) -> TrustedOrigins {
         let mut patterns = vec![base_origin.to_string()];
         patterns.extend(extra.iter().map(|p| p.trim_end_matches('/').to_string()));
-        TrustedOrigins { patterns }
+        let bare = patterns
+            .iter()
+            .filter(|p| !p.contains('*') && !p.contains('?') && origin_of(p).as_deref() == Some(p.as_str()))
+            .cloned()
+            .collect();
+        TrustedOrigins { patterns, bare }
+    }
+
+    /// Whether `origin` is, byte for byte, one of the trusted bare origins. Such an origin is
+    /// one [`TrustedOrigins::is_trusted`] accepts and that is its own serialisation, so `true`
+    /// answers both questions the parser would; `false` says nothing.
+    pub fn is_exact_bare_origin(&self, origin: &str) -> bool {
+        self.bare.iter().any(|b| b == origin)
     }
 
     /// Whether an absolute URL (or a bare origin) is trusted.
