@@ -449,3 +449,50 @@ fn a_slow_answer_does_not_use_up_the_keep_alive_idle_time() {
     let next = conn.request("GET", "/api/auth/ok", &[], b"");
     assert_eq!(next.status, 200, "{}", String::from_utf8_lossy(&next.body));
 }
+
+/// The request head is scanned in the connection's buffer (vendor/tiny_http, SESAME_PATCHES.md):
+/// every byte still counts against `max_header_bytes` (a head of exactly the limit is served,
+/// one byte more is 431), a head arriving a byte per write is read the same, and a head ends
+/// at its blank line, leaving a pipelined request after it in the buffer to be served next.
+#[test]
+fn the_request_head_is_counted_and_ended_the_same_however_it_arrives() {
+    use std::io::{Read, Write};
+    const LIMIT: usize = 200;
+    let t = TestApp::with_config(crate::support::Backend::Memory, |c| c.max_header_bytes = LIMIT);
+    let server = http_client::spawn(t.app.clone());
+    let head = |len: usize| {
+        let start = "GET /api/auth/ok HTTP/1.1\r\nHost: x\r\nX-Pad: ";
+        let end = "\r\n\r\n";
+        format!("{start}{}{end}", "a".repeat(len - start.len() - end.len()))
+    };
+    let exchange = |bytes: &[u8], one_at_a_time: bool| {
+        let mut s = std::net::TcpStream::connect(server.addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        s.set_nodelay(true).unwrap();
+        if one_at_a_time {
+            for b in bytes {
+                s.write_all(&[*b]).unwrap();
+            }
+        } else {
+            s.write_all(bytes).unwrap();
+        }
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let statuses = |answer: &str| {
+        answer
+            .match_indices("HTTP/1.1 ")
+            .map(|(at, _)| answer[at + 9..at + 12].to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(statuses(&exchange(head(LIMIT).as_bytes(), false)), ["200"]);
+    assert_eq!(statuses(&exchange(head(LIMIT + 1).as_bytes(), false)), ["431"]);
+    assert_eq!(statuses(&exchange(head(LIMIT).as_bytes(), true)), ["200"]);
+    assert_eq!(statuses(&exchange(head(LIMIT + 1).as_bytes(), true)), ["431"]);
+    let pipelined = format!("{}{}", head(LIMIT), head(LIMIT));
+    assert_eq!(statuses(&exchange(pipelined.as_bytes(), false)), ["200", "200"]);
+    let bare_lf = "GET /api/auth/ok HTTP/1.1\r\nHost: x\nX-A: b\r\n\r\n";
+    assert_eq!(statuses(&exchange(bare_lf.as_bytes(), true)), ["400"]);
+}

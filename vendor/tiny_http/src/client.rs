@@ -110,36 +110,64 @@ impl ClientConnection {
     ) -> IoResult<Option<AsciiString>> {
         let mut buf = Vec::new();
         let mut prev_byte_was_cr = false;
-
+        // Sesame patch: the bytes are scanned in the connection's buffer, and the deadline is
+        // checked each time the buffer is filled (each arrival of data: a client trickling a
+        // byte at a time still meets it per byte) instead of once per byte already buffered,
+        // which read the clock some 200 times per request. A read interrupted by a signal is
+        // retried a bounded number of times, as `Read::bytes` retried it.
+        let mut interrupted = 0;
         loop {
-            let byte = self.next_header_source.by_ref().bytes().next();
-
-            let byte = match byte {
-                Some(b) => b?,
-                None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
+            let available = match self.next_header_source.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == ErrorKind::Interrupted && interrupted < 64 => {
+                    interrupted += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
+            if available.is_empty() {
+                return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF"));
+            }
             deadline.tick()?;
-            if *budget == 0 {
-                return Ok(None);
+            let len = available.len();
+            let mut used = 0;
+            let mut line_end = None;
+            for &byte in available {
+                if *budget == 0 {
+                    break;
+                }
+                *budget -= 1;
+                used += 1;
+                if byte == b'\n' && prev_byte_was_cr {
+                    buf.pop(); // removing the '\r'
+                    line_end = Some(Ok(()));
+                    break;
+                }
+                if byte == b'\n' || byte == 0 || prev_byte_was_cr {
+                    line_end = Some(Err(()));
+                    break;
+                }
+                prev_byte_was_cr = byte == b'\r';
+                buf.push(byte);
             }
-            *budget -= 1;
-
-            if byte == b'\n' && prev_byte_was_cr {
-                buf.pop(); // removing the '\r'
-                return AsciiString::from_ascii(buf)
-                    .map(Some)
-                    .map_err(|_| IoError::new(ErrorKind::InvalidData, "Header is not in ASCII"));
+            self.next_header_source.consume(used);
+            match line_end {
+                Some(Ok(())) => {
+                    return AsciiString::from_ascii(buf).map(Some).map_err(|_| {
+                        IoError::new(ErrorKind::InvalidData, "Header is not in ASCII")
+                    })
+                }
+                Some(Err(())) => {
+                    return Err(IoError::new(
+                        ErrorKind::InvalidData,
+                        "bare CR, bare LF or NUL in the request head",
+                    ))
+                }
+                // As when read byte by byte: the budget is found spent on the byte after it
+                // (awaited if need be, so an end of stream is still an error).
+                None if *budget == 0 && used < len => return Ok(None),
+                None => {}
             }
-            if byte == b'\n' || byte == 0 || prev_byte_was_cr {
-                return Err(IoError::new(
-                    ErrorKind::InvalidData,
-                    "bare CR, bare LF or NUL in the request head",
-                ));
-            }
-
-            prev_byte_was_cr = byte == b'\r';
-
-            buf.push(byte);
         }
     }
 

@@ -1,5 +1,5 @@
 use std::io::Result as IoResult;
-use std::io::{Read, Write};
+use std::io::{BufRead, Error as IoError, ErrorKind, Read, Write};
 
 use std::sync::mpsc::channel;
 use std::sync::mpsc::{Receiver, Sender};
@@ -121,6 +121,35 @@ impl<R: Read + Send> Read for SequentialReader<R> {
         let result = reader.read(buf);
         self.inner = SequentialReaderInner::MyTurn(reader);
         result
+    }
+}
+
+/// Sesame patch: the underlying reader's buffer, so that the request head is scanned in the
+/// buffer instead of read one byte per `read` call (each a copy through `BufReader::read`).
+impl<R: BufRead + Send> SequentialReader<R> {
+    /// The buffered bytes, reading more when there are none (an empty slice at the end of the
+    /// stream); waits for its turn as `read` does.
+    pub fn fill_buf(&mut self) -> IoResult<&[u8]> {
+        if let SequentialReaderInner::Waiting(ref mut recv) = self.inner {
+            let reader = recv
+                .recv()
+                .map_err(|_| IoError::new(ErrorKind::BrokenPipe, "previous reader dropped"))?;
+            self.inner = SequentialReaderInner::MyTurn(reader);
+        }
+        match self.inner {
+            SequentialReaderInner::MyTurn(ref mut reader) => reader.fill_buf(),
+            _ => Err(IoError::new(
+                ErrorKind::BrokenPipe,
+                "reader already handed on",
+            )),
+        }
+    }
+
+    /// Marks `n` bytes of [`SequentialReader::fill_buf`]'s slice as read.
+    pub fn consume(&mut self, n: usize) {
+        if let SequentialReaderInner::MyTurn(ref mut reader) = self.inner {
+            reader.consume(n);
+        }
     }
 }
 
