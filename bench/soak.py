@@ -12,7 +12,7 @@ For each storage (SQLite, PostgreSQL) for SOAK_MINUTES (default 30; `--smoke`: 3
     15 s), PostgreSQL stopped and started again (PostgreSQL runs only: a PRIVATE cluster this
     script creates with initdb under /tmp on a free port, never the shared server), and a
     connection flood (1000 connections from 127.0.0.2, held open, then closed);
-  - sampled every 5 s: the server's RSS, threads and open files, and per 5 s window the
+  - sampled every 5 s: the server's RSS (anonymous and file-backed apart), threads and open files, and per 5 s window the
     requests, errors and latency percentiles;
   - at the end: errors by kind (only 503s while PostgreSQL is down are expected), RSS and
     threads flat (mean of the last third within 5 % of the first third), emails queued (reset
@@ -24,6 +24,9 @@ Writes bench/out/soak-<storage>.json and .png (RSS, threads and latency over tim
 
   SOAK_MINUTES=30 python3 bench/soak.py              # both storages, one after the other
   python3 bench/soak.py --smoke --storage sqlite      # a 3-minute smoke run
+
+The server inherits this environment, so glibc's allocator can be tuned for a run, e.g.
+`GLIBC_TUNABLES=glibc.malloc.tcache_count=0` (no per-thread caches: RELIABILITY.md, RSS).
 """
 import argparse
 import asyncio
@@ -76,12 +79,18 @@ def load_average():
 
 
 def proc_sample(pid):
-    out = {"rss_kb": 0, "threads": 0, "fds": 0}
+    # RSS split: anonymous (heap, the allocator's caches, thread stacks) and file-backed (the
+    # binary's code pages, touched once per code path: they grow at the first fault and stop).
+    out = {"rss_kb": 0, "rss_anon_kb": 0, "rss_file_kb": 0, "threads": 0, "fds": 0}
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmRSS:"):
                     out["rss_kb"] = int(line.split()[1])
+                elif line.startswith("RssAnon:"):
+                    out["rss_anon_kb"] = int(line.split()[1])
+                elif line.startswith("RssFile:"):
+                    out["rss_file_kb"] = int(line.split()[1])
                 elif line.startswith("Threads:"):
                     out["threads"] = int(line.split()[1])
         out["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
@@ -570,7 +579,12 @@ def run_storage(storage, binary, minutes, conns, think, out_dir):
                        "max": 1000 * all_lat[-1]} if all_lat else {},
         "rss_mb": {"first_third": rss_first / 1024, "last_third": rss_last / 1024,
                    "min": min(s["rss_kb"] for s in samples) / 1024, "max": max(s["rss_kb"] for s in samples) / 1024,
-                   "drift_pct": 100 * (rss_last - rss_first) / rss_first if rss_first else None},
+                   "drift_pct": 100 * (rss_last - rss_first) / rss_first if rss_first else None,
+                   "anon_first_third": mean([s["rss_anon_kb"] for s in first]) / 1024,
+                   "anon_last_third": mean([s["rss_anon_kb"] for s in last]) / 1024,
+                   "file_first_third": mean([s["rss_file_kb"] for s in first]) / 1024,
+                   "file_last_third": mean([s["rss_file_kb"] for s in last]) / 1024},
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
         "threads": {"first_third": thr_first, "last_third": thr_last, "max": max(s["threads"] for s in samples)},
         "fds": {"first": samples[0]["fds"], "max": max(s["fds"] for s in samples), "last": samples[-1]["fds"],
                 "after_drain": final["fds"]},
@@ -636,7 +650,9 @@ def summary_text(r):
              f"   unexpected errors: {r['unexpected_errors'] or 'none'}; 503 during PostgreSQL restarts: "
              f"{r['expected_503_during_pg_restart']}; 503 codes: {r['codes_503']}",
              f"   RSS MB first third {r['rss_mb']['first_third']:.1f}, last third {r['rss_mb']['last_third']:.1f} "
-             f"({r['rss_mb']['drift_pct']:+.1f} %), max {r['rss_mb']['max']:.1f}; threads {r['threads']['first_third']:.0f}"
+             f"({r['rss_mb']['drift_pct']:+.1f} %), max {r['rss_mb']['max']:.1f} (anonymous "
+             f"{r['rss_mb']['anon_first_third']:.1f} → {r['rss_mb']['anon_last_third']:.1f}, file-backed "
+             f"{r['rss_mb']['file_first_third']:.1f} → {r['rss_mb']['file_last_third']:.1f}); threads {r['threads']['first_third']:.0f}"
              f" → {r['threads']['last_third']:.0f} (max {r['threads']['max']}); fds {r['fds']}",
              f"   mail: {r['mail']}", f"   sign-ups: {r['sign_ups']}", f"   faults: {r['faults']}",
              f"   server exit {r['server_exit']}, load average at end {r['load_average_end']}"]
