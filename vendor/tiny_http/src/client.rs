@@ -139,7 +139,6 @@ impl ClientConnection {
                 *budget -= 1;
                 used += 1;
                 if byte == b'\n' && prev_byte_was_cr {
-                    buf.pop(); // removing the '\r'
                     line_end = Some(Ok(()));
                     break;
                 }
@@ -148,14 +147,17 @@ impl ClientConnection {
                     break;
                 }
                 prev_byte_was_cr = byte == b'\r';
-                buf.push(byte);
             }
+            // The line's bytes in one copy; the byte that ended the scan is not part of it.
+            let kept = if line_end.is_some() { used - 1 } else { used };
+            buf.extend_from_slice(&available[..kept]);
             self.next_header_source.consume(used);
             match line_end {
                 Some(Ok(())) => {
+                    buf.pop(); // removing the '\r'
                     return AsciiString::from_ascii(buf).map(Some).map_err(|_| {
                         IoError::new(ErrorKind::InvalidData, "Header is not in ASCII")
-                    })
+                    });
                 }
                 Some(Err(())) => {
                     return Err(IoError::new(

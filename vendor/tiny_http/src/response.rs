@@ -76,6 +76,9 @@ fn build_date_header() -> Header {
     Header::from_bytes(&b"Date"[..], &d.to_string().into_bytes()[..]).unwrap()
 }
 
+/// Sesame patch: the status line and headers are put together in memory and written with one
+/// `write_all` (upstream made some thirty small writes per answer, each through the formatting
+/// machinery and the connection's shared writer and its lock). Same bytes.
 fn write_message_header<W>(
     mut writer: W,
     http_version: &HTTPVersion,
@@ -85,9 +88,15 @@ fn write_message_header<W>(
 where
     W: Write,
 {
+    let size: usize = headers
+        .iter()
+        .map(|h| h.field.as_str().len() + h.value.len() + 4)
+        .sum();
+    let mut head = Vec::with_capacity(size + 64);
+
     // writing status line
     write!(
-        &mut writer,
+        &mut head,
         "HTTP/{}.{} {} {}\r\n",
         http_version.0,
         http_version.1,
@@ -97,16 +106,16 @@ where
 
     // writing headers
     for header in headers.iter() {
-        writer.write_all(header.field.as_str().as_ref())?;
-        write!(&mut writer, ": ")?;
-        writer.write_all(header.value.as_str().as_ref())?;
-        write!(&mut writer, "\r\n")?;
+        head.extend_from_slice(header.field.as_str().as_ref());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(header.value.as_str().as_ref());
+        head.extend_from_slice(b"\r\n");
     }
 
     // separator between header and data
-    write!(&mut writer, "\r\n")?;
+    head.extend_from_slice(b"\r\n");
 
-    Ok(())
+    writer.write_all(&head)
 }
 
 fn choose_transfer_encoding(
