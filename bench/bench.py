@@ -33,6 +33,7 @@ import time
 import urllib.request
 
 import overload
+from common import http, psql
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE = os.path.abspath(os.path.join(ROOT, "..", "shared", "reference"))
@@ -55,24 +56,6 @@ def log(*a):
 
 def sh(cmd, **kw):
     return subprocess.run(cmd, shell=True, check=True, text=True, capture_output=True, **kw).stdout
-
-
-def psql(sql, db="postgres"):
-    """Runs SQL (given on stdin, so quoting is never an issue) and returns its output."""
-    return subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-tA"],
-                          input=sql, check=True, text=True, capture_output=True).stdout
-
-
-def http(method, url, body=None, headers=None, timeout=10):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    if data is not None:
-        req.add_header("content-type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
 
 
 class Target:

@@ -27,6 +27,8 @@ import threading
 import time
 import urllib.request
 
+from common import http, psql
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
 PG_DB = "sesame_overload"
@@ -59,23 +61,6 @@ end
 
 def log(*a):
     print("[overload]", *a, file=sys.stderr, flush=True)
-
-
-def psql(sql, db="postgres"):
-    return subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-tA"],
-                          input=sql, check=True, text=True, capture_output=True).stdout
-
-
-def http(method, url, body=None, headers=None, timeout=30):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    if data is not None:
-        req.add_header("content-type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
 
 
 def lua_str(s):
@@ -197,11 +182,11 @@ def seed(s, n, tag):
     emails = [f"{tag}-{i}-{os.getpid()}@bench.example" for i in range(n)]
     for e in emails:
         status, _, body = http("POST", f"{s.auth}/sign-up/email", {"name": "B", "email": e, "password": PASSWORD},
-                               {"origin": s.origin})
+                               {"origin": s.origin}, timeout=30)
         if status != 200:
             raise RuntimeError(f"sign-up {status} {body[:200]}")
     status, headers, body = http("POST", f"{s.auth}/sign-in/email", {"email": emails[0], "password": PASSWORD},
-                                 {"origin": s.origin})
+                                 {"origin": s.origin}, timeout=30)
     if status != 200:
         raise RuntimeError(f"sign-in {status} {body[:200]}")
     cookie = next(c.split(";")[0].strip() for c in headers.get_all("set-cookie") or []

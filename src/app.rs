@@ -158,6 +158,7 @@ impl App {
                 threads: config.hash_threads,
                 queue: config.hash_queue,
                 start_timeout: Duration::from_millis(config.hash_start_timeout_ms),
+                contended_cpu_rate: config.hash_cpu_rate,
             },
             metrics.clone(),
         );

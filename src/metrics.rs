@@ -66,6 +66,7 @@ pub struct Metrics {
     pub hash_queue_depth: Gauge,
     pub hash_wait: Histogram,
     pub hash_rejected: Counter,
+    pub hash_throttled: Counter<f64, AtomicU64>,
     pub sessions_created: Counter,
     pub sign_in_failures: Family<FailureLabels, Counter>,
 }
@@ -88,6 +89,7 @@ impl Metrics {
             hash_queue_depth: Gauge::default(),
             hash_wait: wait_histogram(),
             hash_rejected: Counter::default(),
+            hash_throttled: Counter::default(),
             sessions_created: Counter::default(),
             sign_in_failures: Family::default(),
             registry: Registry::default(),
@@ -121,6 +123,11 @@ impl Metrics {
             "password_hash_wait_seconds",
             "Time password hashes waited for a hashing-pool thread",
             m.hash_wait.clone(),
+        );
+        registry.register(
+            "password_hash_throttled_seconds",
+            "Time hashing threads held a queued hash back because every worker was busy and hashing had used its CPU share (SESAME_HASH_SHARE)",
+            m.hash_throttled.clone(),
         );
         registry.register(
             "password_hash_rejected",

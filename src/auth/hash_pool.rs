@@ -1,5 +1,7 @@
 //! The hashing pool: every password hash and verification runs on a fixed number of threads
-//! (`SESAME_HASH_THREADS`, default half the cores) fed by a bounded queue (`SESAME_HASH_QUEUE`).
+//! (`SESAME_HASH_THREADS`, default one per core) fed by a bounded queue (`SESAME_HASH_QUEUE`),
+//! and, while the workers are all busy, within a CPU share (`SESAME_HASH_SHARE`,
+//! [`super::hash_budget`]).
 //!
 //! Why a pool, and why only the hash: a bcrypt or scrypt hash costs ~50–130 ms of CPU, a
 //! session check well under a millisecond. The request itself — body, validation, origin,
@@ -7,7 +9,8 @@
 //! will be refused is refused there in microseconds and never waits behind real sign-ins. Only
 //! the hash is handed over; the worker waits for it *without its seat* ([`Seats`]), so at most
 //! `SESAME_WORKERS` threads serve the cheap requests while the pool's threads, at normal
-//! priority, keep their share of the CPU however many session checks are queued.
+//! priority, keep their share of the CPU however many session checks are queued; the budget
+//! keeps them from taking more than that share while those requests wait.
 //!
 //! Waiting is bounded twice: a full queue answers 503 `SERVER_BUSY` at once, and a hash that
 //! cannot start within `SESAME_HASH_START_TIMEOUT_MS` is withdrawn and answered the same way,
@@ -17,9 +20,10 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
+use super::hash_budget::{thread_cpu_time, Budget};
 use crate::error::{codes, ApiError};
 use crate::metrics::Metrics;
 
@@ -33,6 +37,8 @@ pub struct PoolSize {
     pub queue: usize,
     /// How long a hash may wait to start before it is withdrawn.
     pub start_timeout: Duration,
+    /// CPU-seconds per second hashing may use while every worker seat is taken; `None`: no cap.
+    pub contended_cpu_rate: Option<f64>,
 }
 
 pub struct HashPool {
@@ -57,6 +63,9 @@ struct State {
     /// Threads blocked on this gate until it opens (tests hold the pool full).
     held: Option<Arc<Gate>>,
     closed: bool,
+    budget: Option<Budget>,
+    /// The seats of the server using this pool: all taken means other requests want the CPU.
+    seats: Option<Weak<Seats>>,
 }
 
 impl std::fmt::Debug for HashPool {
@@ -67,9 +76,16 @@ impl std::fmt::Debug for HashPool {
 
 impl HashPool {
     pub fn new(size: PoolSize, metrics: Arc<Metrics>) -> HashPool {
+        let budget = size
+            .contended_cpu_rate
+            .filter(|rate| *rate > 0.0 && rate.is_finite())
+            .map(|rate| Budget::new(rate, Instant::now()));
         HashPool {
             shared: Arc::new(Shared {
-                state: Mutex::new(State::default()),
+                state: Mutex::new(State {
+                    budget,
+                    ..State::default()
+                }),
                 work: Condvar::new(),
             }),
             size: PoolSize {
@@ -142,6 +158,12 @@ impl HashPool {
         Ok(id)
     }
 
+    /// The seats of the server this pool serves: the CPU budget applies while all are taken.
+    /// Without seats (the in-process API) hashing is never held back.
+    pub fn watch_seats(&self, seats: &Arc<Seats>) {
+        self.lock().seats = Some(Arc::downgrade(seats));
+    }
+
     /// Takes the job out of the queue if no thread has started it.
     fn withdraw(&self, id: u64) -> bool {
         let mut state = self.lock();
@@ -196,6 +218,18 @@ fn work(shared: &Shared, metrics: &Metrics) {
                 state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
                 continue;
             }
+            if !state.queue.is_empty() {
+                if let Some(wait) = held_back(&mut state) {
+                    let since = Instant::now();
+                    // Woken early by a new job, it looks again.
+                    state = shared
+                        .work
+                        .wait_timeout(state, wait)
+                        .map_or_else(|p| p.into_inner().0, |r| r.0);
+                    metrics.hash_throttled.inc_by(since.elapsed().as_secs_f64());
+                    continue;
+                }
+            }
             if let Some(next) = state.queue.pop_front() {
                 break Some(next);
             }
@@ -210,8 +244,29 @@ fn work(shared: &Shared, metrics: &Metrics) {
         };
         metrics.hash_queue_depth.dec();
         metrics.hash_wait.observe(queued.elapsed().as_secs_f64());
+        let cpu = thread_cpu_time();
         job();
+        let used = thread_cpu_time().saturating_sub(cpu);
+        let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(budget) = state.budget.as_mut() {
+            budget.spend(used, Instant::now());
+        }
     }
+}
+
+/// How long the next hash must wait: only while the budget is in debt and every worker seat
+/// is taken. The wait is at most 50 ms at a time, so a seat coming free is noticed soon.
+fn held_back(state: &mut State) -> Option<Duration> {
+    let contended = state
+        .seats
+        .as_ref()
+        .and_then(Weak::upgrade)
+        .is_some_and(|seats| seats.all_taken());
+    if !contended {
+        return None;
+    }
+    let wait = state.budget.as_mut()?.wait(Instant::now())?;
+    Some(wait.min(Duration::from_millis(50)))
 }
 
 /// A held pool ([`HashPool::hold`]); dropping it lets the threads go on.
@@ -299,9 +354,102 @@ impl Seats {
         }
     }
 
+    /// Whether every seat is taken: requests are being answered on all of them.
+    pub fn all_taken(&self) -> bool {
+        matches!(*self.free.lock().unwrap_or_else(|p| p.into_inner()), Some(0))
+    }
+
     /// Wakes every thread waiting for a seat; they get none from now on.
     pub fn close(&self) {
         *self.free.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{MailStats, StatsCollector, StorageStats};
+    use std::sync::mpsc::channel;
+
+    /// A pool whose CPU budget is so small that one hash puts it in debt for hours.
+    fn starved_pool() -> HashPool {
+        let metrics = Arc::new(Metrics::new(StatsCollector {
+            storage: Box::new(StorageStats::default),
+            mail: Arc::new(MailStats::default()),
+        }));
+        HashPool::new(
+            PoolSize {
+                threads: 1,
+                queue: 4,
+                start_timeout: Duration::from_millis(100),
+                contended_cpu_rate: Some(1e-6),
+            },
+            metrics,
+        )
+    }
+
+    /// Uses 2 ms of this thread's CPU, as a hash would (bounded by the CPU clock).
+    fn burn() -> bool {
+        let start = thread_cpu_time();
+        let mut x = 0u64;
+        while thread_cpu_time() - start < Duration::from_millis(2) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        true
+    }
+
+    /// Takes the only seat on another thread (as a busy worker does) until the sender drops.
+    fn occupy(seats: &Arc<Seats>) -> std::sync::mpsc::Sender<()> {
+        let (release, wait) = channel::<()>();
+        let (taken, seated) = channel();
+        let seats = seats.clone();
+        std::thread::spawn(move || {
+            assert!(seats.take());
+            taken.send(()).ok();
+            let _ = wait.recv();
+            Seats::leave();
+        });
+        seated.recv().expect("the seat was taken");
+        release
+    }
+
+    #[test]
+    fn while_every_seat_is_taken_a_spent_budget_holds_hashes_back_until_they_are_refused() {
+        let pool = starved_pool();
+        let seats = Seats::new(1);
+        pool.watch_seats(&seats);
+        let _busy = occupy(&seats);
+        assert!(seats.all_taken());
+        // The bucket starts with its burst; this hash spends it and more.
+        assert_eq!(pool.run(burn).ok(), Some(true));
+        let err = pool.run(burn).expect_err("held back past its start deadline");
+        assert_eq!(err.status, 503);
+        assert_eq!(err.code, codes::SERVER_BUSY.code);
+        assert!(pool.metrics.hash_throttled.get() > 0.0);
+        assert_eq!(pool.metrics.hash_rejected.get(), 1);
+    }
+
+    #[test]
+    fn with_a_free_seat_a_spent_budget_does_not_hold_hashing_back() {
+        let pool = starved_pool();
+        let seats = Seats::new(2);
+        pool.watch_seats(&seats);
+        let _busy = occupy(&seats);
+        assert!(!seats.all_taken());
+        for _ in 0..3 {
+            assert_eq!(pool.run(burn).ok(), Some(true));
+        }
+        assert_eq!(pool.metrics.hash_throttled.get(), 0.0);
+    }
+
+    #[test]
+    fn without_a_server_the_budget_never_holds_hashing_back() {
+        // The in-process API: no seats to watch.
+        let pool = starved_pool();
+        for _ in 0..3 {
+            assert_eq!(pool.run(burn).ok(), Some(true));
+        }
+        assert_eq!(pool.metrics.hash_throttled.get(), 0.0);
     }
 }

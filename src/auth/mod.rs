@@ -3,6 +3,7 @@
 //! signed-in session from a request is `endpoint::current`).
 
 pub mod email;
+pub mod hash_budget;
 pub mod hash_pool;
 pub mod password;
 pub mod session;

@@ -148,6 +148,9 @@ pub struct Config {
     pub hash_threads: usize,
     pub hash_queue: usize,
     pub hash_start_timeout_ms: u64,
+    /// CPU-seconds per second hashing may use while every worker is busy (`SESAME_HASH_SHARE`
+    /// × cores); `None`: no cap.
+    pub hash_cpu_rate: Option<f64>,
     /// Origin of the public URL, without a trailing slash (`http://localhost:3000`).
     pub base_origin: String,
     /// Path prefix of every endpoint (`/api/auth`).
@@ -280,6 +283,7 @@ impl Config {
             hash_threads: server.hash_threads,
             hash_queue: server.hash_queue,
             hash_start_timeout_ms: server.hash_start_timeout_ms,
+            hash_cpu_rate: server.hash_cpu_rate,
             base_origin: cookies.base_origin,
             base_path: cookies.base_path,
             secret: cookies.secret,

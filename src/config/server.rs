@@ -18,9 +18,15 @@ pub const WORKERS: Var<usize> = Var::new(
 );
 pub const HASH_THREADS: Var<usize> = Var::new(
     "SESAME_HASH_THREADS",
-    Default::Computed("cores / 2, at least 1"),
+    Default::Computed("cores"),
     "Threads that hash and verify passwords (sign-in, sign-up, …); the rest of those requests runs on the workers",
     positive,
+);
+pub const HASH_SHARE: Var<f64> = Var::new(
+    "SESAME_HASH_SHARE",
+    Default::Value("0.3"),
+    "Share of the CPU (0 to 1) password hashing may use while every worker is busy; idle CPU goes to hashing beyond it. 1: no cap",
+    share,
 );
 pub const HASH_QUEUE: Var<usize> = Var::new(
     "SESAME_HASH_QUEUE",
@@ -82,6 +88,7 @@ pub const VARIABLES: &[&Spec] = &[
     &PORT.spec,
     &WORKERS.spec,
     &HASH_THREADS.spec,
+    &HASH_SHARE.spec,
     &HASH_QUEUE.spec,
     &HASH_START_TIMEOUT_MS.spec,
     &MAX_BODY_BYTES.spec,
@@ -116,6 +123,7 @@ pub struct Server {
     pub hash_threads: usize,
     pub hash_queue: usize,
     pub hash_start_timeout_ms: u64,
+    pub hash_cpu_rate: Option<f64>,
     pub max_body_bytes: usize,
     pub trusted_proxies: Vec<IpNet>,
     pub ip_address_headers: Vec<String>,
@@ -135,10 +143,11 @@ pub fn read(r: &Reader) -> Server {
     // least 2, so one slow database round trip does not stop every other request.
     let workers = r.get_or(&WORKERS, || cores.max(2));
     r.note_default(&WORKERS, workers);
-    // Half the cores: hashing keeps a guaranteed share under a flood of session checks, and
-    // the session checks (and PostgreSQL's own processes) keep the other half (BENCHMARKS.md,
-    // Overload).
-    let hash_threads = r.get_or(&HASH_THREADS, || (cores / 2).max(1));
+    // One per core, capped by SESAME_HASH_SHARE while the workers are busy: a single thread
+    // got a fifth of a core under a flood of session checks (the kernel favours the many
+    // short request threads), all of them uncapped took the session checks' CPU
+    // (BENCHMARKS.md, Overload).
+    let hash_threads = r.get_or(&HASH_THREADS, || cores.max(1));
     r.note_default(&HASH_THREADS, hash_threads);
     Server {
         host,
@@ -146,6 +155,7 @@ pub fn read(r: &Reader) -> Server {
         workers,
         hash_threads,
         hash_queue: r.get(&HASH_QUEUE),
+        hash_cpu_rate: contended_cpu_rate(r.get(&HASH_SHARE), cores),
         hash_start_timeout_ms: r.get(&HASH_START_TIMEOUT_MS),
         max_body_bytes: r.get(&MAX_BODY_BYTES),
         trusted_proxies: r.opt(&TRUSTED_PROXIES).unwrap_or_default(),
@@ -154,5 +164,18 @@ pub fn read(r: &Reader) -> Server {
         max_connections: r.get(&MAX_CONNECTIONS),
         max_connections_per_ip: r.get(&MAX_CONNECTIONS_PER_IP),
         max_header_bytes: r.get(&MAX_HEADER_BYTES),
+    }
+}
+
+/// CPU-seconds per second hashing may use while the workers are busy; a share of 1 is no cap.
+fn contended_cpu_rate(share: f64, cores: usize) -> Option<f64> {
+    (share < 1.0).then_some(share * cores as f64)
+}
+
+/// A share of the CPU: a number above 0 and at most 1.
+fn share(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 1.0 => Ok(x),
+        _ => Err("expected a number above 0 and at most 1 (e.g. 0.3)".into()),
     }
 }

@@ -144,6 +144,7 @@ pub fn start(app: Arc<App>, addr: SocketAddr) -> anyhow::Result<Running> {
     let server = Arc::new(server);
     let stopping = Arc::new(AtomicBool::new(false));
     let seats = Seats::new(app.config.workers);
+    app.hash_pool.watch_seats(&seats);
     let mut running = Running {
         addr,
         metrics_addr: None,
