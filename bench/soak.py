@@ -414,7 +414,7 @@ def flood(port, n=1000, hold=20.0):
     return {"opened": len(socks), "after_hold": got}
 
 
-def run_storage(storage, binary, minutes, conns, think, out_dir):
+def run_storage(storage, binary, minutes, conns, think, out_dir, bcrypt_cost=10):
     workdir = tempfile.mkdtemp(prefix=f"sesame-soak-{storage}-")
     duration = minutes * 60
     pg = None
@@ -432,7 +432,7 @@ def run_storage(storage, binary, minutes, conns, think, out_dir):
                DATABASE_URL=url, SESAME_RATE_LIMIT="false", SESAME_EMAIL_RECIPIENT_LIMIT="off",
                SESAME_METRICS_ADDR=f"127.0.0.1:{mport}",
                SESAME_EMAIL_WEBHOOK_URL=f"http://127.0.0.1:{sink.port}/hook",
-               SESAME_MAIL_RETRY_MAX_SECONDS="30", SESAME_BCRYPT_COST="8", SESAME_LOG="warn")
+               SESAME_MAIL_RETRY_MAX_SECONDS="30", SESAME_BCRYPT_COST=str(bcrypt_cost), SESAME_LOG="warn")
     server_log = open(os.path.join(workdir, "server.log"), "w")
     proc = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=server_log)
     deadline = time.monotonic() + 60
@@ -585,6 +585,7 @@ def run_storage(storage, binary, minutes, conns, think, out_dir):
                    "file_first_third": mean([s["rss_file_kb"] for s in first]) / 1024,
                    "file_last_third": mean([s["rss_file_kb"] for s in last]) / 1024},
         "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
+        "bcrypt_cost": bcrypt_cost,
         "threads": {"first_third": thr_first, "last_third": thr_last, "max": max(s["threads"] for s in samples)},
         "fds": {"first": samples[0]["fds"], "max": max(s["fds"] for s in samples), "last": samples[-1]["fds"],
                 "after_drain": final["fds"]},
@@ -669,6 +670,7 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="a 3-minute run")
     ap.add_argument("--storage", action="append", choices=["sqlite", "postgres"], default=[])
     ap.add_argument("--connections", type=int, default=200)
+    ap.add_argument("--bcrypt-cost", type=int, default=10, help="SESAME_BCRYPT_COST of the server (10: its default)")
     ap.add_argument("--think", type=float, default=2.0, help="mean seconds between a connection's requests")
     ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "sesame"))
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
@@ -679,7 +681,7 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     ok = True
     for storage in args.storage or ["sqlite", "postgres"]:
-        r = run_storage(storage, args.binary, minutes, args.connections, args.think, args.out)
+        r = run_storage(storage, args.binary, minutes, args.connections, args.think, args.out, args.bcrypt_cost)
         print(summary_text(r), flush=True)
         ok &= all(r["checks"].values())
     return 0 if ok else 1
