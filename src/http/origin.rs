@@ -359,6 +359,18 @@ mod tests {
         };
         assert_eq!(code(check_request_origin(&t, &same("localhost:3000"))), "ok");
         assert_eq!(code(check_request_origin(&t, &same("evil.com"))), "INVALID_ORIGIN");
+        // Both conditions are needed: a real origin is never replaced by the Host, and a null
+        // origin from another site stays null.
+        let untrusted = post()
+            .with_header("origin", "http://evil.com")
+            .with_header("sec-fetch-site", "same-origin")
+            .with_header("host", "localhost:3000");
+        assert_eq!(code(check_request_origin(&t, &untrusted)), "INVALID_ORIGIN");
+        let cross = post()
+            .with_header("origin", "null")
+            .with_header("sec-fetch-site", "cross-site")
+            .with_header("host", "localhost:3000");
+        assert_eq!(code(check_request_origin(&t, &cross)), "MISSING_OR_NULL_ORIGIN");
         // The scheme is the public URL's, not the request's: `https://localhost:3000` is not
         // trusted, so a host checked under another scheme would fail here.
         let https = TrustedOrigins::new("https://auth.test", &[]);
