@@ -55,9 +55,14 @@ impl SetCookie {
 /// The value of the first cookie called `name` in a `Cookie` header: surrounding quotes
 /// stripped, percent-decoded when it contains `%` (kept as-is if decoding fails).
 pub fn get(header: &str, name: &str) -> Option<String> {
+    get_by(header, |k| k == name)
+}
+
+/// [`get`] for the first cookie whose name `is_name` accepts.
+fn get_by(header: &str, is_name: impl Fn(&str) -> bool) -> Option<String> {
     for part in header.split(';') {
         let Some((k, v)) = part.split_once('=') else { continue };
-        if k.trim() != name {
+        if !is_name(k.trim()) {
             continue;
         }
         let v = v.trim();
@@ -160,7 +165,9 @@ impl CookieJar {
 
     /// Reads and verifies a signed cookie from a `Cookie` header.
     pub fn read_signed(&self, secret: &str, header: Option<&str>, short: &str) -> Option<String> {
-        let raw = get(header?, &self.name(short))?;
+        // Compared piecewise: formatting the full name cost an allocation per cookie read.
+        let is_name = |k: &str| k.strip_prefix(self.prefix.as_str()).and_then(|r| r.strip_prefix('.')) == Some(short);
+        let raw = get_by(header?, is_name)?;
         verify(secret, &raw)
     }
 }
@@ -209,6 +216,21 @@ mod tests {
         assert_eq!(jar.read_signed("s3cret", None, "session_token"), None);
         let unsigned = format!("{}=tok", set.name);
         assert_eq!(jar.read_signed("s3cret", Some(&unsigned), "session_token"), None);
+        // Only the exact name: near misses carrying a correctly signed value are not it.
+        for near in [
+            format!("{}x", set.name),
+            format!("x{}", set.name),
+            set.name.replacen('.', "_", 1),
+            "session_token".to_string(),
+            format!("{}.session_token", set.name),
+        ] {
+            let header = format!("{near}={}", set.value);
+            assert_eq!(
+                jar.read_signed("s3cret", Some(&header), "session_token"),
+                None,
+                "{near}"
+            );
+        }
     }
 
     #[test]

@@ -274,7 +274,8 @@ fn serve(app: &App, mut rq: tiny_http::Request) {
     let span = tracing::info_span!("request", request_id = %request_id::generate());
     let _entered = span.enter();
     let method = crate::log::sanitize(rq.method().as_str(), 16);
-    let path = log_path(app, rq.url());
+    // The access line's route is worked out only when that line is written (logs at `info`).
+    let path = tracing::enabled!(target: "sesame::access", tracing::Level::INFO).then(|| log_path(app, rq.url()));
     let route = metric_route(app, rq.url());
     let response = match convert(app, &mut rq) {
         Ok(req) => app.handle_http(req),
@@ -298,7 +299,9 @@ fn serve(app: &App, mut rq: tiny_http::Request) {
     app.metrics
         .observe_request(crate::metrics::method_label(&method), &route, status, elapsed);
     let elapsed_ms = (elapsed * 10_000.0).round() / 10.0;
-    tracing::info!(target: "sesame::access", %method, route = %path, status, elapsed_ms, "answered");
+    if let Some(path) = path {
+        tracing::info!(target: "sesame::access", %method, route = %path, status, elapsed_ms, "answered");
+    }
 }
 
 /// Response headers as tiny_http writes them. A value holding CR, LF or NUL is dropped (and
