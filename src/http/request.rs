@@ -1,5 +1,6 @@
 //! An owned, transport-free request: method, path, query, headers, body and peer address.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::Method;
@@ -78,19 +79,24 @@ impl Request {
         self.params.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
     }
 
-    /// The `Cookie` header value(s) joined, as a browser would send them.
-    pub fn cookie_header(&self) -> Option<String> {
-        let parts: Vec<&str> = self
+    /// The `Cookie` header value(s) joined, as a browser would send them. Borrowed when there
+    /// is one header (browsers send one; read several times per request).
+    pub fn cookie_header(&self) -> Option<Cow<'_, str>> {
+        let mut parts = self
             .headers
             .iter()
             .filter(|(k, _)| k == "cookie")
-            .map(|(_, v)| v.as_str())
-            .collect();
-        if parts.is_empty() {
-            None
-        } else {
-            Some(parts.join("; "))
+            .map(|(_, v)| v.as_str());
+        let first = parts.next()?;
+        let Some(second) = parts.next() else {
+            return Some(Cow::Borrowed(first));
+        };
+        let mut joined = [first, second].join("; ");
+        for part in parts {
+            joined.push_str("; ");
+            joined.push_str(part);
         }
+        Some(Cow::Owned(joined))
     }
 }
 
@@ -99,4 +105,22 @@ pub fn parse_query(q: &str) -> Vec<(String, String)> {
     url::form_urlencoded::parse(q.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_headers_are_joined_and_one_is_borrowed() {
+        assert_eq!(Request::get("/").cookie_header(), None);
+        let one = Request::get("/").with_header("cookie", "a=1; b=2");
+        assert!(matches!(one.cookie_header(), Some(Cow::Borrowed("a=1; b=2"))));
+        let three = Request::get("/")
+            .with_header("cookie", "a=1")
+            .with_header("x-other", "z")
+            .with_header("Cookie", "b=2")
+            .with_header("cookie", "c=3");
+        assert_eq!(three.cookie_header().as_deref(), Some("a=1; b=2; c=3"));
+    }
 }
