@@ -19,6 +19,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -37,7 +38,7 @@ pub struct PoolSize {
     pub queue: usize,
     /// How long a hash may wait to start before it is withdrawn.
     pub start_timeout: Duration,
-    /// CPU-seconds per second hashing may use while every worker seat is taken; `None`: no cap.
+    /// CPU-seconds per second hashing may use while every worker seat is busy; `None`: no cap.
     pub contended_cpu_rate: Option<f64>,
 }
 
@@ -158,7 +159,7 @@ impl HashPool {
         Ok(id)
     }
 
-    /// The seats of the server this pool serves: the CPU budget applies while all are taken.
+    /// The seats of the server this pool serves: the CPU budget applies while all are busy.
     /// Without seats (the in-process API) hashing is never held back.
     pub fn watch_seats(&self, seats: &Arc<Seats>) {
         self.lock().seats = Some(Arc::downgrade(seats));
@@ -255,13 +256,13 @@ fn work(shared: &Shared, metrics: &Metrics) {
 }
 
 /// How long the next hash must wait: only while the budget is in debt and every worker seat
-/// is taken. The wait is at most 50 ms at a time, so a seat coming free is noticed soon.
+/// is answering a request. The wait is at most 50 ms at a time, so a seat coming free is noticed soon.
 fn held_back(state: &mut State) -> Option<Duration> {
     let contended = state
         .seats
         .as_ref()
         .and_then(Weak::upgrade)
-        .is_some_and(|seats| seats.all_taken());
+        .is_some_and(|seats| seats.all_busy());
     if !contended {
         return None;
     }
@@ -311,11 +312,15 @@ impl Gate {
 pub struct Seats {
     free: Mutex<Option<usize>>,
     changed: Condvar,
+    seats: usize,
+    /// Seats whose worker is answering a request (not waiting for one).
+    busy: AtomicUsize,
 }
 
 thread_local! {
-    /// The seat this thread holds, if it is a worker holding one.
-    static SEAT: RefCell<Option<Arc<Seats>>> = const { RefCell::new(None) };
+    /// The seat this thread holds, if it is a worker holding one, and whether it is answering
+    /// a request on it.
+    static SEAT: RefCell<Option<(Arc<Seats>, bool)>> = const { RefCell::new(None) };
 }
 
 impl Seats {
@@ -323,6 +328,8 @@ impl Seats {
         Arc::new(Seats {
             free: Mutex::new(Some(n)),
             changed: Condvar::new(),
+            seats: n,
+            busy: AtomicUsize::new(0),
         })
     }
 
@@ -334,7 +341,7 @@ impl Seats {
                 None => return false,
                 Some(n) if n > 0 => {
                     *free = Some(n - 1);
-                    SEAT.with(|s| *s.borrow_mut() = Some(self.clone()));
+                    SEAT.with(|s| *s.borrow_mut() = Some((self.clone(), false)));
                     return true;
                 }
                 Some(_) => free = self.changed.wait(free).unwrap_or_else(|p| p.into_inner()),
@@ -342,9 +349,23 @@ impl Seats {
         }
     }
 
+    /// This thread, holding a seat, has a request to answer: its seat counts as busy until it
+    /// leaves it.
+    pub fn begin() {
+        SEAT.with(|s| {
+            if let Some((seats, busy @ false)) = s.borrow_mut().as_mut() {
+                *busy = true;
+                seats.busy.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+    }
+
     /// Gives this thread's seat back, if it holds one.
     pub fn leave() {
-        if let Some(seats) = SEAT.with(|s| s.borrow_mut().take()) {
+        if let Some((seats, busy)) = SEAT.with(|s| s.borrow_mut().take()) {
+            if busy {
+                seats.busy.fetch_sub(1, Ordering::SeqCst);
+            }
             let mut free = seats.free.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(n) = free.as_mut() {
                 *n += 1;
@@ -354,9 +375,10 @@ impl Seats {
         }
     }
 
-    /// Whether every seat is taken: requests are being answered on all of them.
-    pub fn all_taken(&self) -> bool {
-        matches!(*self.free.lock().unwrap_or_else(|p| p.into_inner()), Some(0))
+    /// Whether a request is being answered on every seat (a worker waiting for the next
+    /// request keeps its seat but is not busy): other requests then compete for the CPU.
+    pub fn all_busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst) >= self.seats
     }
 
     /// Wakes every thread waiting for a seat; they get none from now on.
@@ -406,6 +428,7 @@ mod tests {
         let seats = seats.clone();
         std::thread::spawn(move || {
             assert!(seats.take());
+            Seats::begin();
             taken.send(()).ok();
             let _ = wait.recv();
             Seats::leave();
@@ -420,7 +443,7 @@ mod tests {
         let seats = Seats::new(1);
         pool.watch_seats(&seats);
         let _busy = occupy(&seats);
-        assert!(seats.all_taken());
+        assert!(seats.all_busy());
         // The bucket starts with its burst; this hash spends it and more.
         assert_eq!(pool.run(burn).ok(), Some(true));
         let err = pool.run(burn).expect_err("held back past its start deadline");
@@ -436,11 +459,37 @@ mod tests {
         let seats = Seats::new(2);
         pool.watch_seats(&seats);
         let _busy = occupy(&seats);
-        assert!(!seats.all_taken());
+        assert!(!seats.all_busy());
         for _ in 0..3 {
             assert_eq!(pool.run(burn).ok(), Some(true));
         }
         assert_eq!(pool.metrics.hash_throttled.get(), 0.0);
+    }
+
+    #[test]
+    fn a_worker_waiting_for_its_next_request_keeps_its_seat_but_not_busy() {
+        // An idle worker holds its seat while it waits in `recv`: that is not contention, and
+        // a sign-in storm with nothing else to do must get every hashing thread.
+        let pool = starved_pool();
+        let seats = Seats::new(1);
+        pool.watch_seats(&seats);
+        let (release, wait) = channel::<()>();
+        let (taken, seated) = channel();
+        let held = seats.clone();
+        let waiting = std::thread::spawn(move || {
+            assert!(held.take());
+            taken.send(()).ok();
+            let _ = wait.recv();
+            Seats::leave();
+        });
+        seated.recv().expect("the seat was taken");
+        assert!(!seats.all_busy());
+        for _ in 0..3 {
+            assert_eq!(pool.run(burn).ok(), Some(true));
+        }
+        assert_eq!(pool.metrics.hash_throttled.get(), 0.0);
+        drop(release);
+        waiting.join().expect("the waiting worker ends");
     }
 
     #[test]

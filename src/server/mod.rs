@@ -255,7 +255,10 @@ fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 fn worker(server: &tiny_http::Server, app: &App, stopping: &AtomicBool, seats: &Arc<Seats>) {
     while seats.take() {
         match server.recv() {
-            Ok(rq) => serve(app, rq),
+            Ok(rq) => {
+                Seats::begin();
+                serve(app, rq)
+            }
             Err(_) if stopping.load(Ordering::SeqCst) => {
                 Seats::leave();
                 return;
