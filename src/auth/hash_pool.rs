@@ -421,14 +421,17 @@ mod tests {
         true
     }
 
-    /// Takes the only seat on another thread (as a busy worker does) until the sender drops.
-    fn occupy(seats: &Arc<Seats>) -> std::sync::mpsc::Sender<()> {
+    /// Takes a seat on another thread until the sender drops: answering a request on it (a
+    /// busy worker) or waiting for its next request (an idle one).
+    fn occupy(seats: &Arc<Seats>, answering: bool) -> std::sync::mpsc::Sender<()> {
         let (release, wait) = channel::<()>();
         let (taken, seated) = channel();
         let seats = seats.clone();
         std::thread::spawn(move || {
             assert!(seats.take());
-            Seats::begin();
+            if answering {
+                Seats::begin();
+            }
             taken.send(()).ok();
             let _ = wait.recv();
             Seats::leave();
@@ -442,7 +445,7 @@ mod tests {
         let pool = starved_pool();
         let seats = Seats::new(1);
         pool.watch_seats(&seats);
-        let _busy = occupy(&seats);
+        let _busy = occupy(&seats, true);
         assert!(seats.all_busy());
         // The bucket starts with its burst; this hash spends it and more.
         assert_eq!(pool.run(burn).ok(), Some(true));
@@ -458,7 +461,7 @@ mod tests {
         let pool = starved_pool();
         let seats = Seats::new(2);
         pool.watch_seats(&seats);
-        let _busy = occupy(&seats);
+        let _busy = occupy(&seats, true);
         assert!(!seats.all_busy());
         for _ in 0..3 {
             assert_eq!(pool.run(burn).ok(), Some(true));
@@ -473,23 +476,12 @@ mod tests {
         let pool = starved_pool();
         let seats = Seats::new(1);
         pool.watch_seats(&seats);
-        let (release, wait) = channel::<()>();
-        let (taken, seated) = channel();
-        let held = seats.clone();
-        let waiting = std::thread::spawn(move || {
-            assert!(held.take());
-            taken.send(()).ok();
-            let _ = wait.recv();
-            Seats::leave();
-        });
-        seated.recv().expect("the seat was taken");
+        let _idle = occupy(&seats, false);
         assert!(!seats.all_busy());
         for _ in 0..3 {
             assert_eq!(pool.run(burn).ok(), Some(true));
         }
         assert_eq!(pool.metrics.hash_throttled.get(), 0.0);
-        drop(release);
-        waiting.join().expect("the waiting worker ends");
     }
 
     #[test]

@@ -179,3 +179,19 @@ fn share(s: &str) -> Result<f64, String> {
         _ => Err("expected a number above 0 and at most 1 (e.g. 0.3)".into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_share_is_a_fraction_of_the_cores_and_one_means_no_cap() {
+        assert_eq!(share("0.3"), Ok(0.3));
+        assert_eq!(share(" 1 "), Ok(1.0));
+        for bad in ["0", "-0.2", "1.5", "30%", "NaN", "inf", ""] {
+            assert!(share(bad).is_err(), "{bad}");
+        }
+        assert_eq!(contended_cpu_rate(0.3, 2), Some(0.6));
+        assert_eq!(contended_cpu_rate(1.0, 8), None);
+    }
+}
