@@ -274,7 +274,9 @@ def main():
                     help="seconds of each mixed-load, RSS and 1M-user run (the main runs use --duration)")
     ap.add_argument("--no-reference", action="store_true", help="measure Sesame only")
     ap.add_argument("--no-scale", action="store_true", help="skip the 1 000 000-user PostgreSQL run")
-    ap.add_argument("--overload-duration", type=int, default=60, help="seconds of the overload run (0: skip it)")
+    ap.add_argument("--overload-duration", type=int, default=40,
+                    help="seconds of each overload segment (0: skip the scenario)")
+    ap.add_argument("--overload-rounds", type=int, default=3, help="overload segments per binary and storage")
     ap.add_argument("--overload-before", metavar="PATH",
                     help="another sesame binary (e.g. an older build) to run the overload scenario with too")
     ap.add_argument("--no-cache", action="store_true", help="skip the session-cache step (bench/cache.py)")
@@ -367,8 +369,8 @@ def main():
         binaries = ([("before", args.overload_before)] if args.overload_before else []) + \
             [("sesame", os.path.join(ROOT, "target", "release", "sesame"))]
         over = phase("overload", lambda: overload.run(
-            binaries, ["sqlite", "postgres"], args.overload_duration, 15,
-            os.path.join(ROOT, "target", "release", "examples", "hash_time"), workdir))
+            binaries, ["sqlite", "postgres"], args.overload_duration, 10,
+            os.path.join(ROOT, "target", "release", "examples", "hash_time"), workdir, rounds=args.overload_rounds))
 
     # 6. the session cache, once the targets above are stopped
     session_cache = None

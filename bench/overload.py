@@ -21,6 +21,7 @@ targeted, and every run is bounded.
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,7 @@ SESSION_CONNS, SIGN_IN_CONNS, MALFORMED_CONNS = 150, 6, 20
 # allowed (root), which gives every connection the same turn at the server
 # (`OVERLOAD_CLIENT_NICE=0` measures the old way).
 CLIENT_NICE = os.environ.get("OVERLOAD_CLIENT_NICE", "-10" if os.geteuid() == 0 else "0")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CLIENT_PREFIX = ["nice", "-n", CLIENT_NICE] if CLIENT_NICE != "0" else []
 
 # Counts answers by status (per wrk thread, gathered in `done`) and prints one JSON line.
@@ -113,12 +115,13 @@ def hash_ms(hash_time):
 
 
 class Server:
-    def __init__(self, binary, port, database_url, workdir, label):
+    def __init__(self, binary, port, database_url, workdir, label, settings=None):
         env = dict(os.environ, PORT=str(port), HOST="127.0.0.1", BETTER_AUTH_SECRET=SECRET,
                    BETTER_AUTH_URL=f"http://127.0.0.1:{port}", DATABASE_URL=database_url,
                    SESAME_RATE_LIMIT="false",
                    # 176 connections come from one address (the default allows 64).
                    SESAME_MAX_CONNECTIONS_PER_IP="512")
+        env.update(settings or {})
         # The access log (one line per request, millions per run) is written as usual but to
         # /dev/null: on disk it would take hundreds of megabytes a run.
         self.log = open(os.devnull, "w")
@@ -204,44 +207,177 @@ def seed(s, n, tag):
     return emails, cookie
 
 
-def scenario(s, base_duration, duration, workdir, name):
-    emails, cookie = seed(s, SIGN_IN_CONNS, name)
-    # Warm-up, then get-session alone.
-    wrk(f"{s.auth}/get-session", get_session_lua(cookie), SESSION_CONNS, 3, workdir, f"{name}-warm")
-    alone = wrk(f"{s.auth}/get-session", get_session_lua(cookie), SESSION_CONNS, base_duration, workdir,
-                f"{name}-alone")
-    # A sign-in storm alone: what the hashing pool gives sign-ins when nothing else runs (its
-    # budget must not hold them back then).
-    sign_in_alone = wrk(f"{s.auth}/sign-in/email", sign_in_lua(s.origin, emails), SIGN_IN_CONNS, base_duration,
-                        workdir, f"{name}-sign-in-alone")
-    samples, stop = [], threading.Event()
+def thread_cpu(pid):
+    """CPU seconds used so far by each group of the server's threads (named `worker-3`,
+    `hash-1`, …; tiny_http's connection threads carry the process's name)."""
+    groups = {}
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+        with open(f"/proc/{pid}/comm") as f:
+            process = f.read().strip()
+    except OSError:
+        return groups
+    for t in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{t}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        name = st[st.index("(") + 1:st.rindex(")")]
+        name = "connections" if name == process else name.rstrip("0123456789").rstrip("-") or "?"
+        fields = st[st.rindex(")") + 2:].split()
+        groups[name] = groups.get(name, 0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return groups
 
-    def sample():
-        start = time.monotonic()
-        while not stop.wait(5):
-            samples.append(dict(t=round(time.monotonic() - start), **proc_sample(s.proc.pid)))
 
+def machine_cpu():
+    """CPU seconds of the whole machine so far: idle, softirq (the loopback's packets) and steal
+    (taken by the hypervisor), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) / CLOCK_TICKS for x in f.readline().split()[1:9]]
+    return {"busy": v[0] + v[1] + v[2] + v[5] + v[6], "idle": v[3] + v[4], "softirq": v[6], "steal": v[7]}
+
+
+class CpuMeter:
+    """Where the CPU went during one segment, in cores: the server's thread groups, the load
+    generators (children of this process) and the machine's idle and steal time."""
+
+    def __init__(self, pid):
+        self.pid, self.wall = pid, time.monotonic()
+        self.threads, self.machine, self.children = thread_cpu(pid), machine_cpu(), os.times()
+
+    def cores(self):
+        secs = time.monotonic() - self.wall
+        threads, machine, children = thread_cpu(self.pid), machine_cpu(), os.times()
+        out = {f"server {k}": (v - self.threads.get(k, 0)) / secs for k, v in threads.items()}
+        out = {k: round(v, 2) for k, v in out.items() if v >= 0.005}
+        out["server"] = round(sum(out.values()), 2)
+        out["load generators"] = round((children.children_user + children.children_system -
+                                        self.children.children_user - self.children.children_system) / secs, 2)
+        for k in ("idle", "softirq", "steal"):
+            out[f"machine {k}"] = round((machine[k] - self.machine[k]) / secs, 2)
+        return out
+
+
+class Variant:
+    """One binary (and its settings) on one storage: its server, seeded users and session."""
+
+    def __init__(self, index, label, binary, env, storage, workdir):
+        self.label = label
+        if storage == "postgres":
+            self.db = f"{PG_DB}_{index}"
+            psql(f"drop database if exists {self.db} with (force)")
+            psql(f"create database {self.db}")
+            url = f"postgres://postgres@127.0.0.1:5432/{self.db}"
+        else:
+            self.db = None
+            path = os.path.join(workdir, f"{label}.db")
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(path + suffix):
+                    os.remove(path + suffix)
+            url = f"sqlite:{path}"
+        self.server = Server(binary, free_port(), url, workdir, f"{label}-{storage}", env)
+        name = f"{label}-{storage}"
+        self.emails, self.cookie = seed(self.server, SIGN_IN_CONNS, name)
+        self.name = name
+
+    def stop(self):
+        self.server.stop()
+        if self.db:
+            psql(f"drop database if exists {self.db} with (force)")
+
+
+def segment(v, loads, duration, workdir, tag):
+    """Runs the named loads at once for `duration` seconds; their wrk results, and the CPU."""
+    s = v.server
+    every = {
+        "get_session": (f"{s.auth}/get-session", get_session_lua(v.cookie), SESSION_CONNS),
+        "sign_in": (f"{s.auth}/sign-in/email", sign_in_lua(s.origin, v.emails), SIGN_IN_CONNS),
+        "malformed_sign_up": (f"{s.auth}/sign-up/email", malformed_lua(s.origin), MALFORMED_CONNS),
+    }
     results = {}
 
-    def run(key, url, lua, conns):
-        results[key] = wrk(url, lua, conns, duration, workdir, f"{name}-{key}")
+    def run(key):
+        url, lua, conns = every[key]
+        results[key] = wrk(url, lua, conns, duration, workdir, f"{v.name}-{tag}-{key}")
 
-    sampler = threading.Thread(target=sample)
-    runs = [threading.Thread(target=run, args=a) for a in [
-        ("get_session", f"{s.auth}/get-session", get_session_lua(cookie), SESSION_CONNS),
-        ("sign_in", f"{s.auth}/sign-in/email", sign_in_lua(s.origin, emails), SIGN_IN_CONNS),
-        ("malformed_sign_up", f"{s.auth}/sign-up/email", malformed_lua(s.origin), MALFORMED_CONNS),
-    ]]
-    load_before = load_average()
-    sampler.start()
+    meter = CpuMeter(s.proc.pid)
+    runs = [threading.Thread(target=run, args=(k,)) for k in loads]
     for r in runs:
         r.start()
     for r in runs:
         r.join()
-    stop.set()
-    sampler.join()
-    return {"alone": alone, "sign_in_alone": sign_in_alone, "overload": results, "samples": samples,
-            "load_average": {"before": load_before, "after": load_average()}}
+    return results, meter.cores()
+
+
+def scenario(variants, rounds, base_duration, duration, workdir):
+    """Rounds of get-session alone then the overload, variant after variant, and get-session
+    alone once more at the end: each overload segment is compared with the alone segments
+    just before and after it, so a machine whose speed drifts (a shared VM does) moves both."""
+    out = {v.label: {"rounds": [], "alone_runs": [], "samples": []} for v in variants}
+    for v in variants:
+        wrk(f"{v.server.auth}/get-session", get_session_lua(v.cookie), SESSION_CONNS, 3, workdir, f"{v.name}-warm")
+        # A sign-in storm alone: what the hashing pool gives sign-ins when nothing else runs
+        # (its budget must not hold them back then).
+        out[v.label]["sign_in_alone"] = segment(v, ["sign_in"], base_duration, workdir, "sign-in-alone")[0]["sign_in"]
+    for i in range(rounds + 1):
+        for v in variants:
+            r = out[v.label]
+            alone, cpu = segment(v, ["get_session"], base_duration, workdir, f"alone-{i}")
+            r["alone_runs"].append({**alone["get_session"], "cpu": cpu})
+            if i == rounds:
+                continue
+            samples, stop = [], threading.Event()
+
+            def sample(pid=v.server.proc.pid, t0=time.monotonic()):
+                while not stop.wait(5):
+                    samples.append(dict(t=round(time.monotonic() - t0), **proc_sample(pid)))
+
+            sampler = threading.Thread(target=sample)
+            load_before = load_average()
+            sampler.start()
+            results, cpu = segment(v, ["get_session", "sign_in", "malformed_sign_up"], duration, workdir, f"overload-{i}")
+            stop.set()
+            sampler.join()
+            r["rounds"].append({"overload": results, "cpu": cpu, "samples": samples,
+                                "load_average": {"before": load_before, "after": load_average()}})
+    for r in out.values():
+        summarise(r)
+    return out
+
+
+def combined(runs):
+    """wrk results of several segments as one: summed answers over summed time; latencies are
+    the median segment's (and the worst segment's max)."""
+    secs = sum(w["requests"] / w["rps"] for w in runs if w["rps"] > 0)
+    p = lambda k: statistics.median(w[k] for w in runs)
+    statuses = {}
+    for w in runs:
+        for k, n in w["statuses"].items():
+            statuses[k] = statuses.get(k, 0) + n
+    return {"conns": runs[0]["conns"], "requests": sum(w["requests"] for w in runs),
+            "rps": sum(w["requests"] for w in runs) / secs if secs else 0.0,
+            "p50_ms": p("p50_ms"), "p90_ms": p("p90_ms"), "p99_ms": p("p99_ms"),
+            "p99_ms_worst": max(w["p99_ms"] for w in runs), "max_ms": max(w["max_ms"] for w in runs),
+            "timeouts": sum(w["timeouts"] for w in runs), "socket_errors": sum(w["socket_errors"] for w in runs),
+            "non2xx": sum(w["non2xx"] for w in runs), "statuses": statuses, "segments": len(runs)}
+
+
+def summarise(r):
+    """The variant's figures over all rounds (what the verdict reads), and each round's
+    get-session share against the alone segments around it."""
+    alone_runs, rounds = r["alone_runs"], r["rounds"]
+    r["alone"] = combined(alone_runs)
+    r["overload"] = {k: combined([x["overload"][k] for x in rounds]) for k in rounds[0]["overload"]}
+    r["round_shares"] = [round(x["overload"]["get_session"]["rps"] /
+                               ((alone_runs[i]["rps"] + alone_runs[i + 1]["rps"]) / 2), 3)
+                         for i, x in enumerate(rounds)]
+    r["samples"] = [s for x in rounds for s in x["samples"]]
+    r["load_average"] = {"before": rounds[0]["load_average"]["before"], "after": rounds[-1]["load_average"]["after"]}
+    keys = {k for x in rounds for k in x["cpu"]}
+    r["cpu_overload"] = {k: round(statistics.mean(x["cpu"].get(k, 0) for x in rounds), 2) for k in sorted(keys)}
+    keys = {k for x in alone_runs for k in x["cpu"]}
+    r["cpu_alone"] = {k: round(statistics.mean(x["cpu"].get(k, 0) for x in alone_runs), 2) for k in sorted(keys)}
 
 
 def verdict(r, hash_limit):
@@ -257,18 +393,23 @@ def verdict(r, hash_limit):
          si["timeouts"] == 0 and si["socket_errors"] == 0),
         ("malformed sign-up p99 ≤ 50 ms", f"{bad['p99_ms']:.1f} ms ({bad['rps']:.0f}/s, {bad['timeouts']} timeouts)",
          bad["p99_ms"] <= 50 and bad["timeouts"] == 0),
-        ("get-session ≥ 60 % of alone", f"{gs['rps']:.0f} / {alone['rps']:.0f} = {100 * gs['rps'] / alone['rps']:.0f} %",
+        ("get-session ≥ 60 % of alone", f"{gs['rps']:.0f} / {alone['rps']:.0f} = {100 * gs['rps'] / alone['rps']:.0f} %"
+         + (f" (rounds: {', '.join(f'{100 * x:.0f}' for x in r['round_shares'])} %)" if r.get("round_shares") else ""),
          gs["rps"] >= 0.6 * alone["rps"]),
-        ("get-session p99 ≤ 20 ms", f"{gs['p99_ms']:.1f} ms", gs["p99_ms"] <= 20),
+        ("get-session p99 ≤ 20 ms", f"{gs['p99_ms']:.1f} ms" +
+         (f" (worst round {gs['p99_ms_worst']:.1f})" if gs.get("segments", 1) > 1 else ""), gs["p99_ms"] <= 20),
     ]
 
 
 def report_markdown(summary):
-    lines = [f"Overload scenario — {summary['date']}, {summary['duration']} s runs "
-             f"(get-session alone: {summary['base_duration']} s), {summary['cores']} cores, "
+    rounds = summary.get("rounds", 1)
+    lines = [f"Overload scenario — {summary['date']}, {rounds} × {summary['duration']} s of overload "
+             f"(get-session alone: {rounds + 1} × {summary['base_duration']} s, around them), {summary['cores']} cores, "
              f"load average at start {summary['load_average_start']}. Hash limit: {summary['cores']} ÷ "
              f"{summary['hash_ms']:.1f} ms (bcrypt 10) = {summary['hash_limit']:.1f}/s. Load generators at nice "
-             f"{summary.get('client_nice', '0')}.", "",
+             f"{summary.get('client_nice', '0')}." + "".join(
+                 f" {label} runs with {', '.join(f'{k}={v}' for k, v in env.items())}."
+                 for label, env in summary.get("settings", {}).items()), "",
              *[f"FAILED: {f}" for f in summary.get("failures", [])],
              "| binary | storage | load | conns | req/s | p50 ms | p99 ms | max ms | timeouts | socket errors | statuses |",
              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
@@ -294,43 +435,46 @@ def report_markdown(summary):
             lines.append(f"| {binary} | {storage} | {s[0]['rss_kb'] / 1024:.1f} → {s[-1]['rss_kb'] / 1024:.1f} | "
                          f"{s[0]['threads']} → {s[-1]['threads']} | {s[0]['fds']} → {s[-1]['fds']} | "
                          f"{r['load_average']['before']} → {r['load_average']['after']} |")
+    cpu_rows = [(key, phase, r[f"cpu_{phase}"]) for key, r in summary["runs"].items()
+                for phase in ("alone", "overload") if r.get(f"cpu_{phase}")]
+    if cpu_rows:
+        cols = sorted({k for _, _, c in cpu_rows for k in c}, key=lambda k: (not k.startswith("server"), k))
+        lines += ["", "Where the CPU went (cores, mean of the segments):", "",
+                  "| binary | storage | segment | " + " | ".join(cols) + " |",
+                  "| --- | --- | --- | " + " | ".join("---:" for _ in cols) + " |"]
+        for key, phase, c in cpu_rows:
+            binary, storage = key.split("/")
+            lines.append(f"| {binary} | {storage} | {phase} | " + " | ".join(f"{c.get(k, 0):.2f}" for k in cols) + " |")
     return "\n".join(lines)
 
 
-def run(binaries, storages, duration, base_duration, hash_time, workdir, out=None):
-    """Every binary on every storage; returns the summary (also written to `out` after each
-    run, so an interrupted invocation keeps what it measured)."""
+def run(binaries, storages, duration, base_duration, hash_time, workdir, out=None, rounds=3):
+    """Every binary on every storage, the binaries' rounds interleaved; returns the summary (also
+    written to `out` after each storage, so an interrupted invocation keeps what it measured).
+    A binary is `(label, path)` or `(label, path, {env})`."""
     cores = os.cpu_count() or 1
     summary = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "cores": cores, "duration": duration,
-               "base_duration": base_duration, "load_average_start": load_average(), "runs": {}, "hash_ms_runs": [],
-               "client_nice": CLIENT_NICE}
+               "base_duration": base_duration, "rounds": rounds, "load_average_start": load_average(),
+               "runs": {}, "hash_ms_runs": [], "client_nice": CLIENT_NICE,
+               "settings": {b[0]: b[2] for b in binaries if len(b) > 2 and b[2]}}
     for storage in storages:
-        for label, binary in binaries:
-            summary["hash_ms_runs"].append(hash_ms(hash_time))
-            if storage == "postgres":
-                psql(f"drop database if exists {PG_DB} with (force)")
-                psql(f"create database {PG_DB}")
-                url = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
-            else:
-                db = os.path.join(workdir, f"{label}.db")
-                for suffix in ("", "-wal", "-shm"):
-                    if os.path.exists(db + suffix):
-                        os.remove(db + suffix)
-                url = f"sqlite:{db}"
-            log(f"{label} on {storage}")
-            try:
-                s = Server(binary, free_port(), url, workdir, f"{label}-{storage}")
-                try:
-                    summary["runs"][f"{label}/{storage}"] = scenario(s, base_duration, duration, workdir,
-                                                                     f"{label}-{storage}")
-                finally:
-                    s.stop()
-            except Exception as e:  # noqa: BLE001 - one failed run is reported, the others still run
-                log(f"{label} on {storage} failed: {e}")
-                summary.setdefault("failures", []).append(f"{label}/{storage}: {e}")
-            if out:
-                with open(out, "w") as f:
-                    json.dump(summary, f, indent=2)
+        summary["hash_ms_runs"].append(hash_ms(hash_time))
+        log(f"{', '.join(b[0] for b in binaries)} on {storage}")
+        variants = []
+        try:
+            for i, (label, binary, *env) in enumerate(binaries):
+                variants.append(Variant(i, label, binary, env[0] if env else {}, storage, workdir))
+            for label, r in scenario(variants, rounds, base_duration, duration, workdir).items():
+                summary["runs"][f"{label}/{storage}"] = r
+        except Exception as e:  # noqa: BLE001 - one failed storage is reported, the other still runs
+            log(f"{storage} failed: {e}")
+            summary.setdefault("failures", []).append(f"{storage}: {e}")
+        finally:
+            for v in variants:
+                v.stop()
+        if out:
+            with open(out, "w") as f:
+                json.dump(summary, f, indent=2)
     summary["hash_ms"] = sum(summary["hash_ms_runs"]) / len(summary["hash_ms_runs"])
     summary["hash_limit"] = cores / (summary["hash_ms"] / 1000)
     return summary
@@ -340,17 +484,27 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", action="append", default=[],
                     help="label=path of a sesame binary (repeatable); default after=target/release/sesame")
+    ap.add_argument("--env", action="append", default=[], metavar="LABEL:KEY=VALUE",
+                    help="a setting for one binary's server (repeatable), e.g. low:SESAME_HASH_SHARE=0.25; "
+                         "the same path may be given twice under two labels")
     ap.add_argument("--storage", action="append", choices=["sqlite", "postgres"], default=[])
-    ap.add_argument("--duration", type=int, default=60, help="seconds of the overload run")
-    ap.add_argument("--base-duration", type=int, default=15, help="seconds of get-session alone")
+    ap.add_argument("--rounds", type=int, default=3, help="overload segments per binary and storage")
+    ap.add_argument("--duration", type=int, default=40, help="seconds of each overload segment")
+    ap.add_argument("--base-duration", type=int, default=10, help="seconds of each get-session-alone segment")
     ap.add_argument("--hash-time", default=os.path.join(ROOT, "target", "release", "examples", "hash_time"))
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out", "overload.json"))
     args = ap.parse_args()
     binaries = [tuple(b.split("=", 1)) for b in args.binary] or [("after", os.path.join(ROOT, "target", "release", "sesame"))]
+    envs = {}
+    for e in args.env:
+        label, setting = e.split(":", 1)
+        key, value = setting.split("=", 1)
+        envs.setdefault(label, {})[key] = value
+    binaries = [(label, path, envs.get(label, {})) for label, path in binaries]
     workdir = tempfile.mkdtemp(prefix="sesame-overload-")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     summary = run(binaries, args.storage or ["sqlite", "postgres"], args.duration, args.base_duration,
-                  args.hash_time, workdir, args.out)
+                  args.hash_time, workdir, args.out, args.rounds)
     with open(args.out, "w") as f:
         json.dump(summary, f, indent=2)
     print(report_markdown(summary))

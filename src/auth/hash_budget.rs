@@ -50,6 +50,12 @@ impl Budget {
 
     /// Takes out the CPU time a hash used. The debt is capped, so a burst of hashes while
     /// the workers were idle does not hold hashing back for long once they are busy.
+    /// Whether at least half the burst is saved up: hashing has used less than its share lately.
+    pub fn unused(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        self.tokens >= self.burst * 0.5
+    }
+
     pub fn spend(&mut self, cpu: Duration, now: Instant) {
         self.refill(now);
         self.tokens = (self.tokens - cpu.as_secs_f64()).max(-self.burst);
@@ -73,6 +79,18 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    #[test]
+    fn half_a_burst_saved_up_means_the_share_is_going_unused() {
+        let t0 = Instant::now();
+        let mut b = Budget::new(0.6, t0);
+        assert!(b.unused(t0));
+        b.spend(ms(300), t0);
+        assert!(!b.unused(t0));
+        // 0.15 s of share (half the burst) is saved up again 250 ms later.
+        assert!(!b.unused(t0 + ms(249)));
+        assert!(b.unused(t0 + ms(251)));
     }
 
     #[test]

@@ -19,7 +19,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -65,6 +65,9 @@ struct State {
     held: Option<Arc<Gate>>,
     closed: bool,
     budget: Option<Budget>,
+    /// Hashes running now, and how many may run at once while the workers are all busy.
+    running: usize,
+    contended_threads: usize,
     /// The seats of the server using this pool: all taken means other requests want the CPU.
     seats: Option<Weak<Seats>>,
 }
@@ -77,22 +80,18 @@ impl std::fmt::Debug for HashPool {
 
 impl HashPool {
     pub fn new(size: PoolSize, metrics: Arc<Metrics>) -> HashPool {
-        let budget = size
-            .contended_cpu_rate
-            .filter(|rate| *rate > 0.0 && rate.is_finite())
-            .map(|rate| Budget::new(rate, Instant::now()));
+        let rate = size.contended_cpu_rate.filter(|rate| *rate > 0.0 && rate.is_finite());
+        let threads = size.threads.max(1);
         HashPool {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
-                    budget,
+                    budget: rate.map(|rate| Budget::new(rate, Instant::now())),
+                    contended_threads: rate.map_or(threads, |rate| contended_threads(rate, threads)),
                     ..State::default()
                 }),
                 work: Condvar::new(),
             }),
-            size: PoolSize {
-                threads: size.threads.max(1),
-                ..size
-            },
+            size: PoolSize { threads, ..size },
             metrics,
         }
     }
@@ -239,32 +238,59 @@ fn work(shared: &Shared, metrics: &Metrics) {
             }
             state = shared.work.wait(state).unwrap_or_else(|p| p.into_inner());
         };
-        drop(state);
         let Some((_, queued, job)) = next else {
             return;
         };
+        state.running += 1;
+        drop(state);
         metrics.hash_queue_depth.dec();
         metrics.hash_wait.observe(queued.elapsed().as_secs_f64());
         let cpu = thread_cpu_time();
         job();
         let used = thread_cpu_time().saturating_sub(cpu);
         let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.running -= 1;
         if let Some(budget) = state.budget.as_mut() {
             budget.spend(used, Instant::now());
         }
+        drop(state);
+        // A thread held back because too many hashes were running may start now.
+        shared.work.notify_one();
     }
 }
 
-/// How long the next hash must wait: only while the budget is in debt and every worker seat
-/// is answering a request. The wait is at most 50 ms at a time, so a seat coming free is noticed soon.
+/// How many hashes may run at once while the workers are all busy: as many cores as the
+/// CPU share covers, rounded up (a share of 0.6 cores: one). Measured on two cores, one
+/// hashing thread instead of two at the same CPU share left each session check a fifth
+/// cheaper: the cores the workers run on are not also being fought over by a hash, whose
+/// every preemption costs both a context switch and cold caches (BENCHMARKS.md, Overload).
+fn contended_threads(rate: f64, threads: usize) -> usize {
+    (rate.ceil() as usize).clamp(1, threads)
+}
+
+/// How recently the workers must all have been busy for hashing to count as contended: about
+/// one hash's time, the span a hash started now will take the CPU for.
+const CONTENDED_WINDOW: Duration = Duration::from_millis(50);
+
+/// How long the next hash must wait: only while every worker seat is answering a request, and
+/// then while the budget is in debt or as many hashes run as the share allows at once. The
+/// wait is at most 50 ms at a time, so a seat coming free is noticed soon (and a hash ending
+/// wakes a held-back thread).
 fn held_back(state: &mut State) -> Option<Duration> {
     let contended = state
         .seats
         .as_ref()
         .and_then(Weak::upgrade)
-        .is_some_and(|seats| seats.all_busy());
+        .is_some_and(|seats| seats.busy_within(CONTENDED_WINDOW));
     if !contended {
         return None;
+    }
+    if state.running >= state.contended_threads {
+        // One more only while the running hashes leave the share unused (the kernel gives a
+        // lone hashing thread less than its share among many request threads): the share is
+        // a guarantee as well as a cap.
+        let behind = state.budget.as_mut().is_some_and(|b| b.unused(Instant::now()));
+        return (!behind).then_some(Duration::from_millis(50));
     }
     let wait = state.budget.as_mut()?.wait(Instant::now())?;
     Some(wait.min(Duration::from_millis(50)))
@@ -308,13 +334,22 @@ impl Gate {
 /// next request. A worker that waits for a hash gives its seat up ([`HashPool::run`]), so
 /// another thread takes requests meanwhile; the number of threads competing with the hashing
 /// pool for the CPU stays `SESAME_WORKERS` however many hashes are waiting.
+///
+/// A worker keeps its seat from one request to the next. Giving it back after each request
+/// woke a sleeping thread to take it: a context switch per request, and the seats rotated
+/// through dozens of threads whose stacks were cold (measured: the kernel's scheduling was
+/// the largest single cost of a session check).
 #[derive(Debug)]
 pub struct Seats {
     free: Mutex<Option<usize>>,
     changed: Condvar,
+    closed: AtomicBool,
     seats: usize,
     /// Seats whose worker is answering a request (not waiting for one).
     busy: AtomicUsize,
+    /// When every seat was last busy at once, in µs since `epoch` (0: never).
+    last_all_busy: AtomicU64,
+    epoch: Instant,
 }
 
 thread_local! {
@@ -328,13 +363,24 @@ impl Seats {
         Arc::new(Seats {
             free: Mutex::new(Some(n)),
             changed: Condvar::new(),
+            closed: AtomicBool::new(false),
             seats: n,
             busy: AtomicUsize::new(0),
+            last_all_busy: AtomicU64::new(0),
+            epoch: Instant::now(),
         })
     }
 
-    /// Waits for a seat and gives it to this thread; false once the seats are closed.
+    /// Waits for a seat and gives it to this thread (at once if it holds one already); false
+    /// once the seats are closed.
     pub fn take(self: &Arc<Seats>) -> bool {
+        let held = SEAT.with(|s| s.borrow().as_ref().is_some_and(|(seats, _)| Arc::ptr_eq(seats, self)));
+        if held {
+            if !self.closed.load(Ordering::SeqCst) {
+                return true;
+            }
+            Seats::leave();
+        }
         let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             match *free {
@@ -355,7 +401,22 @@ impl Seats {
         SEAT.with(|s| {
             if let Some((seats, busy @ false)) = s.borrow_mut().as_mut() {
                 *busy = true;
-                seats.busy.fetch_add(1, Ordering::SeqCst);
+                if seats.busy.fetch_add(1, Ordering::SeqCst) + 1 >= seats.seats {
+                    let at = seats.epoch.elapsed().as_micros().max(1);
+                    seats
+                        .last_all_busy
+                        .store(u64::try_from(at).unwrap_or(u64::MAX), Ordering::Relaxed);
+                }
+            }
+        });
+    }
+
+    /// This thread's request is answered: it keeps its seat for the next one, not busy.
+    pub fn end() {
+        SEAT.with(|s| {
+            if let Some((seats, busy @ true)) = s.borrow_mut().as_mut() {
+                *busy = false;
+                seats.busy.fetch_sub(1, Ordering::SeqCst);
             }
         });
     }
@@ -381,8 +442,22 @@ impl Seats {
         self.busy.load(Ordering::SeqCst) >= self.seats
     }
 
+    /// Whether every seat was busy at once within `window` (or is now). Under a flood the
+    /// workers finish a cheap request in microseconds and look idle for as long between two,
+    /// so "busy now" alone let a hash start at most moments; a sign-in storm alone fills both
+    /// seats at once only rarely, so it stays uncontended.
+    pub fn busy_within(&self, window: Duration) -> bool {
+        if self.all_busy() {
+            return true;
+        }
+        let last = self.last_all_busy.load(Ordering::Relaxed);
+        let now = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        last != 0 && now.saturating_sub(last) < u64::try_from(window.as_micros()).unwrap_or(u64::MAX)
+    }
+
     /// Wakes every thread waiting for a seat; they get none from now on.
     pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
         *self.free.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.changed.notify_all();
     }
@@ -470,6 +545,64 @@ mod tests {
     }
 
     #[test]
+    fn every_seat_busy_a_moment_ago_still_counts_as_contended_within_the_window() {
+        let seats = Seats::new(1);
+        assert!(!seats.busy_within(Duration::from_secs(3600)), "never busy yet");
+        let busy = occupy(&seats, true);
+        assert!(seats.busy_within(Duration::ZERO), "busy now");
+        drop(busy);
+        // The seat is free again once the occupying thread has left it.
+        assert!(seats.take());
+        assert!(!seats.all_busy());
+        assert!(seats.busy_within(Duration::from_secs(3600)));
+        assert!(!seats.busy_within(Duration::ZERO));
+    }
+
+    /// The scheduling state of a pool of `threads` with `running` hashes at work, its CPU
+    /// rate `rate` (cores) and `spent` CPU-seconds already charged, and a server whose one
+    /// seat is busy for as long as the returned sender lives.
+    fn contended_state(
+        threads: usize,
+        running: usize,
+        rate: f64,
+        spent: f64,
+    ) -> (State, std::sync::mpsc::Sender<()>, Arc<Seats>) {
+        let seats = Seats::new(1);
+        let busy = occupy(&seats, true);
+        let mut budget = Budget::new(rate, Instant::now());
+        budget.spend(Duration::from_secs_f64(spent), Instant::now());
+        let state = State {
+            budget: Some(budget),
+            running,
+            contended_threads: contended_threads(rate, threads),
+            seats: Some(Arc::downgrade(&seats)),
+            ..State::default()
+        };
+        (state, busy, seats)
+    }
+
+    #[test]
+    fn while_contended_hashes_run_one_per_core_of_the_share_unless_the_share_goes_unused() {
+        assert_eq!(contended_threads(0.54, 2), 1);
+        assert_eq!(contended_threads(2.4, 8), 3);
+        assert_eq!(contended_threads(2.4, 2), 2);
+        // A share of 0.6 cores on two threads: the first hash may start...
+        let (mut state, _busy, _seats) = contended_state(2, 0, 0.6, 0.0);
+        assert_eq!(held_back(&mut state), None);
+        // ...a second one waits while the first uses the share (the bucket is drawn down)...
+        let (mut state, _busy, _seats) = contended_state(2, 1, 0.6, 0.25);
+        assert!(held_back(&mut state).is_some());
+        // ...and starts when the running one leaves it unused (the bucket stays full).
+        let (mut state, _busy, _seats) = contended_state(2, 1, 0.6, 0.0);
+        assert_eq!(held_back(&mut state), None);
+        // Without contention nothing is held back, however many run.
+        let (mut state, busy, _seats) = contended_state(2, 1, 0.6, 0.25);
+        drop(busy);
+        state.seats = Some(Arc::downgrade(&Seats::new(1)));
+        assert_eq!(held_back(&mut state), None);
+    }
+
+    #[test]
     fn a_worker_waiting_for_its_next_request_keeps_its_seat_but_not_busy() {
         // An idle worker holds its seat while it waits in `recv`: that is not contention, and
         // a sign-in storm with nothing else to do must get every hashing thread.
@@ -482,6 +615,24 @@ mod tests {
             assert_eq!(pool.run(burn).ok(), Some(true));
         }
         assert_eq!(pool.metrics.hash_throttled.get(), 0.0);
+    }
+
+    #[test]
+    fn a_worker_keeps_its_seat_from_one_request_to_the_next_until_the_seats_close() {
+        // Each test runs on a thread of its own, which is the worker here.
+        let seats = Seats::new(1);
+        for _ in 0..3 {
+            assert!(seats.take());
+            Seats::begin();
+            assert!(seats.all_busy());
+            Seats::end();
+            assert!(!seats.all_busy());
+            // Still this thread's: no seat is free for another.
+            assert_eq!(*seats.free.lock().unwrap(), Some(0));
+        }
+        seats.close();
+        assert!(!seats.take(), "a closed server's worker stops");
+        assert!(SEAT.with(|s| s.borrow().is_none()), "and holds no seat");
     }
 
     #[test]

@@ -24,8 +24,8 @@ pub const HASH_THREADS: Var<usize> = Var::new(
 );
 pub const HASH_SHARE: Var<f64> = Var::new(
     "SESAME_HASH_SHARE",
-    Default::Value("0.3"),
-    "Share of the CPU (0 to 1) password hashing may use while every worker is busy; idle CPU goes to hashing beyond it. 1: no cap",
+    Default::Value("0.27"),
+    "Share of the CPU (0 to 1) password hashing gets, and may not exceed, while the workers are busy; idle CPU goes to hashing beyond it. 1: no cap",
     share,
 );
 pub const HASH_QUEUE: Var<usize> = Var::new(

@@ -257,7 +257,10 @@ fn worker(server: &tiny_http::Server, app: &App, stopping: &AtomicBool, seats: &
         match server.recv() {
             Ok(rq) => {
                 Seats::begin();
-                serve(app, rq)
+                serve(app, rq);
+                // The seat stays this thread's for its next request (unless the request waited
+                // for a hash: the seat went then, and `take` waits for one).
+                Seats::end();
             }
             Err(_) if stopping.load(Ordering::SeqCst) => {
                 Seats::leave();
@@ -265,9 +268,8 @@ fn worker(server: &tiny_http::Server, app: &App, stopping: &AtomicBool, seats: &
             }
             Err(e) => tracing::warn!("accept failed: {e}"),
         }
-        // Nothing to give back if the request waited for a hash: the seat went then.
-        Seats::leave();
     }
+    Seats::leave();
 }
 
 /// Answers one request. Everything logged meanwhile (by any layer) is inside the request's
