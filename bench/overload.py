@@ -208,15 +208,15 @@ def seed(s, n, tag):
 
 
 def thread_cpu(pid):
-    """CPU seconds used so far by each group of the server's threads (named `worker-3`,
-    `hash-1`, …; tiny_http's connection threads carry the process's name)."""
-    groups = {}
+    """CPU seconds used so far by each of the server's threads, with its group (named
+    `worker-3`, `hash-1`, …; tiny_http's connection threads carry the process's name)."""
+    threads = {}
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
         with open(f"/proc/{pid}/comm") as f:
             process = f.read().strip()
     except OSError:
-        return groups
+        return threads
     for t in tasks:
         try:
             with open(f"/proc/{pid}/task/{t}/stat") as f:
@@ -226,8 +226,8 @@ def thread_cpu(pid):
         name = st[st.index("(") + 1:st.rindex(")")]
         name = "connections" if name == process else name.rstrip("0123456789").rstrip("-") or "?"
         fields = st[st.rindex(")") + 2:].split()
-        groups[name] = groups.get(name, 0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return groups
+        threads[t] = (name, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    return threads
 
 
 def machine_cpu():
@@ -249,7 +249,12 @@ class CpuMeter:
     def cores(self):
         secs = time.monotonic() - self.wall
         threads, machine, children = thread_cpu(self.pid), machine_cpu(), os.times()
-        out = {f"server {k}": (v - self.threads.get(k, 0)) / secs for k, v in threads.items()}
+        # Per thread: a connection's thread is new with each connection (a thread that ended
+        # during the segment is not counted; the load's connections last the whole segment).
+        out = {}
+        for tid, (group, used) in threads.items():
+            key = f"server {group}"
+            out[key] = out.get(key, 0) + (used - self.threads.get(tid, (group, 0))[1]) / secs
         out = {k: round(v, 2) for k, v in out.items() if v >= 0.005}
         out["server"] = round(sum(out.values()), 2)
         out["load generators"] = round((children.children_user + children.children_system -

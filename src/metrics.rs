@@ -126,7 +126,7 @@ impl Metrics {
         );
         registry.register(
             "password_hash_throttled_seconds",
-            "Time hashing threads held a queued hash back because every worker was busy and hashing had used its CPU share (SESAME_HASH_SHARE)",
+            "Time hashing threads held a queued hash back because the workers were busy and hashing had used its CPU share (SESAME_HASH_SHARE) or ran as many hashes as it covers cores",
             m.hash_throttled.clone(),
         );
         registry.register(

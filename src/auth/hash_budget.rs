@@ -3,14 +3,16 @@
 //! The pool has a thread per core, so a hash is never starved of CPU by the kernel's
 //! preference for the many short-lived request threads (with one thread, measured, hashing
 //! got a fifth of a core under a flood of session checks: BENCHMARKS.md, Overload). Left
-//! alone those threads would take every core during a sign-in storm, so while every worker
-//! seat is answering a request (other requests are waiting for the CPU) hashing may use at most its share
-//! (`SESAME_HASH_SHARE` of the cores), counted in the CPU time the hashes really used. When
-//! the workers have a free seat the cap does not apply: idle capacity goes to hashing.
+//! alone those threads would take every core during a sign-in storm, so while the workers are
+//! busy (other requests are waiting for the CPU; `hash_pool.rs` says how that is judged)
+//! hashing may use at most its share (`SESAME_HASH_SHARE` of the cores), counted in the CPU
+//! time the hashes really used. When the workers have a free seat the cap does not apply:
+//! idle capacity goes to hashing.
 //!
 //! A token bucket in CPU-seconds: it fills at `share × cores` per second up to a burst of
 //! half a second's worth, each finished hash takes out its CPU time, and a new hash starts
-//! under contention only while the bucket is not in debt.
+//! under contention only while the bucket is not in debt. Half a burst saved up means the
+//! running hashes are not getting their share, and the pool may run one more.
 
 use std::time::{Duration, Instant};
 

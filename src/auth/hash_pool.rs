@@ -1,7 +1,15 @@
 //! The hashing pool: every password hash and verification runs on a fixed number of threads
 //! (`SESAME_HASH_THREADS`, default one per core) fed by a bounded queue (`SESAME_HASH_QUEUE`),
-//! and, while the workers are all busy, within a CPU share (`SESAME_HASH_SHARE`,
-//! [`super::hash_budget`]).
+//! and, while the workers are busy, within a CPU share (`SESAME_HASH_SHARE`,
+//! [`super::hash_budget`]) that is also its guarantee.
+//!
+//! "The workers are busy" means every seat was answering a request at once within the last
+//! 50 ms: under a flood the workers look idle between two cheap requests most of the time, so
+//! "busy right now" let hashes start almost whenever they liked. While busy, hashes run one per
+//! core the share covers (one on two cores at 0.27), so the cores the workers need are not all
+//! fought over by hashes at once; a second starts only if the running one leaves the share
+//! unused, which happens when the kernel gives a lone hashing thread less than its share among
+//! many request threads.
 //!
 //! Why a pool, and why only the hash: a bcrypt or scrypt hash costs ~50–130 ms of CPU, a
 //! session check well under a millisecond. The request itself — body, validation, origin,

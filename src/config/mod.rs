@@ -148,7 +148,7 @@ pub struct Config {
     pub hash_threads: usize,
     pub hash_queue: usize,
     pub hash_start_timeout_ms: u64,
-    /// CPU-seconds per second hashing may use while every worker is busy (`SESAME_HASH_SHARE`
+    /// CPU-seconds per second hashing gets and may use while the workers are busy (`SESAME_HASH_SHARE`
     /// × cores); `None`: no cap.
     pub hash_cpu_rate: Option<f64>,
     /// Origin of the public URL, without a trailing slash (`http://localhost:3000`).

@@ -143,10 +143,10 @@ pub fn read(r: &Reader) -> Server {
     // least 2, so one slow database round trip does not stop every other request.
     let workers = r.get_or(&WORKERS, || cores.max(2));
     r.note_default(&WORKERS, workers);
-    // One per core, capped by SESAME_HASH_SHARE while the workers are busy: a single thread
+    // One per core, held to SESAME_HASH_SHARE while the workers are busy: a single thread
     // got a fifth of a core under a flood of session checks (the kernel favours the many
-    // short request threads), all of them uncapped took the session checks' CPU
-    // (BENCHMARKS.md, Overload).
+    // short request threads), all of them uncapped took the session checks' CPU, and a storm
+    // of sign-ins alone needs them all (BENCHMARKS.md, Overload).
     let hash_threads = r.get_or(&HASH_THREADS, || cores.max(1));
     r.note_default(&HASH_THREADS, hash_threads);
     Server {

@@ -13,9 +13,10 @@
 //! connection's own thread, so a slow client never holds one of the few workers.
 //!
 //! A worker needs a seat to take a request: `SESAME_WORKERS` seats, and more threads than
-//! seats. A worker whose request waits for a password hash (`auth/hash_pool.rs`) gives its seat
-//! up, so a sign-in storm never leaves session checks without a worker, and the threads
-//! competing with the hashing pool for the CPU stay `SESAME_WORKERS`.
+//! seats. A worker keeps its seat from one request to the next; one whose request waits for a
+//! password hash (`auth/hash_pool.rs`) gives its seat up, so a sign-in storm never leaves
+//! session checks without a worker, and the threads competing with the hashing pool for the
+//! CPU stay `SESAME_WORKERS`.
 
 mod metrics_listener;
 
