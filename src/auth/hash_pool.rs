@@ -268,10 +268,11 @@ fn work(shared: &Shared, metrics: &Metrics) {
 }
 
 /// How many hashes may run at once while the workers are all busy: as many cores as the
-/// CPU share covers, rounded up (a share of 0.6 cores: one). Measured on two cores, one
-/// hashing thread instead of two at the same CPU share left each session check a fifth
-/// cheaper: the cores the workers run on are not also being fought over by a hash, whose
-/// every preemption costs both a context switch and cold caches (BENCHMARKS.md, Overload).
+/// CPU share covers, rounded up (a share of 0.54 cores: one). Measured on two cores, one
+/// hashing thread instead of two at the same CPU share left each session check an eighth
+/// cheaper in CPU (36 against 41 µs): the cores the workers run on are not all fought over by
+/// hashes, whose every preemption costs a context switch and cold caches (BENCHMARKS.md,
+/// Overload).
 fn contended_threads(rate: f64, threads: usize) -> usize {
     (rate.ceil() as usize).clamp(1, threads)
 }
@@ -280,8 +281,9 @@ fn contended_threads(rate: f64, threads: usize) -> usize {
 /// one hash's time, the span a hash started now will take the CPU for.
 const CONTENDED_WINDOW: Duration = Duration::from_millis(50);
 
-/// How long the next hash must wait: only while every worker seat is answering a request, and
-/// then while the budget is in debt or as many hashes run as the share allows at once. The
+/// How long the next hash must wait: only while the workers are busy (every seat answering a
+/// request at once within [`CONTENDED_WINDOW`]), and then while the budget is in debt or as
+/// many hashes run as the share allows at once. The
 /// wait is at most 50 ms at a time, so a seat coming free is noticed soon (and a hash ending
 /// wakes a held-back thread).
 fn held_back(state: &mut State) -> Option<Duration> {
