@@ -506,6 +506,14 @@ mod tests {
         true
     }
 
+    /// Three hashes on a pool whose budget is spent by the first: none may be held back.
+    fn runs_three_hashes_unthrottled(pool: &HashPool) {
+        for _ in 0..3 {
+            assert_eq!(pool.run(burn).ok(), Some(true));
+        }
+        assert_eq!(pool.metrics.hash_throttled.get(), 0.0);
+    }
+
     /// Takes a seat on another thread until the sender drops: answering a request on it (a
     /// busy worker) or waiting for its next request (an idle one).
     fn occupy(seats: &Arc<Seats>, answering: bool) -> std::sync::mpsc::Sender<()> {
@@ -548,10 +556,7 @@ mod tests {
         pool.watch_seats(&seats);
         let _busy = occupy(&seats, true);
         assert!(!seats.all_busy());
-        for _ in 0..3 {
-            assert_eq!(pool.run(burn).ok(), Some(true));
-        }
-        assert_eq!(pool.metrics.hash_throttled.get(), 0.0);
+        runs_three_hashes_unthrottled(&pool);
     }
 
     #[test]
@@ -605,10 +610,13 @@ mod tests {
         // ...and starts when the running one leaves it unused (the bucket stays full).
         let (mut state, _busy, _seats) = contended_state(2, 1, 0.6, 0.0);
         assert_eq!(held_back(&mut state), None);
-        // Without contention nothing is held back, however many run.
-        let (mut state, busy, _seats) = contended_state(2, 1, 0.6, 0.25);
-        drop(busy);
-        state.seats = Some(Arc::downgrade(&Seats::new(1)));
+        // Without contention (a server whose seat has never been busy) nothing is held back,
+        // however many run. The seats must outlive the check: gone, they would mean "no
+        // server", a different reason for the same answer.
+        let (mut state, _busy, _seats) = contended_state(2, 1, 0.6, 0.25);
+        let idle = Seats::new(1);
+        state.seats = Some(Arc::downgrade(&idle));
+        assert!(!idle.busy_within(Duration::from_secs(3600)));
         assert_eq!(held_back(&mut state), None);
     }
 
@@ -621,10 +629,7 @@ mod tests {
         pool.watch_seats(&seats);
         let _idle = occupy(&seats, false);
         assert!(!seats.all_busy());
-        for _ in 0..3 {
-            assert_eq!(pool.run(burn).ok(), Some(true));
-        }
-        assert_eq!(pool.metrics.hash_throttled.get(), 0.0);
+        runs_three_hashes_unthrottled(&pool);
     }
 
     #[test]
@@ -649,9 +654,6 @@ mod tests {
     fn without_a_server_the_budget_never_holds_hashing_back() {
         // The in-process API: no seats to watch.
         let pool = starved_pool();
-        for _ in 0..3 {
-            assert_eq!(pool.run(burn).ok(), Some(true));
-        }
-        assert_eq!(pool.metrics.hash_throttled.get(), 0.0);
+        runs_three_hashes_unthrottled(&pool);
     }
 }
