@@ -40,6 +40,16 @@ pub struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HashStartLabels {
+    /// Why the hash could start: `free` (the workers were not all busy), `share` (within
+    /// `SESAME_HASH_SHARE`), `catch_up` (beyond the cores the share covers, because the
+    /// running hashes left it unused).
+    pub reason: &'static str,
+    /// How many hashes were already running: `0`, `1` or `2+`.
+    pub running: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FailureLabels {
     pub route: String,
     /// The error code answered (`INVALID_EMAIL_OR_PASSWORD`, `EMAIL_NOT_VERIFIED`, …).
@@ -67,6 +77,7 @@ pub struct Metrics {
     pub hash_wait: Histogram,
     pub hash_rejected: Counter,
     pub hash_throttled: Counter<f64, AtomicU64>,
+    pub hash_started: Family<HashStartLabels, Counter>,
     pub sessions_created: Counter,
     pub sign_in_failures: Family<FailureLabels, Counter>,
 }
@@ -90,6 +101,7 @@ impl Metrics {
             hash_wait: wait_histogram(),
             hash_rejected: Counter::default(),
             hash_throttled: Counter::default(),
+            hash_started: Family::default(),
             sessions_created: Counter::default(),
             sign_in_failures: Family::default(),
             registry: Registry::default(),
@@ -130,6 +142,11 @@ impl Metrics {
             m.hash_throttled.clone(),
         );
         registry.register(
+            "password_hash_started",
+            "Password hashes started by the hashing pool, by why they could start (free: the workers were not all busy; share: within SESAME_HASH_SHARE; catch_up: beyond the cores the share covers because the running hashes left it unused) and how many were running already",
+            m.hash_started.clone(),
+        );
+        registry.register(
             "password_hash_rejected",
             "Password hashes refused with 503 SERVER_BUSY: the queue was full or the hash could not start in time",
             m.hash_rejected.clone(),
@@ -154,6 +171,18 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// Counts a hash started by the hashing pool, with `running` others already at work.
+    pub fn observe_hash_start(&self, reason: &'static str, running: usize) {
+        let running = match running {
+            0 => "0",
+            1 => "1",
+            _ => "2+",
+        };
+        self.hash_started
+            .get_or_create(&HashStartLabels { reason, running })
+            .inc();
     }
 
     /// Counts an answered request.

@@ -50,14 +50,14 @@ impl Budget {
         (self.tokens < -1e-9).then(|| Duration::from_secs_f64(-self.tokens / self.rate))
     }
 
-    /// Takes out the CPU time a hash used. The debt is capped, so a burst of hashes while
-    /// the workers were idle does not hold hashing back for long once they are busy.
     /// Whether at least half the burst is saved up: hashing has used less than its share lately.
     pub fn unused(&mut self, now: Instant) -> bool {
         self.refill(now);
         self.tokens >= self.burst * 0.5
     }
 
+    /// Takes out the CPU time a hash used. The debt is capped, so a burst of hashes while
+    /// the workers were idle does not hold hashing back for long once they are busy.
     pub fn spend(&mut self, cpu: Duration, now: Instant) {
         self.refill(now);
         self.tokens = (self.tokens - cpu.as_secs_f64()).max(-self.burst);

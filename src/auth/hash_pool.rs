@@ -227,19 +227,24 @@ fn work(shared: &Shared, metrics: &Metrics) {
                 continue;
             }
             if !state.queue.is_empty() {
-                if let Some(wait) = held_back(&mut state) {
-                    let since = Instant::now();
-                    // Woken early by a new job, it looks again.
-                    state = shared
-                        .work
-                        .wait_timeout(state, wait)
-                        .map_or_else(|p| p.into_inner().0, |r| r.0);
-                    metrics.hash_throttled.inc_by(since.elapsed().as_secs_f64());
-                    continue;
+                match held_back(&mut state) {
+                    Err(wait) => {
+                        let since = Instant::now();
+                        // Woken early by a new job, it looks again.
+                        state = shared
+                            .work
+                            .wait_timeout(state, wait)
+                            .map_or_else(|p| p.into_inner().0, |r| r.0);
+                        metrics.hash_throttled.inc_by(since.elapsed().as_secs_f64());
+                        continue;
+                    }
+                    Ok(start) => {
+                        if let Some(next) = state.queue.pop_front() {
+                            metrics.observe_hash_start(start.label(), state.running);
+                            break Some(next);
+                        }
+                    }
                 }
-            }
-            if let Some(next) = state.queue.pop_front() {
-                break Some(next);
             }
             if state.closed {
                 break None;
@@ -281,29 +286,57 @@ fn contended_threads(rate: f64, threads: usize) -> usize {
 /// one hash's time, the span a hash started now will take the CPU for.
 const CONTENDED_WINDOW: Duration = Duration::from_millis(50);
 
-/// How long the next hash must wait: only while the workers are busy (every seat answering a
-/// request at once within [`CONTENDED_WINDOW`]), and then while the budget is in debt or as
-/// many hashes run as the share allows at once. The
-/// wait is at most 50 ms at a time, so a seat coming free is noticed soon (and a hash ending
-/// wakes a held-back thread).
-fn held_back(state: &mut State) -> Option<Duration> {
+/// Why a hash may start now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// The workers have not all been busy lately: idle capacity goes to hashing.
+    Free,
+    /// The workers are busy, and the share and the cores it covers allow one more.
+    Share,
+    /// The workers are busy and the share's cores are all hashing, but the running hashes
+    /// leave the share unused.
+    CatchUp,
+}
+
+impl Start {
+    fn label(self) -> &'static str {
+        match self {
+            Start::Free => "free",
+            Start::Share => "share",
+            Start::CatchUp => "catch_up",
+        }
+    }
+}
+
+/// Whether the next hash may start, and why, or how long it must wait: only while the
+/// workers are busy (every seat answering a request at once within [`CONTENDED_WINDOW`]),
+/// and then while the budget is in debt or as many hashes run as the share allows at once.
+/// The wait is at most 50 ms at a time, so a seat coming free is noticed soon (and a hash
+/// ending wakes a held-back thread).
+fn held_back(state: &mut State) -> Result<Start, Duration> {
     let contended = state
         .seats
         .as_ref()
         .and_then(Weak::upgrade)
         .is_some_and(|seats| seats.busy_within(CONTENDED_WINDOW));
     if !contended {
-        return None;
+        return Ok(Start::Free);
     }
     if state.running >= state.contended_threads {
         // One more only while the running hashes leave the share unused (the kernel gives a
         // lone hashing thread less than its share among many request threads): the share is
         // a guarantee as well as a cap.
         let behind = state.budget.as_mut().is_some_and(|b| b.unused(Instant::now()));
-        return (!behind).then_some(Duration::from_millis(50));
+        return if behind {
+            Ok(Start::CatchUp)
+        } else {
+            Err(Duration::from_millis(50))
+        };
     }
-    let wait = state.budget.as_mut()?.wait(Instant::now())?;
-    Some(wait.min(Duration::from_millis(50)))
+    match state.budget.as_mut().and_then(|b| b.wait(Instant::now())) {
+        Some(wait) => Err(wait.min(Duration::from_millis(50))),
+        None => Ok(Start::Share),
+    }
 }
 
 /// A held pool ([`HashPool::hold`]); dropping it lets the threads go on.
@@ -512,6 +545,13 @@ mod tests {
             assert_eq!(pool.run(burn).ok(), Some(true));
         }
         assert_eq!(pool.metrics.hash_throttled.get(), 0.0);
+        assert_eq!(started(pool, "free", "0"), 3, "{}", pool.metrics.render());
+    }
+
+    /// Hashes counted as started for `reason` with `running` others at work.
+    fn started(pool: &HashPool, reason: &'static str, running: &'static str) -> u64 {
+        let labels = crate::metrics::HashStartLabels { reason, running };
+        pool.metrics.hash_started.get_or_create(&labels).get()
     }
 
     /// Takes a seat on another thread until the sender drops: answering a request on it (a
@@ -547,6 +587,9 @@ mod tests {
         assert_eq!(err.code, codes::SERVER_BUSY.code);
         assert!(pool.metrics.hash_throttled.get() > 0.0);
         assert_eq!(pool.metrics.hash_rejected.get(), 1);
+        // The first started within the share; the refused one was never counted as started.
+        assert_eq!(started(&pool, "share", "0"), 1);
+        assert_eq!(started(&pool, "free", "0"), 0);
     }
 
     #[test]
@@ -603,13 +646,13 @@ mod tests {
         assert_eq!(contended_threads(2.4, 2), 2);
         // A share of 0.6 cores on two threads: the first hash may start...
         let (mut state, _busy, _seats) = contended_state(2, 0, 0.6, 0.0);
-        assert_eq!(held_back(&mut state), None);
+        assert_eq!(held_back(&mut state), Ok(Start::Share));
         // ...a second one waits while the first uses the share (the bucket is drawn down)...
         let (mut state, _busy, _seats) = contended_state(2, 1, 0.6, 0.25);
-        assert!(held_back(&mut state).is_some());
+        assert!(held_back(&mut state).is_err());
         // ...and starts when the running one leaves it unused (the bucket stays full).
         let (mut state, _busy, _seats) = contended_state(2, 1, 0.6, 0.0);
-        assert_eq!(held_back(&mut state), None);
+        assert_eq!(held_back(&mut state), Ok(Start::CatchUp));
         // Without contention (a server whose seat has never been busy) nothing is held back,
         // however many run. The seats must outlive the check: gone, they would mean "no
         // server", a different reason for the same answer.
@@ -617,7 +660,7 @@ mod tests {
         let idle = Seats::new(1);
         state.seats = Some(Arc::downgrade(&idle));
         assert!(!idle.busy_within(Duration::from_secs(3600)));
-        assert_eq!(held_back(&mut state), None);
+        assert_eq!(held_back(&mut state), Ok(Start::Free));
     }
 
     #[test]
