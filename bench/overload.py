@@ -225,27 +225,30 @@ def thread_cpu(pid):
     except OSError:
         return threads
     for t in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{t}/stat") as f:
-                st = f.read()
-        except OSError:
-            continue
-        name = st[st.index("(") + 1:st.rindex(")")]
-        name = "connections" if name == process else name.rstrip("0123456789").rstrip("-") or "?"
-        fields = st[st.rindex(")") + 2:].split()
-        threads[t] = (name, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+        stat = read_stat(f"/proc/{pid}/task/{t}/stat")
+        if stat:
+            name, used = stat
+            name = "connections" if name == process else name.rstrip("0123456789").rstrip("-") or "?"
+            threads[t] = (name, used)
     return threads
 
 
 def process_cpu(pid):
     """CPU seconds used so far by the whole server process, threads that have ended included."""
+    stat = read_stat(f"/proc/{pid}/stat")
+    return stat[1] if stat else 0.0
+
+
+def read_stat(path):
+    """A process's or thread's name and CPU seconds (user + system) from its `stat` file;
+    None once it has ended."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
+        with open(path) as f:
             st = f.read()
     except OSError:
-        return 0.0
+        return None
     fields = st[st.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return st[st.index("(") + 1:st.rindex(")")], (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def machine_cpu():
@@ -253,12 +256,13 @@ def machine_cpu():
     (taken by the hypervisor), from /proc/stat."""
     with open("/proc/stat") as f:
         v = [int(x) / CLOCK_TICKS for x in f.readline().split()[1:9]]
-    return {"busy": v[0] + v[1] + v[2] + v[5] + v[6], "idle": v[3] + v[4], "softirq": v[6], "steal": v[7]}
+    return {"idle": v[3] + v[4], "softirq": v[6], "steal": v[7]}
 
 
 class CpuMeter:
-    """Where the CPU went during one segment, in cores: the server's thread groups, the load
-    generators (children of this process) and the machine's idle and steal time."""
+    """Where the CPU went during one segment, in cores: the server (the process's own count) and
+    its thread groups, the load generators (children of this process) and the machine's idle,
+    softirq and steal time."""
 
     def __init__(self, pid):
         self.pid, self.wall = pid, time.monotonic()

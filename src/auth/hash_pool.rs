@@ -238,12 +238,8 @@ fn work(shared: &Shared, metrics: &Metrics) {
                         metrics.hash_throttled.inc_by(since.elapsed().as_secs_f64());
                         continue;
                     }
-                    Ok(start) => {
-                        if let Some(next) = state.queue.pop_front() {
-                            metrics.observe_hash_start(start.label(), state.running);
-                            break Some(next);
-                        }
-                    }
+                    // The queue is not empty: this is always a job.
+                    Ok(start) => break state.queue.pop_front().map(|job| (start, job)),
                 }
             }
             if state.closed {
@@ -251,11 +247,13 @@ fn work(shared: &Shared, metrics: &Metrics) {
             }
             state = shared.work.wait(state).unwrap_or_else(|p| p.into_inner());
         };
-        let Some((_, queued, job)) = next else {
+        let Some((start, (_, queued, job))) = next else {
             return;
         };
+        let running = state.running;
         state.running += 1;
         drop(state);
+        metrics.observe_hash_start(start.label(), running);
         metrics.hash_queue_depth.dec();
         metrics.hash_wait.observe(queued.elapsed().as_secs_f64());
         let cpu = thread_cpu_time();
@@ -311,8 +309,8 @@ impl Start {
 /// Whether the next hash may start, and why, or how long it must wait: only while the
 /// workers are busy (every seat answering a request at once within [`CONTENDED_WINDOW`]),
 /// and then while the budget is in debt or as many hashes run as the share allows at once.
-/// The wait is at most 50 ms at a time, so a seat coming free is noticed soon (and a hash
-/// ending wakes a held-back thread).
+/// The wait is at most [`LONGEST_HOLD`] at a time, so a seat coming free is noticed soon (and
+/// a hash ending wakes a held-back thread).
 fn held_back(state: &mut State) -> Result<Start, Duration> {
     let contended = state
         .seats
@@ -327,17 +325,16 @@ fn held_back(state: &mut State) -> Result<Start, Duration> {
         // lone hashing thread less than its share among many request threads): the share is
         // a guarantee as well as a cap.
         let behind = state.budget.as_mut().is_some_and(|b| b.unused(Instant::now()));
-        return if behind {
-            Ok(Start::CatchUp)
-        } else {
-            Err(Duration::from_millis(50))
-        };
+        return if behind { Ok(Start::CatchUp) } else { Err(LONGEST_HOLD) };
     }
     match state.budget.as_mut().and_then(|b| b.wait(Instant::now())) {
-        Some(wait) => Err(wait.min(Duration::from_millis(50))),
+        Some(wait) => Err(wait.min(LONGEST_HOLD)),
         None => Ok(Start::Share),
     }
 }
+
+/// The longest a held-back hashing thread waits before it looks again.
+const LONGEST_HOLD: Duration = Duration::from_millis(50);
 
 /// A held pool ([`HashPool::hold`]); dropping it lets the threads go on.
 pub struct HeldPool {
